@@ -1,0 +1,5 @@
+//! The `pila` command line.
+
+fn main() {
+    println!("pila: being built");
+}

@@ -1,0 +1,210 @@
+//! Devices: where frames leave pila and where they come in.
+//!
+//! A [`Device`] moves whole frames — Ethernet frames, or bare IP packets for a TUN-like
+//! medium — in batches, so a driver can drain everything that is ready in one wake-up.
+//! Devices are the only part of pila that touches the outside world; the `unsafe` needed
+//! for TAP and TUN lives here and nowhere else.
+//!
+//! Implementations:
+//! * [`VirtualWire`]: two connected in-memory endpoints with reproducible impairments
+//!   (loss, duplication, reordering, corruption, delay, jitter, rate, queue limit);
+//! * `Pcap` (feature `pcap`): wraps any device and records every frame to a pcap file.
+
+mod impair;
+#[cfg(feature = "pcap")]
+mod pcap;
+mod virtual_wire;
+
+// pub use impair::{Impairments, ParseImpairmentsError};
+#[cfg(feature = "pcap")]
+// pub use pcap::Pcap;
+// pub use virtual_wire::{Endpoint, LinkStats, VirtualWire, WireConfig};
+use crate::time::Instant;
+use crate::wire::Checksums;
+use std::io;
+
+/// What a device carries in its frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Medium {
+    /// Ethernet II frames (a TAP device, a virtual Ethernet wire).
+    Ethernet,
+    /// Bare IP packets, no link header (a TUN device).
+    Ip,
+}
+
+/// What a device is and what it can do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    /// What the frames carry.
+    pub medium: Medium,
+    /// The largest IP packet the device carries, in bytes (1500 on most Ethernets). An
+    /// Ethernet frame adds its 14-byte header (18 with an 802.1Q tag) on top.
+    pub mtu: usize,
+    /// The most frames one [`Device::receive`] or [`Device::transmit`] call handles.
+    pub max_burst: usize,
+    /// Which checksums software must compute and verify.
+    pub checksums: Checksums,
+}
+
+impl Capabilities {
+    /// The largest frame the device carries, link header included.
+    pub const fn max_frame_len(&self) -> usize {
+        match self.medium {
+            Medium::Ethernet => self.mtu + 18,
+            Medium::Ip => self.mtu,
+        }
+    }
+}
+
+/// A network device that sends and receives frames in batches.
+///
+/// Every call takes `now`, the caller's clock, so the same device works under the real
+/// clock and under the simulator's virtual one. A device never blocks: when nothing is
+/// ready, `receive` returns `Ok(0)`.
+pub trait Device {
+    /// What the device is and what it can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Appends to `batch` the frames that have arrived by `now`, until it is full or none are
+    /// left, and returns how many it added.
+    fn receive(&mut self, now: Instant, batch: &mut FrameBatch) -> io::Result<usize>;
+
+    /// Sends the frames in `batch`, in order, and returns how many the device took. A device
+    /// that cannot take more right now (a full queue) returns fewer; those frames are lost,
+    /// as on a real link.
+    fn transmit(&mut self, now: Instant, batch: &FrameBatch) -> io::Result<usize>;
+
+    /// The earliest instant at which a frame held inside the device (on a delayed link, say)
+    /// becomes ready to receive, if the device holds any. A device whose frames arrive from
+    /// outside, such as a TAP, returns `None` and is waited on by its file descriptor.
+    fn poll_at(&self) -> Option<Instant> {
+        None
+    }
+}
+
+impl<D: Device + ?Sized> Device for Box<D> {
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
+    }
+
+    fn receive(&mut self, now: Instant, batch: &mut FrameBatch) -> io::Result<usize> {
+        (**self).receive(now, batch)
+    }
+
+    fn transmit(&mut self, now: Instant, batch: &FrameBatch) -> io::Result<usize> {
+        (**self).transmit(now, batch)
+    }
+
+    fn poll_at(&self) -> Option<Instant> {
+        (**self).poll_at()
+    }
+}
+
+/// A reusable batch of frames stored back to back in one buffer.
+///
+/// Filling and draining a batch allocates nothing once its buffer has grown to the size the
+/// traffic needs.
+#[derive(Clone, Debug, Default)]
+pub struct FrameBatch {
+    data: Vec<u8>,
+    ends: Vec<usize>,
+    limit: usize,
+}
+
+impl FrameBatch {
+    /// An empty batch that holds at most `limit` frames.
+    pub fn new(limit: usize) -> Self {
+        Self { data: Vec::new(), ends: Vec::with_capacity(limit), limit }
+    }
+
+    /// The most frames the batch holds.
+    pub const fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// How many frames the batch holds.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether the batch holds no frame.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Whether the batch holds as many frames as it may.
+    pub fn is_full(&self) -> bool {
+        self.ends.len() >= self.limit
+    }
+
+    /// Removes every frame, keeping the memory.
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.ends.clear();
+    }
+
+    /// Appends a copy of `frame`; returns `false`, and adds nothing, when the batch is full.
+    pub fn push(&mut self, frame: &[u8]) -> bool {
+        self.push_with(frame.len(), |buf| {
+            buf.copy_from_slice(frame);
+            frame.len()
+        })
+    }
+
+    /// Appends a frame written in place: `write` gets `max_len` zeroed bytes and returns how
+    /// many of them make the frame (at most `max_len`; more is clamped). Returns `false`, and
+    /// calls nothing, when the batch is full.
+    pub fn push_with(&mut self, max_len: usize, write: impl FnOnce(&mut [u8]) -> usize) -> bool {
+        if self.is_full() {
+            return false;
+        }
+        let start = self.data.len();
+        self.data.resize(start + max_len, 0);
+        let len = write(&mut self.data[start..]).min(max_len);
+        self.data.truncate(start + len);
+        self.ends.push(start + len);
+        true
+    }
+
+    /// The frame at `index`, if there is one.
+    pub fn get(&self, index: usize) -> Option<&[u8]> {
+        let end = *self.ends.get(index)?;
+        let start = if index == 0 { 0 } else { self.ends[index - 1] };
+        Some(&self.data[start..end])
+    }
+
+    /// The frames, in the order they were added.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        (0..self.len()).filter_map(|i| self.get(i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_keeps_frames_in_order_and_respects_its_limit() {
+        let mut batch = FrameBatch::new(3);
+        assert!(batch.push(b"one"));
+        assert!(batch.push(b""));
+        assert!(batch.push_with(100, |buf| {
+            buf[..5].copy_from_slice(b"three");
+            5
+        }));
+        assert!(batch.is_full());
+        assert!(!batch.push(b"four"));
+        let frames: Vec<&[u8]> = batch.iter().collect();
+        assert_eq!(frames, [&b"one"[..], b"", b"three"]);
+        batch.clear();
+        assert!(batch.is_empty());
+        assert_eq!(batch.get(0), None);
+    }
+
+    #[test]
+    fn push_with_clamps_a_lying_length() {
+        let mut batch = FrameBatch::new(1);
+        assert!(batch.push_with(4, |_| 10));
+        assert_eq!(batch.get(0), Some(&[0u8; 4][..]));
+    }
+}

@@ -1,0 +1,20 @@
+//! pila: a TCP/IP stack in user space.
+//!
+//! The layers, from the bytes up (see DESIGN.md in the repository):
+//!
+//! * [`wire`]: zero-copy views and owned representations of Ethernet, ARP, IPv4, ICMPv4, UDP
+//!   and TCP, with the Internet checksum.
+//! * [`device`]: the [`device::Device`] trait, an in-memory [`device::VirtualWire`] with
+//!   reproducible impairments, and (feature `pcap`) a capture wrapper.
+//! * [`time`]: the [`time::Instant`] and [`time::Duration`] the core is handed, and the
+//!   simulator's [`time::VirtualClock`].
+//!
+//! The protocol core never does I/O, never reads a clock and never touches a global random
+//! source: time and frames come in as arguments, so the same code runs on a real clock and
+//! on a virtual one.
+
+pub mod device;
+#[doc(hidden)]
+pub mod fuzz;
+pub mod time;
+pub mod wire;

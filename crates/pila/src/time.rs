@@ -1,0 +1,333 @@
+//! Time as the core sees it: an [`Instant`] handed in by the caller and a [`Duration`].
+//!
+//! The protocol core never reads a clock (DESIGN.md, "The one rule of the core"). The runtime
+//! turns the real clock into an [`Instant`] with [`Instant::from_std`]; the simulator drives a
+//! [`VirtualClock`] that jumps straight to the next deadline. Both count microseconds in a
+//! `u64`, which is fine-grained enough for TCP (RFC 6298 timers, RFC 7323 timestamps) and
+//! lasts half a million years.
+
+use core::fmt;
+use core::ops::{Add, AddAssign, Sub, SubAssign};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A point in time, in microseconds since an epoch chosen by whoever drives the stack.
+///
+/// Only differences between instants from the same clock mean anything.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Instant {
+    micros: u64,
+}
+
+/// A span of time, in microseconds.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Duration {
+    micros: u64,
+}
+
+impl Instant {
+    /// The epoch of the clock: time zero.
+    pub const ZERO: Self = Self { micros: 0 };
+
+    /// The instant `micros` microseconds after the epoch.
+    pub const fn from_micros(micros: u64) -> Self {
+        Self { micros }
+    }
+
+    /// The instant `millis` milliseconds after the epoch.
+    pub const fn from_millis(millis: u64) -> Self {
+        Self { micros: millis * 1_000 }
+    }
+
+    /// The instant `secs` seconds after the epoch.
+    pub const fn from_secs(secs: u64) -> Self {
+        Self { micros: secs * 1_000_000 }
+    }
+
+    /// Microseconds since the epoch.
+    pub const fn total_micros(self) -> u64 {
+        self.micros
+    }
+
+    /// Milliseconds since the epoch, rounded down.
+    pub const fn total_millis(self) -> u64 {
+        self.micros / 1_000
+    }
+
+    /// The time since the epoch as a [`Duration`].
+    pub const fn since_epoch(self) -> Duration {
+        Duration { micros: self.micros }
+    }
+
+    /// The time from `earlier` to `self`, or zero if `earlier` is later.
+    pub const fn saturating_duration_since(self, earlier: Self) -> Duration {
+        Duration { micros: self.micros.saturating_sub(earlier.micros) }
+    }
+
+    /// `self + d`, or `None` on overflow.
+    pub const fn checked_add(self, d: Duration) -> Option<Self> {
+        match self.micros.checked_add(d.micros) {
+            Some(micros) => Some(Self { micros }),
+            None => None,
+        }
+    }
+
+    /// Converts a real-clock instant to one measured from `epoch`.
+    ///
+    /// The runtime picks one `epoch` when it starts and converts every reading of
+    /// [`std::time::Instant::now`] with it; instants before the epoch map to zero.
+    pub fn from_std(t: std::time::Instant, epoch: std::time::Instant) -> Self {
+        Self::ZERO + Duration::from_std(t.saturating_duration_since(epoch))
+    }
+
+    /// The real-clock instant this one stands for, given the same `epoch` as
+    /// [`Instant::from_std`].
+    pub fn to_std(self, epoch: std::time::Instant) -> std::time::Instant {
+        epoch + self.since_epoch().to_std()
+    }
+}
+
+impl Duration {
+    /// No time at all.
+    pub const ZERO: Self = Self { micros: 0 };
+    /// The longest representable span.
+    pub const MAX: Self = Self { micros: u64::MAX };
+
+    /// A span of `micros` microseconds.
+    pub const fn from_micros(micros: u64) -> Self {
+        Self { micros }
+    }
+
+    /// A span of `millis` milliseconds.
+    pub const fn from_millis(millis: u64) -> Self {
+        Self { micros: millis * 1_000 }
+    }
+
+    /// A span of `secs` seconds.
+    pub const fn from_secs(secs: u64) -> Self {
+        Self { micros: secs * 1_000_000 }
+    }
+
+    /// The span in microseconds.
+    pub const fn total_micros(self) -> u64 {
+        self.micros
+    }
+
+    /// The span in milliseconds, rounded down.
+    pub const fn total_millis(self) -> u64 {
+        self.micros / 1_000
+    }
+
+    /// The span in seconds, as a float.
+    pub fn as_secs_f64(self) -> f64 {
+        self.micros as f64 / 1e6
+    }
+
+    /// Converts from [`std::time::Duration`], rounding down to whole microseconds and
+    /// saturating at [`Duration::MAX`].
+    pub fn from_std(d: std::time::Duration) -> Self {
+        Self { micros: u64::try_from(d.as_micros()).unwrap_or(u64::MAX) }
+    }
+
+    /// Converts to [`std::time::Duration`].
+    pub const fn to_std(self) -> std::time::Duration {
+        std::time::Duration::from_micros(self.micros)
+    }
+
+    /// `self * n`, saturating.
+    pub const fn saturating_mul(self, n: u64) -> Self {
+        Self { micros: self.micros.saturating_mul(n) }
+    }
+
+    /// `self - other`, or zero if `other` is longer.
+    pub const fn saturating_sub(self, other: Self) -> Self {
+        Self { micros: self.micros.saturating_sub(other.micros) }
+    }
+}
+
+impl Add<Duration> for Instant {
+    type Output = Self;
+    fn add(self, d: Duration) -> Self {
+        Self { micros: self.micros.saturating_add(d.micros) }
+    }
+}
+
+impl AddAssign<Duration> for Instant {
+    fn add_assign(&mut self, d: Duration) {
+        *self = *self + d;
+    }
+}
+
+impl Sub<Duration> for Instant {
+    type Output = Self;
+    fn sub(self, d: Duration) -> Self {
+        Self { micros: self.micros.saturating_sub(d.micros) }
+    }
+}
+
+impl SubAssign<Duration> for Instant {
+    fn sub_assign(&mut self, d: Duration) {
+        *self = *self - d;
+    }
+}
+
+impl Sub for Instant {
+    type Output = Duration;
+    /// The time between two instants, saturating at zero when `rhs` is later.
+    fn sub(self, rhs: Self) -> Duration {
+        self.saturating_duration_since(rhs)
+    }
+}
+
+impl Add for Duration {
+    type Output = Self;
+    fn add(self, rhs: Self) -> Self {
+        Self { micros: self.micros.saturating_add(rhs.micros) }
+    }
+}
+
+impl AddAssign for Duration {
+    fn add_assign(&mut self, rhs: Self) {
+        *self = *self + rhs;
+    }
+}
+
+impl Sub for Duration {
+    type Output = Self;
+    fn sub(self, rhs: Self) -> Self {
+        self.saturating_sub(rhs)
+    }
+}
+
+impl SubAssign for Duration {
+    fn sub_assign(&mut self, rhs: Self) {
+        *self = *self - rhs;
+    }
+}
+
+impl From<std::time::Duration> for Duration {
+    fn from(d: std::time::Duration) -> Self {
+        Self::from_std(d)
+    }
+}
+
+impl From<Duration> for std::time::Duration {
+    fn from(d: Duration) -> Self {
+        d.to_std()
+    }
+}
+
+fn fmt_micros(micros: u64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    write!(f, "{}.{:06}s", micros / 1_000_000, micros % 1_000_000)
+}
+
+impl fmt::Debug for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("t=")?;
+        fmt_micros(self.micros, f)
+    }
+}
+
+impl fmt::Display for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_micros(self.micros, f)
+    }
+}
+
+impl fmt::Debug for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_micros(self.micros, f)
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.micros < 1_000 {
+            write!(f, "{}µs", self.micros)
+        } else if self.micros < 1_000_000 {
+            write!(f, "{:.3}ms", self.micros as f64 / 1e3)
+        } else {
+            write!(f, "{:.3}s", self.micros as f64 / 1e6)
+        }
+    }
+}
+
+/// A clock for the simulator: it stands still until told to move.
+///
+/// Clones share one time, so every host in a simulation sees the same `now`. The simulator
+/// asks each stack and each wire for its next deadline and jumps there with
+/// [`VirtualClock::advance_to`], so an hour of TCP time costs only the work done in it.
+#[derive(Clone, Debug, Default)]
+pub struct VirtualClock {
+    now: Arc<AtomicU64>,
+}
+
+impl VirtualClock {
+    /// A clock at [`Instant::ZERO`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The current virtual time.
+    pub fn now(&self) -> Instant {
+        Instant::from_micros(self.now.load(Ordering::Acquire))
+    }
+
+    /// Moves the clock forward by `d`.
+    pub fn advance(&self, d: Duration) {
+        self.now.fetch_add(d.total_micros(), Ordering::AcqRel);
+    }
+
+    /// Moves the clock to `t`; a `t` in the past leaves it where it is, since time never
+    /// runs backwards.
+    pub fn advance_to(&self, t: Instant) {
+        self.now.fetch_max(t.total_micros(), Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arithmetic_saturates_instead_of_wrapping() {
+        let t = Instant::from_millis(5);
+        assert_eq!(t - Instant::from_millis(7), Duration::ZERO);
+        assert_eq!(t - Duration::from_secs(1), Instant::ZERO);
+        assert_eq!(
+            Instant::from_micros(u64::MAX) + Duration::from_micros(1),
+            Instant::from_micros(u64::MAX)
+        );
+        assert_eq!(t + Duration::from_micros(250), Instant::from_micros(5_250));
+    }
+
+    #[test]
+    fn std_round_trip() {
+        let epoch = std::time::Instant::now();
+        let later = epoch + std::time::Duration::from_micros(1_234_567);
+        let t = Instant::from_std(later, epoch);
+        assert_eq!(t.total_micros(), 1_234_567);
+        assert_eq!(t.to_std(epoch), later);
+        assert_eq!(Instant::from_std(epoch, later), Instant::ZERO);
+    }
+
+    #[test]
+    fn virtual_clock_is_shared_and_monotonic() {
+        let clock = VirtualClock::new();
+        let other = clock.clone();
+        clock.advance(Duration::from_millis(200));
+        assert_eq!(other.now(), Instant::from_millis(200));
+        other.advance_to(Instant::from_millis(100));
+        assert_eq!(clock.now(), Instant::from_millis(200));
+        other.advance_to(Instant::from_secs(3));
+        assert_eq!(clock.now(), Instant::from_secs(3));
+    }
+
+    #[test]
+    fn display_picks_a_readable_unit() {
+        assert_eq!(Duration::from_micros(12).to_string(), "12µs");
+        assert_eq!(Duration::from_micros(1_500).to_string(), "1.500ms");
+        assert_eq!(Duration::from_millis(2_250).to_string(), "2.250s");
+        assert_eq!(Instant::from_micros(1_000_001).to_string(), "1.000001s");
+    }
+}

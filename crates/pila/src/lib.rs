@@ -16,5 +16,6 @@
 pub mod device;
 #[doc(hidden)]
 pub mod fuzz;
+pub mod rand;
 pub mod time;
 pub mod wire;

@@ -15,10 +15,12 @@ mod impair;
 mod pcap;
 mod virtual_wire;
 
+// Re-exported once written:
 // pub use impair::{Impairments, ParseImpairmentsError};
-#[cfg(feature = "pcap")]
+// #[cfg(feature = "pcap")]
 // pub use pcap::Pcap;
 // pub use virtual_wire::{Endpoint, LinkStats, VirtualWire, WireConfig};
+
 use crate::time::Instant;
 use crate::wire::Checksums;
 use std::io;

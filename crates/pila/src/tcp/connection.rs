@@ -1,0 +1,626 @@
+//! [`Connection`]: the public surface of one TCP connection and the glue between its parts.
+//!
+//! The calling order (quinn-proto style): feed segments with [`Connection::handle_segment`],
+//! drain [`Connection::poll_transmit`] until `None`, call [`Connection::handle_timeout`] at
+//! [`Connection::poll_timeout`], drain [`Connection::poll_event`]. Nothing here reads a clock,
+//! does I/O or draws randomness: the ISN is an argument.
+
+use std::collections::VecDeque;
+
+use core::fmt;
+use core::net::SocketAddr;
+
+use super::isn::IsnGenerator;
+use super::recv::Receiver;
+use super::rtt::RttEstimator;
+use super::send::Sender;
+use super::state::State;
+use super::timers::{Timer, Timers};
+use super::{Config, SeqExt};
+use crate::time::{Duration, Instant};
+use crate::wire::tcp::{Repr, SeqNumber};
+
+/// What the application should learn, from [`Connection::poll_event`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The three-way handshake completed: the connection is ESTABLISHED.
+    Connected,
+    /// The peer sent FIN: after the buffered data, [`Connection::recv`] returns `Ok(0)`.
+    PeerClosed,
+    /// The connection reached CLOSED; always the last event.
+    Closed,
+    /// The connection failed; [`Event::Closed`] follows.
+    Error(Error),
+}
+
+/// Why a connection failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Error {
+    /// The peer answered our SYN with RST.
+    Refused,
+    /// The peer reset the established connection.
+    Reset,
+    /// Retransmissions, keepalive probes or the user timeout ran out.
+    TimedOut,
+    /// We aborted the connection ([`Connection::abort`], or `close` with unread data).
+    Aborted,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Refused => "connection refused",
+            Self::Reset => "connection reset by peer",
+            Self::TimedOut => "connection timed out",
+            Self::Aborted => "connection aborted",
+        })
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Why [`Connection::send`] took nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SendError {
+    /// The send buffer is full (or the connection is not yet open for sending): try later.
+    WouldBlock,
+    /// The sending direction was closed by [`Connection::shutdown_write`] or `close`.
+    Closed,
+    /// The connection failed.
+    Error(Error),
+}
+
+/// Why [`Connection::recv`] returned nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RecvError {
+    /// No data yet: try later.
+    WouldBlock,
+    /// The connection failed.
+    Error(Error),
+}
+
+/// A snapshot of a connection's state and statistics, like Linux's `tcp_info`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TcpInfo {
+    /// The RFC 9293 state.
+    pub state: State,
+    /// Smoothed RTT (zero before the first sample).
+    pub srtt: Duration,
+    /// RTT variation.
+    pub rttvar: Duration,
+    /// Current retransmission timeout, backoff included.
+    pub rto: Duration,
+    /// Congestion window in bytes.
+    pub cwnd: usize,
+    /// Slow-start threshold in bytes (`usize::MAX` before the first loss).
+    pub ssthresh: usize,
+    /// Effective send MSS (payload bytes per full segment).
+    pub snd_mss: usize,
+    /// The peer's window, scaled, in bytes.
+    pub snd_wnd: usize,
+    /// The window we advertised last, in bytes.
+    pub rcv_wnd: usize,
+    /// Payload bytes sent, retransmissions included.
+    pub bytes_sent: u64,
+    /// Payload bytes the peer acknowledged.
+    pub bytes_acked: u64,
+    /// Payload bytes received in order.
+    pub bytes_received: u64,
+    /// Segments sent.
+    pub segments_sent: u64,
+    /// Segments received.
+    pub segments_received: u64,
+    /// Segments retransmitted (by timeout, fast retransmit or SACK recovery).
+    pub retransmitted_segments: u64,
+    /// Fast recoveries entered.
+    pub fast_recoveries: u64,
+    /// Retransmission timeouts.
+    pub rto_expiries: u64,
+    /// Whether SACK was negotiated.
+    pub sack_enabled: bool,
+    /// Whether timestamps were negotiated.
+    pub timestamps_enabled: bool,
+    /// Shift applied to the peer's window.
+    pub snd_wscale: u8,
+    /// Shift applied to our window.
+    pub rcv_wscale: u8,
+    /// Challenge ACKs sent (RFC 5961).
+    pub challenge_acks_sent: u64,
+    /// Segments dropped by PAWS (RFC 7323 §5).
+    pub paws_dropped: u64,
+    /// Zero-window probes sent.
+    pub zero_window_probes: u64,
+    /// Keepalive probes sent.
+    pub keepalive_probes: u64,
+    /// Bytes queued in the send buffer (unacknowledged or unsent).
+    pub send_queued: usize,
+    /// Bytes waiting in the receive buffer.
+    pub recv_queued: usize,
+    /// Congestion controller name.
+    pub congestion: &'static str,
+}
+
+/// Counters kept for [`TcpInfo`].
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Stats {
+    pub(super) bytes_sent: u64,
+    pub(super) bytes_acked: u64,
+    pub(super) bytes_received: u64,
+    pub(super) segments_sent: u64,
+    pub(super) segments_received: u64,
+    pub(super) retransmitted_segments: u64,
+    pub(super) fast_recoveries: u64,
+    pub(super) rto_expiries: u64,
+    pub(super) challenge_acks_sent: u64,
+    pub(super) paws_dropped: u64,
+    pub(super) zero_window_probes: u64,
+    pub(super) keepalive_probes: u64,
+}
+
+/// How the connection was opened; decides what RST in SYN-RECEIVED does (RFC 9293 §3.10.7.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Origin {
+    /// `connect`: active open.
+    Active,
+    /// `listen`: passive open that returns to LISTEN on RST.
+    Listen,
+    /// `accept`: created from a SYN by a listener.
+    Accepted,
+}
+
+/// One TCP connection: the RFC 9293 state machine with its buffers, timers and
+/// congestion control. See the [module documentation](super) for the calling order.
+#[derive(Debug)]
+pub struct Connection {
+    pub(super) state: State,
+    pub(super) origin: Origin,
+    pub(super) local: SocketAddr,
+    pub(super) remote: Option<SocketAddr>,
+    pub(super) config: Config,
+    pub(super) snd: Sender,
+    pub(super) rcv: Receiver,
+    pub(super) rtt: RttEstimator,
+    pub(super) timers: Timers,
+    pub(super) events: VecDeque<Event>,
+    pub(super) error: Option<Error>,
+    pub(super) stats: Stats,
+    /// SACK negotiated (both SYNs carried SACK-permitted).
+    pub(super) sack_ok: bool,
+    /// Timestamps negotiated (both SYNs carried TSopt).
+    pub(super) ts_ok: bool,
+    /// Per-connection offset of our timestamp clock (RFC 7323 §7.1).
+    pub(super) ts_offset: u32,
+    /// The SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED) must be (re)sent.
+    pub(super) syn_pending: bool,
+    /// An RST to send: (SEQ, ACK).
+    pub(super) rst_pending: Option<(SeqNumber, Option<SeqNumber>)>,
+    /// RFC 5961 §7 rate limit: start of the current one-second window and ACKs sent in it.
+    pub(super) challenge_window: (Instant, u32),
+    /// A keepalive probe is due.
+    pub(super) keepalive_pending: bool,
+    /// Keepalive probes sent since the peer was last heard.
+    pub(super) keepalive_sent: u32,
+    /// Generator for the ISN of a passive open from [`Connection::listen`].
+    pub(super) isn_gen: Option<IsnGenerator>,
+    /// The user called `shutdown_write` or `close`.
+    pub(super) write_closed: bool,
+}
+
+impl Connection {
+    fn new(
+        state: State,
+        origin: Origin,
+        local: SocketAddr,
+        remote: Option<SocketAddr>,
+        iss: SeqNumber,
+        config: &Config,
+    ) -> Self {
+        let mut config = config.clone();
+        // The delayed-ACK timer never exceeds 200 ms (RFC 9293 §3.8.6.3, RFC 1122 4.2.3.2).
+        config.delayed_ack = config.delayed_ack.map(|d| d.min(Duration::from_millis(200)));
+        Self {
+            state,
+            origin,
+            local,
+            remote,
+            snd: Sender::new(iss, &config),
+            rcv: Receiver::new(&config),
+            rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max),
+            timers: Timers::default(),
+            events: VecDeque::new(),
+            error: None,
+            stats: Stats::default(),
+            sack_ok: false,
+            ts_ok: false,
+            ts_offset: iss.0.rotate_left(16) ^ 0x5bd1_e995,
+            syn_pending: false,
+            rst_pending: None,
+            challenge_window: (Instant::ZERO, 0),
+            keepalive_pending: false,
+            keepalive_sent: 0,
+            isn_gen: None,
+            write_closed: false,
+            config,
+        }
+    }
+
+    /// Active open (RFC 9293 §3.10.1): a connection in SYN-SENT whose SYN, with initial
+    /// sequence number `isn`, is the first thing [`Connection::poll_transmit`] returns.
+    pub fn connect(
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        isn: SeqNumber,
+        config: &Config,
+    ) -> Self {
+        let mut c = Self::new(State::SynSent, Origin::Active, local, Some(remote), isn, config);
+        c.syn_pending = true;
+        c.snd.last_progress = now;
+        c
+    }
+
+    /// Passive open (RFC 9293 §3.10.1): a connection in LISTEN that becomes the connection
+    /// with the first peer whose SYN arrives. Its ISNs come from a generator keyed with the
+    /// local address, which is predictable: a stack uses its listener and
+    /// [`Connection::accept`], or [`Connection::listen_with_isn`].
+    pub fn listen(local: SocketAddr, config: &Config) -> Self {
+        let mut key = [0x5a; 16];
+        if let SocketAddr::V4(a) = local {
+            key[..4].copy_from_slice(&a.ip().octets());
+        }
+        key[4..6].copy_from_slice(&local.port().to_be_bytes());
+        Self::listen_with_isn(local, config, IsnGenerator::new(key))
+    }
+
+    /// Passive open whose ISN comes from `isn` (RFC 6528).
+    pub fn listen_with_isn(local: SocketAddr, config: &Config, isn: IsnGenerator) -> Self {
+        let mut c = Self::new(State::Listen, Origin::Listen, local, None, SeqNumber(0), config);
+        c.isn_gen = Some(isn);
+        c
+    }
+
+    /// A connection in SYN-RECEIVED for the SYN `syn` that `remote` sent to `local` (a
+    /// listener calls this); its SYN-ACK, with initial sequence number `isn`, is the first
+    /// thing [`Connection::poll_transmit`] returns.
+    pub fn accept(
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        syn: &Repr<'_>,
+        isn: SeqNumber,
+        config: &Config,
+    ) -> Self {
+        let mut c = Self::new(State::SynReceived, Origin::Accepted, local, Some(remote), isn, config);
+        c.passive_open(now, syn);
+        c
+    }
+
+    /// Feeds a segment of this connection (ports and addresses already matched; `remote`
+    /// matters only in LISTEN). Runs RFC 9293 §3.10.7 SEGMENT ARRIVES.
+    pub fn handle_segment(&mut self, now: Instant, remote: SocketAddr, seg: &Repr<'_>) {
+        self.stats.segments_received += 1;
+        self.segment_arrives(now, remote, seg);
+    }
+
+    /// The earliest instant at which [`Connection::handle_timeout`] has work to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(t) = self.timers.take_expired(now) {
+            match t {
+                Timer::TimeWait => self.enter_closed(None),
+                Timer::User => self.on_user_timeout(now),
+                Timer::Retransmit => self.on_retransmit_timeout(now),
+                Timer::Persist => self.on_persist_timeout(now),
+                Timer::Keepalive => self.on_keepalive_timeout(now),
+                Timer::DelayedAck => self.rcv.ack_now = true,
+            }
+        }
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Queues `data` for sending; returns how much fit in the send buffer.
+    pub fn send(&mut self, data: &[u8]) -> Result<usize, SendError> {
+        if let Some(e) = self.error {
+            return Err(SendError::Error(e));
+        }
+        if self.write_closed {
+            return Err(SendError::Closed);
+        }
+        match self.state {
+            State::Closed | State::TimeWait | State::Closing | State::LastAck => {
+                return Err(SendError::Closed);
+            }
+            State::Listen => return Err(SendError::WouldBlock),
+            _ => {}
+        }
+        if data.is_empty() {
+            return Ok(0);
+        }
+        match self.snd.buffer.write(data) {
+            0 => Err(SendError::WouldBlock),
+            n => Ok(n),
+        }
+    }
+
+    /// Reads received data into `buf`; `Ok(0)` means the peer closed (EOF).
+    pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, RecvError> {
+        if !self.rcv.buffer.is_empty() {
+            let n = self.rcv.buffer.read(buf);
+            if self.rcv.buffer.is_empty() {
+                self.rcv.buffer.shrink_when_empty();
+            }
+            self.rcv.on_app_read();
+            return Ok(n);
+        }
+        if self.rcv.fin_received {
+            return Ok(0);
+        }
+        if let Some(e) = self.error {
+            return Err(RecvError::Error(e));
+        }
+        match self.state {
+            State::Closed => Ok(0),
+            _ => Err(RecvError::WouldBlock),
+        }
+    }
+
+    /// Closes the sending direction: FIN follows the queued data (RFC 9293 §3.10.4 CLOSE).
+    pub fn shutdown_write(&mut self) {
+        if self.write_closed {
+            return;
+        }
+        match self.state {
+            State::Closed | State::Listen => {}
+            // RFC 9293 §3.10.4: in SYN-SENT, CLOSE deletes the TCB — but a half-close keeps
+            // the connection going: the FIN follows once established.
+            State::SynSent | State::SynReceived => {
+                self.write_closed = true;
+                self.snd.fin_queued = true;
+            }
+            State::Established => {
+                self.write_closed = true;
+                self.snd.fin_queued = true;
+                self.state = State::FinWait1;
+            }
+            State::CloseWait => {
+                self.write_closed = true;
+                self.snd.fin_queued = true;
+                self.state = State::LastAck;
+            }
+            _ => self.write_closed = true,
+        }
+    }
+
+    /// Closes both directions. With unread received data the connection is reset instead,
+    /// as Linux does (RFC 2525 §2.17).
+    pub fn close(&mut self) {
+        match self.state {
+            State::Closed => {}
+            // RFC 9293 §3.10.4: CLOSE in LISTEN or SYN-SENT deletes the TCB.
+            State::Listen | State::SynSent => self.enter_closed(None),
+            _ if !self.rcv.buffer.is_empty() => self.abort(),
+            _ => {
+                self.rcv.read_closed = true;
+                self.shutdown_write();
+            }
+        }
+    }
+
+    /// Resets the connection now (RFC 9293 §3.10.5 ABORT): RST if synchronized, then CLOSED.
+    pub fn abort(&mut self) {
+        if self.state == State::Closed {
+            return;
+        }
+        if self.state.is_synchronized() && self.state != State::TimeWait {
+            self.rst_pending = Some((self.snd.snd_nxt, None));
+        }
+        self.error = Some(Error::Aborted);
+        self.enter_closed(None);
+    }
+
+    /// Turns Nagle's algorithm off (`true`, like `TCP_NODELAY`) or on.
+    pub fn set_nodelay(&mut self, on: bool) {
+        self.snd.nagle = !on;
+    }
+
+    /// Lowers the send MSS to fit a path MTU of `mtu` bytes (IPv4: 40 bytes of headers),
+    /// for path MTU discovery. Never raises it above what the handshake agreed.
+    pub fn set_path_mtu(&mut self, mtu: usize) {
+        self.clamp_mss(mtu.saturating_sub(40));
+    }
+
+    /// Lowers the maximum segment size (TCP payload plus options) to `mss`, minimum 64.
+    pub fn clamp_mss(&mut self, mss: usize) {
+        let opts = if self.ts_ok { 12 } else { 0 };
+        let eff = mss.max(64).saturating_sub(opts);
+        if eff < self.snd.mss {
+            self.snd.mss = eff;
+        }
+    }
+
+    /// The RFC 9293 state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The local address.
+    pub fn local(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The remote address (`None` while listening).
+    pub fn remote(&self) -> Option<SocketAddr> {
+        self.remote
+    }
+
+    /// How many bytes [`Connection::send`] would take now.
+    pub fn send_capacity(&self) -> usize {
+        if self.write_closed || self.error.is_some() { 0 } else { self.snd.buffer.free() }
+    }
+
+    /// How many received bytes wait to be read.
+    pub fn recv_available(&self) -> usize {
+        self.rcv.buffer.len()
+    }
+
+    /// CLOSED with nothing left to send: the owner may free the connection.
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed && self.rst_pending.is_none()
+    }
+
+    /// RFC 9293 §3.6.1, RFC 6191: whether `syn` may reopen this connection in TIME-WAIT —
+    /// its timestamp is newer than TS.Recent or, without timestamps, its sequence number is
+    /// above RCV.NXT. The owner then frees this connection and accepts the SYN anew.
+    pub fn time_wait_accepts(&self, syn: &Repr<'_>) -> bool {
+        use crate::wire::tcp::Flags;
+        if self.state != State::TimeWait
+            || !syn.flags.contains(Flags::SYN)
+            || syn.ack_number.is_some()
+            || syn.flags.contains(Flags::RST)
+        {
+            return false;
+        }
+        match (self.ts_ok, syn.options.timestamp) {
+            // RFC 6191 §2: timestamps on both: the SYN's TSval must be newer.
+            (true, Some(ts)) => (ts.tsval.wrapping_sub(self.rcv.ts_recent) as i32) > 0,
+            // RFC 9293 §3.6.1 / RFC 1122 §4.2.2.13: the SYN's ISN must be above RCV.NXT.
+            _ => syn.seq_number > self.rcv.rcv_nxt,
+        }
+    }
+
+    /// A snapshot of the connection's figures.
+    pub fn info(&self) -> TcpInfo {
+        TcpInfo {
+            state: self.state,
+            srtt: self.rtt.srtt(),
+            rttvar: self.rtt.rttvar(),
+            rto: self.rtt.rto(),
+            cwnd: self.snd.cc.cwnd(),
+            ssthresh: self.snd.cc.ssthresh(),
+            snd_mss: self.snd.mss,
+            snd_wnd: self.snd.snd_wnd,
+            rcv_wnd: self.rcv.rcv_adv.since(self.rcv.rcv_nxt),
+            bytes_sent: self.stats.bytes_sent,
+            bytes_acked: self.stats.bytes_acked,
+            bytes_received: self.stats.bytes_received,
+            segments_sent: self.stats.segments_sent,
+            segments_received: self.stats.segments_received,
+            retransmitted_segments: self.stats.retransmitted_segments,
+            fast_recoveries: self.stats.fast_recoveries,
+            rto_expiries: self.stats.rto_expiries,
+            sack_enabled: self.sack_ok,
+            timestamps_enabled: self.ts_ok,
+            snd_wscale: self.snd.wscale,
+            rcv_wscale: self.rcv.wscale,
+            challenge_acks_sent: self.stats.challenge_acks_sent,
+            paws_dropped: self.stats.paws_dropped,
+            zero_window_probes: self.stats.zero_window_probes,
+            keepalive_probes: self.stats.keepalive_probes,
+            send_queued: self.snd.buffer.len(),
+            recv_queued: self.rcv.buffer.len(),
+            congestion: self.snd.cc.name(),
+        }
+    }
+
+    /// Enters CLOSED, reporting `error` if any; then [`Event::Closed`].
+    pub(super) fn enter_closed(&mut self, error: Option<Error>) {
+        if self.state == State::Closed {
+            return;
+        }
+        self.state = State::Closed;
+        self.timers.clear_all();
+        if let Some(e) = error {
+            self.error = Some(e);
+            self.events.push_back(Event::Error(e));
+            // RFC 9293 §3.10.7.4: a reset flushes queued data both ways.
+            self.snd.buffer = super::buffer::RingBuffer::new(0);
+            self.rcv.buffer.consume(self.rcv.buffer.len());
+            self.rcv.buffer.shrink_when_empty();
+        }
+        self.snd.buffer.shrink_when_empty();
+        self.events.push_back(Event::Closed);
+    }
+
+    /// Enters TIME-WAIT and starts its 2·MSL timer (RFC 9293 §3.10.7.4).
+    pub(super) fn enter_time_wait(&mut self, now: Instant) {
+        self.state = State::TimeWait;
+        self.timers.clear_all();
+        self.timers.set(Timer::TimeWait, now + self.config.time_wait);
+        self.snd.buffer.shrink_when_empty();
+    }
+
+    /// The handshake completed.
+    pub(super) fn enter_established(&mut self, now: Instant) {
+        self.state = if self.snd.fin_queued { State::FinWait1 } else { State::Established };
+        self.events.push_back(Event::Connected);
+        self.snd.on_established(&self.config);
+        if self.snd.syn_retransmitted {
+            self.rtt.after_syn_timeout();
+        }
+        self.restart_keepalive(now);
+    }
+
+    /// Our timestamp clock: milliseconds plus the per-connection offset (RFC 7323 §5.4).
+    pub(super) fn ts_now(&self, now: Instant) -> u32 {
+        (now.total_millis() as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// (Re)arms the keepalive timer after hearing from the peer.
+    pub(super) fn restart_keepalive(&mut self, now: Instant) {
+        self.keepalive_sent = 0;
+        match self.config.keepalive {
+            Some(k) if self.state.is_synchronized() && self.state != State::TimeWait => {
+                self.timers.set(Timer::Keepalive, now + k.idle);
+            }
+            _ => self.timers.clear(Timer::Keepalive),
+        }
+    }
+
+    fn on_keepalive_timeout(&mut self, now: Instant) {
+        let Some(k) = self.config.keepalive else { return };
+        if !matches!(self.state, State::Established | State::CloseWait | State::FinWait2) {
+            return;
+        }
+        // Data in flight or queued: retransmission (not keepalive) judges the peer.
+        if self.snd.flight() > 0 || self.snd.unsent() > 0 {
+            self.timers.set(Timer::Keepalive, now + k.idle);
+            return;
+        }
+        if self.keepalive_sent >= k.probes {
+            self.enter_closed(Some(Error::TimedOut));
+            return;
+        }
+        self.keepalive_sent += 1;
+        self.keepalive_pending = true;
+        self.timers.set(Timer::Keepalive, now + k.interval);
+    }
+
+    fn on_user_timeout(&mut self, now: Instant) {
+        let Some(limit) = self.config.user_timeout else { return };
+        if self.snd.flight() > 0 && now - self.snd.last_progress >= limit {
+            self.enter_closed(Some(Error::TimedOut));
+        }
+    }
+
+    /// Sends a challenge ACK unless the RFC 5961 §7 rate limit says no.
+    pub(super) fn challenge_ack(&mut self, now: Instant) {
+        let (start, count) = self.challenge_window;
+        if now - start >= Duration::from_secs(1) {
+            self.challenge_window = (now, 0);
+        } else if count >= self.config.challenge_ack_limit {
+            return;
+        }
+        self.challenge_window.1 += 1;
+        self.stats.challenge_acks_sent += 1;
+        self.rcv.ack_now = true;
+    }
+}

@@ -1,0 +1,361 @@
+//! Building outgoing segments: [`Connection::poll_transmit`] decides what goes next —
+//! RST, SYN, retransmission, new data (congestion and flow control, sender SWS avoidance,
+//! Nagle), FIN, probes, ACK — then materializes it as a [`Repr`] borrowing the send buffer.
+
+use super::connection::Connection;
+use super::state::{State, our_wscale};
+use super::timers::Timer;
+use super::{SeqExt, seq_max, seq_min};
+use crate::time::Instant;
+use crate::wire::tcp::{Flags, Options, Repr, SeqNumber, Timestamp};
+
+/// What the next segment is, decided before borrowing the buffer for its payload.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    seq: SeqNumber,
+    ack: Option<SeqNumber>,
+    flags: Flags,
+    /// Payload: offset into the send buffer and length.
+    data_off: usize,
+    data_len: usize,
+    window: u16,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// SYN or SYN-ACK: the negotiation options.
+    Syn,
+    /// Any other segment of the connection: timestamps and SACK blocks as negotiated.
+    Normal,
+    /// A RST: no options.
+    Reset,
+}
+
+fn flags(list: &[Flags]) -> Flags {
+    let mut f = Flags::default();
+    for &x in list {
+        f.insert(x);
+    }
+    f
+}
+
+impl Connection {
+    /// The next segment to send, or `None`; call until `None`. The payload borrows the
+    /// send buffer, or `scratch` (which should hold at least 64 KiB) when the bytes wrap
+    /// around the ring.
+    pub fn poll_transmit<'a>(
+        &'a mut self,
+        now: Instant,
+        scratch: &'a mut [u8],
+    ) -> Option<Repr<'a>> {
+        let plan = self.plan(now)?;
+        self.stats.segments_sent += 1;
+        Some(self.materialize(now, plan, scratch))
+    }
+
+    fn plan(&mut self, now: Instant) -> Option<Plan> {
+        if let Some((seq, ack)) = self.rst_pending.take() {
+            let f = flags(&[Flags::RST]);
+            return Some(Plan {
+                seq,
+                ack,
+                flags: f,
+                data_off: 0,
+                data_len: 0,
+                window: 0,
+                kind: Kind::Reset,
+            });
+        }
+        match self.state {
+            State::Closed | State::Listen => None,
+            State::SynSent | State::SynReceived if self.syn_pending => {
+                self.syn_pending = false;
+                let iss = self.snd.iss;
+                let retransmit = self.snd.syn_retransmitted;
+                self.note_sent(now, iss, iss.plus(1), 0, retransmit);
+                let ack = (self.state == State::SynReceived).then_some(self.rcv.rcv_nxt);
+                Some(self.finish(iss, ack, flags(&[Flags::SYN]), 0, 0, Kind::Syn))
+            }
+            State::SynSent => None,
+            _ => self.plan_synchronized(now),
+        }
+    }
+
+    fn plan_synchronized(&mut self, now: Instant) -> Option<Plan> {
+        let sends_data = matches!(
+            self.state,
+            State::Established | State::CloseWait | State::FinWait1 | State::LastAck | State::Closing
+        );
+        if sends_data {
+            if let Some(p) = self.plan_retransmit(now) {
+                return Some(p);
+            }
+            if let Some(p) = self.plan_new_data(now) {
+                return Some(p);
+            }
+            if self.snd.probe_pending {
+                self.snd.probe_pending = false;
+                if let Some(p) = self.plan_probe(now) {
+                    return Some(p);
+                }
+            }
+        }
+        if self.keepalive_pending {
+            // RFC 9293 §3.8.4: a keepalive carries SEG.SEQ = SND.NXT - 1 and no data, so the
+            // peer must answer with an ACK.
+            self.keepalive_pending = false;
+            self.stats.keepalive_probes += 1;
+            let seq = SeqNumber(self.snd.snd_una.0.wrapping_sub(1));
+            return Some(self.ack_plan(seq));
+        }
+        if self.rcv.ack_now {
+            return Some(self.ack_plan(self.snd.snd_nxt));
+        }
+        None
+    }
+
+    fn ack_plan(&mut self, seq: SeqNumber) -> Plan {
+        let ack = Some(self.rcv.rcv_nxt);
+        self.finish(seq, ack, Flags::default(), 0, 0, Kind::Normal)
+    }
+
+    /// Retransmissions: fast retransmit, RFC 6675 NextSeg() holes, go-back-N after a timeout.
+    fn plan_retransmit(&mut self, now: Instant) -> Option<Plan> {
+        let smss = self.snd.mss;
+        let (una, nxt) = (self.snd.snd_una, self.snd.snd_nxt);
+        if self.snd.fast_rtx {
+            // RFC 5681 §3.2 step 4 / RFC 6582 §3.2 / RFC 6675 §5 (C): the first unacknowledged
+            // segment goes out regardless of cwnd.
+            self.snd.fast_rtx = false;
+            if nxt > una {
+                let p = self.data_segment(now, una, nxt, smss, true)?;
+                self.snd.high_rxt = seq_max(self.snd.high_rxt, p.seq.plus(p.data_len));
+                return Some(p);
+            }
+        }
+        if self.snd.in_recovery && self.sack_ok {
+            // RFC 6675 §5 (C): while cwnd - pipe >= 1 SMSS, send NextSeg().
+            let pipe = self.snd.scoreboard.pipe(una, nxt, self.snd.high_rxt, smss);
+            if self.snd.cc.cwnd() >= pipe + smss {
+                let next = self.snd.scoreboard.next_seg(una, nxt, self.snd.high_rxt, smss);
+                if let Some(ns) = next.filter(|n| n.retransmit && n.seq < nxt) {
+                    let limit = seq_min(ns.seq.plus(ns.len.max(1)), nxt);
+                    let p = self.data_segment(now, ns.seq, limit, smss, true)?;
+                    self.snd.high_rxt = seq_max(self.snd.high_rxt, p.seq.plus(p.data_len.max(1)));
+                    return Some(p);
+                }
+            }
+        }
+        if let Some(p) = self.snd.rtx_next {
+            // After a timeout (RFC 6298 §5.4, RFC 5681 §3.1): resend from SND.UNA on, in slow
+            // start, as cwnd allows.
+            let pipe = p.since(una);
+            if self.snd.effective_cwnd() <= pipe || p >= nxt {
+                return None;
+            }
+            let seg = self.data_segment(now, p, nxt, smss, true)?;
+            let end = seg.seq.plus(seg.data_len + usize::from(seg.flags.contains(Flags::FIN)));
+            self.snd.rtx_next = (end < nxt).then_some(end);
+            return Some(seg);
+        }
+        None
+    }
+
+    /// New data as congestion window, peer window, sender SWS avoidance and Nagle allow.
+    fn plan_new_data(&mut self, now: Instant) -> Option<Plan> {
+        if self.snd.rtx_next.is_some() {
+            return None;
+        }
+        let smss = self.snd.mss;
+        let unsent = self.snd.unsent();
+        let fin_pending = self.snd.fin_queued && !self.snd.fin_sent();
+        if unsent == 0 && !fin_pending {
+            return None;
+        }
+        let flight = self.snd.pipe(self.sack_ok);
+        let usable_cwnd = self.snd.effective_cwnd().saturating_sub(flight);
+        let wnd_end = self.snd.snd_una.plus(self.snd.snd_wnd);
+        let nxt = self.snd.snd_nxt;
+        let usable_wnd = if wnd_end > nxt { wnd_end.since(nxt) } else { 0 };
+        let len = unsent.min(usable_wnd).min(usable_cwnd).min(smss);
+        if len < unsent {
+            if len == 0 {
+                if usable_wnd == 0 {
+                    self.update_persist(now);
+                }
+                return None;
+            }
+            // RFC 9293 §3.8.6.2.1 sender SWS avoidance: a partial segment only if the window
+            // limits it and it is at least half the largest window the peer offered.
+            let window_bound = usable_wnd < usable_cwnd.min(smss);
+            if len < smss && !(window_bound && len >= self.snd.max_snd_wnd / 2) {
+                return None;
+            }
+        } else if len > 0 && len < smss && self.snd.nagle && self.snd.flight() > 0 && !fin_pending {
+            // RFC 9293 §3.7.4 Nagle: no small segment while data is unacknowledged.
+            return None;
+        }
+        // The FIN follows the last byte; it needs no window (as BSD).
+        let limit = if len == unsent && fin_pending { nxt.plus(len + 1) } else { nxt.plus(len) };
+        self.data_segment(now, nxt, limit, len, false)
+    }
+
+    /// A zero-window probe (RFC 9293 §3.8.6.1): one byte beyond the window, or the FIN.
+    fn plan_probe(&mut self, now: Instant) -> Option<Plan> {
+        if self.snd.snd_wnd > 0 {
+            return None;
+        }
+        let (una, nxt) = (self.snd.snd_una, self.snd.snd_nxt);
+        let p = if nxt > una {
+            self.data_segment(now, una, nxt, 1, true)
+        } else {
+            let fin_now = self.snd.unsent() == 0;
+            self.data_segment(now, nxt, nxt.plus(1), usize::from(!fin_now), false)
+        }?;
+        self.stats.zero_window_probes += 1;
+        Some(p)
+    }
+
+    /// The segment starting at `seq` with at most `max_data` bytes, within `[seq, limit)`
+    /// in sequence space; the FIN rides along if it falls below `limit`.
+    fn data_segment(
+        &mut self,
+        now: Instant,
+        seq: SeqNumber,
+        limit: SeqNumber,
+        max_data: usize,
+        retransmit: bool,
+    ) -> Option<Plan> {
+        let buf_end = self.snd.buf_end();
+        let data_stop = seq_min(seq_min(seq.plus(max_data), limit), buf_end);
+        let len = if data_stop > seq { data_stop.since(seq) } else { 0 };
+        let end = seq.plus(len);
+        let fin = self.snd.fin_seq().is_some_and(|f| f == end && limit > f);
+        if len == 0 && !fin {
+            return None;
+        }
+        let off = if seq > self.snd.buf_seq { seq.since(self.snd.buf_seq) } else { 0 };
+        let mut f = Flags::default();
+        if fin {
+            f.insert(Flags::FIN);
+        }
+        if len > 0 && end == buf_end {
+            f.insert(Flags::PSH);
+        }
+        self.note_sent(now, seq, end.plus(usize::from(fin)), len, retransmit);
+        let ack = Some(self.rcv.rcv_nxt);
+        Some(self.finish(seq, ack, f, off, len, Kind::Normal))
+    }
+
+    /// Bookkeeping for a segment covering `[start, end)` of sequence space.
+    fn note_sent(
+        &mut self,
+        now: Instant,
+        start: SeqNumber,
+        end: SeqNumber,
+        data_len: usize,
+        retransmit: bool,
+    ) {
+        if self.snd.flight() == 0 {
+            self.snd.last_progress = now;
+            if let Some(ut) = self.config.user_timeout {
+                self.timers.set(Timer::User, now + ut);
+            }
+        }
+        if end > self.snd.snd_nxt {
+            self.snd.snd_nxt = end;
+        }
+        // RFC 6298 §5.1: start the timer if it is not running (the persist timer stands in
+        // for it while the window is zero).
+        if !self.timers.is_set(Timer::Persist) {
+            self.timers.set_if_idle(Timer::Retransmit, now + self.rtt.rto());
+        }
+        if retransmit {
+            self.stats.retransmitted_segments += 1;
+            // Karn's rule: a retransmitted range is never timed.
+            if self.snd.rtt_timing.is_some_and(|(e, _)| e > start) {
+                self.snd.rtt_timing = None;
+            }
+        } else if self.snd.rtt_timing.is_none() {
+            self.snd.rtt_timing = Some((end, now));
+        }
+        self.stats.bytes_sent += data_len as u64;
+    }
+
+    /// Fills in the window and, for segments with ACK, clears the pending-ACK state.
+    fn finish(
+        &mut self,
+        seq: SeqNumber,
+        ack: Option<SeqNumber>,
+        flags: Flags,
+        data_off: usize,
+        data_len: usize,
+        kind: Kind,
+    ) -> Plan {
+        let window = self.rcv.advertise(kind == Kind::Syn);
+        if ack.is_some() {
+            self.rcv.ack_now = false;
+            self.rcv.unacked_bytes = 0;
+            self.rcv.last_ack_sent = self.rcv.rcv_nxt;
+            self.timers.clear(Timer::DelayedAck);
+        }
+        Plan { seq, ack, flags, data_off, data_len, window, kind }
+    }
+
+    fn materialize<'a>(&'a self, now: Instant, plan: Plan, scratch: &'a mut [u8]) -> Repr<'a> {
+        let mut options = Options::default();
+        match plan.kind {
+            Kind::Syn => {
+                options.mss = Some(self.config.mss);
+                let syn_ack = plan.ack.is_some();
+                // In a SYN-ACK an option is echoed only if the peer's SYN offered it.
+                if self.config.window_scaling && (!syn_ack || self.snd.ws_offered) {
+                    options.window_scale = Some(our_wscale(&self.config));
+                }
+                options.sack_permitted = self.config.sack && (!syn_ack || self.sack_ok);
+                if self.config.timestamps && (!syn_ack || self.ts_ok) {
+                    let tsecr = if syn_ack { self.rcv.ts_recent } else { 0 };
+                    options.timestamp = Some(Timestamp { tsval: self.ts_now(now), tsecr });
+                }
+            }
+            Kind::Normal => {
+                if self.ts_ok {
+                    options.timestamp =
+                        Some(Timestamp { tsval: self.ts_now(now), tsecr: self.rcv.ts_recent });
+                }
+                if self.sack_ok && !self.rcv.assembler.is_empty() {
+                    let max = if self.ts_ok { 3 } else { 4 };
+                    options.sack_blocks = self.rcv.assembler.sack_blocks(self.rcv.rcv_nxt, max);
+                }
+            }
+            Kind::Reset => {}
+        }
+        let payload: &'a [u8] = if plan.data_len == 0 {
+            &[]
+        } else {
+            let (a, b) = self.snd.buffer.slices(plan.data_off, plan.data_len);
+            if b.is_empty() {
+                a
+            } else {
+                let n = (a.len() + b.len()).min(scratch.len());
+                let first = a.len().min(n);
+                scratch[..first].copy_from_slice(&a[..first]);
+                let rest = n - first;
+                scratch[first..n].copy_from_slice(&b[..rest]);
+                &scratch[..n]
+            }
+        };
+        Repr {
+            src_port: self.local.port(),
+            dst_port: self.remote.map_or(0, |r| r.port()),
+            seq_number: plan.seq,
+            ack_number: plan.ack,
+            flags: plan.flags,
+            window_len: plan.window,
+            urgent_pointer: 0,
+            options,
+            payload,
+        }
+    }
+}

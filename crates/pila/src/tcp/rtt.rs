@@ -1,0 +1,140 @@
+//! Round-trip time estimation and the retransmission timeout (RFC 6298).
+
+use crate::time::Duration;
+
+/// Clock granularity G of RFC 6298 §2: our timestamps tick in milliseconds.
+const GRANULARITY: Duration = Duration::from_millis(1);
+
+/// The RFC 6298 estimator: SRTT, RTTVAR, RTO with exponential backoff.
+#[derive(Debug, Clone)]
+pub(super) struct RttEstimator {
+    srtt: Option<Duration>,
+    rttvar: Duration,
+    /// The RTO before backoff.
+    base_rto: Duration,
+    /// Number of consecutive backoffs (RFC 6298 §5.5).
+    backoff: u32,
+    min: Duration,
+    max: Duration,
+}
+
+impl RttEstimator {
+    /// RFC 6298 §2.1: before any sample, RTO = the initial value.
+    pub(super) fn new(initial: Duration, min: Duration, max: Duration) -> Self {
+        Self { srtt: None, rttvar: Duration::ZERO, base_rto: initial, backoff: 0, min, max }
+    }
+
+    /// Feeds one RTT measurement (RFC 6298 §2.2, §2.3).
+    pub(super) fn sample(&mut self, rtt: Duration) {
+        match self.srtt {
+            // RFC 6298 §2.2: the first measurement.
+            None => {
+                self.srtt = Some(rtt);
+                self.rttvar = Duration::from_micros(rtt.total_micros() / 2);
+            }
+            // RFC 6298 §2.3: alpha = 1/8, beta = 1/4.
+            Some(srtt) => {
+                let (s, r) = (srtt.total_micros(), rtt.total_micros());
+                let err = s.abs_diff(r);
+                let var = (3 * self.rttvar.total_micros() + err) / 4;
+                self.rttvar = Duration::from_micros(var);
+                self.srtt = Some(Duration::from_micros((7 * s + r) / 8));
+            }
+        }
+        let srtt = self.srtt.unwrap_or(rtt);
+        let k_var = self.rttvar.saturating_mul(4).max(GRANULARITY);
+        // RFC 6298 §2.4, §2.5: RTO = SRTT + max(G, 4·RTTVAR), clamped.
+        self.base_rto = (srtt + k_var).max(self.min).min(self.max);
+        // A new measurement ends the backoff (RFC 6298 §5.7 note; as Linux).
+        self.backoff = 0;
+    }
+
+    /// The current RTO, backoff included (RFC 6298 §5.5), at most the maximum.
+    pub(super) fn rto(&self) -> Duration {
+        let factor = 1u64.checked_shl(self.backoff.min(32)).unwrap_or(u64::MAX);
+        self.base_rto.saturating_mul(factor).min(self.max)
+    }
+
+    /// The timer expired: double the RTO (RFC 6298 §5.5).
+    pub(super) fn back_off(&mut self) {
+        self.backoff = self.backoff.saturating_add(1);
+    }
+
+    /// Forward progress without a new sample: keep the RTO but stop backing off.
+    pub(super) fn reset_backoff(&mut self) {
+        self.backoff = 0;
+    }
+
+    /// RFC 6298 §5.7: the SYN was retransmitted and no sample was taken: RTO = 3 s on
+    /// entering the data phase.
+    pub(super) fn after_syn_timeout(&mut self) {
+        if self.srtt.is_none() {
+            self.base_rto = Duration::from_secs(3).max(self.min).min(self.max);
+        }
+        self.backoff = 0;
+    }
+
+    /// The smoothed RTT (zero before the first sample).
+    pub(super) fn srtt(&self) -> Duration {
+        self.srtt.unwrap_or(Duration::ZERO)
+    }
+
+    /// The RTT variation.
+    pub(super) fn rttvar(&self) -> Duration {
+        self.rttvar
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn est() -> RttEstimator {
+        RttEstimator::new(Duration::from_secs(1), Duration::from_millis(200), Duration::from_secs(60))
+    }
+
+    #[test]
+    fn initial_rto_then_first_sample() {
+        let mut e = est();
+        assert_eq!(e.rto(), Duration::from_secs(1));
+        e.sample(Duration::from_millis(100));
+        // SRTT = 100 ms, RTTVAR = 50 ms, RTO = 100 + 200 = 300 ms.
+        assert_eq!(e.srtt(), Duration::from_millis(100));
+        assert_eq!(e.rttvar(), Duration::from_millis(50));
+        assert_eq!(e.rto(), Duration::from_millis(300));
+    }
+
+    #[test]
+    fn second_sample_smooths() {
+        let mut e = est();
+        e.sample(Duration::from_millis(100));
+        e.sample(Duration::from_millis(200));
+        // RTTVAR = 3/4·50 + 1/4·100 = 62.5 ms; SRTT = 7/8·100 + 1/8·200 = 112.5 ms.
+        assert_eq!(e.rttvar(), Duration::from_micros(62_500));
+        assert_eq!(e.srtt(), Duration::from_micros(112_500));
+        assert_eq!(e.rto(), Duration::from_micros(362_500));
+    }
+
+    #[test]
+    fn rto_is_clamped_and_backs_off_to_max() {
+        let mut e = est();
+        e.sample(Duration::from_millis(1));
+        assert_eq!(e.rto(), Duration::from_millis(200));
+        e.back_off();
+        assert_eq!(e.rto(), Duration::from_millis(400));
+        for _ in 0..40 {
+            e.back_off();
+        }
+        assert_eq!(e.rto(), Duration::from_secs(60));
+        e.reset_backoff();
+        assert_eq!(e.rto(), Duration::from_millis(200));
+    }
+
+    #[test]
+    fn syn_timeout_sets_three_seconds() {
+        let mut e = est();
+        e.back_off();
+        e.after_syn_timeout();
+        assert_eq!(e.rto(), Duration::from_secs(3));
+    }
+}

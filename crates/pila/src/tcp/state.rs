@@ -1,0 +1,483 @@
+//! The RFC 9293 states and the SEGMENT ARRIVES procedure (RFC 9293 §3.10.7), step by step,
+//! with the RFC 5961 hardening and RFC 7323 PAWS.
+
+use core::fmt;
+use core::net::SocketAddr;
+
+use super::connection::{Connection, Error, Origin};
+use super::send::AckCheck;
+use super::timers::Timer;
+use super::{Config, SeqExt};
+use crate::time::Instant;
+use crate::wire::tcp::{Flags, Options, Repr, SeqNumber};
+
+/// The eleven states of RFC 9293 §3.3.2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// No connection.
+    Closed,
+    /// Waiting for a SYN.
+    Listen,
+    /// SYN sent, waiting for the peer's SYN.
+    SynSent,
+    /// SYN received and SYN-ACK sent, waiting for its ACK.
+    SynReceived,
+    /// Open: data flows both ways.
+    Established,
+    /// We closed; our FIN is not yet acknowledged.
+    FinWait1,
+    /// We closed and our FIN is acknowledged; waiting for the peer's FIN.
+    FinWait2,
+    /// The peer closed; waiting for us to close.
+    CloseWait,
+    /// Both closed at once; waiting for the ACK of our FIN.
+    Closing,
+    /// The peer closed, then we did; waiting for the ACK of our FIN.
+    LastAck,
+    /// Both FINs acknowledged; waiting 2·MSL for stray segments.
+    TimeWait,
+}
+
+impl State {
+    /// The synchronized states of RFC 9293 §3.5.2 (ESTABLISHED to TIME-WAIT).
+    pub fn is_synchronized(self) -> bool {
+        !matches!(self, Self::Closed | Self::Listen | Self::SynSent | Self::SynReceived)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Closed => "CLOSED",
+            Self::Listen => "LISTEN",
+            Self::SynSent => "SYN-SENT",
+            Self::SynReceived => "SYN-RECEIVED",
+            Self::Established => "ESTABLISHED",
+            Self::FinWait1 => "FIN-WAIT-1",
+            Self::FinWait2 => "FIN-WAIT-2",
+            Self::CloseWait => "CLOSE-WAIT",
+            Self::Closing => "CLOSING",
+            Self::LastAck => "LAST-ACK",
+            Self::TimeWait => "TIME-WAIT",
+        })
+    }
+}
+
+/// The RST answering `seg` when no connection exists (RFC 9293 §3.10.7.1), or `None` if
+/// `seg` is itself a RST. Ports are swapped; the caller fills in addresses.
+pub fn reset_for(seg: &Repr<'_>) -> Option<Repr<'static>> {
+    let (seq, ack) = reset_numbers(seg)?;
+    let mut flags = Flags::default();
+    flags.insert(Flags::RST);
+    Some(Repr {
+        src_port: seg.dst_port,
+        dst_port: seg.src_port,
+        seq_number: seq,
+        ack_number: ack,
+        flags,
+        window_len: 0,
+        urgent_pointer: 0,
+        options: Options::default(),
+        payload: &[],
+    })
+}
+
+/// RFC 9293 §3.10.7.1: `<SEQ=SEG.ACK><CTL=RST>` if the segment has an ACK, else
+/// `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`.
+fn reset_numbers(seg: &Repr<'_>) -> Option<(SeqNumber, Option<SeqNumber>)> {
+    if seg.flags.contains(Flags::RST) {
+        return None;
+    }
+    Some(match seg.ack_number {
+        Some(ack) => (ack, None),
+        None => (SeqNumber(0), Some(seg.seq_number.plus(seg.segment_len()))),
+    })
+}
+
+/// Our window-scale shift: the smallest that lets the field cover the buffer (RFC 7323 §2.3).
+pub(super) fn our_wscale(config: &Config) -> u8 {
+    let mut shift = 0u8;
+    while shift < 14 && (config.recv_buffer >> shift) > usize::from(u16::MAX) {
+        shift += 1;
+    }
+    shift
+}
+
+impl Connection {
+    /// RFC 9293 §3.10.7: SEGMENT ARRIVES.
+    pub(super) fn segment_arrives(&mut self, now: Instant, remote: SocketAddr, seg: &Repr<'_>) {
+        match self.state {
+            State::Closed => self.closed_arrives(seg),
+            State::Listen => self.listen_arrives(now, remote, seg),
+            State::SynSent => self.syn_sent_arrives(now, seg),
+            _ => self.synchronized_arrives(now, seg),
+        }
+    }
+
+    /// RFC 9293 §3.10.7.1: CLOSED: answer anything but a RST with a RST.
+    fn closed_arrives(&mut self, seg: &Repr<'_>) {
+        self.rst_pending = reset_numbers(seg);
+    }
+
+    /// RFC 9293 §3.10.7.2: LISTEN.
+    fn listen_arrives(&mut self, now: Instant, remote: SocketAddr, seg: &Repr<'_>) {
+        // RFC 9293 §3.10.7.2 first: an incoming RST is ignored.
+        if seg.flags.contains(Flags::RST) {
+            return;
+        }
+        // RFC 9293 §3.10.7.2 second: any ACK is bad: <SEQ=SEG.ACK><CTL=RST>.
+        if let Some(ack) = seg.ack_number {
+            self.rst_pending = Some((ack, None));
+            return;
+        }
+        // RFC 9293 §3.10.7.2 third: SYN: choose the ISS, go to SYN-RECEIVED. (Security
+        // compartments are not used; text in the SYN is dropped and will be resent.)
+        if seg.flags.contains(Flags::SYN) {
+            let iss = match &self.isn_gen {
+                Some(g) => g.isn(now, self.local, remote),
+                None => SeqNumber(0),
+            };
+            self.remote = Some(remote);
+            self.snd = super::send::Sender::new(iss, &self.config);
+            self.ts_offset = iss.0.rotate_left(16) ^ 0x5bd1_e995;
+            self.passive_open(now, seg);
+        }
+        // RFC 9293 §3.10.7.2 fourth: anything else is dropped.
+    }
+
+    /// Records the peer's SYN and negotiates options (RFC 9293 §3.10.7.2; RFC 7323, RFC 2018,
+    /// RFC 9293 §3.7.1); the SYN-ACK is due.
+    pub(super) fn passive_open(&mut self, now: Instant, syn: &Repr<'_>) {
+        self.state = State::SynReceived;
+        self.rcv.on_syn(syn.seq_number);
+        self.negotiate(syn);
+        // RFC 7323 §2.2: the window in a SYN is not scaled.
+        self.snd.snd_wnd = usize::from(syn.window_len);
+        self.snd.max_snd_wnd = self.snd.snd_wnd;
+        self.snd.snd_wl1 = syn.seq_number;
+        self.snd.snd_wl2 = self.snd.iss;
+        self.snd.last_progress = now;
+        self.syn_pending = true;
+    }
+
+    /// Options from the peer's SYN or SYN-ACK: a feature is on only if both SYNs carry it.
+    fn negotiate(&mut self, syn: &Repr<'_>) {
+        let o = &syn.options;
+        // RFC 9293 §3.7.1: 536 when the MSS option is absent.
+        self.snd.peer_mss = o.mss.map_or(536, usize::from);
+        self.snd.ws_offered = o.window_scale.is_some();
+        match (self.config.window_scaling, o.window_scale) {
+            (true, Some(ws)) => {
+                // RFC 7323 §2.3: shifts above 14 are treated as 14.
+                self.snd.wscale = ws.min(14);
+                self.rcv.wscale = our_wscale(&self.config);
+            }
+            _ => {
+                self.snd.wscale = 0;
+                self.rcv.wscale = 0;
+            }
+        }
+        self.sack_ok = self.config.sack && o.sack_permitted;
+        self.ts_ok = self.config.timestamps && o.timestamp.is_some();
+        if let (true, Some(ts)) = (self.ts_ok, o.timestamp) {
+            self.rcv.ts_recent = ts.tsval;
+        }
+        // Effective send MSS: the smaller MSS minus the options every segment carries.
+        let opts = if self.ts_ok { 12 } else { 0 };
+        let mss = self.snd.peer_mss.min(usize::from(self.config.mss));
+        self.snd.mss = mss.saturating_sub(opts).max(1);
+    }
+
+    /// RFC 9293 §3.10.7.3: SYN-SENT.
+    fn syn_sent_arrives(&mut self, now: Instant, seg: &Repr<'_>) {
+        let iss = self.snd.iss;
+        let rst = seg.flags.contains(Flags::RST);
+        // RFC 9293 §3.10.7.3 first: an ACK must acknowledge our SYN: ISS < SEG.ACK <= SND.NXT.
+        if let Some(ack) = seg.ack_number {
+            if ack <= iss || ack > self.snd.snd_nxt {
+                if !rst {
+                    self.rst_pending = Some((ack, None));
+                }
+                return;
+            }
+        }
+        // RFC 9293 §3.10.7.3 second (RFC 5961 §3: the ACK made it acceptable): RST with an
+        // acceptable ACK means "connection refused"; without ACK it is dropped.
+        if rst {
+            if seg.ack_number.is_some() {
+                self.enter_closed(Some(Error::Refused));
+            }
+            return;
+        }
+        // RFC 9293 §3.10.7.3 third: no security/compartment check.
+        // RFC 9293 §3.10.7.3 fourth: SYN.
+        if !seg.flags.contains(Flags::SYN) {
+            // RFC 9293 §3.10.7.3 fifth: neither SYN nor RST: drop.
+            return;
+        }
+        self.rcv.on_syn(seg.seq_number);
+        self.negotiate(seg);
+        self.snd.snd_wnd = usize::from(seg.window_len);
+        self.snd.max_snd_wnd = self.snd.snd_wnd;
+        self.snd.snd_wl1 = seg.seq_number;
+        match seg.ack_number {
+            Some(ack) => {
+                // Our SYN is acknowledged: ESTABLISHED, and ACK the peer's SYN.
+                self.snd.snd_una = ack;
+                self.snd.snd_wl2 = ack;
+                if let Some(rtt) = self.rtt_sample(now, seg, ack) {
+                    self.rtt.sample(rtt);
+                }
+                self.timers.clear(Timer::Retransmit);
+                self.enter_established(now);
+                self.rcv.ack_now = true;
+                // RFC 9293 §3.10.7.3 fourth: continue with the sixth step (text, FIN).
+                let fin = seg.flags.contains(Flags::FIN);
+                self.accept_text(now, seg.seq_number.plus(1), seg.payload, fin);
+            }
+            None => {
+                // Simultaneous open: SYN-RECEIVED, SYN-ACK with the same ISS.
+                self.state = State::SynReceived;
+                self.snd.snd_wl2 = iss;
+                self.snd.snd_nxt = iss;
+                self.syn_pending = true;
+                self.timers.clear(Timer::Retransmit);
+            }
+        }
+    }
+
+    /// RFC 9293 §3.10.7.4: SYN-RECEIVED and the synchronized states.
+    fn synchronized_arrives(&mut self, now: Instant, seg: &Repr<'_>) {
+        let rst = seg.flags.contains(Flags::RST);
+        let syn = seg.flags.contains(Flags::SYN);
+        let mut fin = seg.flags.contains(Flags::FIN);
+
+        // RFC 7323 §5.3 R1 (before the sequence check): PAWS. An older TSval than
+        // TS.Recent marks an old duplicate: ACK and drop.
+        if let (true, Some(ts), false) = (self.ts_ok, seg.options.timestamp, rst) {
+            if (ts.tsval.wrapping_sub(self.rcv.ts_recent) as i32) < 0 {
+                self.stats.paws_dropped += 1;
+                self.rcv.ack_now = true;
+                return;
+            }
+        }
+
+        // RFC 9293 §3.10.7.4 first: the acceptability test, four cases.
+        let seq = seg.seq_number;
+        let seg_len = seg.segment_len();
+        let rcv_nxt = self.rcv.rcv_nxt;
+        let wnd = self.rcv.rcv_wnd();
+        let in_window = |s: SeqNumber| rcv_nxt <= s && s < rcv_nxt.plus(wnd);
+        let acceptable = match (seg_len, wnd) {
+            (0, 0) => seq == rcv_nxt,
+            (0, _) => in_window(seq),
+            (_, 0) => false,
+            (_, _) => in_window(seq) || in_window(seq.plus(seg_len - 1)),
+        };
+        // RFC 9293 §3.10.7.4 first: with a zero window, valid ACKs and RSTs are still
+        // processed; the text is dropped.
+        let zero_window_text = !acceptable && wnd == 0 && seq == rcv_nxt;
+        if !acceptable && !zero_window_text {
+            // RFC 9293 §3.10.7.4 first: unacceptable: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+            // unless RST. A retransmitted FIN in TIME-WAIT restarts the 2·MSL timer.
+            if !rst {
+                self.rcv.ack_now = true;
+                if self.state == State::TimeWait && fin {
+                    self.timers.set(Timer::TimeWait, now + self.config.time_wait);
+                }
+            }
+            return;
+        }
+        // RFC 7323 §4.3 (2): TS.Recent from a segment covering Last.ACK.sent.
+        if let (true, Some(ts)) = (self.ts_ok, seg.options.timestamp) {
+            if seq <= self.rcv.last_ack_sent
+                && (ts.tsval.wrapping_sub(self.rcv.ts_recent) as i32) >= 0
+            {
+                self.rcv.ts_recent = ts.tsval;
+            }
+        }
+        self.restart_keepalive(now);
+
+        // RFC 9293 §3.10.7.4 first: trim to the window: drop what is below RCV.NXT...
+        let mut data = seg.payload;
+        let mut text_seq = seq;
+        if zero_window_text {
+            data = &[];
+            fin = false;
+        } else {
+            if seq < rcv_nxt {
+                let mut skip = rcv_nxt.since(seq);
+                if syn {
+                    skip -= 1;
+                }
+                data = data.get(skip..).unwrap_or(&[]);
+                text_seq = rcv_nxt;
+            }
+            // ...and beyond the right edge (a FIN beyond it goes too).
+            let room = self.rcv.rcv_adv.since(text_seq).min(wnd);
+            if data.len() > room {
+                data = data.get(..room).unwrap_or(&[]);
+                fin = false;
+            }
+        }
+
+        // RFC 9293 §3.10.7.4 second: RST (RFC 5961 §3.2: only an exact RCV.NXT resets;
+        // otherwise, being in the window, it earns a challenge ACK).
+        if rst {
+            if seq != rcv_nxt {
+                self.challenge_ack(now);
+                return;
+            }
+            match self.state {
+                // RFC 9293 §3.10.7.4 second, SYN-RECEIVED: a passive open returns to LISTEN,
+                // an active one is refused.
+                State::SynReceived => match self.origin {
+                    Origin::Listen => self.reset_to_listen(),
+                    Origin::Active => self.enter_closed(Some(Error::Refused)),
+                    Origin::Accepted => self.enter_closed(Some(Error::Reset)),
+                },
+                // ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT: "connection reset".
+                State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
+                    self.enter_closed(Some(Error::Reset));
+                }
+                // CLOSING, LAST-ACK, TIME-WAIT: just CLOSED.
+                _ => self.enter_closed(None),
+            }
+            return;
+        }
+
+        // RFC 9293 §3.10.7.4 third: no security/compartment check.
+
+        // RFC 9293 §3.10.7.4 fourth (RFC 5961 §4): a SYN here earns a challenge ACK; in
+        // SYN-RECEIVED from a passive open it returns the connection to LISTEN.
+        if syn {
+            if self.state == State::SynReceived && self.origin == Origin::Listen {
+                self.reset_to_listen();
+            } else {
+                self.challenge_ack(now);
+            }
+            return;
+        }
+
+        // RFC 9293 §3.10.7.4 fifth: without ACK, drop.
+        let Some(ack) = seg.ack_number else { return };
+        if self.state == State::SynReceived {
+            // RFC 9293 §3.10.7.4 fifth, SYN-RECEIVED: SND.UNA < SEG.ACK =< SND.NXT enters
+            // ESTABLISHED; otherwise <SEQ=SEG.ACK><CTL=RST>.
+            if !(self.snd.snd_una < ack && ack <= self.snd.snd_nxt) {
+                self.rst_pending = Some((ack, None));
+                return;
+            }
+            self.snd.snd_una = ack;
+            // RFC 7323 §2.2: windows after the SYNs are scaled.
+            self.snd.snd_wnd = usize::from(seg.window_len) << self.snd.wscale;
+            self.snd.max_snd_wnd = self.snd.snd_wnd;
+            self.snd.snd_wl1 = seq;
+            self.snd.snd_wl2 = ack;
+            if let Some(rtt) = self.rtt_sample(now, seg, ack) {
+                self.rtt.sample(rtt);
+            }
+            self.timers.clear(Timer::Retransmit);
+            self.enter_established(now);
+        } else if self.process_ack(now, seg, ack) == AckCheck::Drop {
+            return;
+        }
+        match self.state {
+            // RFC 9293 §3.10.7.4 fifth, FIN-WAIT-1: our FIN acknowledged: FIN-WAIT-2.
+            State::FinWait1 if self.snd.fin_acked() => self.state = State::FinWait2,
+            // RFC 9293 §3.10.7.4 fifth, CLOSING: our FIN acknowledged: TIME-WAIT.
+            State::Closing => {
+                if self.snd.fin_acked() {
+                    self.enter_time_wait(now);
+                }
+                return;
+            }
+            // RFC 9293 §3.10.7.4 fifth, LAST-ACK: our FIN acknowledged: CLOSED.
+            State::LastAck => {
+                if self.snd.fin_acked() {
+                    self.enter_closed(None);
+                }
+                return;
+            }
+            _ => {}
+        }
+
+        // RFC 9293 §3.10.7.4 sixth: URG. Urgent data is delivered inline and the urgent
+        // pointer is ignored (RFC 6093 advises against its use); nothing to do.
+
+        // RFC 9293 §3.10.7.4 seventh and eighth: text and FIN.
+        if zero_window_text && seg_len > 0 {
+            self.rcv.ack_now = true;
+            return;
+        }
+        self.accept_text(now, text_seq, data, fin);
+    }
+
+    /// RFC 9293 §3.10.7.4 seventh (text) and eighth (FIN) for trimmed text at `seq`.
+    fn accept_text(&mut self, now: Instant, seq: SeqNumber, data: &[u8], fin: bool) {
+        let fin_at = fin.then(|| seq.plus(data.len()));
+        match self.state {
+            // RFC 9293 §3.10.7.4 seventh: ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2 take text.
+            State::Established | State::FinWait1 | State::FinWait2 => {
+                if self.rcv.read_closed && !data.is_empty() {
+                    // The application closed its receiving side: new data is answered with
+                    // RST, as Linux does (RFC 2525 §2.17).
+                    self.rst_pending = Some((self.snd.snd_nxt, Some(self.rcv.rcv_nxt)));
+                    self.error = Some(Error::Aborted);
+                    self.enter_closed(None);
+                    return;
+                }
+                if !data.is_empty() || fin_at.is_some() {
+                    self.process_text(now, seq, data, fin_at);
+                }
+            }
+            // RFC 9293 §3.10.7.4 seventh: CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT ignore
+            // text (the peer already sent FIN); a FIN is acknowledged again.
+            _ => {
+                if fin_at.is_some() {
+                    self.rcv.ack_now = true;
+                    // RFC 9293 §3.10.7.4 eighth, TIME-WAIT: restart the 2·MSL timer.
+                    if self.state == State::TimeWait {
+                        self.timers.set(Timer::TimeWait, now + self.config.time_wait);
+                    }
+                }
+            }
+        }
+    }
+
+    /// RFC 9293 §3.10.7.4 eighth: the peer's FIN has been consumed (RCV.NXT advanced over it).
+    pub(super) fn on_fin(&mut self, now: Instant) {
+        self.rcv.ack_now = true;
+        match self.state {
+            // SYN-RECEIVED, ESTABLISHED: CLOSE-WAIT.
+            State::SynReceived | State::Established => self.state = State::CloseWait,
+            // FIN-WAIT-1: TIME-WAIT if our FIN is acknowledged, else CLOSING.
+            State::FinWait1 => {
+                if self.snd.fin_acked() {
+                    self.enter_time_wait(now);
+                } else {
+                    self.state = State::Closing;
+                }
+            }
+            // FIN-WAIT-2: TIME-WAIT.
+            State::FinWait2 => self.enter_time_wait(now),
+            // TIME-WAIT: restart the 2·MSL timer.
+            State::TimeWait => self.timers.set(Timer::TimeWait, now + self.config.time_wait),
+            _ => {}
+        }
+    }
+
+    /// RFC 9293 §3.10.7.4 second/fourth: a passive open returns to LISTEN.
+    fn reset_to_listen(&mut self) {
+        let generator = self.isn_gen.clone();
+        let events = core::mem::take(&mut self.events);
+        let stats = self.stats;
+        let config = self.config.clone();
+        *self = match generator {
+            Some(g) => Self::listen_with_isn(self.local, &config, g),
+            None => Self::listen(self.local, &config),
+        };
+        self.events = events;
+        self.stats = stats;
+    }
+}

@@ -35,7 +35,8 @@ impl Assembler {
             return Err(TooManyHoles);
         }
         self.ranges = merged;
-        self.last = self.ranges.iter().copied().find(|&(s, e)| s <= offset && offset < e.max(s + 1));
+        self.last =
+            self.ranges.iter().copied().find(|&(s, e)| s <= offset && offset < e.max(s + 1));
         Ok(self.ranges.first().filter(|f| f.0 == 0).map_or(0, |f| f.1))
     }
     pub(crate) fn advance(&mut self, n: usize) {
@@ -56,7 +57,9 @@ impl Assembler {
         let mut out = SackBlocks::default();
         let at = |o: usize| SeqNumber(rcv_nxt.0.wrapping_add(o as u32));
         let mut order: Vec<(usize, usize)> = Vec::new();
-        if let Some(l) = self.last.and_then(|l| self.ranges.iter().copied().find(|r| r.0 <= l.0 && l.0 < r.1)) {
+        if let Some(l) =
+            self.last.and_then(|l| self.ranges.iter().copied().find(|r| r.0 <= l.0 && l.0 < r.1))
+        {
             order.push(l);
         }
         for r in self.ranges.iter().copied().rev() {

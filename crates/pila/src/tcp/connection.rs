@@ -195,6 +195,8 @@ pub struct Connection {
     pub(super) syn_pending: bool,
     /// An RST to send: (SEQ, ACK).
     pub(super) rst_pending: Option<(SeqNumber, Option<SeqNumber>)>,
+    /// Port an RST from LISTEN goes to (no remote is known there).
+    pub(super) rst_port: Option<u16>,
     /// RFC 5961 §7 rate limit: start of the current one-second window and ACKs sent in it.
     pub(super) challenge_window: (Instant, u32),
     /// A keepalive probe is due.
@@ -236,6 +238,7 @@ impl Connection {
             ts_offset: iss.0.rotate_left(16) ^ 0x5bd1_e995,
             syn_pending: false,
             rst_pending: None,
+            rst_port: None,
             challenge_window: (Instant::ZERO, 0),
             keepalive_pending: false,
             keepalive_sent: 0,
@@ -291,7 +294,8 @@ impl Connection {
         isn: SeqNumber,
         config: &Config,
     ) -> Self {
-        let mut c = Self::new(State::SynReceived, Origin::Accepted, local, Some(remote), isn, config);
+        let mut c =
+            Self::new(State::SynReceived, Origin::Accepted, local, Some(remote), isn, config);
         c.passive_open(now, syn);
         c
     }

@@ -85,7 +85,11 @@ impl Connection {
     fn plan_synchronized(&mut self, now: Instant) -> Option<Plan> {
         let sends_data = matches!(
             self.state,
-            State::Established | State::CloseWait | State::FinWait1 | State::LastAck | State::Closing
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::LastAck
+                | State::Closing
         );
         if sends_data {
             if let Some(p) = self.plan_retransmit(now) {
@@ -348,7 +352,10 @@ impl Connection {
         };
         Repr {
             src_port: self.local.port(),
-            dst_port: self.remote.map_or(0, |r| r.port()),
+            dst_port: match (plan.kind, self.rst_port) {
+                (Kind::Reset, Some(port)) => port,
+                _ => self.remote.map_or(0, |r| r.port()),
+            },
             seq_number: plan.seq,
             ack_number: plan.ack,
             flags: plan.flags,

@@ -25,7 +25,12 @@ impl Scoreboard {
     pub(crate) fn new() -> Self {
         Self::default()
     }
-    pub(crate) fn update(&mut self, snd_una: SeqNumber, snd_nxt: SeqNumber, blocks: &SackBlocks) -> usize {
+    pub(crate) fn update(
+        &mut self,
+        snd_una: SeqNumber,
+        snd_nxt: SeqNumber,
+        blocks: &SackBlocks,
+    ) -> usize {
         let before = self.sacked_bytes();
         for (l, r) in blocks.iter() {
             if !(snd_una < r && r <= snd_nxt) || !(l < r) {
@@ -70,13 +75,23 @@ impl Scoreboard {
         self.ranges.last().map(|r| r.1)
     }
     fn sacked_above(&self, seq: SeqNumber) -> usize {
-        self.ranges.iter().filter(|r| r.1 > seq).map(|&(l, r)| d(r, if l > seq { l } else { seq })).sum()
+        self.ranges
+            .iter()
+            .filter(|r| r.1 > seq)
+            .map(|&(l, r)| d(r, if l > seq { l } else { seq }))
+            .sum()
     }
     pub(crate) fn is_lost(&self, seq: SeqNumber, smss: usize) -> bool {
         let above: usize = self.ranges.iter().filter(|r| r.0 > seq).count();
         above >= 3 || self.sacked_above(seq) > 2 * smss
     }
-    pub(crate) fn pipe(&self, snd_una: SeqNumber, snd_nxt: SeqNumber, high_rxt: SeqNumber, smss: usize) -> usize {
+    pub(crate) fn pipe(
+        &self,
+        snd_una: SeqNumber,
+        snd_nxt: SeqNumber,
+        high_rxt: SeqNumber,
+        smss: usize,
+    ) -> usize {
         let mut pipe = 0;
         let mut s = snd_una;
         while s < snd_nxt {
@@ -93,7 +108,13 @@ impl Scoreboard {
         }
         pipe
     }
-    pub(crate) fn next_seg(&self, snd_una: SeqNumber, snd_nxt: SeqNumber, high_rxt: SeqNumber, smss: usize) -> Option<NextSeg> {
+    pub(crate) fn next_seg(
+        &self,
+        snd_una: SeqNumber,
+        snd_nxt: SeqNumber,
+        high_rxt: SeqNumber,
+        smss: usize,
+    ) -> Option<NextSeg> {
         let mut s = if high_rxt > snd_una { high_rxt } else { snd_una };
         while s < snd_nxt && self.highest_sacked().is_some_and(|h| s < h) {
             let end = self.ranges.iter().find(|r| r.0 > s).map_or(snd_nxt, |r| r.0);

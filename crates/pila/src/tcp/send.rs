@@ -313,11 +313,17 @@ impl Connection {
 
     /// An RTT measurement from the ACK `ack` of `seg`: RFC 7323 §4.1 from the echoed
     /// timestamp, else from the one timed segment (Karn's rule: never a retransmitted one).
-    pub(super) fn rtt_sample(&mut self, now: Instant, seg: &Repr<'_>, ack: SeqNumber) -> Option<Duration> {
+    pub(super) fn rtt_sample(
+        &mut self,
+        now: Instant,
+        seg: &Repr<'_>,
+        ack: SeqNumber,
+    ) -> Option<Duration> {
         if let (true, Some(ts)) = (self.ts_ok, seg.options.timestamp) {
             let ticks = self.ts_now(now).wrapping_sub(ts.tsecr);
             self.snd.rtt_timing = None;
-            return (ts.tsecr != 0 && ticks < 1 << 30).then(|| Duration::from_millis(u64::from(ticks)));
+            return (ts.tsecr != 0 && ticks < 1 << 30)
+                .then(|| Duration::from_millis(u64::from(ticks)));
         }
         match self.snd.rtt_timing {
             Some((end, sent)) if ack >= end => {

@@ -117,6 +117,7 @@ impl Connection {
     /// RFC 9293 §3.10.7.1: CLOSED: answer anything but a RST with a RST.
     fn closed_arrives(&mut self, seg: &Repr<'_>) {
         self.rst_pending = reset_numbers(seg);
+        self.rst_port = Some(seg.src_port);
     }
 
     /// RFC 9293 §3.10.7.2: LISTEN.
@@ -128,6 +129,7 @@ impl Connection {
         // RFC 9293 §3.10.7.2 second: any ACK is bad: <SEQ=SEG.ACK><CTL=RST>.
         if let Some(ack) = seg.ack_number {
             self.rst_pending = Some((ack, None));
+            self.rst_port = Some(seg.src_port);
             return;
         }
         // RFC 9293 §3.10.7.2 third: SYN: choose the ISS, go to SYN-RECEIVED. (Security

@@ -8,7 +8,14 @@ pub trait CongestionControl: core::fmt::Debug + Send {
     fn name(&self) -> &'static str;
     fn cwnd(&self) -> usize;
     fn ssthresh(&self) -> usize;
-    fn on_ack(&mut self, now: Instant, acked: usize, flight_before: usize, rtt: Option<Duration>, smss: usize);
+    fn on_ack(
+        &mut self,
+        now: Instant,
+        acked: usize,
+        flight_before: usize,
+        rtt: Option<Duration>,
+        smss: usize,
+    );
     fn on_congestion_event(&mut self, now: Instant, flight: usize, smss: usize);
     fn on_recovery_exit(&mut self, now: Instant, smss: usize);
     fn on_rto(&mut self, now: Instant, flight: usize, smss: usize);

@@ -274,7 +274,9 @@ impl FromStr for Impairments {
                 }
                 4 => imp.corrupt = parse_probability(value).map_err(fail)?,
                 5 => imp.delay = parse_duration(value).ok_or_else(|| fail(Problem::BadDuration))?,
-                6 => imp.jitter = parse_duration(value).ok_or_else(|| fail(Problem::BadDuration))?,
+                6 => {
+                    imp.jitter = parse_duration(value).ok_or_else(|| fail(Problem::BadDuration))?
+                }
                 7 => imp.rate = Some(parse_rate(value).map_err(fail)?),
                 8 => imp.queue_limit = Some(value.parse().map_err(|_| fail(Problem::BadQueue))?),
                 _ => imp.seed = value.parse().map_err(|_| fail(Problem::BadSeed))?,
@@ -521,8 +523,11 @@ mod tests {
             ("loss=1e-2", "a probability is a percentage like 2% or a fraction like 0.02"),
             ("loss", "expected name=value, e.g. loss=1%"),
             ("loss=1%,none", "expected name=value, e.g. loss=1%"),
-            ("rate=-5mbit", "a rate is a number of bits per second with a unit: bit, kbit, mbit, gbit \
-                 (or bps, kbps, mbps, gbps), e.g. 100mbit"),
+            (
+                "rate=-5mbit",
+                "a rate is a number of bits per second with a unit: bit, kbit, mbit, gbit \
+                 (or bps, kbps, mbps, gbps), e.g. 100mbit",
+            ),
             (
                 "latency=5ms",
                 "unknown name; accepted: loss, dup, reorder, reorder-distance, corrupt, delay, \
@@ -531,7 +536,10 @@ mod tests {
             ("delay=5", "a duration is a number with a unit: us, ms or s (e.g. 5ms)"),
             ("jitter=5min", "a duration is a number with a unit: us, ms or s (e.g. 5ms)"),
             ("delay=-5ms", "a duration is a number with a unit: us, ms or s (e.g. 5ms)"),
-            ("delay=99999999999999999999s", "a duration is a number with a unit: us, ms or s (e.g. 5ms)"),
+            (
+                "delay=99999999999999999999s",
+                "a duration is a number with a unit: us, ms or s (e.g. 5ms)",
+            ),
             (
                 "rate=100",
                 "a rate is a number of bits per second with a unit: bit, kbit, mbit, gbit \
@@ -548,7 +556,10 @@ mod tests {
             ("reorder-distance=0", "the reorder distance is a whole number of frames, at least 1"),
             ("reorder-distance=x", "the reorder distance is a whole number of frames, at least 1"),
             ("seed=-3", "a seed is a whole number from 0 to 18446744073709551615"),
-            ("seed=18446744073709551616", "a seed is a whole number from 0 to 18446744073709551615"),
+            (
+                "seed=18446744073709551616",
+                "a seed is a whole number from 0 to 18446744073709551615",
+            ),
         ];
         for (item, reason) in cases {
             let bad = item.rsplit(',').next().unwrap();
@@ -558,7 +569,10 @@ mod tests {
             err("loss=1%, delay=5ms , loss=2%"),
             "bad impairment \"loss=2%\": given more than once"
         );
-        assert_eq!(err("dup=1%,duplicate=2%"), "bad impairment \"duplicate=2%\": given more than once");
+        assert_eq!(
+            err("dup=1%,duplicate=2%"),
+            "bad impairment \"duplicate=2%\": given more than once"
+        );
         let e = "delay=5ms,rate=7".parse::<Impairments>().unwrap_err();
         assert_eq!(e.item(), "rate=7");
         assert!(!e.to_string().contains('\n'));
@@ -568,10 +582,22 @@ mod tests {
     fn validate_catches_hand_built_values() {
         assert_eq!(Impairments::NONE.validate(), Ok(()));
         let cases = [
-            (Impairments::NONE.with_loss(1.2), "bad impairment \"loss=120%\": a probability must be between 0% and 100%"),
-            (Impairments::NONE.with_corrupt(f64::NAN), "bad impairment \"corrupt=NaN\": a probability must be between 0% and 100%"),
-            (Impairments::NONE.with_reorder(0.1, 0), "bad impairment \"reorder-distance=0\": the reorder distance is a whole number of frames, at least 1"),
-            (Impairments::NONE.with_rate(0, None), "bad impairment \"rate=0bit\": a rate must be greater than zero"),
+            (
+                Impairments::NONE.with_loss(1.2),
+                "bad impairment \"loss=120%\": a probability must be between 0% and 100%",
+            ),
+            (
+                Impairments::NONE.with_corrupt(f64::NAN),
+                "bad impairment \"corrupt=NaN\": a probability must be between 0% and 100%",
+            ),
+            (
+                Impairments::NONE.with_reorder(0.1, 0),
+                "bad impairment \"reorder-distance=0\": the reorder distance is a whole number of frames, at least 1",
+            ),
+            (
+                Impairments::NONE.with_rate(0, None),
+                "bad impairment \"rate=0bit\": a rate must be greater than zero",
+            ),
         ];
         for (imp, message) in cases {
             assert_eq!(imp.validate().unwrap_err().to_string(), message);
@@ -590,7 +616,12 @@ mod tests {
     }
 
     fn probability() -> impl Strategy<Value = f64> {
-        prop_oneof![Just(0.0), Just(1.0), 0.0..=1.0, (0u32..=10_000).prop_map(|n| f64::from(n) / 10_000.0)]
+        prop_oneof![
+            Just(0.0),
+            Just(1.0),
+            0.0..=1.0,
+            (0u32..=10_000).prop_map(|n| f64::from(n) / 10_000.0)
+        ]
     }
 
     fn impairments() -> impl Strategy<Value = Impairments> {
@@ -602,21 +633,30 @@ mod tests {
             proptest::option::of(any::<usize>()),
             any::<u64>(),
         )
-            .prop_map(|((loss, duplicate, reorder, corrupt), distance, (delay, jitter), rate, queue, seed)| {
-                Impairments {
-                    loss,
-                    duplicate,
-                    reorder,
-                    corrupt,
-                    reorder_distance: distance,
-                    // Durations past 2^53 µs (285 years) would lose precision in the parser's f64.
-                    delay: Duration::from_micros(delay >> 11),
-                    jitter: Duration::from_micros(jitter % 10_000_000),
-                    rate: rate.map(|r| r >> 11),
-                    queue_limit: queue,
+            .prop_map(
+                |(
+                    (loss, duplicate, reorder, corrupt),
+                    distance,
+                    (delay, jitter),
+                    rate,
+                    queue,
                     seed,
-                }
-            })
+                )| {
+                    Impairments {
+                        loss,
+                        duplicate,
+                        reorder,
+                        corrupt,
+                        reorder_distance: distance,
+                        // Durations past 2^53 µs (285 years) would lose precision in the parser's f64.
+                        delay: Duration::from_micros(delay >> 11),
+                        jitter: Duration::from_micros(jitter % 10_000_000),
+                        rate: rate.map(|r| r >> 11),
+                        queue_limit: queue,
+                        seed,
+                    }
+                },
+            )
             .prop_map(|imp| Impairments { rate: imp.rate.map(|r| r.max(1)), ..imp })
     }
 

@@ -14,6 +14,7 @@ use pila::wire::ip::Protocol;
 use pila::wire::tcp::{self, SeqNumber};
 use pila::wire::{Checksums, Ipv4Addr, arp, icmpv4, ipv4, udp};
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -58,7 +59,15 @@ enum Step {
     TcpSyn,
 }
 
-pub(crate) fn run(args: &Args) -> Result<(), String> {
+/// Prints a line of the demo's story; a closed standard output (`pila demo | head`) ends the
+/// demo quietly instead of with a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err(crate::Failure::from)?
+    };
+}
+
+pub(crate) fn run(args: &Args) -> Result<(), crate::Failure> {
     let loss = Impairments { loss: args.loss, seed: args.seed, ..Impairments::NONE };
     let config = WireConfig {
         a_to_b: Impairments { delay: Duration::from_micros(500), ..loss },
@@ -83,13 +92,13 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         isn: SeqNumber(0x5eed_0000 ^ (args.seed as u32)),
         frames: 0,
     };
-    println!("pila demo: host A {IP_A} ({MAC_A}) and host B {IP_B} ({MAC_B}) on an in-memory wire");
-    println!("           one-way delay 500µs, loss {}%, seed {}\n", args.loss * 100.0, args.seed);
+    say!("pila demo: host A {IP_A} ({MAC_A}) and host B {IP_B} ({MAC_B}) on an in-memory wire");
+    say!("           one-way delay 500µs, loss {}%, seed {}\n", args.loss * 100.0, args.seed);
     let steps = [Step::Arp, Step::Ping(1), Step::Ping(2), Step::Ping(3), Step::Udp, Step::TcpSyn];
     for step in steps {
         demo.exchange(step)?;
     }
-    println!(
+    say!(
         "\nall {} steps answered; {} frames received in {} of virtual time",
         steps.len(),
         demo.frames,
@@ -116,7 +125,7 @@ struct Demo {
 
 impl Demo {
     /// Sends A's question for `step` until B's answer arrives, retransmitting what is lost.
-    fn exchange(&mut self, step: Step) -> Result<(), String> {
+    fn exchange(&mut self, step: Step) -> Result<(), crate::Failure> {
         for _ in 0..MAX_TRIES {
             let question = self.question(step);
             transmit(&mut self.a, self.clock.now(), &question)?;
@@ -125,14 +134,14 @@ impl Demo {
                 let now = self.clock.now();
                 for frame in receive(&mut self.b, now)? {
                     self.frames += 1;
-                    println!("{:>10}  B got  {}", now.to_string(), describe(&frame));
+                    say!("{:>10}  B got  {}", now.to_string(), describe(&frame));
                     if let Some(answer) = answer(&self.b, &frame) {
                         transmit(&mut self.b, now, &answer)?;
                     }
                 }
                 for frame in receive(&mut self.a, now)? {
                     self.frames += 1;
-                    println!("{:>10}  A got  {}", now.to_string(), describe(&frame));
+                    say!("{:>10}  A got  {}", now.to_string(), describe(&frame));
                     if self.is_answer(step, &frame) {
                         return Ok(());
                     }
@@ -144,7 +153,7 @@ impl Demo {
                     .unwrap_or(deadline)
                     .min(deadline);
                 if next >= deadline && self.clock.now() >= deadline {
-                    println!(
+                    say!(
                         "{:>10}  A      no answer to {step:?} yet; sending it again",
                         self.clock.now().to_string()
                     );
@@ -153,7 +162,7 @@ impl Demo {
                 self.clock.advance_to(next.max(now));
             }
         }
-        Err(format!("host B never answered {step:?} in {MAX_TRIES} tries — lower --loss"))
+        Err(format!("host B never answered {step:?} in {MAX_TRIES} tries — lower --loss").into())
     }
 
     fn question(&self, step: Step) -> Vec<u8> {

@@ -28,10 +28,35 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(&args),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
+        Ok(()) | Err(Failure::OutputClosed) => ExitCode::SUCCESS,
+        Err(Failure::Message(err)) => {
             eprintln!("pila: {err}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Why a command did not finish.
+#[derive(Debug)]
+enum Failure {
+    /// Something went wrong: one line saying what, and how to fix it.
+    Message(String),
+    /// Whoever read our output stopped reading (`pila demo | head`): not an error.
+    OutputClosed,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Self::Message(message)
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(err: std::io::Error) -> Self {
+        if err.kind() == std::io::ErrorKind::BrokenPipe {
+            Self::OutputClosed
+        } else {
+            Self::Message(format!("cannot write the output: {err}"))
         }
     }
 }

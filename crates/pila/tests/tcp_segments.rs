@@ -822,7 +822,7 @@ fn sack_recovery_retransmits_only_the_holes() {
     assert_eq!(out.len(), 10);
     // Segments 1 and 4 are lost; the peer ACKs 0 and SACKs the rest as they arrive.
     let mut blocks = SackBlocks::default();
-    blocks.push(seg_seq(2), seg_seq(4));
+    blocks.push((seg_seq(2), seg_seq(4)));
     let ack = |b: SackBlocks| Repr {
         ack_number: Some(seg_seq(1)),
         options: Options { sack_blocks: b, ..Options::default() },
@@ -832,12 +832,12 @@ fn sack_recovery_retransmits_only_the_holes() {
     inject(&mut c, ms(31), ack(blocks));
     expect(&mut c, ms(31), &[]);
     let mut blocks = SackBlocks::default();
-    blocks.push(seg_seq(5), seg_seq(7));
-    blocks.push(seg_seq(2), seg_seq(4));
+    blocks.push((seg_seq(5), seg_seq(7)));
+    blocks.push((seg_seq(2), seg_seq(4)));
     inject(&mut c, ms(32), ack(blocks));
     let mut blocks = SackBlocks::default();
-    blocks.push(seg_seq(5), seg_seq(10));
-    blocks.push(seg_seq(2), seg_seq(4));
+    blocks.push((seg_seq(5), seg_seq(10)));
+    blocks.push((seg_seq(2), seg_seq(4)));
     inject(&mut c, ms(33), ack(blocks));
     let out = drain(&mut c, ms(33));
     let seqs: Vec<_> = out.iter().map(|s| s.seq_number).collect();

@@ -68,7 +68,7 @@ impl Assembler {
             }
         }
         for (s, e) in order.into_iter().take(max) {
-            out.push(at(s), at(e));
+            out.push((at(s), at(e)));
         }
         out
     }

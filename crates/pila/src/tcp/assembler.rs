@@ -1,8 +1,6 @@
 //! Temporary stand-in for the `tcp-buffers` Assembler (same interface; replaced on merge).
 #![allow(dead_code)]
 
-use crate::wire::tcp::{SackBlocks, SeqNumber};
-
 /// The range would need more holes than allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TooManyHoles;
@@ -53,9 +51,7 @@ impl Assembler {
     pub(crate) fn ranges(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
         self.ranges.iter().copied()
     }
-    pub(crate) fn sack_blocks(&self, rcv_nxt: SeqNumber, max: usize) -> SackBlocks {
-        let mut out = SackBlocks::default();
-        let at = |o: usize| SeqNumber(rcv_nxt.0.wrapping_add(o as u32));
+    pub(crate) fn recent_ranges(&self, max: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
         let mut order: Vec<(usize, usize)> = Vec::new();
         if let Some(l) =
             self.last.and_then(|l| self.ranges.iter().copied().find(|r| r.0 <= l.0 && l.0 < r.1))
@@ -67,9 +63,6 @@ impl Assembler {
                 order.push(r);
             }
         }
-        for (s, e) in order.into_iter().take(max) {
-            out.push((at(s), at(e)));
-        }
-        out
+        order.into_iter().filter(|r| r.0 > 0).take(max)
     }
 }

@@ -177,6 +177,12 @@ impl Connection {
         if unsent == 0 && !fin_pending {
             return None;
         }
+        // RFC 5681 §4.1: after an idle period longer than the RTO, restart from the
+        // restart window.
+        if self.snd.flight() == 0 && self.snd.last_send.is_some_and(|t| now - t > self.rtt.rto()) {
+            self.snd.cc.on_idle_restart(now, smss);
+            self.snd.last_send = Some(now);
+        }
         let flight = self.snd.pipe(self.sack_ok);
         let usable_cwnd = self.snd.effective_cwnd().saturating_sub(flight);
         let wnd_end = self.snd.snd_una.plus(self.snd.snd_wnd);
@@ -270,6 +276,7 @@ impl Connection {
         if end > self.snd.snd_nxt {
             self.snd.snd_nxt = end;
         }
+        self.snd.last_send = Some(now);
         // RFC 6298 §5.1: start the timer if it is not running (the persist timer stands in
         // for it while the window is zero).
         if !self.timers.is_set(Timer::Persist) {
@@ -330,7 +337,7 @@ impl Connection {
                 }
                 if self.sack_ok && !self.rcv.assembler.is_empty() {
                     let max = if self.ts_ok { 3 } else { 4 };
-                    options.sack_blocks = self.rcv.assembler.sack_blocks(self.rcv.rcv_nxt, max);
+                    options.sack_blocks = self.rcv.sack_blocks(max);
                 }
             }
             Kind::Reset => {}

@@ -9,7 +9,7 @@ use super::connection::{Connection, Event};
 use super::timers::Timer;
 use super::{Config, SeqExt};
 use crate::time::Instant;
-use crate::wire::tcp::SeqNumber;
+use crate::wire::tcp::{SackBlocks, SeqNumber};
 
 /// The receive half of the transmission control block.
 #[derive(Debug)]
@@ -107,6 +107,15 @@ impl Receiver {
         let field = (wnd >> self.wscale).min(usize::from(u16::MAX));
         self.rcv_adv = seq_max_edge(self.rcv_adv, self.rcv_nxt.plus(field << self.wscale));
         field as u16
+    }
+
+    /// The SACK blocks to send (RFC 2018 §4): the most recently received range first.
+    pub(super) fn sack_blocks(&self, max: usize) -> SackBlocks {
+        let mut blocks = SackBlocks::default();
+        for (start, end) in self.assembler.recent_ranges(max) {
+            blocks.push((self.rcv_nxt.plus(start), self.rcv_nxt.plus(end)));
+        }
+        blocks
     }
 
     /// The application read data: ACK at once if the window opens by at least

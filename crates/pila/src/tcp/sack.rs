@@ -33,7 +33,7 @@ impl Scoreboard {
     ) -> usize {
         let before = self.sacked_bytes();
         for (l, r) in blocks.iter() {
-            if !(snd_una < r && r <= snd_nxt) || !(l < r) {
+            if !(snd_una < r && r <= snd_nxt && l < r) {
                 continue;
             }
             let l = if l < snd_una { snd_una } else { l };

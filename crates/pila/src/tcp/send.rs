@@ -78,6 +78,8 @@ pub(super) struct Sender {
     pub(super) persist_backoff: u32,
     /// Nagle's algorithm on.
     pub(super) nagle: bool,
+    /// When we last sent a segment occupying sequence space (RFC 5681 §4.1 idle restart).
+    pub(super) last_send: Option<Instant>,
     /// Last forward progress (data acknowledged, or first data sent) — user timeout.
     pub(super) last_progress: Instant,
 }
@@ -115,6 +117,7 @@ impl Sender {
             probe_pending: false,
             persist_backoff: 0,
             nagle: config.nagle,
+            last_send: None,
             last_progress: Instant::ZERO,
         }
     }

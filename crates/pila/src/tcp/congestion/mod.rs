@@ -19,6 +19,7 @@ pub trait CongestionControl: core::fmt::Debug + Send {
     fn on_congestion_event(&mut self, now: Instant, flight: usize, smss: usize);
     fn on_recovery_exit(&mut self, now: Instant, smss: usize);
     fn on_rto(&mut self, now: Instant, flight: usize, smss: usize);
+    fn on_idle_restart(&mut self, _now: Instant, _smss: usize) {}
 }
 
 /// NewReno stand-in.

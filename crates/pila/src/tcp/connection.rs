@@ -359,7 +359,8 @@ impl Connection {
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, RecvError> {
         if !self.rcv.buffer.is_empty() {
             let n = self.rcv.buffer.read(buf);
-            if self.rcv.buffer.is_empty() {
+            // Out-of-order data lives beyond `len` in the same storage: keep it.
+            if self.rcv.buffer.is_empty() && self.rcv.assembler.is_empty() {
                 self.rcv.buffer.shrink_when_empty();
             }
             self.rcv.on_app_read();

@@ -118,7 +118,9 @@ fn bulk_transfer_clean_path() {
 fn bulk_transfer_with_loss_sack() {
     for seed in 1..4 {
         let (a, _, _) = run(&full(), 1 << 20, Duration::from_millis(10), 0.02, seed);
-        assert!(a.info().retransmitted_segments > 0);
+        let i = a.info();
+        // About 2 % of ~720 segments are lost: recovery resends little more than that.
+        assert!(i.retransmitted_segments > 0 && i.retransmitted_segments < i.segments_sent / 20);
     }
 }
 

@@ -142,11 +142,22 @@ impl Connection {
             // RFC 6675 §5 (C): while cwnd - pipe >= 1 SMSS, send NextSeg().
             let pipe = self.snd.scoreboard.pipe(una, nxt, self.snd.high_rxt, smss);
             if self.snd.cc.cwnd() >= pipe + smss {
-                let next = self.snd.scoreboard.next_seg(una, nxt, self.snd.high_rxt, smss);
+                let wnd_end = una.plus(self.snd.snd_wnd);
+                let room = if wnd_end > nxt { wnd_end.since(nxt) } else { 0 };
+                let new_data = self.snd.unsent().min(room);
+                let (high_rxt, rescue_rxt) = (self.snd.high_rxt, self.snd.rescue_rxt);
+                let next =
+                    self.snd.scoreboard.next_seg(una, nxt, high_rxt, smss, new_data, rescue_rxt);
                 if let Some(ns) = next.filter(|n| n.retransmit && n.seq < nxt) {
                     let limit = seq_min(ns.seq.plus(ns.len.max(1)), nxt);
                     let p = self.data_segment(now, ns.seq, limit, smss, true)?;
-                    self.snd.high_rxt = seq_max(self.snd.high_rxt, p.seq.plus(p.data_len.max(1)));
+                    if ns.rescue {
+                        // RFC 6675 §4 rule 4: one rescue per recovery; HighRxt stays.
+                        self.snd.rescue_rxt = Some(self.snd.recover);
+                    } else {
+                        let end = p.seq.plus(p.data_len.max(1));
+                        self.snd.high_rxt = seq_max(self.snd.high_rxt, end);
+                    }
                     return Some(p);
                 }
             }

@@ -9,6 +9,7 @@ pub(crate) struct NextSeg {
     pub(crate) seq: SeqNumber,
     pub(crate) len: usize,
     pub(crate) retransmit: bool,
+    pub(crate) rescue: bool,
 }
 
 #[derive(Debug, Default)]
@@ -114,13 +115,15 @@ impl Scoreboard {
         snd_nxt: SeqNumber,
         high_rxt: SeqNumber,
         smss: usize,
+        new_data: usize,
+        _rescue_rxt: Option<SeqNumber>,
     ) -> Option<NextSeg> {
         let mut s = if high_rxt > snd_una { high_rxt } else { snd_una };
         while s < snd_nxt && self.highest_sacked().is_some_and(|h| s < h) {
             let end = self.ranges.iter().find(|r| r.0 > s).map_or(snd_nxt, |r| r.0);
             if !self.is_sacked(s) && self.is_lost(s, smss) {
                 let len = smss.min(d(end, s));
-                return Some(NextSeg { seq: s, len, retransmit: true });
+                return Some(NextSeg { seq: s, len, retransmit: true, rescue: false });
             }
             let step = if self.is_sacked(s) {
                 self.ranges.iter().find(|r| r.0 <= s && s < r.1).map_or(1, |r| d(r.1, s))
@@ -129,6 +132,11 @@ impl Scoreboard {
             };
             s = SeqNumber(s.0.wrapping_add(step.max(1) as u32));
         }
-        Some(NextSeg { seq: snd_nxt, len: smss, retransmit: false })
+        (new_data > 0).then_some(NextSeg {
+            seq: snd_nxt,
+            len: smss.min(new_data),
+            retransmit: false,
+            rescue: false,
+        })
     }
 }

@@ -64,6 +64,8 @@ pub(super) struct Sender {
     pub(super) inflation: usize,
     /// RFC 6675 HighRxt: highest sequence number retransmitted in this recovery.
     pub(super) high_rxt: SeqNumber,
+    /// RFC 6675 RescueRxt: set once the rescue retransmission of this recovery went out.
+    pub(super) rescue_rxt: Option<SeqNumber>,
     /// What the peer holds beyond `snd_una` (RFC 6675 scoreboard).
     pub(super) scoreboard: Scoreboard,
     /// The congestion controller.
@@ -110,6 +112,7 @@ impl Sender {
             recover: iss,
             inflation: 0,
             high_rxt: iss,
+            rescue_rxt: None,
             scoreboard: Scoreboard::new(),
             cc: new_cc(config, mss),
             rtt_timing: None,
@@ -364,6 +367,7 @@ impl Connection {
         self.snd.in_recovery = true;
         self.snd.recover = self.snd.snd_nxt;
         self.snd.high_rxt = self.snd.snd_una;
+        self.snd.rescue_rxt = None;
         self.stats.fast_recoveries += 1;
         let flight = self.snd.pipe(self.sack_ok);
         self.snd.cc.on_congestion_event(now, flight, smss);

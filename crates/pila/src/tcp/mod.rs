@@ -1,0 +1,3 @@
+//! TCP (RFC 9293): one connection's state machine and the parts it is built from.
+
+pub mod congestion;

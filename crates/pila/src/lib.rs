@@ -17,5 +17,6 @@ pub mod device;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod rand;
+pub mod tcp;
 pub mod time;
 pub mod wire;

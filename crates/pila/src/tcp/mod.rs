@@ -27,6 +27,8 @@ mod isn;
 mod output;
 mod recv;
 mod rtt;
+// Parts of the scoreboard API (D-SACK detection, range listing) are not driven yet.
+#[cfg_attr(not(test), allow(dead_code))]
 mod sack;
 mod send;
 mod state;

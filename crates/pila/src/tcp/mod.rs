@@ -1,0 +1,4 @@
+//! TCP (RFC 9293): one connection's state machine and the parts it is built from.
+
+pub(crate) mod assembler;
+pub(crate) mod buffer;

@@ -11,15 +11,16 @@
 //! * `Pcap` (feature `pcap`): wraps any device and records every frame to a pcap file.
 
 mod impair;
+mod link;
 #[cfg(feature = "pcap")]
 mod pcap;
 mod virtual_wire;
 
-// Re-exported once written:
-// pub use impair::{Impairments, ParseImpairmentsError};
-// #[cfg(feature = "pcap")]
-// pub use pcap::Pcap;
-// pub use virtual_wire::{Endpoint, LinkStats, VirtualWire, WireConfig};
+pub use impair::{Impairments, ParseImpairmentsError};
+pub use link::LinkStats;
+#[cfg(feature = "pcap")]
+pub use pcap::Pcap;
+pub use virtual_wire::{Endpoint, VirtualWire, WireConfig, WireWaker};
 
 use crate::time::Instant;
 use crate::wire::Checksums;

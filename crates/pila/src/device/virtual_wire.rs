@@ -1,1 +1,281 @@
-//! (being written)
+//! An in-memory wire between two endpoints, with reproducible impairments.
+//!
+//! [`VirtualWire::pair`] makes two [`Endpoint`]s, A and B. Each direction is a link with its
+//! own [`Impairments`] and its own random stream (see the `link` module for the model). The
+//! endpoints share their state behind a mutex, so they work on one thread under the
+//! simulator's virtual clock or on two threads under the real clock, where
+//! [`Endpoint::wait`] blocks a driver until a frame comes or a [`WireWaker`] fires.
+
+use super::impair::Impairments;
+use super::link::{Fate, Link, LinkStats};
+use super::{Capabilities, Device, FrameBatch, Medium};
+use crate::time::Instant;
+use crate::wire::Checksums;
+use core::fmt;
+use std::io;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+/// How a [`VirtualWire`] is built.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WireConfig {
+    /// What the frames carry.
+    pub medium: Medium,
+    /// The largest IP packet the wire carries; frames longer than
+    /// [`Capabilities::max_frame_len`] for it are dropped.
+    pub mtu: usize,
+    /// What happens to frames from endpoint A to endpoint B.
+    pub a_to_b: Impairments,
+    /// What happens to frames from endpoint B to endpoint A.
+    pub b_to_a: Impairments,
+    /// The checksums the endpoints report as left to software.
+    pub checksums: Checksums,
+}
+
+impl Default for WireConfig {
+    /// An Ethernet wire with a 1500-byte MTU and no impairments.
+    fn default() -> Self {
+        Self {
+            medium: Medium::Ethernet,
+            mtu: 1500,
+            a_to_b: Impairments::NONE,
+            b_to_a: Impairments::NONE,
+            checksums: Checksums::SOFTWARE,
+        }
+    }
+}
+
+impl WireConfig {
+    /// `self` with `impairments` in both directions. The directions still draw from
+    /// different random streams, though they share the seed.
+    #[must_use]
+    pub const fn with_impairments(mut self, impairments: Impairments) -> Self {
+        self.a_to_b = impairments;
+        self.b_to_a = impairments;
+        self
+    }
+
+    /// `self` carrying `medium` with the given `mtu`.
+    #[must_use]
+    pub const fn with_medium(mut self, medium: Medium, mtu: usize) -> Self {
+        self.medium = medium;
+        self.mtu = mtu;
+        self
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            medium: self.medium,
+            mtu: self.mtu,
+            max_burst: MAX_BURST,
+            checksums: self.checksums,
+        }
+    }
+}
+
+/// The most frames one `receive` or `transmit` call on an [`Endpoint`] handles.
+const MAX_BURST: usize = 64;
+
+/// An in-memory wire: the maker of connected [`Endpoint`] pairs.
+#[derive(Debug)]
+pub struct VirtualWire {
+    _private: (),
+}
+
+impl VirtualWire {
+    /// Two endpoints joined by a wire: what A transmits, B receives, and the other way
+    /// round, each direction impaired as `config` says.
+    pub fn pair(config: WireConfig) -> (Endpoint, Endpoint) {
+        let caps = config.capabilities();
+        let max = caps.max_frame_len();
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                links: [Link::new(config.a_to_b, max, 0), Link::new(config.b_to_a, max, 1)],
+                signals: [Signal::default(); 2],
+            }),
+            ready: [Condvar::new(), Condvar::new()],
+        });
+        let a = Endpoint { shared: Arc::clone(&shared), side: A, caps };
+        let b = Endpoint { shared, side: B, caps };
+        (a, b)
+    }
+}
+
+/// One end of a [`VirtualWire`].
+///
+/// It transmits on the link toward its peer and receives from the link toward itself;
+/// [`poll_at`](Device::poll_at) is the next arrival on that incoming link, so a simulator
+/// can jump its clock there.
+pub struct Endpoint {
+    shared: Arc<Shared>,
+    side: usize,
+    caps: Capabilities,
+}
+
+/// Interrupts an [`Endpoint::wait`] from any thread.
+///
+/// A wake-up given while nobody waits is kept, so the next wait returns at once: none is
+/// lost.
+#[derive(Clone)]
+pub struct WireWaker {
+    shared: Arc<Shared>,
+    side: usize,
+}
+
+/// Index of endpoint A, of its signal, and of the link it sends on.
+const A: usize = 0;
+/// Index of endpoint B, of its signal, and of the link it sends on.
+const B: usize = 1;
+
+struct Shared {
+    state: Mutex<State>,
+    /// Signalled when the matching endpoint's [`Signal`] changes.
+    ready: [Condvar; 2],
+}
+
+struct State {
+    /// `links[A]` carries A to B, `links[B]` carries B to A.
+    links: [Link; 2],
+    /// What each endpoint's waiter is told.
+    signals: [Signal; 2],
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Signal {
+    /// A frame was sent toward the endpoint since it last received (or frames remain ready).
+    frames: bool,
+    /// A [`WireWaker`] fired since the last wait returned.
+    woken: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere cannot leave the links unsound, only mid-update; carry on.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Endpoint {
+    /// Counters for the link this endpoint transmits on.
+    pub fn stats(&self) -> LinkStats {
+        self.shared.lock().links[self.side].stats()
+    }
+
+    /// Counters for the link this endpoint receives from (its peer's transmissions).
+    pub fn peer_stats(&self) -> LinkStats {
+        self.shared.lock().links[self.peer()].stats()
+    }
+
+    /// The impairments on the link this endpoint transmits on.
+    pub fn impairments(&self) -> Impairments {
+        self.shared.lock().links[self.side].impairments()
+    }
+
+    /// Changes the impairments on the link this endpoint transmits on, for the frames sent
+    /// from now on (to cut a link, say, with a loss of 1). Frames already in flight keep their
+    /// fate. The random stream restarts if the seed changes, and continues otherwise.
+    pub fn set_impairments(&self, impairments: Impairments) {
+        self.shared.lock().links[self.side].set_impairments(impairments, self.side as u64);
+    }
+
+    /// Blocks until a frame has been transmitted toward this endpoint since it last received,
+    /// a [`WireWaker`] fires, or the `deadline` passes (`None`: no deadline).
+    ///
+    /// Returns `true` when a frame or a wake-up ended the wait, `false` when the deadline
+    /// did. A frame sent with a delay ends the wait when it is sent, not when it arrives: the
+    /// caller then receives what is due and waits again until [`poll_at`](Device::poll_at).
+    pub fn wait(&self, deadline: Option<std::time::Instant>) -> bool {
+        let mut state = self.shared.lock();
+        loop {
+            let signal = &mut state.signals[self.side];
+            if std::mem::take(&mut signal.woken) || signal.frames {
+                return true;
+            }
+            let ready = &self.shared.ready[self.side];
+            state = match deadline {
+                None => ready.wait(state).unwrap_or_else(PoisonError::into_inner),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        return false;
+                    }
+                    match ready.wait_timeout(state, left) {
+                        Ok((state, _)) => state,
+                        Err(poisoned) => poisoned.into_inner().0,
+                    }
+                }
+            };
+        }
+    }
+
+    /// A handle that interrupts this endpoint's [`wait`](Self::wait) from any thread.
+    pub fn waker(&self) -> WireWaker {
+        WireWaker { shared: Arc::clone(&self.shared), side: self.side }
+    }
+
+    const fn peer(&self) -> usize {
+        1 - self.side
+    }
+}
+
+impl Device for Endpoint {
+    fn capabilities(&self) -> Capabilities {
+        self.caps
+    }
+
+    fn receive(&mut self, now: Instant, batch: &mut FrameBatch) -> io::Result<usize> {
+        let peer = self.peer();
+        let mut state = self.shared.lock();
+        let count = state.links[peer].deliver(now, batch);
+        state.signals[self.side].frames = state.links[peer].ready(now);
+        Ok(count)
+    }
+
+    fn transmit(&mut self, now: Instant, batch: &FrameBatch) -> io::Result<usize> {
+        let mut state = self.shared.lock();
+        let mut taken = None;
+        let mut sent = false;
+        for (i, frame) in batch.iter().enumerate() {
+            match state.links[self.side].send(now, frame) {
+                Fate::InFlight => sent = true,
+                Fate::Dropped => {}
+                Fate::QueueFull => {
+                    taken.get_or_insert(i);
+                }
+            }
+        }
+        if sent {
+            let peer = self.peer();
+            state.signals[peer].frames = true;
+            self.shared.ready[peer].notify_all();
+        }
+        Ok(taken.unwrap_or(batch.len()))
+    }
+
+    fn poll_at(&self) -> Option<Instant> {
+        self.shared.lock().links[self.peer()].next_arrival()
+    }
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("side", &if self.side == A { "A" } else { "B" })
+            .field("caps", &self.caps)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WireWaker {
+    /// Ends the endpoint's current [`Endpoint::wait`], or the next one if none is under way.
+    pub fn wake(&self) {
+        let mut state = self.shared.lock();
+        state.signals[self.side].woken = true;
+        self.shared.ready[self.side].notify_all();
+    }
+}
+
+impl fmt::Debug for WireWaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WireWaker").field("side", &if self.side == A { "A" } else { "B" }).finish()
+    }
+}

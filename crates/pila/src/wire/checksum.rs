@@ -6,7 +6,8 @@
 //! the end puts it right (RFC 1071 §2(B)). So [`sum`] reads 32-bit native words into four
 //! 64-bit accumulators — no carries to chase, and the loop vectorises — and folds once.
 
-use core::net::{Ipv4Addr, Ipv6Addr};
+use super::{Error, Result};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// The one's complement sum of `data` as 16-bit big-endian words, folded to 16 bits but not
 /// complemented. An odd final byte counts as the high byte of a word padded with zero.
@@ -72,6 +73,26 @@ pub fn pseudo_header_v6(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, length: u
     header[32..36].copy_from_slice(&length.to_be_bytes());
     header[39] = next_header;
     sum(&header)
+}
+
+/// The pseudo-header sum for an upper-layer message of `length` bytes between `src` and
+/// `dst`, whichever family they are: what TCP and UDP fold into their checksums.
+///
+/// Fails with [`Error::Malformed`] when the addresses are of different families, and with
+/// [`Error::BadLength`] when `length` does not fit the family's length field (16 bits for
+/// IPv4, 32 for IPv6).
+pub fn pseudo_header(src: IpAddr, dst: IpAddr, protocol: u8, length: usize) -> Result<u16> {
+    match (src, dst) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => {
+            let length = u16::try_from(length).map_err(|_| Error::BadLength)?;
+            Ok(pseudo_header_v4(src, dst, protocol, length))
+        }
+        (IpAddr::V6(src), IpAddr::V6(dst)) => {
+            let length = u32::try_from(length).map_err(|_| Error::BadLength)?;
+            Ok(pseudo_header_v6(src, dst, protocol, length))
+        }
+        _ => Err(Error::Malformed),
+    }
 }
 
 /// Updates a checksum for one 16-bit word of the covered data changing from `old` to `new`,
@@ -145,6 +166,23 @@ mod tests {
         let dst = Ipv4Addr::new(198, 51, 100, 7);
         let bytes = [192, 0, 2, 1, 198, 51, 100, 7, 0, 6, 0x05, 0xdc];
         assert_eq!(pseudo_header_v4(src, dst, 6, 1500), sum_bytewise(&bytes));
+    }
+
+    #[test]
+    fn pseudo_header_picks_the_family() {
+        let (v4a, v4b) = (Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(198, 51, 100, 7));
+        let (v6a, v6b) = (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), Ipv6Addr::LOCALHOST);
+        assert_eq!(
+            pseudo_header(v4a.into(), v4b.into(), 6, 1500),
+            Ok(pseudo_header_v4(v4a, v4b, 6, 1500))
+        );
+        assert_eq!(
+            pseudo_header(v6a.into(), v6b.into(), 17, 70_000),
+            Ok(pseudo_header_v6(v6a, v6b, 17, 70_000))
+        );
+        assert_eq!(pseudo_header(v4a.into(), v4b.into(), 6, 65_536), Err(Error::BadLength));
+        assert_eq!(pseudo_header(v4a.into(), v6b.into(), 6, 20), Err(Error::Malformed));
+        assert_eq!(pseudo_header(v6a.into(), v4b.into(), 6, 20), Err(Error::Malformed));
     }
 
     proptest! {

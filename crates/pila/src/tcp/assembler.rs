@@ -19,9 +19,14 @@
 //!
 //! Memory is bounded: at most `max_ranges` ranges are held past a gap, and a segment that
 //! would open one more is refused. Each range remembers when a segment last landed in it, so
-//! the SACK blocks come out most recent first, as RFC 2018 §4 asks.
+//! [`Assembler::sack_blocks`] lists them most recent first, as RFC 2018 §4 asks.
 
+use crate::wire::tcp::{SackBlocks, SeqNumber};
 use core::fmt;
+
+/// Offsets from `rcv_nxt` past which a range cannot be named in sequence space: a right edge
+/// 2^31 or more ahead is not ordered after `rcv_nxt` (RFC 1982), and no window is that large.
+const MAX_SACK_OFFSET: usize = (1 << 31) - 1;
 
 /// A segment was refused: keeping it would leave more than `max_ranges` separate ranges of
 /// out-of-order data.
@@ -149,6 +154,17 @@ impl Assembler {
             Some((next.start, next.end))
         })
         .take(max)
+    }
+
+    /// The SACK blocks to send with an ACK of `rcv_nxt`, at most `max` (and at most four):
+    /// the range holding the segment that triggered the ACK first, then the others, most
+    /// recently received first (RFC 2018 §4). Empty when nothing is held past a gap.
+    pub fn sack_blocks(&self, rcv_nxt: SeqNumber, max: usize) -> SackBlocks {
+        self.recent_ranges(usize::MAX)
+            .filter(|&(_, end)| end <= MAX_SACK_OFFSET)
+            .take(max.min(SackBlocks::CAPACITY))
+            .map(|(start, end)| (rcv_nxt + start, rcv_nxt + end))
+            .collect()
     }
 
     /// Frees the range list's storage if nothing is held.
@@ -303,6 +319,47 @@ mod tests {
     }
 
     #[test]
+    fn sack_blocks_in_sequence_space_across_the_wrap() {
+        let rcv_nxt = SeqNumber(u32::MAX - 99);
+        let mut asm = Assembler::new(8);
+        assert!(asm.sack_blocks(rcv_nxt, 4).is_empty());
+        asm.add(50, 100).unwrap();
+        asm.add(300, 10).unwrap();
+        asm.add(500, 10).unwrap();
+        asm.add(700, 10).unwrap();
+        asm.add(900, 10).unwrap();
+        let blocks = asm.sack_blocks(rcv_nxt, 3);
+        assert_eq!(
+            blocks.as_slice(),
+            [
+                (SeqNumber(800), SeqNumber(810)),
+                (SeqNumber(600), SeqNumber(610)),
+                (SeqNumber(400), SeqNumber(410)),
+            ]
+        );
+        // Never more than the option holds.
+        assert_eq!(asm.sack_blocks(rcv_nxt, 10).len(), 4);
+        assert_eq!(asm.sack_blocks(rcv_nxt, 0).len(), 0);
+        // The block that straddles the wrap, once it is the newest.
+        asm.add(60, 1).unwrap();
+        let first = asm.sack_blocks(rcv_nxt, 1).iter().next();
+        assert_eq!(first, Some((SeqNumber(u32::MAX - 49), SeqNumber(50))));
+    }
+
+    #[test]
+    fn sack_blocks_skip_ranges_beyond_sequence_space() {
+        let mut asm = Assembler::new(8);
+        asm.add(10, 10).unwrap();
+        asm.add(MAX_SACK_OFFSET - 10, 10).unwrap();
+        asm.add(MAX_SACK_OFFSET + 1, 10).unwrap();
+        asm.add(usize::MAX - 10, 10).unwrap();
+        let blocks = asm.sack_blocks(SeqNumber(0), 4);
+        let want = [(MAX_SACK_OFFSET - 10, MAX_SACK_OFFSET), (10, 20)];
+        let want = want.map(|(s, e)| (SeqNumber(s as u32), SeqNumber(e as u32)));
+        assert_eq!(blocks.as_slice(), want);
+    }
+
+    #[test]
     fn shrink_frees_only_an_empty_list() {
         let mut asm = Assembler::new(4);
         asm.add(10, 1).unwrap();
@@ -408,6 +465,7 @@ mod tests {
         #[test]
         fn matches_a_set_of_received_offsets(
             max in 0usize..6,
+            isn in any::<u32>(),
             ops in proptest::collection::vec(op(), 1..80),
         ) {
             let mut asm = Assembler::new(max);
@@ -438,6 +496,11 @@ mod tests {
                 for k in [1, 3, 4] {
                     prop_assert_eq!(recent(&asm, k), model.recent(k));
                 }
+                let rcv_nxt = SeqNumber(isn) + model.base;
+                let blocks: Vec<_> = asm.sack_blocks(rcv_nxt, 3).iter().collect();
+                let want: Vec<_> =
+                    model.recent(3).iter().map(|&(s, e)| (rcv_nxt + s, rcv_nxt + e)).collect();
+                prop_assert_eq!(blocks, want);
             }
         }
     }

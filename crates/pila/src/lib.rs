@@ -20,3 +20,11 @@ pub mod rand;
 pub mod tcp;
 pub mod time;
 pub mod wire;
+
+/// Internal building blocks exposed for the micro-benchmarks in `benches/` and the fuzz
+/// targets. Not part of the public API: no stability promise.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::tcp::assembler::{Assembler, TooManyHoles};
+    pub use crate::tcp::buffer::RingBuffer;
+}

@@ -1,93 +1,564 @@
-//! Temporary stand-in for the `tcp-buffers` RingBuffer (same interface; replaced on merge).
-#![allow(dead_code)]
+//! The byte ring behind a connection's send and receive buffers.
+//!
+//! A [`RingBuffer`] owns no memory until the first byte is written, doubles its storage as
+//! data needs it up to a fixed `max_capacity`, and can hand its storage back when it is empty
+//! ([`RingBuffer::shrink_when_empty`]), so an idle connection costs a few words instead of two
+//! full buffers (DESIGN.md, "Buffers and memory").
+//!
+//! Positions are *logical offsets* from the front of the readable data: offset 0 is the next
+//! byte [`RingBuffer::read`] returns. The readable data are `[0, len)`. A receive buffer may
+//! also hold out-of-order bytes beyond `len`, placed with [`RingBuffer::write_at`] and made
+//! readable with [`RingBuffer::commit`] once the gap before them is filled; which of those
+//! bytes are present is the [`Assembler`](super::assembler::Assembler)'s business.
+//!
+//! Every copy is at most two `copy_from_slice` calls, one on each side of the wrap, and no
+//! operation allocates except when the storage grows.
 
-#[derive(Debug)]
-pub(crate) struct RingBuffer {
+use core::ops::Range;
+
+/// The first allocation, in bytes (or `max_capacity`, if that is smaller): one page, room
+/// for two full-sized Ethernet segments.
+const MIN_ALLOCATION: usize = 4096;
+
+/// A growable byte ring with a fixed maximum capacity.
+///
+/// Invariants: `len <= placed <= storage.len() <= max_capacity`, and `head < storage.len()`
+/// unless the storage is empty (then `head == 0`).
+#[derive(Debug, Clone)]
+pub struct RingBuffer {
+    /// The ring; its length is the allocated capacity. Empty until the first write.
     storage: Vec<u8>,
+    /// Index in `storage` of logical offset 0.
     head: usize,
+    /// Readable bytes, logical `[0, len)`.
     len: usize,
-    max: usize,
+    /// End of the furthest byte ever placed (by `write` or `write_at`) that has not been
+    /// consumed: bytes in `[len, placed)` may hold out-of-order data, so growth keeps them
+    /// and `shrink_when_empty` does not free them.
+    placed: usize,
+    /// The bound `len` and the storage never exceed.
+    max_capacity: usize,
 }
 
 impl RingBuffer {
-    pub(crate) fn new(max_capacity: usize) -> Self {
-        Self { storage: Vec::new(), head: 0, len: 0, max: max_capacity }
+    /// An empty buffer that will hold at most `max_capacity` bytes. Allocates nothing.
+    pub fn new(max_capacity: usize) -> Self {
+        Self { storage: Vec::new(), head: 0, len: 0, placed: 0, max_capacity }
     }
-    pub(crate) fn len(&self) -> usize {
+
+    /// Readable bytes held.
+    pub fn len(&self) -> usize {
         self.len
     }
-    pub(crate) fn is_empty(&self) -> bool {
+
+    /// Whether no readable byte is held (out-of-order bytes beyond `len` do not count).
+    pub fn is_empty(&self) -> bool {
         self.len == 0
     }
-    pub(crate) fn max_capacity(&self) -> usize {
-        self.max
+
+    /// The most bytes the buffer will ever hold.
+    pub fn max_capacity(&self) -> usize {
+        self.max_capacity
     }
-    pub(crate) fn allocated(&self) -> usize {
+
+    /// Bytes of storage currently allocated.
+    pub fn allocated(&self) -> usize {
         self.storage.len()
     }
-    pub(crate) fn free(&self) -> usize {
-        self.max - self.len
+
+    /// Room left for readable bytes: `max_capacity - len`.
+    pub fn free(&self) -> usize {
+        self.max_capacity - self.len
     }
-    fn ensure(&mut self) {
-        if self.storage.is_empty() && self.max > 0 {
-            self.storage = vec![0; self.max];
-            self.head = 0;
+
+    /// Appends as much of `data` as fits and returns how many bytes that was. Overwrites any
+    /// out-of-order bytes placed where they land.
+    pub fn write(&mut self, data: &[u8]) -> usize {
+        let n = data.len().min(self.free());
+        if n == 0 {
+            return 0;
         }
-    }
-    fn idx(&self, off: usize) -> usize {
-        (self.head + off) % self.max
-    }
-    pub(crate) fn write(&mut self, data: &[u8]) -> usize {
-        let n = self.write_at(self.len, data);
-        self.commit(n);
+        let end = self.len + n;
+        self.reserve(end);
+        self.copy_in(self.len, &data[..n]);
+        self.len = end;
+        self.placed = self.placed.max(end);
         n
     }
-    pub(crate) fn read(&mut self, out: &mut [u8]) -> usize {
+
+    /// Copies readable bytes from the front into `out`, consumes them and returns how many.
+    pub fn read(&mut self, out: &mut [u8]) -> usize {
         let n = self.peek(0, out);
         self.consume(n);
         n
     }
-    pub(crate) fn consume(&mut self, n: usize) {
+
+    /// Drops `n` readable bytes from the front (at most `len`): data the reader took or the
+    /// peer acknowledged.
+    pub fn consume(&mut self, n: usize) {
         let n = n.min(self.len);
-        if n > 0 {
-            self.head = self.idx(n);
+        if n == 0 {
+            return;
         }
         self.len -= n;
+        self.placed -= n;
+        self.head = if self.placed == 0 { 0 } else { self.wrap(self.head + n) };
     }
-    pub(crate) fn peek(&self, offset: usize, out: &mut [u8]) -> usize {
-        let (a, b) = self.slices(offset, out.len());
-        out[..a.len()].copy_from_slice(a);
-        out[a.len()..a.len() + b.len()].copy_from_slice(b);
-        a.len() + b.len()
-    }
-    pub(crate) fn slices(&self, offset: usize, len: usize) -> (&[u8], &[u8]) {
-        if offset >= self.len || self.storage.is_empty() {
-            return (&[], &[]);
-        }
-        let len = len.min(self.len - offset);
-        let start = self.idx(offset);
-        let first = len.min(self.max - start);
-        (&self.storage[start..start + first], &self.storage[..len - first])
-    }
-    pub(crate) fn write_at(&mut self, offset: usize, data: &[u8]) -> usize {
-        if offset >= self.max {
-            return 0;
-        }
-        self.ensure();
-        let n = data.len().min(self.max - offset);
-        for (i, &b) in data[..n].iter().enumerate() {
-            let j = self.idx(offset + i);
-            self.storage[j] = b;
-        }
+
+    /// Copies readable bytes starting at `offset` into `out` without consuming them; returns
+    /// how many (0 when `offset >= len`).
+    pub fn peek(&self, offset: usize, out: &mut [u8]) -> usize {
+        let (first, second) = self.slices(offset, out.len());
+        let n = first.len() + second.len();
+        out[..first.len()].copy_from_slice(first);
+        out[first.len()..n].copy_from_slice(second);
         n
     }
-    pub(crate) fn commit(&mut self, n: usize) {
-        self.len = (self.len + n).min(self.max);
+
+    /// The readable bytes `[offset, offset + len)`, clipped to the readable data, as one or
+    /// two contiguous parts: the second is empty unless the range wraps around the ring.
+    pub fn slices(&self, offset: usize, len: usize) -> (&[u8], &[u8]) {
+        let len = len.min(self.len.saturating_sub(offset));
+        if len == 0 {
+            return (&[], &[]);
+        }
+        let (first, second) = self.split(offset, len);
+        (&self.storage[first], &self.storage[second])
     }
-    pub(crate) fn shrink_when_empty(&mut self) {
-        if self.len == 0 {
+
+    /// The readable bytes `[offset, offset + len)`, clipped to the readable data and to
+    /// `scratch.len()`, as one slice: borrowed from the ring when they do not wrap, otherwise
+    /// copied into `scratch`.
+    pub fn contiguous<'a>(&'a self, offset: usize, len: usize, scratch: &'a mut [u8]) -> &'a [u8] {
+        let (first, second) = self.slices(offset, len);
+        if second.is_empty() {
+            return first;
+        }
+        let n = (first.len() + second.len()).min(scratch.len());
+        let n = self.peek(offset, &mut scratch[..n]);
+        &scratch[..n]
+    }
+
+    /// Places `data` at logical `offset` without making it readable: out-of-order data,
+    /// usually beyond `len`. Returns how many bytes of `data` were accepted, those that end at
+    /// or below `max_capacity`. Accepted bytes that fall below `len` are already readable and
+    /// are left as they are.
+    pub fn write_at(&mut self, offset: usize, data: &[u8]) -> usize {
+        let end = offset.saturating_add(data.len()).min(self.max_capacity);
+        if end <= offset {
+            return 0;
+        }
+        let accepted = end - offset;
+        let skip = self.len.saturating_sub(offset).min(accepted);
+        if skip < accepted {
+            self.reserve(end);
+            self.copy_in(offset + skip, &data[skip..accepted]);
+            self.placed = self.placed.max(end);
+        }
+        accepted
+    }
+
+    /// Makes `n` more bytes readable, those placed by [`write_at`](Self::write_at) just past
+    /// `len`; never beyond the furthest byte placed.
+    pub fn commit(&mut self, n: usize) {
+        self.len += n.min(self.placed - self.len);
+    }
+
+    /// Frees the storage if the buffer holds no readable byte and no out-of-order byte.
+    pub fn shrink_when_empty(&mut self) {
+        if self.len == 0 && self.placed == 0 {
             self.storage = Vec::new();
             self.head = 0;
+        }
+    }
+
+    /// `index` (less than twice the allocated size) folded back into the ring.
+    fn wrap(&self, index: usize) -> usize {
+        if index >= self.storage.len() { index - self.storage.len() } else { index }
+    }
+
+    /// The storage ranges holding logical `[offset, offset + len)`, which must lie within
+    /// the allocated size: the part up to the end of the storage, then the wrapped part.
+    fn split(&self, offset: usize, len: usize) -> (Range<usize>, Range<usize>) {
+        let start = self.wrap(self.head + offset);
+        let first = len.min(self.storage.len() - start);
+        (start..start + first, 0..len - first)
+    }
+
+    /// Copies `data` to logical `offset`; `offset + data.len()` must be within the storage.
+    fn copy_in(&mut self, offset: usize, data: &[u8]) {
+        let (first, second) = self.split(offset, data.len());
+        let (a, b) = data.split_at(first.len());
+        self.storage[first].copy_from_slice(a);
+        self.storage[second].copy_from_slice(b);
+    }
+
+    /// Grows the storage, by doubling, to hold at least logical `[0, needed)`
+    /// (`needed <= max_capacity`). Every byte held, out-of-order ones too, keeps its offset.
+    fn reserve(&mut self, needed: usize) {
+        let old = self.storage.len();
+        if needed <= old {
+            return;
+        }
+        let mut size = old.max(MIN_ALLOCATION);
+        while size < needed {
+            size = size.saturating_mul(2);
+        }
+        let size = size.min(self.max_capacity);
+        if self.head == 0 || self.placed == 0 {
+            // Nothing wraps: logical offsets are storage indices already.
+            self.storage.resize(size, 0);
+            self.head = 0;
+            return;
+        }
+        let mut storage = vec![0; size];
+        let tail = old - self.head;
+        storage[..tail].copy_from_slice(&self.storage[self.head..]);
+        storage[tail..old].copy_from_slice(&self.storage[..self.head]);
+        self.storage = storage;
+        self.head = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::VecDeque;
+
+    fn bytes(range: Range<usize>) -> Vec<u8> {
+        range.map(|i| (i % 251) as u8).collect()
+    }
+
+    fn read_all(ring: &mut RingBuffer) -> Vec<u8> {
+        let mut out = vec![0; ring.len()];
+        assert_eq!(ring.read(&mut out), out.len());
+        out
+    }
+
+    #[test]
+    fn new_allocates_nothing() {
+        let ring = RingBuffer::new(1 << 20);
+        assert_eq!(ring.allocated(), 0);
+        assert_eq!(ring.len(), 0);
+        assert!(ring.is_empty());
+        assert_eq!(ring.free(), 1 << 20);
+        assert_eq!(ring.max_capacity(), 1 << 20);
+        assert_eq!(ring.slices(0, 10), (&[][..], &[][..]));
+    }
+
+    #[test]
+    fn first_write_allocates_minimum_then_doubles() {
+        let mut ring = RingBuffer::new(1 << 20);
+        assert_eq!(ring.write(&[1; 100]), 100);
+        assert_eq!(ring.allocated(), MIN_ALLOCATION);
+        assert_eq!(ring.write(&[2; MIN_ALLOCATION]), MIN_ALLOCATION);
+        assert_eq!(ring.allocated(), 2 * MIN_ALLOCATION);
+        // One big write jumps several doublings at once.
+        assert_eq!(ring.write(&vec![3; 5 * MIN_ALLOCATION]), 5 * MIN_ALLOCATION);
+        assert_eq!(ring.allocated(), 8 * MIN_ALLOCATION);
+    }
+
+    #[test]
+    fn growth_stops_at_max_capacity() {
+        let mut ring = RingBuffer::new(10_000);
+        assert_eq!(ring.write(&bytes(0..6000)), 6000);
+        assert_eq!(ring.allocated(), 8192);
+        assert_eq!(ring.write(&bytes(6000..12_000)), 4000);
+        assert_eq!(ring.allocated(), 10_000);
+        assert_eq!(ring.free(), 0);
+        assert_eq!(ring.write(&[9]), 0);
+        assert_eq!(read_all(&mut ring), bytes(0..10_000));
+    }
+
+    #[test]
+    fn small_max_capacity_allocates_only_that() {
+        let mut ring = RingBuffer::new(100);
+        assert_eq!(ring.write(&[7; 150]), 100);
+        assert_eq!(ring.allocated(), 100);
+        let mut ring = RingBuffer::new(0);
+        assert_eq!(ring.write(&[7; 10]), 0);
+        assert_eq!(ring.write_at(0, &[7; 10]), 0);
+        assert_eq!(ring.allocated(), 0);
+    }
+
+    #[test]
+    fn wraps_around_and_reads_back_in_order() {
+        let mut ring = RingBuffer::new(16);
+        assert_eq!(ring.write(&bytes(0..12)), 12);
+        let mut out = [0; 10];
+        assert_eq!(ring.read(&mut out), 10);
+        assert_eq!(out.to_vec(), bytes(0..10));
+        // 2 bytes left at storage 10..12; 12 more go to 12..16 then wrap to 0..8.
+        assert_eq!(ring.write(&bytes(12..24)), 12);
+        assert_eq!(ring.len(), 14);
+        let (a, b) = ring.slices(0, 14);
+        assert_eq!(a.to_vec(), bytes(10..16));
+        assert_eq!(b.to_vec(), bytes(16..24));
+        let (a, b) = ring.slices(6, 100);
+        assert_eq!((a.to_vec(), b.len()), (bytes(16..24), 0));
+        let (a, b) = ring.slices(3, 4);
+        assert_eq!((a.to_vec(), b.to_vec()), (bytes(13..16), bytes(16..17)));
+        let mut out = [0; 5];
+        assert_eq!(ring.peek(4, &mut out), 5);
+        assert_eq!(out.to_vec(), bytes(14..19));
+        assert_eq!(read_all(&mut ring), bytes(10..24));
+    }
+
+    #[test]
+    fn contiguous_borrows_or_copies_at_the_wrap() {
+        let mut ring = RingBuffer::new(8);
+        ring.write(&bytes(0..6));
+        ring.consume(5);
+        ring.write(&bytes(6..12));
+        let mut scratch = [0u8; 64];
+        // Storage 5..8 does not wrap: borrowed.
+        let ptr = ring.contiguous(0, 3, &mut scratch).as_ptr();
+        assert_eq!(ptr, ring.slices(0, 3).0.as_ptr());
+        assert_eq!(ring.contiguous(0, 7, &mut scratch).to_vec(), bytes(5..12));
+        let mut small = [0u8; 4];
+        assert_eq!(ring.contiguous(0, 7, &mut small).to_vec(), bytes(5..9));
+        assert_eq!(ring.contiguous(9, 7, &mut scratch).len(), 0);
+    }
+
+    #[test]
+    fn consume_clamps_and_empty_ring_restarts_at_zero() {
+        let mut ring = RingBuffer::new(16);
+        ring.write(&bytes(0..10));
+        ring.consume(4);
+        assert_eq!(ring.head, 4);
+        ring.consume(100);
+        assert!(ring.is_empty());
+        assert_eq!(ring.head, 0, "an empty ring starts writing at storage 0 again");
+        assert_eq!(ring.allocated(), 16);
+        ring.write(&bytes(0..16));
+        assert_eq!(ring.slices(0, 16).1.len(), 0);
+    }
+
+    #[test]
+    fn peek_past_len_and_into_short_outputs() {
+        let mut ring = RingBuffer::new(64);
+        ring.write(&bytes(0..10));
+        let mut out = [0; 4];
+        assert_eq!(ring.peek(10, &mut out), 0);
+        assert_eq!(ring.peek(usize::MAX, &mut out), 0);
+        assert_eq!(ring.peek(8, &mut out), 2);
+        assert_eq!(out[..2].to_vec(), bytes(8..10));
+        assert_eq!(ring.read(&mut []), 0);
+        assert_eq!(ring.len(), 10);
+    }
+
+    #[test]
+    fn write_at_beyond_len_then_commit() {
+        let mut ring = RingBuffer::new(1 << 16);
+        ring.write(&bytes(0..100));
+        // A hole at 100..200, out-of-order data at 200..300.
+        assert_eq!(ring.write_at(200, &bytes(200..300)), 100);
+        assert_eq!(ring.len(), 100, "write_at does not make data readable");
+        assert_eq!(ring.slices(0, 1000).0.len(), 100);
+        // Nothing to commit past what was placed.
+        ring.commit(1000);
+        assert_eq!(ring.len(), 300);
+        let mut ring = RingBuffer::new(1 << 16);
+        ring.write(&bytes(0..100));
+        ring.write_at(200, &bytes(200..300));
+        ring.write_at(100, &bytes(100..200));
+        ring.commit(200);
+        assert_eq!(read_all(&mut ring), bytes(0..300));
+        // Committing with nothing placed does nothing.
+        ring.commit(5);
+        assert_eq!(ring.len(), 0);
+    }
+
+    #[test]
+    fn write_at_keeps_readable_bytes_and_clips_at_max_capacity() {
+        let mut ring = RingBuffer::new(100);
+        ring.write(&[1; 50]);
+        // Overlaps readable data 40..50: those stay as they were; 50..60 are placed.
+        assert_eq!(ring.write_at(40, &[2; 20]), 20);
+        ring.commit(10);
+        let mut out = [0; 60];
+        ring.peek(0, &mut out);
+        assert_eq!(out[..50], [1; 50]);
+        assert_eq!(out[50..], [2; 10]);
+        // Clipped at max_capacity; past it or with overflowing offsets: nothing.
+        assert_eq!(ring.write_at(90, &[3; 20]), 10);
+        assert_eq!(ring.write_at(100, &[3; 20]), 0);
+        assert_eq!(ring.write_at(usize::MAX, &[3; 20]), 0);
+        assert_eq!(ring.write_at(usize::MAX - 5, &[3; 20]), 0);
+        assert_eq!(ring.write_at(20, &[]), 0);
+        assert_eq!(ring.allocated(), 100);
+    }
+
+    #[test]
+    fn write_at_far_beyond_len_grows_storage() {
+        let mut ring = RingBuffer::new(1 << 20);
+        assert_eq!(ring.write_at(100_000, &bytes(0..10)), 10);
+        assert_eq!(ring.allocated(), 131_072);
+        assert_eq!(ring.len(), 0);
+    }
+
+    #[test]
+    fn growth_while_wrapped_keeps_order_and_out_of_order_bytes() {
+        let mut ring = RingBuffer::new(1 << 16);
+        ring.write(&bytes(0..4000));
+        ring.consume(3000);
+        // Wraps: storage 3000..4096 then 0..1904.
+        ring.write(&bytes(4000..7000));
+        assert!(ring.head > 0 && !ring.slices(0, 4000).1.is_empty());
+        // Out-of-order bytes beyond len, themselves wrapped.
+        ring.write_at(4050, &bytes(7050..7060));
+        assert_eq!(ring.allocated(), MIN_ALLOCATION);
+        // Growth while wrapped.
+        ring.write(&bytes(7000..7050));
+        ring.write_at(4060, &bytes(7060..9000));
+        assert_eq!(ring.allocated(), 2 * MIN_ALLOCATION);
+        assert_eq!(ring.head, 0);
+        ring.commit(usize::MAX);
+        assert_eq!(ring.len(), 6000);
+        assert_eq!(read_all(&mut ring), bytes(3000..9000));
+    }
+
+    #[test]
+    fn shrink_only_when_nothing_is_held() {
+        let mut ring = RingBuffer::new(1 << 16);
+        ring.shrink_when_empty();
+        assert_eq!(ring.allocated(), 0);
+        ring.write(&bytes(0..10));
+        ring.shrink_when_empty();
+        assert_eq!(ring.allocated(), MIN_ALLOCATION, "readable data is kept");
+        ring.consume(10);
+        ring.write_at(5, &bytes(0..10));
+        ring.shrink_when_empty();
+        assert_eq!(ring.allocated(), MIN_ALLOCATION, "out-of-order data is kept");
+        ring.commit(15);
+        ring.consume(15);
+        ring.shrink_when_empty();
+        assert_eq!(ring.allocated(), 0);
+        // And it comes back on the next write.
+        assert_eq!(ring.write(&bytes(0..3)), 3);
+        assert_eq!(read_all(&mut ring), bytes(0..3));
+    }
+
+    /// An operation on the ring, for the model-based property test.
+    #[derive(Clone, Debug)]
+    enum Op {
+        Write(Vec<u8>),
+        Read(usize),
+        Consume(usize),
+        Peek(usize, usize),
+        Slices(usize, usize),
+        WriteAt(usize, Vec<u8>),
+        Commit(usize),
+        Shrink,
+    }
+
+    /// Sizes up to a few `MIN_ALLOCATION`s, so the ring grows (also while wrapped) and
+    /// sometimes stops at a `max_capacity` that is not a power of two.
+    fn op() -> impl Strategy<Value = Op> {
+        let data = || proptest::collection::vec(any::<u8>(), 0..3000);
+        let n = || 0usize..4000;
+        prop_oneof![
+            3 => data().prop_map(Op::Write),
+            2 => n().prop_map(Op::Read),
+            1 => n().prop_map(Op::Consume),
+            1 => (n(), n()).prop_map(|(o, n)| Op::Peek(o, n)),
+            1 => (n(), n()).prop_map(|(o, n)| Op::Slices(o, n)),
+            2 => (0usize..20_000, data()).prop_map(|(o, d)| Op::WriteAt(o, d)),
+            1 => n().prop_map(Op::Commit),
+            1 => Just(Op::Shrink),
+        ]
+    }
+
+    /// The reference: readable bytes in a `VecDeque`, and the bytes placed beyond them
+    /// (`None` where nothing was placed; their committed value is unspecified).
+    #[derive(Default)]
+    struct Model {
+        data: VecDeque<Option<u8>>,
+        beyond: Vec<Option<u8>>,
+    }
+
+    fn check_bytes(model: &VecDeque<Option<u8>>, from: usize, got: &[u8]) {
+        for (i, &b) in got.iter().enumerate() {
+            if let Some(want) = model[from + i] {
+                assert_eq!(b, want, "byte at offset {}", from + i);
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn matches_a_vecdeque(max in 1usize..20_000, ops in proptest::collection::vec(op(), 1..60)) {
+            let mut ring = RingBuffer::new(max);
+            let mut model = Model::default();
+            for op in ops {
+                match op {
+                    Op::Write(d) => {
+                        let n = d.len().min(max - model.data.len());
+                        prop_assert_eq!(ring.write(&d), n);
+                        model.data.extend(d[..n].iter().map(|&b| Some(b)));
+                        model.beyond.drain(..n.min(model.beyond.len()));
+                    }
+                    Op::Read(n) => {
+                        let mut out = vec![0; n];
+                        let got = ring.read(&mut out);
+                        prop_assert_eq!(got, n.min(model.data.len()));
+                        let want: Vec<_> = model.data.drain(..got).collect();
+                        check_bytes(&want.into(), 0, &out[..got]);
+                    }
+                    Op::Consume(n) => {
+                        ring.consume(n);
+                        model.data.drain(..n.min(model.data.len()));
+                    }
+                    Op::Peek(o, n) => {
+                        let mut out = vec![0; n];
+                        let got = ring.peek(o, &mut out);
+                        prop_assert_eq!(got, n.min(model.data.len().saturating_sub(o)));
+                        check_bytes(&model.data, o, &out[..got]);
+                    }
+                    Op::Slices(o, n) => {
+                        let (a, b) = ring.slices(o, n);
+                        prop_assert_eq!(a.len() + b.len(), n.min(model.data.len().saturating_sub(o)));
+                        prop_assert!(b.is_empty() || !a.is_empty());
+                        check_bytes(&model.data, o, &[a, b].concat());
+                    }
+                    Op::WriteAt(o, d) => {
+                        let accepted = d.len().min(max.saturating_sub(o));
+                        prop_assert_eq!(ring.write_at(o, &d), accepted);
+                        let len = model.data.len();
+                        for (i, &b) in d[..accepted].iter().enumerate() {
+                            let at = o + i;
+                            if at >= len {
+                                let k = at - len;
+                                if model.beyond.len() <= k {
+                                    model.beyond.resize(k + 1, None);
+                                }
+                                model.beyond[k] = Some(b);
+                            }
+                        }
+                    }
+                    Op::Commit(n) => {
+                        ring.commit(n);
+                        let n = n.min(model.beyond.len());
+                        model.data.extend(model.beyond.drain(..n));
+                    }
+                    Op::Shrink => {
+                        ring.shrink_when_empty();
+                        if model.data.is_empty() && model.beyond.is_empty() {
+                            prop_assert_eq!(ring.allocated(), 0);
+                        }
+                    }
+                }
+                prop_assert_eq!(ring.len(), model.data.len());
+                prop_assert_eq!(ring.free(), max - model.data.len());
+                prop_assert!(ring.allocated() <= max);
+                prop_assert!(ring.allocated() >= model.data.len() + model.beyond.len());
+                let a = ring.allocated();
+                prop_assert!(a == 0 || a == max || (a.is_power_of_two() && a >= MIN_ALLOCATION));
+                let mut all = vec![0; model.data.len()];
+                prop_assert_eq!(ring.peek(0, &mut all), model.data.len());
+                check_bytes(&model.data, 0, &all);
+            }
         }
     }
 }

@@ -19,8 +19,8 @@
 //! sequence numbers. Buffers live in `buffer.rs`/`assembler.rs`, the SACK scoreboard in
 //! `sack.rs` and congestion control in [`congestion`].
 
-mod assembler;
-mod buffer;
+pub(crate) mod assembler;
+pub(crate) mod buffer;
 pub mod congestion;
 mod connection;
 mod isn;

@@ -8,23 +8,39 @@
 //! Implementations:
 //! * [`VirtualWire`]: two connected in-memory endpoints with reproducible impairments
 //!   (loss, duplication, reordering, corruption, delay, jitter, rate, queue limit);
-//! * `Pcap` (feature `pcap`): wraps any device and records every frame to a pcap file.
+//! * `Pcap` (feature `pcap`): wraps any device and records every frame to a pcap file;
+//! * [`Impaired`]: wraps any device and puts the [`VirtualWire`]'s link model on its
+//!   transmitted and received frames (for real devices, where the kernel may have no netem);
+//! * `Tap` and `Tun` (Linux): the kernel's virtual Ethernet and IP devices.
 
 mod impair;
+mod impaired;
 mod link;
 #[cfg(feature = "pcap")]
 mod pcap;
+#[cfg(target_os = "linux")]
+mod tap;
+#[cfg(target_os = "linux")]
+mod tun;
+#[cfg(target_os = "linux")]
+mod tuntap;
 mod virtual_wire;
 
 pub use impair::{Impairments, ParseImpairmentsError};
+pub use impaired::Impaired;
 pub use link::LinkStats;
 #[cfg(feature = "pcap")]
 pub use pcap::Pcap;
+#[cfg(target_os = "linux")]
+pub use tap::Tap;
+#[cfg(target_os = "linux")]
+pub use tun::Tun;
 pub use virtual_wire::{Endpoint, VirtualWire, WireConfig, WireWaker};
 
 use crate::time::Instant;
 use crate::wire::Checksums;
 use std::io;
+use std::sync::Arc;
 
 /// What a device carries in its frames.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -103,6 +119,45 @@ impl<D: Device + ?Sized> Device for Box<D> {
     }
 }
 
+/// A device a driver thread can sleep on.
+///
+/// The driver receives what is ready, transmits what it has, then calls [`wait`](Self::wait)
+/// until frames may have arrived, another thread fires the device's [`DeviceWaker`] (an
+/// application call), or its next timer is due.
+pub trait WaitDevice: Device + Send {
+    /// Blocks until frames may be ready to receive, the waker fires, or `deadline` passes
+    /// (`None`: no deadline). It may return early; the caller then receives and waits again.
+    fn wait(&mut self, deadline: Option<std::time::Instant>) -> io::Result<()>;
+
+    /// A handle that ends this device's current [`wait`](Self::wait) from any thread, or the
+    /// next one if none is under way.
+    fn waker(&self) -> DeviceWaker;
+}
+
+/// Ends a [`WaitDevice::wait`] from any thread; cheap to clone.
+#[derive(Clone)]
+pub struct DeviceWaker {
+    wake: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl DeviceWaker {
+    /// A waker that calls `wake` each time it fires.
+    pub fn new(wake: impl Fn() + Send + Sync + 'static) -> Self {
+        Self { wake: Arc::new(wake) }
+    }
+
+    /// Ends the device's current wait, or the next one if none is under way.
+    pub fn wake(&self) {
+        (self.wake)();
+    }
+}
+
+impl core::fmt::Debug for DeviceWaker {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DeviceWaker").finish_non_exhaustive()
+    }
+}
+
 /// A reusable batch of frames stored back to back in one buffer.
 ///
 /// Filling and draining a batch allocates nothing once its buffer has grown to the size the
@@ -169,6 +224,34 @@ impl FrameBatch {
         true
     }
 
+    /// Appends a frame written in place by a fallible `write`, which gets `max_len` zeroed
+    /// bytes and returns how many of them make the frame (clamped to `max_len`). Returns
+    /// `Ok(false)`, and calls nothing, when the batch is full; when `write` fails, nothing is
+    /// added and its error is returned.
+    pub fn try_push_with<E>(
+        &mut self,
+        max_len: usize,
+        write: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+    ) -> Result<bool, E> {
+        if self.is_full() {
+            return Ok(false);
+        }
+        let start = self.data.len();
+        self.data.resize(start + max_len, 0);
+        match write(&mut self.data[start..]) {
+            Ok(len) => {
+                let len = len.min(max_len);
+                self.data.truncate(start + len);
+                self.ends.push(start + len);
+                Ok(true)
+            }
+            Err(e) => {
+                self.data.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
     /// The frame at `index`, if there is one.
     pub fn get(&self, index: usize) -> Option<&[u8]> {
         let end = *self.ends.get(index)?;
@@ -202,6 +285,24 @@ mod tests {
         batch.clear();
         assert!(batch.is_empty());
         assert_eq!(batch.get(0), None);
+    }
+
+    #[test]
+    fn try_push_with_adds_nothing_when_the_writer_fails() {
+        let mut batch = FrameBatch::new(2);
+        assert_eq!(
+            batch.try_push_with(8, |buf| Ok::<_, ()>({
+                buf[0] = 7;
+                1
+            })),
+            Ok(true)
+        );
+        assert_eq!(batch.try_push_with(8, |_| Err("would block")), Err("would block"));
+        assert_eq!(batch.len(), 1);
+        assert_eq!(batch.try_push_with(3, |_| Ok::<_, ()>(9)), Ok(true));
+        assert_eq!(batch.try_push_with(3, |_| -> Result<usize, ()> { panic!("full") }), Ok(false));
+        let frames: Vec<&[u8]> = batch.iter().collect();
+        assert_eq!(frames, [&[7u8][..], &[0, 0, 0]]);
     }
 
     #[test]

@@ -1,0 +1,96 @@
+//! A Linux TUN device: the kernel's virtual IP interface, with pila on its far side.
+
+use super::tap::MAX_BURST;
+use super::tuntap::{Kind, TunFd};
+use super::{Capabilities, Device, DeviceWaker, FrameBatch, Medium, WaitDevice};
+use crate::time::Instant;
+use crate::wire::Checksums;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+
+/// A Linux TUN device: bare IP packets between pila and the kernel, no link header and
+/// no ARP.
+///
+/// The kernel sees a point-to-point IP interface (configure it with `ip`); the packets it
+/// routes into that interface pila receives, and the packets pila transmits enter the
+/// kernel's IP input. Like [`Tap`](super::Tap): non-blocking, batched, waited on with
+/// poll(2), MTU read from the device when opened.
+#[derive(Debug)]
+pub struct Tun {
+    fd: TunFd,
+    dropped: u64,
+}
+
+impl Tun {
+    /// Attaches to the TUN `name`, creating it (removed again when this handle is dropped)
+    /// when it does not exist. An empty name lets the kernel pick one. Creating a device
+    /// needs root or `CAP_NET_ADMIN`; attaching to one made with
+    /// `ip tuntap add dev NAME mode tun user USER` needs only to be USER.
+    pub fn open(name: &str) -> io::Result<Self> {
+        Ok(Self { fd: TunFd::open(name, Kind::Tun, false)?, dropped: 0 })
+    }
+
+    /// Creates the TUN `name`; fails when a device of that name already exists, instead of
+    /// attaching to it.
+    pub fn create(name: &str) -> io::Result<Self> {
+        Ok(Self { fd: TunFd::open(name, Kind::Tun, true)?, dropped: 0 })
+    }
+
+    /// The interface's name.
+    pub fn name(&self) -> &str {
+        self.fd.name()
+    }
+
+    /// The interface's MTU: the largest IP packet.
+    pub const fn mtu(&self) -> usize {
+        self.fd.mtu()
+    }
+
+    /// Reads the MTU from the device again, after `ip link set dev NAME mtu N`. Works only
+    /// while the interface is in this process's network namespace.
+    pub fn refresh_mtu(&mut self) -> io::Result<usize> {
+        self.fd.refresh_mtu()
+    }
+
+    /// Packets the kernel refused on transmit (interface down, malformed, too long) and
+    /// that were dropped.
+    pub const fn tx_dropped(&self) -> u64 {
+        self.dropped
+    }
+}
+
+impl Device for Tun {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            medium: Medium::Ip,
+            mtu: self.fd.mtu(),
+            max_burst: MAX_BURST,
+            checksums: Checksums::SOFTWARE,
+        }
+    }
+
+    fn receive(&mut self, _now: Instant, batch: &mut FrameBatch) -> io::Result<usize> {
+        let max_len = self.capabilities().max_frame_len();
+        self.fd.read_batch(batch, max_len)
+    }
+
+    fn transmit(&mut self, _now: Instant, batch: &FrameBatch) -> io::Result<usize> {
+        self.fd.write_batch(batch, &mut self.dropped)
+    }
+}
+
+impl WaitDevice for Tun {
+    fn wait(&mut self, deadline: Option<std::time::Instant>) -> io::Result<()> {
+        self.fd.wait(deadline)
+    }
+
+    fn waker(&self) -> DeviceWaker {
+        self.fd.waker()
+    }
+}
+
+impl AsFd for Tun {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}

@@ -35,8 +35,8 @@ impl Tap {
         Ok(Self { fd: TunFd::open(name, Kind::Tap, false)?, dropped: 0 })
     }
 
-    /// Creates the TAP `name`; fails with [`io::ErrorKind::ResourceBusy`]-like errors when
-    /// a device of that name already exists, instead of attaching to it.
+    /// Creates the TAP `name`; fails, saying so, when a device of that name already exists,
+    /// instead of attaching to it.
     pub fn create(name: &str) -> io::Result<Self> {
         Ok(Self { fd: TunFd::open(name, Kind::Tap, true)?, dropped: 0 })
     }

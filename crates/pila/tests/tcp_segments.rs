@@ -896,6 +896,28 @@ fn zero_window_persist_probes_then_resume() {
 }
 
 #[test]
+fn small_window_with_nothing_in_flight_is_filled_after_the_override_timeout() {
+    let mut c = established();
+    c.send(&data(2920)).unwrap();
+    let out = drain(&mut c, ms(20));
+    assert_eq!(out.len(), 2);
+    // Everything is acknowledged but the window shrank to 300 bytes: less than an MSS and
+    // less than half the largest window, so sender SWS avoidance holds the rest back...
+    inject(&mut c, ms(30), Repr { ack_number: Some(seq(ISS + 2921)), window_len: 300, ..peer() });
+    c.send(&data(1000)).unwrap();
+    expect(&mut c, ms(30), &[]);
+    // ...but with nothing in flight no ACK will ever widen it: the persist timer is the
+    // RFC 1122 §4.2.3.4 override timeout, and when it fires what fits is sent.
+    assert_eq!(c.poll_timeout(), Some(ms(230)));
+    c.handle_timeout(ms(230));
+    let out = drain(&mut c, ms(230));
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].seq_number, seq(ISS + 2921));
+    assert_eq!(out[0].payload, &data(1000)[..300]);
+    assert_eq!(c.info().rto_expiries, 0);
+}
+
+#[test]
 fn window_update_when_application_reads() {
     let config = Config { recv_buffer: 8192, ..cfg() };
     let mut c = established_with(&config);

@@ -244,9 +244,12 @@ impl Connection {
             && seg.payload.is_empty()
             && !seg.flags.contains(Flags::SYN)
             && !seg.flags.contains(Flags::FIN)
-            && (seg_wnd == self.snd.snd_wnd || sack_new > 0)
+            // A zero window answers a probe: flow control, not a sign of loss.
+            && seg_wnd > 0
+            && if self.sack_ok { sack_new > 0 } else { seg_wnd == self.snd.snd_wnd }
         {
-            // RFC 5681 §2: a duplicate ACK (RFC 6675: or one that SACKs new data).
+            // RFC 5681 §2: a duplicate ACK; with SACK, RFC 6675 §2: only one that SACKs
+            // new data counts (a duplicated ACK or a D-SACK does not).
             self.on_dupack(now);
         }
         // RFC 9293 §3.10.7.4 fifth: update the send window if the segment is newer.

@@ -4,8 +4,8 @@
 
 use core::net::{IpAddr, SocketAddr, SocketAddrV4};
 
-use crate::device::{Device, Endpoint, FrameBatch, Medium};
 use super::pair::is_initial_syn;
+use crate::device::{Device, Endpoint, FrameBatch, Medium};
 use crate::tcp::{Config, Connection, State};
 use crate::time::Instant;
 use crate::wire::tcp::{Flags, Repr, SeqNumber};
@@ -143,30 +143,27 @@ impl Host {
         }
     }
 
-    /// Takes every frame that has arrived by `now` and feeds the connection the segments.
+    /// Takes every frame that has arrived by `now` and feeds the connection the segments,
+    /// one at a time, sending what each one calls for before the next (as a host that
+    /// handles a packet per interrupt does: a receiver then ACKs every second segment even
+    /// when a whole window arrives at once).
     pub(crate) fn receive(&mut self, now: Instant) {
+        let caps = self.device.capabilities();
+        let remote = SocketAddr::V4(self.remote);
+        let mut rx = core::mem::take(&mut self.rx);
         loop {
-            self.rx.clear();
-            let n = self.device.receive(now, &mut self.rx).unwrap_or(0);
-            if n == 0 {
+            rx.clear();
+            if self.device.receive(now, &mut rx).unwrap_or(0) == 0 {
                 break;
             }
-            let caps = self.device.capabilities();
-            for frame in self.rx.iter() {
+            for frame in rx.iter() {
                 self.stats.frames_received += 1;
-                let remote = SocketAddr::V4(self.remote);
                 match parse(caps.medium, &caps.checksums, self.mac, self.local, self.remote, frame)
                 {
                     Ok(seg) => {
                         self.stats.segments_delivered += 1;
-                        if self.conn.state() == State::Listen && is_initial_syn(&seg) {
-                            if let Some((isn, config)) = self.accept.take() {
-                                let local = SocketAddr::V4(self.local);
-                                self.conn = Connection::accept(now, local, remote, &seg, isn, &config);
-                                continue;
-                            }
-                        }
-                        self.conn.handle_segment(now, remote, &seg);
+                        self.deliver(now, remote, &seg);
+                        self.transmit(now);
                     }
                     Err(Drop::BadChecksum) => self.stats.bad_checksum += 1,
                     Err(Drop::Malformed) => self.stats.malformed += 1,
@@ -174,6 +171,20 @@ impl Host {
                 }
             }
         }
+        self.rx = rx;
+    }
+
+    /// Hands one segment to the connection, or, while listening for an accept, makes the
+    /// connection from it.
+    fn deliver(&mut self, now: Instant, remote: SocketAddr, seg: &Repr<'_>) {
+        if self.conn.state() == State::Listen && is_initial_syn(seg) {
+            if let Some((isn, config)) = self.accept.take() {
+                let local = SocketAddr::V4(self.local);
+                self.conn = Connection::accept(now, local, remote, seg, isn, &config);
+                return;
+            }
+        }
+        self.conn.handle_segment(now, remote, seg);
     }
 
     /// Runs the connection's timers if any is due.
@@ -208,7 +219,9 @@ impl Host {
         let caps = self.device.capabilities();
         let len = frame_len(caps.medium, seg);
         let (src, dst, mac, peer_mac) = (self.local, self.remote, self.mac, self.peer_mac);
-        self.tx.push_with(len, |buf| emit(caps.medium, &caps.checksums, mac, peer_mac, src, dst, seg, buf));
+        self.tx.push_with(len, |buf| {
+            emit(caps.medium, &caps.checksums, mac, peer_mac, src, dst, seg, buf)
+        });
         self.flush(now);
     }
 
@@ -321,12 +334,8 @@ fn parse<'a>(
         return Err(Drop::NotOurs);
     }
     let tcp = wire::tcp::Packet::new_checked(ip.payload())?;
-    let seg = Repr::parse(
-        &tcp,
-        IpAddr::V4(ip_repr.src_addr),
-        IpAddr::V4(ip_repr.dst_addr),
-        checksums,
-    )?;
+    let seg =
+        Repr::parse(&tcp, IpAddr::V4(ip_repr.src_addr), IpAddr::V4(ip_repr.dst_addr), checksums)?;
     if seg.dst_port != local.port() || seg.src_port != remote.port() {
         return Err(Drop::NotOurs);
     }

@@ -178,7 +178,8 @@ impl TcpPair {
             }
             Open::Simultaneous => Connection::connect(now, s_addr, c_addr, server_isn, &server),
         };
-        let client_host = Host::new(client_conn, a, CLIENT_ADDR, SERVER_ADDR, CLIENT_MAC, SERVER_MAC);
+        let client_host =
+            Host::new(client_conn, a, CLIENT_ADDR, SERVER_ADDR, CLIENT_MAC, SERVER_MAC);
         let mut server_host =
             Host::new(server_conn, b, SERVER_ADDR, CLIENT_ADDR, SERVER_MAC, CLIENT_MAC);
         server_host.accept = accept;

@@ -59,6 +59,9 @@ pub struct Transfer {
     pub seed: u64,
     /// The most virtual time the transfer may take.
     pub time_limit: Duration,
+    /// How long after the start the receiver begins to read (to fill its window and make
+    /// the sender probe a zero window).
+    pub read_delay: Duration,
 }
 
 /// What a [`Transfer`] achieved.
@@ -154,7 +157,13 @@ const CHUNK: usize = 64 * 1024;
 impl Transfer {
     /// A transfer of `bytes` from `from`, data seeded by `seed`, with an hour of virtual time.
     pub const fn new(from: Side, bytes: u64, seed: u64) -> Self {
-        Self { from, bytes, seed, time_limit: Duration::from_secs(3600) }
+        Self {
+            from,
+            bytes,
+            seed,
+            time_limit: Duration::from_secs(3600),
+            read_delay: Duration::ZERO,
+        }
     }
 
     /// Runs the transfer on `pair`; `on_data` sees every received chunk, in order (to hash
@@ -207,7 +216,7 @@ impl Transfer {
                 }
                 let now = p.now();
                 let rx = p.conn_mut(to);
-                while finished.is_none() {
+                while finished.is_none() && now >= started + self.read_delay {
                     match rx.recv(&mut buf) {
                         Ok(0) => {
                             if received != self.bytes {

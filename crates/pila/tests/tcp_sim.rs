@@ -2,7 +2,7 @@
 //! segment as real IPv4 + TCP bytes, under a virtual clock. Each scenario runs under
 //! `sim::with_seed`, so a failure names the seed that replays it.
 
-use pila::device::{Impairments, Medium, WireConfig};
+use pila::device::{Impairments, Medium};
 use pila::sim::{self, Open, PairConfig, Side, TcpPair, Transfer, TransferReport};
 use pila::tcp::{self, Config, Event, RecvError, State};
 use pila::time::{Duration, Instant};
@@ -612,7 +612,7 @@ fn rfc5961_resets_and_syns_on_an_established_connection() {
             dst_port: sim::CLIENT_ADDR.port(),
             ..Repr::TEMPLATE
         };
-        let mut expect_challenge = |pair: &mut TcpPair, seg: Repr<'_>, n: usize| {
+        let expect_challenge = |pair: &mut TcpPair, seg: Repr<'_>, n: usize| {
             pair.send_raw(Side::Server, &seg);
             pair.run_for(ms(100));
             let t = pair.trace(Side::Client);

@@ -52,3 +52,17 @@ pub fn with_seed<R>(seed: u64, scenario: impl FnOnce(u64) -> R) -> R {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_scenario_names_its_seed() {
+        assert_eq!(with_seed(5, |s| s * 2), 10);
+        let err = panic::catch_unwind(|| with_seed(4242, |_| panic!("boom"))).unwrap_err();
+        let message = err.downcast_ref::<String>().unwrap();
+        assert!(message.starts_with("boom"), "{message}");
+        assert!(message.contains("seed 4242") && message.contains("PILA_SIM_SEED=4242"));
+    }
+}

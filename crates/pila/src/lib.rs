@@ -17,6 +17,7 @@ pub mod device;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod rand;
+pub mod stack;
 pub mod tcp;
 pub mod time;
 pub mod wire;

@@ -16,6 +16,7 @@
 pub mod device;
 #[doc(hidden)]
 pub mod fuzz;
+pub mod net;
 pub mod rand;
 pub mod stack;
 pub mod tcp;

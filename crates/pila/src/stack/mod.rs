@@ -21,7 +21,9 @@ mod arp;
 mod counters;
 mod icmp;
 mod iface;
+mod ports;
 mod slab;
+mod udp;
 
 pub use counters::{Counters, Event, EventKind};
 pub use icmp::PingReply;
@@ -30,17 +32,19 @@ pub use iface::{Ipv4Cidr, ParseCidrError};
 use std::collections::{HashSet, VecDeque};
 
 use core::fmt;
-use core::net::{IpAddr, Ipv4Addr};
+use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use crate::device::Medium;
 use crate::rand::Rng;
 use crate::time::{Duration, Instant};
 use crate::wire::ip::Protocol;
-use crate::wire::{Checksums, arp as warp, ethernet, icmpv4, ipv4};
+use crate::wire::{Checksums, arp as warp, ethernet, icmpv4, ipv4, udp as wudp};
 use arp::{ArpConfig, Enqueued, Neighbors, Pending};
 use icmp::{Pings, TokenBucket};
 use iface::Interface;
+use ports::Ports;
 use slab::Key;
+use udp::UdpTable;
 
 /// The TTL of the datagrams we send (Linux's default).
 const TTL: u8 = 64;
@@ -283,6 +287,8 @@ pub struct Stack {
     ip_ident: u16,
     icmp_bucket: TokenBucket,
     pings: Pings,
+    ports: Ports,
+    udp: UdpTable,
     counters: Counters,
     events: VecDeque<Event>,
     wakes: VecDeque<SocketHandle>,
@@ -321,6 +327,9 @@ impl Stack {
         }
         let mut rng = Rng::new(config.seed);
         let ip_ident = rng.next_u32() as u16;
+        let mut port_key = [0; 16];
+        rng.fill(&mut port_key);
+        let ports = Ports::new(port_key, rng.next_u32(), config.ephemeral_ports);
         Ok(Self {
             iface: Interface { addresses: config.addresses.clone(), gateway: config.gateway },
             neighbors: Neighbors::new(ArpConfig {
@@ -333,6 +342,8 @@ impl Stack {
             ip_ident,
             icmp_bucket: TokenBucket::new(config.icmp_rate),
             pings: Pings::default(),
+            ports,
+            udp: UdpTable::default(),
             counters: Counters::default(),
             events: VecDeque::new(),
             wakes: VecDeque::new(),
@@ -564,6 +575,10 @@ impl Stack {
                 self.counters.ip_in_delivers += 1;
                 self.icmp_input(now, ip, payload, broadcast);
             }
+            Protocol::Udp => {
+                self.counters.ip_in_delivers += 1;
+                self.udp_input(now, ip, payload, raw, broadcast);
+            }
             _ => {
                 self.counters.ip_in_unknown_protos += 1;
                 if !broadcast {
@@ -607,8 +622,9 @@ impl Stack {
                     PingReply { from: ip.src_addr, seq: seq_no, at: now, data_len: data.len() };
                 self.pings.record(ident, reply);
             }
-            icmpv4::Repr::DstUnreachable { .. } => {
+            icmpv4::Repr::DstUnreachable { reason, next_hop_mtu, header, data } => {
                 self.counters.icmp_in_dest_unreachs += 1;
+                self.dst_unreachable(reason, next_hop_mtu, &header, data);
             }
             icmpv4::Repr::TimeExceeded { .. } => {}
         }
@@ -723,6 +739,20 @@ impl Stack {
         }
     }
 
+    /// Sends a whole datagram built with an MTU-free length.
+    fn send_datagram(
+        &mut self,
+        now: Instant,
+        dst: Ipv4Addr,
+        packet: Vec<u8>,
+        owner: Option<SocketHandle>,
+    ) -> Result<(), Error> {
+        if packet.len() > self.config.mtu {
+            return Err(Error::MessageTooLong);
+        }
+        self.send_ip(now, dst, packet, owner)
+    }
+
     fn push_ip(&mut self, dst: ethernet::Address, packet: Vec<u8>) -> Result<(), Error> {
         if self.push_link(dst, ethernet::EtherType::Ipv4, packet) {
             Ok(())
@@ -810,7 +840,222 @@ impl Stack {
 
     /// Tells `owner` its datagram's next hop never answered.
     fn unreachable(&mut self, owner: SocketHandle) {
+        if let SocketHandle::Udp(h) = owner {
+            if let Some(s) = self.udp.sockets.get_mut(h.0) {
+                s.error = Some(Error::HostUnreachable);
+            }
+        }
         self.wake(owner);
+    }
+
+    /// An ICMP destination unreachable about a datagram we sent: `header` and the first
+    /// bytes of its payload. RFC 1122 §4.1.3.3: a connected UDP socket learns of it.
+    fn dst_unreachable(
+        &mut self,
+        reason: icmpv4::DstUnreachable,
+        next_hop_mtu: u16,
+        header: &ipv4::Repr,
+        data: &[u8],
+    ) {
+        use icmpv4::DstUnreachable as U;
+        let _ = next_hop_mtu;
+        if !self.iface.has_addr(header.src_addr) {
+            return;
+        }
+        let port = |i: usize| data.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+        let (Some(sport), Some(dport)) = (port(0), port(2)) else { return };
+        let local = SocketAddrV4::new(header.src_addr, sport);
+        let remote = SocketAddrV4::new(header.dst_addr, dport);
+        let error = match reason {
+            U::PortUnreachable | U::ProtoUnreachable => Error::ConnectionRefused,
+            U::NetUnreachable | U::DstNetUnknown => Error::NetworkUnreachable,
+            U::FragRequired => return,
+            _ => Error::HostUnreachable,
+        };
+        if header.protocol == Protocol::Udp {
+            let Some(key) = self.udp.by_local(local) else { return };
+            let Some(s) = self.udp.sockets.get_mut(key) else { return };
+            if s.remote == Some(remote) {
+                s.error = Some(error);
+                self.wake(SocketHandle::Udp(UdpHandle(key)));
+            }
+        }
+    }
+
+    fn udp_input(
+        &mut self,
+        now: Instant,
+        ip: &ipv4::Repr,
+        payload: &[u8],
+        raw: &[u8],
+        broadcast: bool,
+    ) {
+        let (src_ip, dst_ip) = (IpAddr::V4(ip.src_addr), IpAddr::V4(ip.dst_addr));
+        let Ok(packet) = wudp::Packet::new_checked(payload) else {
+            self.counters.udp_in_errors += 1;
+            return;
+        };
+        let Ok(repr) = wudp::Repr::parse(&packet, src_ip, dst_ip, &self.config.checksums) else {
+            self.counters.udp_in_errors += 1;
+            return;
+        };
+        let src = SocketAddrV4::new(ip.src_addr, repr.src_port);
+        let dst = SocketAddrV4::new(ip.dst_addr, repr.dst_port);
+        let Some(key) = self.udp.lookup(dst, src) else {
+            self.counters.udp_no_ports += 1;
+            if !broadcast {
+                self.icmp_error(now, icmpv4::DstUnreachable::PortUnreachable, ip, raw);
+            }
+            return;
+        };
+        let Some(socket) = self.udp.sockets.get_mut(key) else { return };
+        if socket.push(src, packet.payload()) {
+            self.counters.udp_in_datagrams += 1;
+            self.wake(SocketHandle::Udp(UdpHandle(key)));
+        } else {
+            self.counters.udp_in_errors += 1;
+        }
+    }
+
+    /// Checks that `ip` may be a local address: ours or unspecified.
+    fn check_local(&self, ip: IpAddr) -> Result<Ipv4Addr, Error> {
+        let ip = v4(ip).ok_or(Error::InvalidInput)?;
+        if ip.is_unspecified() || self.iface.has_addr(ip) {
+            Ok(ip)
+        } else {
+            Err(Error::AddrNotAvailable)
+        }
+    }
+
+    /// Checks that `addr` may be a remote address: IPv4, not unspecified, port not 0.
+    fn check_remote(addr: SocketAddr) -> Result<SocketAddrV4, Error> {
+        match addr {
+            SocketAddr::V4(a) if !a.ip().is_unspecified() && a.port() != 0 => Ok(a),
+            _ => Err(Error::InvalidInput),
+        }
+    }
+
+    // ---- UDP API ----
+
+    /// Binds a UDP socket to `local`: one of our addresses or the unspecified address, and
+    /// a port, 0 for an ephemeral one. [`Error::AddrInUse`] if taken,
+    /// [`Error::AddrNotAvailable`] if the address is not ours.
+    pub fn udp_bind(&mut self, local: SocketAddr) -> Result<UdpHandle, Error> {
+        let ip = self.check_local(local.ip())?;
+        let port = if local.port() == 0 {
+            let salt = self.rng.next_u32();
+            let udp = &self.udp;
+            self.ports
+                .allocate(ip, None, salt, |p| !udp.in_use(SocketAddrV4::new(ip, p)))
+                .ok_or(Error::AddrNotAvailable)?
+        } else {
+            local.port()
+        };
+        let local = SocketAddrV4::new(ip, port);
+        if self.udp.in_use(local) {
+            return Err(Error::AddrInUse);
+        }
+        Ok(UdpHandle(self.udp.bind(local, self.config.udp_recv_queue)))
+    }
+
+    /// Connects a UDP socket: `udp_send` goes to `remote`, and only datagrams from it are
+    /// received.
+    pub fn udp_connect(&mut self, h: UdpHandle, remote: SocketAddr) -> Result<(), Error> {
+        let remote = Self::check_remote(remote)?;
+        let s = self.udp.sockets.get_mut(h.0).ok_or(Error::InvalidInput)?;
+        s.remote = Some(remote);
+        s.error = None;
+        Ok(())
+    }
+
+    /// Sends `data` as one datagram to `to`; returns its length. [`Error::MessageTooLong`]
+    /// above 65507 bytes; larger than the MTU, it is fragmented.
+    pub fn udp_send_to(
+        &mut self,
+        now: Instant,
+        h: UdpHandle,
+        data: &[u8],
+        to: SocketAddr,
+    ) -> Result<usize, Error> {
+        let to = Self::check_remote(to)?;
+        let local = self.udp.sockets.get(h.0).ok_or(Error::InvalidInput)?.local;
+        if data.len() > 65535 - ipv4::HEADER_LEN - wudp::HEADER_LEN {
+            return Err(Error::MessageTooLong);
+        }
+        let src = if local.ip().is_unspecified() {
+            match self.iface.source_for(*to.ip()) {
+                Some(src) => src,
+                None => {
+                    self.counters.ip_out_no_routes += 1;
+                    return Err(Error::NetworkUnreachable);
+                }
+            }
+        } else {
+            *local.ip()
+        };
+        let repr = wudp::Repr { src_port: local.port(), dst_port: to.port() };
+        let len = repr.buffer_len(data.len());
+        let mut packet = self.ip_packet(src, *to.ip(), Protocol::Udp, len, false);
+        let (s, d) = (IpAddr::V4(src), IpAddr::V4(*to.ip()));
+        let body = &mut packet[ipv4::HEADER_LEN..];
+        repr.emit(
+            &mut wudp::Packet::new_unchecked(body),
+            s,
+            d,
+            data.len(),
+            |p| p.copy_from_slice(data),
+            &self.config.checksums,
+        )
+        .map_err(|_| Error::MessageTooLong)?;
+        self.send_datagram(now, *to.ip(), packet, Some(SocketHandle::Udp(h)))?;
+        self.counters.udp_out_datagrams += 1;
+        Ok(data.len())
+    }
+
+    /// Sends `data` to the connected peer.
+    pub fn udp_send(&mut self, now: Instant, h: UdpHandle, data: &[u8]) -> Result<usize, Error> {
+        let s = self.udp.sockets.get(h.0).ok_or(Error::InvalidInput)?;
+        let remote = s.remote.ok_or(Error::NotConnected)?;
+        self.udp_send_to(now, h, data, SocketAddr::V4(remote))
+    }
+
+    /// Receives the oldest datagram into `buf` (the rest of a longer one is discarded);
+    /// [`Error::WouldBlock`] when none waits. A pending error (from ICMP) comes first.
+    pub fn udp_recv_from(
+        &mut self,
+        h: UdpHandle,
+        buf: &mut [u8],
+    ) -> Result<(usize, SocketAddr), Error> {
+        let s = self.udp.sockets.get_mut(h.0).ok_or(Error::InvalidInput)?;
+        if let Some(e) = s.error.take() {
+            return Err(e);
+        }
+        s.pop(buf).map(|(n, from)| (n, SocketAddr::V4(from))).ok_or(Error::WouldBlock)
+    }
+
+    /// Receives from the connected peer, like [`Stack::udp_recv_from`].
+    pub fn udp_recv(&mut self, h: UdpHandle, buf: &mut [u8]) -> Result<usize, Error> {
+        self.udp_recv_from(h, buf).map(|(n, _)| n)
+    }
+
+    /// Takes the socket's pending error, if any.
+    pub fn udp_take_error(&mut self, h: UdpHandle) -> Option<Error> {
+        self.udp.sockets.get_mut(h.0)?.error.take()
+    }
+
+    /// The address the socket is bound to.
+    pub fn udp_local_addr(&self, h: UdpHandle) -> Option<SocketAddr> {
+        self.udp.sockets.get(h.0).map(|s| SocketAddr::V4(s.local))
+    }
+
+    /// The peer the socket is connected to.
+    pub fn udp_peer_addr(&self, h: UdpHandle) -> Option<SocketAddr> {
+        self.udp.sockets.get(h.0)?.remote.map(SocketAddr::V4)
+    }
+
+    /// Closes the socket; its handle becomes stale.
+    pub fn udp_close(&mut self, h: UdpHandle) {
+        self.udp.close(h.0);
     }
 
     fn wake(&mut self, h: SocketHandle) {
@@ -829,7 +1074,6 @@ impl Stack {
 }
 
 /// The IPv4 address of an `IpAddr`, if it is one.
-#[allow(dead_code)]
 fn v4(ip: IpAddr) -> Option<Ipv4Addr> {
     match ip {
         IpAddr::V4(ip) => Some(ip),

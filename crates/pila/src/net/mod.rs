@@ -38,13 +38,11 @@
 mod driver;
 #[cfg(any())]
 mod tcp;
-#[cfg(any())]
 mod udp;
 
 pub use crate::stack::{Counters, Event, EventKind};
 #[cfg(any())]
 pub use tcp::{Incoming, TcpListener, TcpStream};
-#[cfg(any())]
 pub use udp::UdpSocket;
 
 use crate::device::WaitDevice;

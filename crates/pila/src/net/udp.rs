@@ -4,7 +4,6 @@ use super::{SocketOptions, Stack, deadline_after, now, resolve};
 use crate::stack::{self, SocketHandle, UdpHandle};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::{Mutex, PoisonError};
 
 /// A UDP socket, like [`std::net::UdpSocket`].
 ///
@@ -16,7 +15,6 @@ pub struct UdpSocket {
     stack: Stack,
     handle: UdpHandle,
     local: SocketAddr,
-    peer: Mutex<Option<SocketAddr>>,
     options: SocketOptions,
 }
 
@@ -28,12 +26,11 @@ impl UdpSocket {
             let mut state = stack.shared().lock();
             match state.stack.udp_bind(addr) {
                 Ok(handle) => {
-                    let local = state.stack.udp_local(handle).unwrap_or(addr);
+                    let local = state.stack.udp_local_addr(handle).unwrap_or(addr);
                     return Ok(Self {
                         stack: stack.clone(),
                         handle,
                         local,
-                        peer: Mutex::new(None),
                         options: SocketOptions::default(),
                     });
                 }
@@ -75,7 +72,6 @@ impl UdpSocket {
     pub fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
         let to = resolve(addr)?.into_iter().next().ok_or(io::ErrorKind::InvalidInput)?;
         self.stack.shared().lock().stack.udp_connect(self.handle, to)?;
-        *self.peer.lock().unwrap_or_else(PoisonError::into_inner) = Some(to);
         Ok(())
     }
 
@@ -92,9 +88,11 @@ impl UdpSocket {
 
     /// The connected peer, or [`io::ErrorKind::NotConnected`].
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.peer
+        self.stack
+            .shared()
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+            .stack
+            .udp_peer_addr(self.handle)
             .ok_or_else(|| io::ErrorKind::NotConnected.into())
     }
 

@@ -38,12 +38,15 @@ pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send +
             thread.join().unwrap();
             value
         }
-        Err(_) => {
-            if thread.is_finished() {
-                // The closure panicked: show its panic.
-                thread.join().unwrap();
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            // The closure panicked: show its panic.
+            match thread.join() {
+                Err(panic) => std::panic::resume_unwind(panic),
+                Ok(()) => unreachable!("the closure returned without sending"),
             }
-            panic!("did not finish within {limit:?}");
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("did not finish within {limit:?}")
         }
     }
 }

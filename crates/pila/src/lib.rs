@@ -16,7 +16,9 @@
 pub mod device;
 #[doc(hidden)]
 pub mod fuzz;
+pub mod net;
 pub mod rand;
+pub mod stack;
 pub mod tcp;
 pub mod time;
 pub mod wire;

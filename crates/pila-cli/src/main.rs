@@ -1,6 +1,11 @@
 //! The `pila` command line.
 
+mod connect;
 mod demo;
+mod link;
+mod listen;
+mod ping;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -17,6 +22,14 @@ struct Cli {
 enum Command {
     /// Two hosts on an in-memory wire, no privileges needed: every frame decoded and printed.
     Demo(demo::Args),
+    /// Serve TCP echo, discard and chargen and UDP echo on a TAP or TUN until SIGINT/SIGTERM.
+    Serve(serve::Args),
+    /// Open a TCP connection and copy standard input to it and it to standard output.
+    Connect(connect::Args),
+    /// Accept one TCP connection and copy standard input to it and it to standard output.
+    Listen(listen::Args),
+    /// Send ICMP echo requests and print one line per reply, like ping(8).
+    Ping(ping::Args),
 }
 
 fn main() -> ExitCode {
@@ -26,6 +39,10 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::Connect(args) => connect::run(&args),
+        Command::Listen(args) => listen::run(&args),
+        Command::Ping(args) => ping::run(&args),
     };
     match result {
         Ok(()) | Err(Failure::OutputClosed) => ExitCode::SUCCESS,

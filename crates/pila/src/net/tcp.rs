@@ -61,7 +61,7 @@ impl TcpListener {
             let mut state = stack.shared().lock();
             match state.stack.tcp_listen(addr, backlog) {
                 Ok(handle) => {
-                    let local = state.stack.listener_local(handle).unwrap_or(addr);
+                    let local = state.stack.listener_local_addr(handle).unwrap_or(addr);
                     return Ok(Self {
                         stack: stack.clone(),
                         handle,

@@ -153,6 +153,11 @@ impl Neighbors {
         self.requests.pop_front()
     }
 
+    /// Whether a request waits to be sent.
+    pub(crate) fn has_requests(&self) -> bool {
+        !self.requests.is_empty()
+    }
+
     /// Retries and failures due at `now`; returns the resolutions that failed, with the
     /// datagrams that waited for them.
     pub(crate) fn handle_timeout(&mut self, now: Instant) -> Vec<(Ipv4Addr, VecDeque<Pending>)> {

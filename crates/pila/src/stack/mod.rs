@@ -23,6 +23,7 @@ mod icmp;
 mod iface;
 mod ports;
 mod slab;
+mod tcp;
 mod udp;
 
 pub use counters::{Counters, Event, EventKind};
@@ -44,6 +45,7 @@ use icmp::{Pings, TokenBucket};
 use iface::Interface;
 use ports::Ports;
 use slab::Key;
+use tcp::TcpTable;
 use udp::UdpTable;
 
 /// The TTL of the datagrams we send (Linux's default).
@@ -289,6 +291,7 @@ pub struct Stack {
     pings: Pings,
     ports: Ports,
     udp: UdpTable,
+    tcp: TcpTable,
     counters: Counters,
     events: VecDeque<Event>,
     wakes: VecDeque<SocketHandle>,
@@ -330,6 +333,8 @@ impl Stack {
         let mut port_key = [0; 16];
         rng.fill(&mut port_key);
         let ports = Ports::new(port_key, rng.next_u32(), config.ephemeral_ports);
+        let mut isn_key = [0; 16];
+        rng.fill(&mut isn_key);
         Ok(Self {
             iface: Interface { addresses: config.addresses.clone(), gateway: config.gateway },
             neighbors: Neighbors::new(ArpConfig {
@@ -344,6 +349,7 @@ impl Stack {
             pings: Pings::default(),
             ports,
             udp: UdpTable::default(),
+            tcp: TcpTable::new(isn_key),
             counters: Counters::default(),
             events: VecDeque::new(),
             wakes: VecDeque::new(),
@@ -389,7 +395,6 @@ impl Stack {
     /// nothing to send. Give a buffer of at least MTU + 14 bytes; a frame that does not fit
     /// is dropped.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
-        let _ = now;
         loop {
             if let Some((target, unicast)) = self.neighbors.pop_request() {
                 if let Some(len) = self.arp_request(buf, target, unicast) {
@@ -407,23 +412,31 @@ impl Stack {
                     }
                 }
             }
+            if let Some(len) = self.tcp_poll_transmit(now, buf) {
+                return Some(len);
+            }
+            // A connection's segment may have started an ARP resolution.
+            if self.neighbors.has_requests() || !self.link_out.is_empty() {
+                continue;
+            }
             return None;
         }
     }
 
     /// The latest instant at which [`Stack::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.neighbors.poll_at()
+        [self.neighbors.poll_at(), self.tcp.poll_at()].into_iter().flatten().min()
     }
 
-    /// Runs the timers due at `now`: ARP retries and failures.
+    /// Runs the timers due at `now`: ARP retries and failures, TCP timers.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.tcp_handle_timeout(now);
         for (_, queue) in self.neighbors.handle_timeout(now) {
             self.counters.arp_failed += 1;
             for pending in queue {
                 self.counters.ip_out_discards += 1;
                 if let Some(owner) = pending.owner {
-                    self.unreachable(owner);
+                    self.unreachable(now, owner);
                 }
             }
         }
@@ -579,6 +592,12 @@ impl Stack {
                 self.counters.ip_in_delivers += 1;
                 self.udp_input(now, ip, payload, raw, broadcast);
             }
+            // TCP is unicast only (RFC 1122 §4.2.3.10).
+            Protocol::Tcp if broadcast => self.counters.ip_in_addr_errors += 1,
+            Protocol::Tcp => {
+                self.counters.ip_in_delivers += 1;
+                self.tcp_input(now, ip, payload);
+            }
             _ => {
                 self.counters.ip_in_unknown_protos += 1;
                 if !broadcast {
@@ -624,7 +643,7 @@ impl Stack {
             }
             icmpv4::Repr::DstUnreachable { reason, next_hop_mtu, header, data } => {
                 self.counters.icmp_in_dest_unreachs += 1;
-                self.dst_unreachable(reason, next_hop_mtu, &header, data);
+                self.dst_unreachable(now, reason, next_hop_mtu, &header, data);
             }
             icmpv4::Repr::TimeExceeded { .. } => {}
         }
@@ -839,26 +858,30 @@ impl Stack {
     // ---- sockets ----
 
     /// Tells `owner` its datagram's next hop never answered.
-    fn unreachable(&mut self, owner: SocketHandle) {
-        if let SocketHandle::Udp(h) = owner {
-            if let Some(s) = self.udp.sockets.get_mut(h.0) {
-                s.error = Some(Error::HostUnreachable);
+    fn unreachable(&mut self, now: Instant, owner: SocketHandle) {
+        match owner {
+            SocketHandle::Udp(h) => {
+                if let Some(s) = self.udp.sockets.get_mut(h.0) {
+                    s.error = Some(Error::HostUnreachable);
+                }
+                self.wake(owner);
             }
+            SocketHandle::Tcp(h) => self.tcp_unreachable(now, h.0),
+            SocketHandle::Listener(_) => {}
         }
-        self.wake(owner);
     }
 
     /// An ICMP destination unreachable about a datagram we sent: `header` and the first
     /// bytes of its payload. RFC 1122 §4.1.3.3: a connected UDP socket learns of it.
     fn dst_unreachable(
         &mut self,
+        now: Instant,
         reason: icmpv4::DstUnreachable,
         next_hop_mtu: u16,
         header: &ipv4::Repr,
         data: &[u8],
     ) {
         use icmpv4::DstUnreachable as U;
-        let _ = next_hop_mtu;
         if !self.iface.has_addr(header.src_addr) {
             return;
         }
@@ -869,9 +892,17 @@ impl Stack {
         let error = match reason {
             U::PortUnreachable | U::ProtoUnreachable => Error::ConnectionRefused,
             U::NetUnreachable | U::DstNetUnknown => Error::NetworkUnreachable,
+            U::FragRequired if header.protocol == Protocol::Tcp => {
+                self.tcp_icmp_error(now, (local, remote), None, Some(next_hop_mtu));
+                return;
+            }
             U::FragRequired => return,
             _ => Error::HostUnreachable,
         };
+        if header.protocol == Protocol::Tcp {
+            self.tcp_icmp_error(now, (local, remote), Some(error), None);
+            return;
+        }
         if header.protocol == Protocol::Udp {
             let Some(key) = self.udp.by_local(local) else { return };
             let Some(s) = self.udp.sockets.get_mut(key) else { return };
@@ -1064,7 +1095,6 @@ impl Stack {
         }
     }
 
-    #[allow(dead_code)]
     fn push_event(&mut self, event: Event) {
         if self.events.len() >= MAX_EVENTS {
             self.events.pop_front();

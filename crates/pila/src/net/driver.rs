@@ -256,7 +256,7 @@ impl Driver {
             }
         }
         while let Some(event) = state.stack.poll_event() {
-            state.subscribers.retain(|tx| tx.send(event.clone()).is_ok());
+            state.subscribers.retain(|tx| tx.send(event).is_ok());
         }
         while let Some(socket) = state.stack.poll_wake() {
             if let Some(waiter) = state.waiters.get(&socket) {

@@ -61,6 +61,9 @@ pub struct Stack {
     handle: Arc<Handle>,
 }
 
+/// A last adjustment of the whole stack configuration ([`StackBuilder::configure`]).
+type Configure = Box<dyn FnOnce(&mut stack::Config)>;
+
 /// Builds a [`Stack`]: a device, at least one address, and optional settings.
 pub struct StackBuilder {
     device: Option<Box<dyn WaitDevice>>,
@@ -72,7 +75,7 @@ pub struct StackBuilder {
     send_buffer: Option<usize>,
     recv_buffer: Option<usize>,
     tcp: Option<crate::tcp::Config>,
-    configure: Option<Box<dyn FnOnce(&mut stack::Config)>>,
+    configure: Option<Configure>,
 }
 
 /// The events of a [`Stack`] ([`Stack::events`]), in the order they happened.
@@ -261,15 +264,17 @@ impl StackBuilder {
             .map(|c| c.addr)
             .ok_or_else(|| invalid("no address: call .address(\"192.0.2.1/24\")".into()))?;
         let caps = device.capabilities();
-        let mut config = stack::Config::default();
-        config.medium = caps.medium;
-        config.checksums = caps.checksums;
-        config.mtu = self.mtu.unwrap_or(caps.mtu).min(caps.mtu);
         let [o1, o2, o3, o4] = first.octets();
-        config.mac = self.mac.unwrap_or(ethernet::Address([0x02, 0x00, o1, o2, o3, o4]));
-        config.addresses = addresses;
-        config.gateway = self.gateway;
-        config.seed = self.seed.unwrap_or_else(random_seed);
+        let mut config = stack::Config {
+            medium: caps.medium,
+            checksums: caps.checksums,
+            mtu: self.mtu.unwrap_or(caps.mtu).min(caps.mtu),
+            mac: self.mac.unwrap_or(ethernet::Address([0x02, 0x00, o1, o2, o3, o4])),
+            addresses,
+            gateway: self.gateway,
+            seed: self.seed.unwrap_or_else(random_seed),
+            ..stack::Config::default()
+        };
         if let Some(tcp) = self.tcp {
             config.tcp = tcp;
         }

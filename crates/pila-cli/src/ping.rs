@@ -86,7 +86,7 @@ fn summary(
     elapsed: Duration,
 ) -> std::io::Result<()> {
     let received = rtts.len() as u64;
-    let loss = if sent == 0 { 0 } else { (sent - received) * 100 / sent };
+    let loss = (sent.saturating_sub(received) * 100).checked_div(sent).unwrap_or(0);
     writeln!(out, "\n--- {host} ping statistics ---")?;
     writeln!(
         out,

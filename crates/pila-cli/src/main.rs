@@ -91,11 +91,15 @@ fn usage_error(err: &clap::Error) -> ExitCode {
         return ExitCode::from(2);
     }
     let rendered = err.render().to_string();
-    let what = rendered
-        .lines()
-        .find(|line| !line.trim().is_empty())
-        .unwrap_or("bad command line")
-        .trim_start_matches("error: ");
+    let mut lines = rendered.lines().filter(|line| !line.trim().is_empty());
+    let mut what =
+        lines.next().unwrap_or("bad command line").trim_start_matches("error: ").to_owned();
+    // "the following required arguments were not provided:" names them on the next line.
+    if what.ends_with(':') {
+        if let Some(next) = lines.next() {
+            what = format!("{what} {}", next.trim());
+        }
+    }
     eprintln!("pila: {what} — see 'pila --help'");
     ExitCode::from(2)
 }

@@ -610,3 +610,104 @@ fn negotiation_and_sack_in_a_capture() {
         assert!(!rows.is_empty(), "{from} sent no SACK block under loss");
     }
 }
+
+// ---- pila listen, chargen, stopping with connections open ----
+
+#[test]
+fn linux_to_pila_listen_both_ways() {
+    let Some(lab) = Lab::new("listen", Medium::Tap) else { return };
+    let (up, up_sum) = lab.random_file("up", 4 * MIB, 5);
+    let (down, down_sum) = lab.random_file("down", 4 * MIB, 6);
+    let received = lab.path("received");
+    let mut pila = lab
+        .pila("listen", &["6000"])
+        .stdin(std::fs::File::open(&down).unwrap())
+        .stdout(std::fs::File::create(&received).unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // pila answers SYNs once it listens; nc retries until then.
+    let got = lab.path("got");
+    let script = format!(
+        "for i in $(seq 50); do nc -N {PILA} 6000 < {} > {} && exit 0; sleep 0.1; done; exit 1",
+        p(&up),
+        p(&got)
+    );
+    lab.sh_ok(&script);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = pila.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "pila listen did not end");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "pila listen exited with {status}");
+    assert_eq!(sha256(&received), up_sum, "pila got other bytes");
+    assert_eq!(sha256(&got), down_sum, "Linux got other bytes");
+}
+
+const CHARGEN_CLIENT: &str = r#"
+import socket, sys
+s = socket.create_connection((sys.argv[1], 19), timeout=10)
+got = bytearray()
+while len(got) < 100000:
+    b = s.recv(65536)
+    assert b, "chargen ended early"
+    got += b
+s.close()
+lines = bytes(got).split(b"\r\n")[:50]
+for i, line in enumerate(lines):
+    want = bytes(32 + (i + j) % 95 for j in range(72))
+    assert line == want, (i, line)
+print("ok")
+"#;
+
+#[test]
+fn linux_reads_pila_chargen() {
+    let Some(lab) = Lab::new("chargen", Medium::Tap) else { return };
+    let server = lab.serve(&["--chargen", "19"]);
+    assert_eq!(lab.python(CHARGEN_CLIENT, &[PILA]).trim(), "ok");
+    let (status, err) = server.stop();
+    assert!(status.success(), "serve exited with {status}: {err}");
+}
+
+/// Connects, checks the echo works, then waits for pila to close the connection.
+const IDLE_CLIENT: &str = r#"
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 7), timeout=20)
+s.sendall(b"ping"); assert s.recv(4) == b"ping"
+open(sys.argv[2], "w").close()
+assert s.recv(100) == b"", "expected pila's FIN"
+print("closed by pila")
+"#;
+
+#[test]
+fn serve_closes_its_connections_on_sigterm() {
+    let Some(lab) = Lab::new("stop", Medium::Tap) else { return };
+    let log = lab.path("events.jsonl");
+    let server = lab.serve(&["--echo", "7", "--events", p(&log)]);
+    let ready = lab.path("ready");
+    let client = lab
+        .ns
+        .command(&["python3", "-c", IDLE_CLIENT, PILA, p(&ready)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ready.exists() {
+        assert!(Instant::now() < deadline, "the client did not connect");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (status, err) = server.stop();
+    assert!(status.success(), "serve exited with {status}: {err}");
+    let out = client.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "closed by pila",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(events(&log, "established").len(), 1);
+}

@@ -36,12 +36,10 @@
 //! [`Stack`] handle and the last socket made from it are dropped.
 
 mod driver;
-#[cfg(any())]
 mod tcp;
 mod udp;
 
 pub use crate::stack::{Counters, Event, EventKind};
-#[cfg(any())]
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 

@@ -176,6 +176,9 @@ impl TcpStream {
             deadline,
             io::ErrorKind::TimedOut,
             |state| {
+                if let Some(e) = state.stack.tcp_take_error(handle) {
+                    return Some(Err(e.into()));
+                }
                 let Some(conn) = state.stack.tcp_mut(handle) else {
                     return Some(Err(io::ErrorKind::NotConnected.into()));
                 };
@@ -291,6 +294,9 @@ impl TcpStream {
 
     /// The connection's error, once (like `SO_ERROR`): reset, timed out, refused.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        if let Some(e) = self.stack.shared().lock().stack.tcp_take_error(self.handle) {
+            return Ok(Some(e.into()));
+        }
         let error = self.with_conn(|conn| Ok(connection_error(conn)))?;
         match error {
             Some(e) if !self.error_taken.swap(true, Ordering::Relaxed) => Ok(Some(tcp_error(e))),

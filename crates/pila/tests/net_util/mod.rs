@@ -7,16 +7,16 @@ use pila::net::Stack;
 use pila::wire::Ipv4Addr;
 use std::time::Duration;
 
-pub const IP_A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
-pub const IP_B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+pub(crate) const IP_A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+pub(crate) const IP_B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 
 /// Host A (192.0.2.1) and host B (192.0.2.2) on a perfect Ethernet wire.
-pub fn pair() -> (Stack, Stack) {
+pub(crate) fn pair() -> (Stack, Stack) {
     pair_with(WireConfig::default(), |b| b)
 }
 
 /// Host A and host B on a wire built from `config`, each builder passed through `tune`.
-pub fn pair_with(
+pub(crate) fn pair_with(
     config: WireConfig,
     tune: impl Fn(pila::net::StackBuilder) -> pila::net::StackBuilder,
 ) -> (Stack, Stack) {
@@ -28,7 +28,10 @@ pub fn pair_with(
 
 /// Runs `f` on a thread and fails the test if it takes longer than `limit` (a hang shows as
 /// a failure, not a stuck test run).
-pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+pub(crate) fn within<T: Send + 'static>(
+    limit: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
         let _ = tx.send(f());

@@ -265,14 +265,27 @@ if failures:
 print("ok", n)
 "#;
 
-#[test]
-fn linux_to_pila_echo_200_concurrent_clients() {
-    let Some(lab) = Lab::new("conc", Medium::Tap) else { return };
-    let server = lab.serve(&["--echo", "7"]);
+fn concurrent_clients(impair: Option<&str>, tag: &str) {
+    let Some(lab) = Lab::new(tag, Medium::Tap) else { return };
+    let mut args = vec!["--echo", "7"];
+    if let Some(spec) = impair {
+        args.extend(["--impair", spec]);
+    }
+    let server = lab.serve(&args);
     let out = lab.python(CONCURRENT_CLIENTS, &[PILA, "200"]);
     assert_eq!(out.trim(), "ok 200");
     let (status, err) = server.stop();
     assert!(status.success(), "serve exited with {status}: {err}");
+}
+
+#[test]
+fn linux_to_pila_echo_200_concurrent_clients() {
+    concurrent_clients(None, "conc");
+}
+
+#[test]
+fn linux_to_pila_echo_200_concurrent_clients_impaired() {
+    concurrent_clients(Some(IMPAIR), "concimp");
 }
 
 // ---- Linux → pila discard ----
@@ -304,7 +317,7 @@ fn linux_to_pila_discard_1gib_exact() {
 
 #[test]
 fn linux_to_pila_discard_impaired_exact() {
-    discard(Medium::Tap, Some(IMPAIR), 64 * MIB, "discimp");
+    discard(Medium::Tap, Some(IMPAIR), 1024 * MIB, "discimp");
 }
 
 #[test]
@@ -520,11 +533,13 @@ c.sendall(b"after your FIN I got %d bytes\n" % n)
 c.close()
 "#;
 
-#[test]
-fn half_close_both_ways() {
-    let Some(lab) = Lab::new("half", Medium::Tap) else { return };
+fn half_close(impair: Option<&str>, tag: &str) {
+    let Some(lab) = Lab::new(tag, Medium::Tap) else { return };
+    let impair: Vec<&str> = impair.map(|spec| vec!["--impair", spec]).unwrap_or_default();
     // Linux half-closes; pila's echo keeps sending after the FIN.
-    let server = lab.serve(&["--echo", "7"]);
+    let mut args = vec!["--echo", "7"];
+    args.extend(&impair);
+    let server = lab.serve(&args);
     assert_eq!(lab.python(HALF_CLOSE_CLIENT, &[PILA]).trim(), "ok");
     let (status, err) = server.stop();
     assert!(status.success(), "serve exited with {status}: {err}");
@@ -537,8 +552,11 @@ fn half_close_both_ways() {
         assert!(Instant::now() < deadline, "the Linux server did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
+    let target = format!("{KERNEL}:5001");
+    let mut args = impair.clone();
+    args.push(&target);
     let mut child = lab
-        .pila("connect", &[&format!("{KERNEL}:5001")])
+        .pila("connect", &args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -549,6 +567,16 @@ fn half_close_both_ways() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "after your FIN I got 100000 bytes\n");
     let _ = server.wait_with_output();
+}
+
+#[test]
+fn half_close_both_ways() {
+    half_close(None, "half");
+}
+
+#[test]
+fn half_close_both_ways_impaired() {
+    half_close(Some(IMPAIR), "halfimp");
 }
 
 // ---- negotiation in a capture ----

@@ -594,6 +594,10 @@ impl Connection {
         if self.snd.syn_retransmitted {
             self.rtt.after_syn_timeout();
         }
+        // RFC 8985 §6.2: the handshake's RTT is RACK's first min_RTT.
+        if self.rtt.srtt() > Duration::ZERO {
+            self.snd.rack.on_rtt(self.rtt.srtt());
+        }
         self.restart_keepalive(now);
     }
 

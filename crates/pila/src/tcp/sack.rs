@@ -19,7 +19,7 @@
 use crate::wire::tcp::{SackBlock, SackBlocks, SeqNumber};
 
 /// The most disjoint SACKed ranges a scoreboard keeps.
-pub(crate) const MAX_RANGES: usize = 64;
+pub(crate) const MAX_RANGES: usize = 512;
 
 /// RFC 6675 §2 `DupThresh`: SACKed segments above a hole that make it lost.
 const DUP_THRESH: usize = 3;

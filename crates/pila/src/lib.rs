@@ -20,6 +20,7 @@ pub mod device;
 pub mod fuzz;
 pub mod rand;
 pub mod sim;
+pub mod stack;
 pub mod tcp;
 pub mod time;
 pub mod wire;

@@ -121,3 +121,8 @@ fn mutations_stay_mostly_parseable() {
         (0..1000).filter(|_| tcp::Packet::new_checked(&mutate(&mut rng, seed)[..]).is_ok()).count();
     assert!(checked > 300, "only {checked} of 1000 mutations pass the checked view");
 }
+
+#[test]
+fn stack_receive() {
+    run("stack_receive", pila::fuzz::stack_receive);
+}

@@ -24,6 +24,7 @@ pub(crate) mod buffer;
 pub mod congestion;
 mod connection;
 mod isn;
+pub(crate) mod listener;
 mod output;
 mod rack;
 mod recv;

@@ -1,0 +1,733 @@
+//! TCP tables: connections by 4-tuple in a `HashMap` (O(1) demultiplexing), listeners by
+//! (address, port) with the wildcard, the queue of connections with something to send,
+//! and a timer heap of (deadline, connection) with lazy deletion.
+//!
+//! A connection is polled only when marked ready — a segment arrived, the application
+//! touched it, or its timer fired — so neither `poll_transmit` nor `handle_timeout` walks
+//! every socket.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+
+use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+
+use super::slab::{Key, Slab};
+use super::{Error, Event, EventKind, ListenerHandle, SocketHandle, Stack, TTL, TcpHandle};
+use crate::device::Medium;
+use crate::tcp::listener::Listener;
+use crate::tcp::{self, Connection, IsnGenerator, State};
+use crate::time::Instant;
+use crate::wire::ip::Protocol;
+use crate::wire::tcp::{Flags, Packet, Repr};
+use crate::wire::{ethernet, ipv4};
+
+/// A connection's 4-tuple: local, remote.
+pub(crate) type Tuple = (SocketAddrV4, SocketAddrV4);
+
+/// One connection with the stack's bookkeeping around it.
+#[derive(Debug)]
+pub(crate) struct TcpSlot {
+    pub(crate) conn: Connection,
+    pub(crate) tuple: Tuple,
+    /// The listener that holds it until `accept`.
+    pub(crate) listener: Option<Key>,
+    /// The application let go of it: free it once closed.
+    pub(crate) released: bool,
+    /// In the ready queue.
+    pub(crate) queued: bool,
+    /// The deadline last pushed on the timer heap.
+    pub(crate) deadline: Option<Instant>,
+    /// Reached ESTABLISHED (counted in `tcp_curr_estab` until closed).
+    pub(crate) established: bool,
+    /// An error the stack learned for it (ICMP, ARP), for `tcp_take_error`.
+    pub(crate) error: Option<Error>,
+    /// What the failure event should say when the stack aborted the connection itself.
+    pub(crate) abort_kind: Option<EventKind>,
+    /// Retransmissions already added to the counters.
+    pub(crate) retrans: u64,
+    /// Emit no more events (a TIME-WAIT connection replaced by a new SYN).
+    pub(crate) silent: bool,
+}
+
+/// All TCP state of a stack.
+#[derive(Debug)]
+pub(crate) struct TcpTable {
+    pub(crate) conns: Slab<TcpSlot>,
+    pub(crate) by_tuple: HashMap<Tuple, Key>,
+    pub(crate) listeners: Slab<Listener<Key>>,
+    pub(crate) listen_map: HashMap<(Ipv4Addr, u16), Key>,
+    pub(crate) listen_ports: HashMap<u16, u32>,
+    pub(crate) ready: VecDeque<Key>,
+    pub(crate) timers: BinaryHeap<Reverse<(Instant, Key)>>,
+    pub(crate) isn: IsnGenerator,
+    pub(crate) scratch: Vec<u8>,
+}
+
+impl TcpTable {
+    pub(crate) fn new(isn_key: [u8; 16]) -> Self {
+        Self {
+            conns: Slab::default(),
+            by_tuple: HashMap::new(),
+            listeners: Slab::default(),
+            listen_map: HashMap::new(),
+            listen_ports: HashMap::new(),
+            ready: VecDeque::new(),
+            timers: BinaryHeap::new(),
+            isn: IsnGenerator::new(isn_key),
+            scratch: vec![0; 1 << 16],
+        }
+    }
+
+    fn listener_for(&self, local: SocketAddrV4) -> Option<Key> {
+        self.listen_map
+            .get(&(*local.ip(), local.port()))
+            .or_else(|| self.listen_map.get(&(Ipv4Addr::UNSPECIFIED, local.port())))
+            .copied()
+    }
+
+    fn listen_in_use(&self, local: SocketAddrV4) -> bool {
+        if local.ip().is_unspecified() {
+            self.listen_ports.contains_key(&local.port())
+        } else {
+            self.listener_for(local).is_some()
+        }
+    }
+
+    fn mark_ready(&mut self, key: Key) {
+        if let Some(slot) = self.conns.get_mut(key) {
+            if !slot.queued {
+                slot.queued = true;
+                self.ready.push_back(key);
+            }
+        }
+    }
+
+    pub(crate) fn poll_at(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((t, _))| *t)
+    }
+}
+
+/// What became of one polled segment.
+enum Out {
+    /// Written into the caller's buffer: the frame length.
+    Frame(usize),
+    /// The next hop is unresolved: the datagram waits for ARP.
+    Pending(Ipv4Addr, Vec<u8>),
+    /// Dropped (no route, or the buffer is too small).
+    Dropped,
+}
+
+impl Stack {
+    // ---- TCP API ----
+
+    /// Listens on `local` (one of our addresses or the unspecified address; port 0 picks
+    /// an ephemeral one) with an accept queue of `backlog` connections.
+    pub fn tcp_listen(
+        &mut self,
+        local: SocketAddr,
+        backlog: usize,
+    ) -> Result<ListenerHandle, Error> {
+        let ip = self.check_local(local.ip())?;
+        let port = if local.port() == 0 {
+            let salt = self.rng.next_u32();
+            let tcp = &self.tcp;
+            self.ports
+                .allocate(ip, None, salt, |p| !tcp.listen_in_use(SocketAddrV4::new(ip, p)))
+                .ok_or(Error::AddrNotAvailable)?
+        } else {
+            local.port()
+        };
+        let local = SocketAddrV4::new(ip, port);
+        if self.tcp.listen_in_use(local) {
+            return Err(Error::AddrInUse);
+        }
+        let key =
+            self.tcp.listeners.insert(Listener::new(local, backlog, self.config.max_syn_backlog));
+        self.tcp.listen_map.insert((ip, port), key);
+        *self.tcp.listen_ports.entry(port).or_default() += 1;
+        Ok(ListenerHandle(key))
+    }
+
+    /// The address a listener listens on.
+    pub fn listener_local_addr(&self, l: ListenerHandle) -> Option<SocketAddr> {
+        self.tcp.listeners.get(l.0).map(|l| SocketAddr::V4(l.local))
+    }
+
+    /// The oldest established connection of the listener; [`Error::WouldBlock`] when none.
+    pub fn tcp_accept(&mut self, l: ListenerHandle) -> Result<TcpHandle, Error> {
+        let listener = self.tcp.listeners.get_mut(l.0).ok_or(Error::InvalidInput)?;
+        let key = listener.accept_queue.pop_front().ok_or(Error::WouldBlock)?;
+        if let Some(slot) = self.tcp.conns.get_mut(key) {
+            slot.listener = None;
+        }
+        Ok(TcpHandle(key))
+    }
+
+    /// Closes a listener; the connections it holds (half-open or not yet accepted) are reset.
+    pub fn listener_close(&mut self, l: ListenerHandle) {
+        let Some(mut listener) = self.tcp.listeners.remove(l.0) else { return };
+        let local = listener.local;
+        self.tcp.listen_map.remove(&(*local.ip(), local.port()));
+        if let Some(n) = self.tcp.listen_ports.get_mut(&local.port()) {
+            *n -= 1;
+            if *n == 0 {
+                self.tcp.listen_ports.remove(&local.port());
+            }
+        }
+        for key in listener.drain() {
+            if let Some(slot) = self.tcp.conns.get_mut(key) {
+                slot.listener = None;
+                slot.released = true;
+                slot.conn.abort();
+            }
+            self.tcp.mark_ready(key);
+        }
+    }
+
+    /// Opens a connection to `remote` from `local` (or, if `None` or with port 0, from the
+    /// source address for the route and an RFC 6056 ephemeral port). Its SYN comes out of
+    /// the next `poll_transmit`; [`Stack::poll_wake`] names it when it connects or fails.
+    pub fn tcp_connect(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local: Option<SocketAddr>,
+    ) -> Result<TcpHandle, Error> {
+        let remote = Self::check_remote(remote)?;
+        let local = local.unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
+        let mut ip = self.check_local(local.ip())?;
+        if ip.is_unspecified() {
+            ip = match self.iface.source_for(*remote.ip()) {
+                Some(ip) => ip,
+                None => {
+                    self.counters.ip_out_no_routes += 1;
+                    return Err(Error::NetworkUnreachable);
+                }
+            };
+        }
+        let port = if local.port() == 0 {
+            let tcp = &self.tcp;
+            self.ports
+                .allocate(ip, Some((*remote.ip(), remote.port())), 0, |p| {
+                    let l = SocketAddrV4::new(ip, p);
+                    !tcp.by_tuple.contains_key(&(l, remote)) && !tcp.listen_in_use(l)
+                })
+                .ok_or(Error::AddrNotAvailable)?
+        } else {
+            let l = SocketAddrV4::new(ip, local.port());
+            if self.tcp.by_tuple.contains_key(&(l, remote)) || self.tcp.listen_in_use(l) {
+                return Err(Error::AddrInUse);
+            }
+            local.port()
+        };
+        let local = SocketAddrV4::new(ip, port);
+        let (l, r) = (SocketAddr::V4(local), SocketAddr::V4(remote));
+        let isn = self.tcp.isn.isn(now, l, r);
+        let conn = Connection::connect(now, l, r, isn, &self.config.tcp);
+        let key = self.insert_conn(conn, (local, remote), None);
+        self.counters.tcp_active_opens += 1;
+        self.after_tcp(now, key);
+        Ok(TcpHandle(key))
+    }
+
+    /// The connection, to read its state and figures.
+    pub fn tcp(&self, h: TcpHandle) -> Option<&Connection> {
+        self.tcp.conns.get(h.0).map(|s| &s.conn)
+    }
+
+    /// The connection, to send, receive, shut down or tune it. The stack polls it on the
+    /// next `poll_transmit`, so whatever the call changed goes out.
+    pub fn tcp_mut(&mut self, h: TcpHandle) -> Option<&mut Connection> {
+        self.tcp.mark_ready(h.0);
+        self.tcp.conns.get_mut(h.0).map(|s| &mut s.conn)
+    }
+
+    /// An error the stack learned for the connection beyond its own (host unreachable from
+    /// ICMP or ARP, connection refused from ICMP), taken once.
+    pub fn tcp_take_error(&mut self, h: TcpHandle) -> Option<Error> {
+        self.tcp.conns.get_mut(h.0)?.error.take()
+    }
+
+    /// The application dropped the connection: close it as Linux does (FIN, or RST when
+    /// received data was never read) and free it when it is over, TIME-WAIT included. The
+    /// handle is stale from now on.
+    pub fn tcp_release(&mut self, h: TcpHandle) {
+        let Some(slot) = self.tcp.conns.get_mut(h.0) else { return };
+        slot.released = true;
+        if slot.conn.state() == State::SynSent {
+            slot.conn.abort();
+        } else {
+            slot.conn.close();
+        }
+        self.tcp.mark_ready(h.0);
+    }
+
+    /// How many connections the stack holds (any state, TIME-WAIT included).
+    pub fn tcp_connection_count(&self) -> usize {
+        self.tcp.conns.len()
+    }
+
+    // ---- internals ----
+
+    fn insert_conn(&mut self, conn: Connection, tuple: Tuple, listener: Option<Key>) -> Key {
+        let key = self.tcp.conns.insert(TcpSlot {
+            conn,
+            tuple,
+            listener,
+            released: false,
+            queued: false,
+            deadline: None,
+            established: false,
+            error: None,
+            abort_kind: None,
+            retrans: 0,
+            silent: false,
+        });
+        self.tcp.by_tuple.insert(tuple, key);
+        self.tcp.mark_ready(key);
+        key
+    }
+
+    pub(crate) fn tcp_input(&mut self, now: Instant, ip: &ipv4::Repr, payload: &[u8]) {
+        let (src, dst) = (IpAddr::V4(ip.src_addr), IpAddr::V4(ip.dst_addr));
+        let Ok(packet) = Packet::new_checked(payload) else {
+            self.counters.tcp_in_errs += 1;
+            return;
+        };
+        let Ok(seg) = Repr::parse(&packet, src, dst, &self.config.checksums) else {
+            self.counters.tcp_in_errs += 1;
+            return;
+        };
+        self.counters.tcp_in_segs += 1;
+        let local = SocketAddrV4::new(ip.dst_addr, seg.dst_port);
+        let remote = SocketAddrV4::new(ip.src_addr, seg.src_port);
+        if let Some(&key) = self.tcp.by_tuple.get(&(local, remote)) {
+            let Some(slot) = self.tcp.conns.get_mut(key) else { return };
+            if slot.conn.time_wait_accepts(&seg) {
+                // RFC 6191: a new incarnation replaces the TIME-WAIT connection.
+                self.tcp.by_tuple.remove(&(local, remote));
+                slot.silent = true;
+                slot.conn.abort();
+                self.tcp.mark_ready(key);
+            } else {
+                slot.conn.handle_segment(now, SocketAddr::V4(remote), &seg);
+                self.tcp.mark_ready(key);
+                self.after_tcp(now, key);
+                self.wake_conn(key);
+                return;
+            }
+        }
+        match self.tcp.listener_for(local) {
+            Some(l) => self.listener_input(now, l, local, remote, &seg),
+            None => self.closed_port(now, local, remote, &seg),
+        }
+    }
+
+    /// A segment for a listener (RFC 9293 §3.10.7.2).
+    fn listener_input(
+        &mut self,
+        now: Instant,
+        l: Key,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seg: &Repr<'_>,
+    ) {
+        if seg.flags.contains(Flags::RST) {
+            return;
+        }
+        if seg.ack_number.is_some() {
+            if !seg.flags.contains(Flags::SYN) && self.cookie_ack(now, l, local, remote, seg) {
+                return;
+            }
+            self.send_reset(now, local, remote, seg);
+            return;
+        }
+        if !seg.flags.contains(Flags::SYN) {
+            return;
+        }
+        let Some(listener) = self.tcp.listeners.get(l) else { return };
+        if listener.accept_full() {
+            self.counters.tcp_listen_overflows += 1;
+            return;
+        }
+        if listener.syn_full() {
+            self.send_cookie(now, local, remote, seg);
+            return;
+        }
+        let (lo, re) = (SocketAddr::V4(local), SocketAddr::V4(remote));
+        let isn = self.tcp.isn.isn(now, lo, re);
+        let conn = Connection::accept(now, lo, re, seg, isn, &self.config.tcp);
+        let key = self.insert_conn(conn, (local, remote), Some(l));
+        if let Some(listener) = self.tcp.listeners.get_mut(l) {
+            listener.syn_queue.insert(key);
+        }
+        self.counters.tcp_passive_opens += 1;
+        self.after_tcp(now, key);
+    }
+
+    /// A segment to a port nobody listens on: RST (RFC 9293 §3.10.7.1), and a SYN is
+    /// recorded as a refused connection.
+    fn closed_port(
+        &mut self,
+        now: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seg: &Repr<'_>,
+    ) {
+        if seg.flags.contains(Flags::SYN) && seg.ack_number.is_none() {
+            self.push_event(Event {
+                at: now,
+                kind: EventKind::Refused,
+                local: SocketAddr::V4(local),
+                remote: SocketAddr::V4(remote),
+                bytes_sent: 0,
+                bytes_received: 0,
+                retransmissions: 0,
+            });
+        }
+        self.send_reset(now, local, remote, seg);
+    }
+
+    fn send_reset(
+        &mut self,
+        now: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seg: &Repr<'_>,
+    ) {
+        if let Some(rst) = tcp::reset_for(seg) {
+            if self.send_segment(now, local, remote, &rst).is_ok() {
+                self.counters.tcp_out_rsts += 1;
+            }
+        }
+    }
+
+    /// Sends a segment that belongs to no connection through the control queue.
+    pub(crate) fn send_segment(
+        &mut self,
+        now: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seg: &Repr<'_>,
+    ) -> Result<(), Error> {
+        let len = seg.buffer_len();
+        let mut packet = self.ip_packet(*local.ip(), *remote.ip(), Protocol::Tcp, len, true);
+        let (s, d) = (IpAddr::V4(*local.ip()), IpAddr::V4(*remote.ip()));
+        seg.emit(
+            &mut Packet::new_unchecked(&mut packet[ipv4::HEADER_LEN..]),
+            s,
+            d,
+            &self.config.checksums,
+        )
+        .map_err(|_| Error::InvalidInput)?;
+        self.send_ip(now, *remote.ip(), packet, None)?;
+        self.counters.tcp_out_segs += 1;
+        Ok(())
+    }
+
+    fn wake_conn(&mut self, key: Key) {
+        let Some(slot) = self.tcp.conns.get(key) else { return };
+        match slot.listener {
+            Some(l) => self.wake(SocketHandle::Listener(ListenerHandle(l))),
+            None if !slot.released => self.wake(SocketHandle::Tcp(TcpHandle(key))),
+            None => {}
+        }
+    }
+
+    /// After anything touched a connection: turn its events into the stack's, count,
+    /// re-arm its timer, and free it when it is over and nobody holds it.
+    pub(crate) fn after_tcp(&mut self, now: Instant, key: Key) {
+        let Some(slot) = self.tcp.conns.get_mut(key) else { return };
+        let mut events = Vec::new();
+        while let Some(e) = slot.conn.poll_event() {
+            events.push(e);
+        }
+        let info = slot.conn.info();
+        self.counters.tcp_retrans_segs += info.retransmitted_segments.saturating_sub(slot.retrans);
+        slot.retrans = info.retransmitted_segments;
+        let deadline = slot.conn.poll_timeout();
+        if deadline != slot.deadline {
+            slot.deadline = deadline;
+            if let Some(d) = deadline {
+                self.tcp.timers.push(Reverse((d, key)));
+            }
+        }
+        let (local, remote) = (SocketAddr::V4(slot.tuple.0), SocketAddr::V4(slot.tuple.1));
+        let silent = slot.silent;
+        let listener = slot.listener;
+        let mut wake = !events.is_empty();
+        for e in events {
+            let Some(slot) = self.tcp.conns.get_mut(key) else { return };
+            let kind = match e {
+                tcp::Event::Connected => {
+                    slot.established = true;
+                    self.counters.tcp_curr_estab += 1;
+                    if let Some(l) = listener.and_then(|l| self.tcp.listeners.get_mut(l)) {
+                        l.established(key);
+                    }
+                    EventKind::Established
+                }
+                tcp::Event::PeerClosed => continue,
+                tcp::Event::Error(err) => {
+                    let kind = slot.abort_kind.take().unwrap_or(match err {
+                        tcp::Error::Refused => EventKind::Refused,
+                        tcp::Error::TimedOut => EventKind::TimedOut,
+                        _ => EventKind::Reset,
+                    });
+                    if !slot.established {
+                        self.counters.tcp_attempt_fails += 1;
+                    } else if kind == EventKind::Reset {
+                        self.counters.tcp_estab_resets += 1;
+                    }
+                    kind
+                }
+                tcp::Event::Closed => {
+                    if let Some(kind) = slot.abort_kind.take() {
+                        // Aborted by the stack (ICMP, ARP): say why before saying closed.
+                        if !slot.established {
+                            self.counters.tcp_attempt_fails += 1;
+                        }
+                        if !silent {
+                            self.push_event(Event {
+                                at: now,
+                                kind,
+                                local,
+                                remote,
+                                bytes_sent: info.bytes_sent,
+                                bytes_received: info.bytes_received,
+                                retransmissions: info.retransmitted_segments,
+                            });
+                        }
+                    }
+                    let Some(slot) = self.tcp.conns.get_mut(key) else { return };
+                    if slot.established {
+                        slot.established = false;
+                        self.counters.tcp_curr_estab -= 1;
+                    }
+                    EventKind::Closed
+                }
+            };
+            if !silent {
+                self.push_event(Event {
+                    at: now,
+                    kind,
+                    local,
+                    remote,
+                    bytes_sent: info.bytes_sent,
+                    bytes_received: info.bytes_received,
+                    retransmissions: info.retransmitted_segments,
+                });
+            }
+        }
+        let Some(slot) = self.tcp.conns.get_mut(key) else { return };
+        if slot.conn.is_closed() {
+            let tuple = slot.tuple;
+            let half_open = slot.listener.is_some() && !slot.established;
+            let accepted_queue = slot.listener;
+            let free = slot.released || (half_open && slot.conn.state() == State::Closed);
+            if self.tcp.by_tuple.get(&tuple) == Some(&key) {
+                self.tcp.by_tuple.remove(&tuple);
+            }
+            if free {
+                if let Some(l) = accepted_queue.and_then(|l| self.tcp.listeners.get_mut(l)) {
+                    l.forget(key);
+                }
+                self.tcp.conns.remove(key);
+                return;
+            }
+        }
+        if wake {
+            self.wake_conn(key);
+            wake = false;
+        }
+        let _ = wake;
+    }
+
+    /// Runs the connection timers due at `now`.
+    pub(crate) fn tcp_handle_timeout(&mut self, now: Instant) {
+        let mut due = Vec::new();
+        while let Some(&Reverse((at, key))) = self.tcp.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.tcp.timers.pop();
+            due.push((at, key));
+        }
+        for (at, key) in due {
+            let Some(slot) = self.tcp.conns.get_mut(key) else { continue };
+            if slot.deadline != Some(at) {
+                continue;
+            }
+            slot.deadline = None;
+            slot.conn.handle_timeout(now);
+            self.tcp.mark_ready(key);
+            self.after_tcp(now, key);
+            self.wake_conn(key);
+        }
+    }
+
+    /// The next segment of a ready connection, written as a whole frame into `buf`.
+    pub(crate) fn tcp_poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        while let Some(&key) = self.tcp.ready.front() {
+            let Some(slot) = self.tcp.conns.get(key) else {
+                self.tcp.ready.pop_front();
+                continue;
+            };
+            let (local, remote) = slot.tuple;
+            let (link, mac) = match self.config.medium {
+                Medium::Ip => (0, Some(ethernet::Address::BROADCAST)),
+                Medium::Ethernet => {
+                    let hop = self.iface.next_hop(*remote.ip());
+                    (ethernet::HEADER_LEN, hop.and_then(|h| self.neighbors.lookup(now, h)))
+                }
+            };
+            let routed = self.iface.next_hop(*remote.ip()).is_some() || link == 0;
+            let ident = self.next_ident();
+            let checksums = self.config.checksums;
+            let TcpTable { conns, scratch, .. } = &mut self.tcp;
+            let Some(slot) = conns.get_mut(key) else { continue };
+            let Some(seg) = slot.conn.poll_transmit(now, scratch) else {
+                slot.queued = false;
+                self.tcp.ready.pop_front();
+                self.after_tcp(now, key);
+                continue;
+            };
+            let rst = seg.flags.contains(Flags::RST);
+            let len = seg.buffer_len();
+            let ip = ipv4::Repr {
+                src_addr: *local.ip(),
+                dst_addr: *remote.ip(),
+                protocol: Protocol::Tcp,
+                payload_len: len,
+                ttl: TTL,
+                tos: 0,
+                ident,
+                dont_frag: true,
+                more_frags: false,
+                frag_offset: 0,
+            };
+            let (s, d) = (IpAddr::V4(*local.ip()), IpAddr::V4(*remote.ip()));
+            let out = if !routed {
+                Out::Dropped
+            } else if mac.is_some() {
+                match buf.get_mut(link..link + ip.buffer_len()) {
+                    Some(datagram) => {
+                        let (header, body) = datagram.split_at_mut(ipv4::HEADER_LEN);
+                        ip.emit(&mut ipv4::Packet::new_unchecked(header), &checksums);
+                        match seg.emit(&mut Packet::new_unchecked(body), s, d, &checksums) {
+                            Ok(()) => Out::Frame(link + ip.buffer_len()),
+                            Err(_) => Out::Dropped,
+                        }
+                    }
+                    None => Out::Dropped,
+                }
+            } else {
+                let mut packet = vec![0; ip.buffer_len()];
+                let (header, body) = packet.split_at_mut(ipv4::HEADER_LEN);
+                ip.emit(&mut ipv4::Packet::new_unchecked(header), &checksums);
+                match seg.emit(&mut Packet::new_unchecked(body), s, d, &checksums) {
+                    Ok(()) => Out::Pending(*remote.ip(), packet),
+                    Err(_) => Out::Dropped,
+                }
+            };
+            // Round robin: the connection goes to the back, still marked.
+            self.tcp.ready.pop_front();
+            self.tcp.ready.push_back(key);
+            self.counters.ip_out_requests += 1;
+            self.counters.tcp_out_segs += 1;
+            if rst {
+                self.counters.tcp_out_rsts += 1;
+            }
+            self.after_tcp(now, key);
+            match out {
+                Out::Frame(len) => {
+                    if let (Some(mac), Medium::Ethernet) = (mac, self.config.medium) {
+                        let repr = ethernet::Repr {
+                            src_addr: self.config.mac,
+                            dst_addr: mac,
+                            ethertype: ethernet::EtherType::Ipv4,
+                            vlan: None,
+                        };
+                        repr.emit(&mut ethernet::Frame::new_unchecked(&mut buf[..len]));
+                    }
+                    return Some(len);
+                }
+                Out::Pending(dst, packet) => {
+                    let owner = Some(SocketHandle::Tcp(TcpHandle(key)));
+                    let _ = self.send_ip(now, dst, packet, owner);
+                    self.counters.ip_out_requests -= 1;
+                }
+                Out::Dropped => {
+                    if !routed {
+                        self.counters.ip_out_no_routes += 1;
+                    } else {
+                        self.counters.ip_out_discards += 1;
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// SYN cookies: not yet.
+    fn send_cookie(&mut self, _now: Instant, _l: SocketAddrV4, _r: SocketAddrV4, _s: &Repr<'_>) {
+        self.counters.tcp_listen_overflows += 1;
+    }
+
+    /// SYN cookies: not yet.
+    fn cookie_ack(
+        &mut self,
+        _now: Instant,
+        _l: Key,
+        _local: SocketAddrV4,
+        _remote: SocketAddrV4,
+        _seg: &Repr<'_>,
+    ) -> bool {
+        false
+    }
+
+    /// ARP for a connection's next hop failed: an opening connection fails with host
+    /// unreachable; an open one carries on and retransmits (RFC 1122 §4.2.3.9).
+    pub(crate) fn tcp_unreachable(&mut self, now: Instant, key: Key) {
+        let Some(slot) = self.tcp.conns.get_mut(key) else { return };
+        slot.error = Some(Error::HostUnreachable);
+        if matches!(slot.conn.state(), State::SynSent) {
+            slot.abort_kind = Some(EventKind::TimedOut);
+            slot.conn.abort();
+            self.tcp.mark_ready(key);
+            self.after_tcp(now, key);
+        }
+    }
+
+    /// An ICMP error about a segment of ours (RFC 1122 §4.2.3.9, RFC 5927): fragmentation
+    /// needed lowers the path MTU (RFC 1191); a hard error aborts a connection in
+    /// SYN-SENT; everything else is a soft error kept for `tcp_take_error`.
+    pub(crate) fn tcp_icmp_error(
+        &mut self,
+        now: Instant,
+        tuple: Tuple,
+        error: Option<Error>,
+        mtu: Option<u16>,
+    ) {
+        let Some(&key) = self.tcp.by_tuple.get(&tuple) else { return };
+        let Some(slot) = self.tcp.conns.get_mut(key) else { return };
+        if let Some(mtu) = mtu {
+            // RFC 1191 §5: an old router says 0; fall back to the smallest plateau.
+            let mtu = if mtu < 68 { 576 } else { usize::from(mtu) };
+            slot.conn.set_path_mtu(mtu.min(self.config.mtu));
+            self.tcp.mark_ready(key);
+            return;
+        }
+        let Some(error) = error else { return };
+        if slot.conn.state() == State::SynSent && error == Error::ConnectionRefused {
+            slot.error = Some(error);
+            slot.abort_kind = Some(EventKind::Refused);
+            slot.conn.abort();
+            self.tcp.mark_ready(key);
+            self.after_tcp(now, key);
+            self.wake_conn(key);
+        } else {
+            slot.error = Some(error);
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! TCP through the stack in the simulator: connect, listen and accept, data both ways,
+//! close; refusal seen on both ends; RST for closed ports; release semantics; TIME-WAIT
+//! reuse; the accept backlog; many concurrent connections.
+
+mod support;
+
+use core::net::SocketAddr;
+
+use pila::stack::{Error, EventKind, Stack, TcpHandle};
+use pila::tcp::State;
+use pila::time::Duration;
+use support::*;
+
+fn sa(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn events(s: &mut Stack) -> Vec<pila::stack::Event> {
+    std::iter::from_fn(|| s.poll_event()).collect()
+}
+
+/// Connects A to B's listener on port 80 and accepts; returns (client, server).
+fn connected(net: &mut Net) -> (TcpHandle, TcpHandle) {
+    let l = net.b().tcp_listen(sa("0.0.0.0:80"), 16).unwrap_or_else(|_| {
+        panic!("listen");
+    });
+    let now = net.now();
+    let c = net.a().tcp_connect(now, sa("192.0.2.2:80"), None).unwrap();
+    let mut s = None;
+    assert!(net.run_until(Duration::from_secs(5), |n| {
+        if s.is_none() {
+            s = n.b().tcp_accept(l).ok();
+        }
+        s.is_some() && n.a().tcp(c).unwrap().state() == State::Established
+    }));
+    (c, s.unwrap())
+}
+
+#[test]
+fn connect_exchange_and_close() {
+    let mut net = Net::new();
+    let (c, s) = connected(&mut net);
+    net.a().tcp_mut(c).unwrap().send(b"hello, b").unwrap();
+    let mut buf = [0; 64];
+    let mut got = 0;
+    net.run_until(Duration::from_secs(2), |n| {
+        if let Ok(k) = n.b().tcp_mut(s).unwrap().recv(&mut buf) {
+            got = k;
+        }
+        got > 0
+    });
+    assert_eq!(&buf[..got], b"hello, b");
+    net.b().tcp_mut(s).unwrap().send(b"hi a").unwrap();
+    net.run_for(Duration::from_millis(100));
+    assert_eq!(net.a().tcp_mut(c).unwrap().recv(&mut buf), Ok(4));
+    // Both close; A ends in TIME-WAIT, B closed and freed.
+    net.a().tcp_release(c);
+    net.run_for(Duration::from_millis(100));
+    net.b().tcp_release(s);
+    net.run_for(Duration::from_secs(1));
+    assert!(net.b().tcp(s).is_none(), "B's slot is freed");
+    assert_eq!(net.b().tcp_connection_count(), 0);
+    assert_eq!(net.a().tcp_connection_count(), 1, "A holds TIME-WAIT");
+    net.run_for(Duration::from_secs(61));
+    assert_eq!(net.a().tcp_connection_count(), 0);
+    let ea = events(net.a());
+    let kinds: Vec<EventKind> = ea.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [EventKind::Established, EventKind::Closed]);
+    assert_eq!(ea[1].bytes_sent, 8);
+    assert_eq!(ea[1].bytes_received, 4);
+    assert_eq!(ea[0].remote, sa("192.0.2.2:80"));
+    let ca = net.a().counters().clone();
+    let cb = net.b().counters().clone();
+    assert_eq!((ca.tcp_active_opens, cb.tcp_passive_opens), (1, 1));
+    assert_eq!((ca.tcp_curr_estab, cb.tcp_curr_estab), (0, 0));
+    assert_eq!(ca.tcp_out_rsts + cb.tcp_out_rsts, 0);
+    assert!(ca.tcp_out_segs >= 4 && cb.tcp_in_segs >= 4);
+}
+
+#[test]
+fn refused_is_seen_on_both_ends() {
+    let mut net = Net::new();
+    net.capture = true;
+    let now = net.now();
+    let c = net.a().tcp_connect(now, sa("192.0.2.2:81"), None).unwrap();
+    net.run_for(Duration::from_secs(1));
+    let conn = net.a().tcp(c).unwrap();
+    assert_eq!(conn.state(), State::Closed);
+    let mut buf = [0; 4];
+    assert_eq!(
+        net.a().tcp_mut(c).unwrap().recv(&mut buf),
+        Err(pila::tcp::RecvError::Error(pila::tcp::Error::Refused))
+    );
+    let a_local = net.a().tcp(c).unwrap().local();
+    let ea = events(net.a());
+    assert_eq!(
+        ea.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        [EventKind::Refused, EventKind::Closed]
+    );
+    let eb = events(net.b());
+    assert_eq!(eb.len(), 1);
+    assert_eq!(eb[0].kind, EventKind::Refused);
+    assert_eq!((eb[0].local, eb[0].remote), (sa("192.0.2.2:81"), a_local));
+    assert_eq!(net.b().counters().tcp_out_rsts, 1);
+    assert_eq!(net.a().counters().tcp_attempt_fails, 1);
+    // The application releases it: freed.
+    net.a().tcp_release(c);
+    net.run_for(Duration::from_millis(1));
+    assert_eq!(net.a().tcp_connection_count(), 0);
+}
+
+#[test]
+fn segments_to_nowhere_get_rst_and_stray_rst_gets_nothing() {
+    let mut net = Net::new();
+    let (c, s) = connected(&mut net);
+    // B forgets the connection abruptly by aborting; A's data then meets RST.
+    net.b().tcp_mut(s).unwrap().abort();
+    net.run_for(Duration::from_millis(10));
+    let before = net.b().counters().tcp_out_rsts;
+    assert_eq!(before, 1, "abort sends RST");
+    assert_eq!(net.a().tcp(c).unwrap().state(), State::Closed);
+    let kinds: Vec<EventKind> = events(net.a()).iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [EventKind::Established, EventKind::Reset, EventKind::Closed]);
+    assert_eq!(net.a().counters().tcp_estab_resets, 1);
+}
+
+#[test]
+fn release_with_unread_data_resets() {
+    let mut net = Net::new();
+    let (c, s) = connected(&mut net);
+    net.a().tcp_mut(c).unwrap().send(b"unread").unwrap();
+    net.run_for(Duration::from_millis(100));
+    assert_eq!(net.b().tcp(s).unwrap().recv_available(), 6);
+    net.b().tcp_release(s);
+    net.run_for(Duration::from_millis(100));
+    assert_eq!(net.b().counters().tcp_out_rsts, 1);
+    assert_eq!(net.a().tcp(c).unwrap().state(), State::Closed);
+    assert_eq!(net.b().tcp_connection_count(), 0);
+}
+
+#[test]
+fn time_wait_is_reused_by_a_newer_syn() {
+    let mut net = Net::new();
+    let l = net.b().tcp_listen(sa("0.0.0.0:80"), 4).unwrap();
+    let now = net.now();
+    let c = net.a().tcp_connect(now, sa("192.0.2.2:80"), Some(sa("0.0.0.0:5555"))).unwrap();
+    net.run_for(Duration::from_millis(100));
+    let s = net.b().tcp_accept(l).unwrap();
+    // B closes first, so B holds TIME-WAIT.
+    net.b().tcp_release(s);
+    net.run_for(Duration::from_millis(100));
+    net.a().tcp_release(c);
+    net.run_for(Duration::from_millis(100));
+    assert_eq!(net.b().tcp_connection_count(), 1, "TIME-WAIT on B");
+    // The same 4-tuple again, at once: B's TIME-WAIT gives way.
+    let now = net.now();
+    let c2 = net.a().tcp_connect(now, sa("192.0.2.2:80"), Some(sa("0.0.0.0:5555"))).unwrap();
+    assert!(net.run_until(Duration::from_secs(1), |n| {
+        n.a().tcp(c2).unwrap().state() == State::Established
+    }));
+    assert!(net.b().tcp_accept(l).is_ok());
+}
+
+#[test]
+fn addresses_in_use_and_not_ours() {
+    let mut net = Net::new();
+    let s = net.a();
+    s.tcp_listen(sa("0.0.0.0:80"), 1).unwrap();
+    assert_eq!(s.tcp_listen(sa("192.0.2.1:80"), 1), Err(Error::AddrInUse));
+    assert_eq!(s.tcp_listen(sa("198.51.100.1:80"), 1), Err(Error::AddrNotAvailable));
+    let now = pila::time::Instant::ZERO;
+    assert_eq!(
+        s.tcp_connect(now, sa("192.0.2.2:80"), Some(sa("192.0.2.1:80"))),
+        Err(Error::AddrInUse)
+    );
+    assert_eq!(s.tcp_connect(now, sa("0.0.0.0:80"), None), Err(Error::InvalidInput));
+    assert_eq!(s.tcp_connect(now, sa("203.0.113.1:80"), None), Err(Error::NetworkUnreachable));
+    let l = s.tcp_listen(sa("0.0.0.0:0"), 1).unwrap();
+    assert!(s.listener_local_addr(l).unwrap().port() >= 49152);
+    assert_eq!(s.tcp_accept(l), Err(Error::WouldBlock));
+}
+
+#[test]
+fn full_accept_queue_drops_syns_until_accepted() {
+    let mut net = Net::new();
+    let l = net.b().tcp_listen(sa("0.0.0.0:80"), 1).unwrap();
+    let now = net.now();
+    let c1 = net.a().tcp_connect(now, sa("192.0.2.2:80"), None).unwrap();
+    let c2 = net.a().tcp_connect(now, sa("192.0.2.2:80"), None).unwrap();
+    net.run_for(Duration::from_millis(500));
+    assert_eq!(net.a().tcp(c1).unwrap().state(), State::Established);
+    assert_eq!(net.a().tcp(c2).unwrap().state(), State::SynSent);
+    assert!(net.b().counters().tcp_listen_overflows >= 1);
+    assert!(net.b().tcp_accept(l).is_ok());
+    // A's SYN retransmission (after 1 s) now gets in.
+    assert!(net.run_until(Duration::from_secs(3), |n| {
+        n.a().tcp(c2).unwrap().state() == State::Established
+    }));
+    assert!(net.b().tcp_accept(l).is_ok());
+}
+
+#[test]
+fn closing_a_listener_resets_what_it_held() {
+    let mut net = Net::new();
+    let l = net.b().tcp_listen(sa("0.0.0.0:80"), 4).unwrap();
+    let now = net.now();
+    let c = net.a().tcp_connect(now, sa("192.0.2.2:80"), None).unwrap();
+    net.run_for(Duration::from_millis(100));
+    assert_eq!(net.a().tcp(c).unwrap().state(), State::Established);
+    net.b().listener_close(l);
+    net.run_for(Duration::from_millis(100));
+    assert_eq!(net.a().tcp(c).unwrap().state(), State::Closed);
+    assert_eq!(net.b().tcp_connection_count(), 0);
+    assert!(net.b().tcp_listen(sa("0.0.0.0:80"), 4).is_ok(), "port free again");
+}
+
+#[test]
+fn arp_failure_fails_a_connect_with_host_unreachable() {
+    let mut net = Net::new();
+    let now = net.now();
+    let c = net.a().tcp_connect(now, sa("192.0.2.77:80"), None).unwrap();
+    net.run_for(Duration::from_secs(5));
+    assert_eq!(net.a().tcp(c).unwrap().state(), State::Closed);
+    assert_eq!(net.a().tcp_take_error(c), Some(Error::HostUnreachable));
+    let kinds: Vec<EventKind> = events(net.a()).iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [EventKind::TimedOut, EventKind::Closed]);
+}
+
+#[test]
+fn wakes_name_the_listener_then_the_connection() {
+    let mut net = Net::new();
+    let l = net.b().tcp_listen(sa("0.0.0.0:80"), 4).unwrap();
+    let now = net.now();
+    net.a().tcp_connect(now, sa("192.0.2.2:80"), None).unwrap();
+    net.run_for(Duration::from_millis(100));
+    let wakes: Vec<_> = std::iter::from_fn(|| net.b().poll_wake()).collect();
+    assert!(wakes.contains(&pila::stack::SocketHandle::Listener(l)), "{wakes:?}");
+}
+
+/// 10,000 connections between two stacks at once, each sending and receiving a little.
+#[test]
+fn ten_thousand_concurrent_connections() {
+    const N: usize = 10_000;
+    let mut b = config(true);
+    b.max_syn_backlog = N;
+    let mut net = Net::with(config(false), b, pila::device::WireConfig::default());
+    let l = net.b().tcp_listen(sa("0.0.0.0:80"), N).unwrap();
+    let now = net.now();
+    let clients: Vec<TcpHandle> =
+        (0..N).map(|_| net.a().tcp_connect(now, sa("192.0.2.2:80"), None).unwrap()).collect();
+    let mut servers = Vec::new();
+    let mut buf = [0u8; 64];
+    let mut echoed = 0;
+    let mut done = vec![false; N];
+    let mut finished = 0;
+    let ok = net.run_until(Duration::from_secs(120), |n| {
+        while let Ok(s) = n.b().tcp_accept(l) {
+            servers.push((s, false));
+        }
+        for (s, replied) in servers.iter_mut().filter(|(_, r)| !*r) {
+            let conn = n.hosts[1].stack.tcp_mut(*s).unwrap();
+            if let Ok(k) = conn.recv(&mut buf) {
+                if k > 0 {
+                    conn.send(&buf[..k]).unwrap();
+                    conn.shutdown_write();
+                    *replied = true;
+                    echoed += 1;
+                }
+            }
+        }
+        for (i, c) in clients.iter().enumerate() {
+            if done[i] {
+                continue;
+            }
+            let conn = n.hosts[0].stack.tcp_mut(*c).unwrap();
+            match conn.state() {
+                State::Established if conn.info().bytes_sent == 0 => {
+                    conn.send(format!("#{i}").as_bytes()).unwrap();
+                }
+                _ => {}
+            }
+            if let Ok(k) = conn.recv(&mut buf) {
+                if k > 0 {
+                    assert_eq!(&buf[..k], format!("#{i}").as_bytes());
+                    done[i] = true;
+                    finished += 1;
+                }
+            }
+        }
+        finished == N
+    });
+    if !ok {
+        let mut states = std::collections::HashMap::new();
+        for c in &clients {
+            *states.entry(format!("{}", net.a().tcp(*c).unwrap().state())).or_insert(0) += 1;
+        }
+        eprintln!("{states:?} t={:?} next={:?}", net.now(), net.next_deadline());
+        eprintln!("{}", net.a().counters().clone());
+        eprintln!("{}", net.b().counters().clone());
+    }
+    assert!(ok, "{finished} of {N} finished, {echoed} echoed");
+    assert_eq!(net.b().counters().tcp_passive_opens, N as u64);
+    assert_eq!(net.a().counters().tcp_curr_estab, N as u64);
+    assert_eq!(net.a().counters().tcp_out_rsts, 0);
+}

@@ -57,6 +57,8 @@ counters! {
         ip_frag_oks,
         /// Fragments made.
         ip_frag_creates,
+        /// Datagrams larger than the MTU that could not be fragmented (DF set).
+        ip_frag_fails,
     }
     "Icmp" {
         /// ICMP messages received, errors included.

@@ -452,6 +452,16 @@ impl Connection {
         }
     }
 
+    /// SND.UNA: the oldest sequence number not yet acknowledged (RFC 9293 §3.3.1).
+    pub fn snd_una(&self) -> SeqNumber {
+        self.snd.snd_una
+    }
+
+    /// SND.NXT: the next sequence number to send (RFC 9293 §3.3.1).
+    pub fn snd_nxt(&self) -> SeqNumber {
+        self.snd.snd_nxt
+    }
+
     /// The RFC 9293 state.
     pub fn state(&self) -> State {
         self.state

@@ -101,6 +101,9 @@ counters! {
         tcp_in_errs,
         /// Segments sent with RST.
         tcp_out_rsts,
+        /// ICMP errors ignored because the TCP sequence number they quote is not in flight
+        /// (RFC 5927 §4.1).
+        tcp_out_of_window_icmps,
         /// SYN-ACKs sent with a SYN cookie.
         tcp_syn_cookies_sent,
         /// Connections made from a valid SYN cookie.

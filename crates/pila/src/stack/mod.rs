@@ -895,18 +895,21 @@ impl Stack {
         let (Some(sport), Some(dport)) = (port(0), port(2)) else { return };
         let local = SocketAddrV4::new(header.src_addr, sport);
         let remote = SocketAddrV4::new(header.dst_addr, dport);
+        // The quoted TCP sequence number, for RFC 5927's in-window check.
+        let seq = data.get(4..8).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        let seq = seq.map(crate::wire::tcp::SeqNumber);
         let error = match reason {
             U::PortUnreachable | U::ProtoUnreachable => Error::ConnectionRefused,
             U::NetUnreachable | U::DstNetUnknown => Error::NetworkUnreachable,
             U::FragRequired if header.protocol == Protocol::Tcp => {
-                self.tcp_icmp_error(now, (local, remote), None, Some(next_hop_mtu));
+                self.tcp_icmp_error(now, (local, remote), seq, None, Some(next_hop_mtu));
                 return;
             }
             U::FragRequired => return,
             _ => Error::HostUnreachable,
         };
         if header.protocol == Protocol::Tcp {
-            self.tcp_icmp_error(now, (local, remote), Some(error), None);
+            self.tcp_icmp_error(now, (local, remote), seq, Some(error), None);
             return;
         }
         if header.protocol == Protocol::Udp {

@@ -18,7 +18,7 @@ use crate::tcp::listener::Listener;
 use crate::tcp::{self, Connection, IsnGenerator, State};
 use crate::time::Instant;
 use crate::wire::ip::Protocol;
-use crate::wire::tcp::{Flags, Packet, Repr};
+use crate::wire::tcp::{Flags, Packet, Repr, SeqNumber};
 use crate::wire::{ethernet, ipv4};
 
 /// A connection's 4-tuple: local, remote.
@@ -701,18 +701,27 @@ impl Stack {
 
     /// An ICMP error about a segment of ours (RFC 1122 §4.2.3.9, RFC 5927): fragmentation
     /// needed lowers the path MTU (RFC 1191); a hard error aborts a connection in
-    /// SYN-SENT; everything else is a soft error kept for `tcp_take_error`.
+    /// SYN-SENT; everything else is a soft error kept for `tcp_take_error`. An error whose
+    /// quoted sequence number is not in flight (SND.UNA <= SEQ < SND.NXT) is ignored: an
+    /// off-path attacker would have to guess it (RFC 5927 §4.1).
     pub(crate) fn tcp_icmp_error(
         &mut self,
         now: Instant,
         tuple: Tuple,
+        seq: Option<SeqNumber>,
         error: Option<Error>,
         mtu: Option<u16>,
     ) {
         let Some(&key) = self.tcp.by_tuple.get(&tuple) else { return };
         let Some(slot) = self.tcp.conns.get_mut(key) else { return };
+        let (una, nxt) = (slot.conn.snd_una(), slot.conn.snd_nxt());
+        if !seq.is_some_and(|seq| una <= seq && seq < nxt) {
+            self.counters.tcp_out_of_window_icmps += 1;
+            return;
+        }
         if let Some(mtu) = mtu {
-            // RFC 1191 §5: an old router says 0; fall back to the smallest plateau.
+            // RFC 1191 §5: an old router says 0 (or anything below IPv4's 68-byte
+            // minimum): fall back to 576. Never above our own MTU.
             let mtu = if mtu < 68 { 576 } else { usize::from(mtu) };
             slot.conn.set_path_mtu(mtu.min(self.config.mtu));
             self.tcp.mark_ready(key);

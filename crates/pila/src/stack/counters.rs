@@ -104,7 +104,7 @@ counters! {
         /// ICMP errors ignored because the TCP sequence number they quote is not in flight
         /// (RFC 5927 §4.1).
         tcp_out_of_window_icmps,
-        /// SYN-ACKs sent with a SYN cookie.
+        /// SYNs answered with a SYN cookie (the SYN queue was full).
         tcp_syn_cookies_sent,
         /// Connections made from a valid SYN cookie.
         tcp_syn_cookies_recv,

@@ -339,6 +339,8 @@ impl Stack {
         let ports = Ports::new(port_key, rng.next_u32(), config.ephemeral_ports);
         let mut isn_key = [0; 16];
         rng.fill(&mut isn_key);
+        let mut cookie_key = [0; 16];
+        rng.fill(&mut cookie_key);
         Ok(Self {
             iface: Interface { addresses: config.addresses.clone(), gateway: config.gateway },
             neighbors: Neighbors::new(ArpConfig {
@@ -354,7 +356,7 @@ impl Stack {
             pings: Pings::default(),
             ports,
             udp: UdpTable::default(),
-            tcp: TcpTable::new(isn_key),
+            tcp: TcpTable::new(isn_key, cookie_key),
             counters: Counters::default(),
             events: VecDeque::new(),
             wakes: VecDeque::new(),

@@ -1,6 +1,11 @@
 //! The `pila` command line.
 
+mod connect;
 mod demo;
+mod link;
+mod listen;
+mod ping;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -17,6 +22,14 @@ struct Cli {
 enum Command {
     /// Two hosts on an in-memory wire, no privileges needed: every frame decoded and printed.
     Demo(demo::Args),
+    /// Serve TCP echo, discard and chargen and UDP echo on a TAP or TUN until SIGINT/SIGTERM.
+    Serve(serve::Args),
+    /// Open a TCP connection and copy standard input to it and it to standard output.
+    Connect(connect::Args),
+    /// Accept one TCP connection and copy standard input to it and it to standard output.
+    Listen(listen::Args),
+    /// Send ICMP echo requests and print one line per reply, like ping(8).
+    Ping(ping::Args),
 }
 
 fn main() -> ExitCode {
@@ -26,6 +39,10 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::Connect(args) => connect::run(&args),
+        Command::Listen(args) => listen::run(&args),
+        Command::Ping(args) => ping::run(&args),
     };
     match result {
         Ok(()) | Err(Failure::OutputClosed) => ExitCode::SUCCESS,
@@ -74,11 +91,15 @@ fn usage_error(err: &clap::Error) -> ExitCode {
         return ExitCode::from(2);
     }
     let rendered = err.render().to_string();
-    let what = rendered
-        .lines()
-        .find(|line| !line.trim().is_empty())
-        .unwrap_or("bad command line")
-        .trim_start_matches("error: ");
+    let mut lines = rendered.lines().filter(|line| !line.trim().is_empty());
+    let mut what =
+        lines.next().unwrap_or("bad command line").trim_start_matches("error: ").to_owned();
+    // "the following required arguments were not provided:" names them on the next line.
+    if what.ends_with(':') {
+        if let Some(next) = lines.next() {
+            what = format!("{what} {}", next.trim());
+        }
+    }
     eprintln!("pila: {what} — see 'pila --help'");
     ExitCode::from(2)
 }

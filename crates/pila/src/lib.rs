@@ -18,6 +18,7 @@
 pub mod device;
 #[doc(hidden)]
 pub mod fuzz;
+pub mod net;
 pub mod rand;
 pub mod sim;
 pub mod stack;

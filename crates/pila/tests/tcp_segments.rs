@@ -1151,3 +1151,148 @@ fn keepalive_probes_then_timeout() {
     assert_eq!(events(&mut c), [Event::Error(Error::TimedOut), Event::Closed]);
     assert_eq!(c.info().keepalive_probes, 4);
 }
+
+// ---------------------------------------------------------------- RACK-TLP, D-SACK, undo
+
+/// Active open with SACK (no timestamps), established at 10 ms: SRTT = min_RTT = 10 ms.
+fn established_sack(congestion: pila::tcp::Congestion) -> Connection {
+    let config = Config { sack: true, congestion, ..cfg() };
+    let mut c = Connection::connect(ms(0), local(), remote(), seq(ISS), &config);
+    drain(&mut c, ms(0));
+    let options = Options { mss: Some(1460), sack_permitted: true, ..Options::default() };
+    inject(&mut c, ms(10), Repr { options, ..syn_ack() });
+    drain(&mut c, ms(10));
+    assert!(c.info().sack_enabled);
+    c
+}
+
+/// An ACK of `ack` from the peer carrying `blocks` (first block first).
+fn sack_ack(ack: SeqNumber, list: &[(SeqNumber, SeqNumber)]) -> Repr<'static> {
+    let mut b = SackBlocks::default();
+    for &block in list {
+        assert!(b.push(block));
+    }
+    Repr {
+        ack_number: Some(ack),
+        options: Options { sack_blocks: b, ..Options::default() },
+        ..peer()
+    }
+}
+
+#[test]
+fn rack_marks_a_segment_lost_after_the_reordering_window() {
+    let mut c = established_sack(pila::tcp::Congestion::Cubic);
+    assert_eq!(send_segments(&mut c, 4, ms(20)).len(), 4);
+    // Segment 0 is ACKed and segment 2 SACKed at 30 ms: segment 1, sent at the same time,
+    // is overdue only after RACK.rtt (10 ms) + reo_wnd (min_RTT / 4 = 2.5 ms): one SACKed
+    // segment is not yet three duplicate ACKs' worth, so the window is not zero.
+    inject(&mut c, ms(30), sack_ack(seg_seq(1), &[(seg_seq(2), seg_seq(3))]));
+    expect(&mut c, ms(30), &[]);
+    assert_eq!(c.poll_timeout(), Some(Instant::from_micros(32_500)));
+    c.handle_timeout(Instant::from_micros(32_400));
+    expect(&mut c, Instant::from_micros(32_400), &[]);
+    c.handle_timeout(Instant::from_micros(32_500));
+    let out = drain(&mut c, Instant::from_micros(32_500));
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].seq_number, seg_seq(1));
+    assert_eq!(out[0].payload, &data(4 * MSS)[MSS..2 * MSS]);
+    let info = c.info();
+    assert_eq!((info.fast_recoveries, info.rack_lost, info.rto_expiries), (1, 1, 0));
+    assert!(info.ssthresh < usize::MAX);
+}
+
+#[test]
+fn tail_loss_probe_repairs_a_tail_loss_without_rto() {
+    let mut c = established_sack(pila::tcp::Congestion::Cubic);
+    assert_eq!(send_segments(&mut c, 10, ms(20)).len(), 10);
+    // The last two segments are lost: the ACK at 30 ms covers eight, then silence.
+    inject(&mut c, ms(30), Repr { ack_number: Some(seg_seq(8)), ..peer() });
+    expect(&mut c, ms(30), &[]);
+    // RFC 8985 §7.2: PTO = 2·SRTT = 20 ms, well before the RTO (230 ms).
+    assert_eq!(c.poll_timeout(), Some(ms(50)));
+    c.handle_timeout(ms(50));
+    let probe = drain(&mut c, ms(50));
+    assert_eq!(probe.len(), 1, "{probe:?}");
+    assert_eq!(probe[0].seq_number, seg_seq(9), "the last segment is the probe");
+    assert_eq!(c.info().tlp_probes, 1);
+    // The probe draws a SACK; RACK now sees segment 8 overdue and repairs it.
+    inject(&mut c, ms(60), sack_ack(seg_seq(8), &[(seg_seq(9), seg_seq(10))]));
+    let out = drain(&mut c, ms(60));
+    assert_eq!(out.iter().map(|s| s.seq_number).collect::<Vec<_>>(), [seg_seq(8)]);
+    inject(&mut c, ms(70), Repr { ack_number: Some(seg_seq(10)), ..peer() });
+    assert_eq!(c.poll_timeout(), None);
+    let info = c.info();
+    assert_eq!((info.rto_expiries, info.retransmitted_segments), (0, 2));
+    assert_eq!(info.bytes_acked, (10 * MSS) as u64);
+}
+
+#[test]
+fn a_lost_retransmission_is_detected_and_resent() {
+    let mut c = established_sack(pila::tcp::Congestion::NewReno);
+    assert_eq!(send_segments(&mut c, 6, ms(20)).len(), 6);
+    // Segment 1 is lost; the rest is SACKed at 30 ms: three segments' worth above it makes
+    // the reordering window zero, so it is lost now; new data follows the retransmission.
+    inject(&mut c, ms(30), sack_ack(seg_seq(1), &[(seg_seq(2), seg_seq(6))]));
+    c.send(&data(MSS)).unwrap();
+    let out = drain(&mut c, ms(30));
+    assert_eq!(out.iter().map(|s| s.seq_number).collect::<Vec<_>>(), [seg_seq(1), seg_seq(6)]);
+    // The retransmission is lost too. The new segment, sent with it, arrives: RACK sees the
+    // retransmission overdue (RACK.rtt 10 ms, reo_wnd 0 in recovery) and sends it again,
+    // without waiting for the RTO.
+    inject(&mut c, ms(40), sack_ack(seg_seq(1), &[(seg_seq(2), seg_seq(7))]));
+    let out = drain(&mut c, ms(40));
+    assert_eq!(out.iter().map(|s| s.seq_number).collect::<Vec<_>>(), [seg_seq(1)]);
+    let info = c.info();
+    assert_eq!((info.retransmitted_segments, info.rack_lost, info.rto_expiries), (2, 2, 0));
+    inject(&mut c, ms(50), Repr { ack_number: Some(seg_seq(7)), ..peer() });
+    assert_eq!(c.poll_timeout(), None);
+}
+
+#[test]
+fn dsack_undoes_a_spurious_fast_recovery() {
+    let mut c = established_sack(pila::tcp::Congestion::Cubic);
+    assert_eq!(send_segments(&mut c, 10, ms(20)).len(), 10);
+    let before = c.info();
+    assert_eq!(before.ssthresh, usize::MAX);
+    // Segment 1 is late (reordered), not lost: everything after it is SACKed first.
+    inject(&mut c, ms(30), sack_ack(seg_seq(1), &[(seg_seq(2), seg_seq(10))]));
+    let out = drain(&mut c, ms(30));
+    assert_eq!(out[0].seq_number, seg_seq(1), "RACK retransmits it");
+    let reduced = c.info();
+    assert_eq!(reduced.fast_recoveries, 1);
+    assert!(reduced.cwnd < before.cwnd && reduced.ssthresh < usize::MAX, "{reduced:?}");
+    // The original arrives: a full ACK ends recovery.
+    inject(&mut c, ms(31), Repr { ack_number: Some(seg_seq(10)), ..peer() });
+    // Then the retransmission arrives as a duplicate: RFC 2883 D-SACK below the ACK.
+    inject(&mut c, ms(40), sack_ack(seg_seq(10), &[(seg_seq(1), seg_seq(2))]));
+    let info = c.info();
+    assert_eq!((info.dsacks_received, info.spurious_recoveries), (1, 1));
+    // RFC 3708 / RFC 9438 §4.9: the window and threshold are restored.
+    assert!(info.cwnd >= before.cwnd, "{info:?}");
+    assert_eq!(info.ssthresh, usize::MAX);
+    // A second D-SACK does not undo twice.
+    inject(&mut c, ms(41), sack_ack(seg_seq(10), &[(seg_seq(1), seg_seq(2))]));
+    assert_eq!(c.info().spurious_recoveries, 1);
+}
+
+#[test]
+fn duplicate_segments_are_reported_with_dsack() {
+    let mut c = established_sack(pila::tcp::Congestion::Cubic);
+    let hello = Repr { payload: b"hello", ..peer() };
+    inject(&mut c, ms(20), hello);
+    let first = drain(&mut c, ms(20));
+    assert_eq!(first.len(), 1);
+    assert!(first[0].options.sack_blocks.is_empty());
+    // RFC 2883 §4: the same segment again is ACKed at once with a D-SACK block for it.
+    inject(&mut c, ms(21), hello);
+    let out = drain(&mut c, ms(21));
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].ack_number, Some(seq(IRS + 6)));
+    let blocks: Vec<_> = out[0].options.sack_blocks.iter().collect();
+    assert_eq!(blocks, [(seq(IRS + 1), seq(IRS + 6))]);
+    // Only once: the next ACK carries no D-SACK.
+    inject(&mut c, ms(22), Repr { seq_number: seq(IRS + 6), payload: b"!", ..peer() });
+    let out = drain(&mut c, ms(22));
+    assert!(out[0].options.sack_blocks.is_empty(), "{out:?}");
+    assert_eq!(c.info().dsacks_sent, 1);
+}

@@ -316,8 +316,10 @@ fn bulk_64mib_1_percent_loss() {
     sim::with_seed(2, |seed| {
         let r = lossy(seed, 0.01);
         assert!(r.sender.fast_recoveries > 0, "{r}");
-        // SACK recovery repairs nearly everything; a timeout is the exception.
-        assert!(r.sender.rto_expiries * 20 < r.sender.fast_recoveries, "{r}");
+        // RACK repairs every loss, tail losses through TLP: no timeout at all.
+        assert_eq!(r.sender.rto_expiries, 0, "{r}");
+        // Every retransmission filled a real hole, or nearly.
+        assert!(r.sender.retransmitted_segments <= r.data_link.lost * 11 / 10, "{r}");
     });
 }
 
@@ -326,7 +328,8 @@ fn bulk_64mib_5_percent_loss() {
     sim::with_seed(3, |seed| {
         let r = lossy(seed, 0.05);
         assert!(r.sender.fast_recoveries > 0, "{r}");
-        assert!(r.sender.rto_expiries * 4 < r.sender.fast_recoveries, "{r}");
+        // RACK detects lost retransmissions: timeouts are rare.
+        assert!(r.sender.rto_expiries * 100 < r.sender.fast_recoveries, "{r}");
     });
 }
 
@@ -373,6 +376,12 @@ fn bulk_64mib_5_percent_reordering() {
         assert_eq!(r.data_link.lost, 0);
         assert_eq!(r.sender.rto_expiries, 0, "{r}");
         assert_eq!(r.receiver_host.dropped(), 0, "{r}");
+        // RACK's reordering window (RFC 8985) keeps most reordering from looking like loss,
+        // and D-SACK undoes the rest (RFC 3708): few or no net window reductions, and the
+        // transfer runs far faster than the 7.6 Mbit/s a DupThresh sender managed.
+        let net = r.sender.fast_recoveries - r.sender.spurious_recoveries;
+        assert!(net <= 5, "{net} window reductions: {r}");
+        assert!(r.throughput_bps() > 100e6, "{r}");
     });
 }
 
@@ -407,7 +416,7 @@ fn bulk_64mib_1_percent_corruption() {
         assert_eq!(r.sender_host.dropped(), r.ack_link.corrupted, "{r}");
         assert!(r.receiver_host.bad_checksum > 0);
         assert!(r.sender.fast_recoveries > 0, "{r}");
-        assert!(r.sender.rto_expiries * 20 < r.sender.fast_recoveries, "{r}");
+        assert_eq!(r.sender.rto_expiries, 0, "{r}");
     });
 }
 
@@ -430,7 +439,16 @@ fn fills_100_mbit_with_100_ms_rtt() {
         assert_eq!(r.sender.congestion, "cubic");
         assert!(r.sender.snd_wscale > 0 && r.receiver.rcv_wscale > 0);
         let ratio = r.throughput_bps() / RATE as f64;
-        assert!(ratio >= 0.8, "{:.1} % of the link rate: {r}", ratio * 100.0);
+        assert!(ratio >= 0.85, "{:.1} % of the link rate: {r}", ratio * 100.0);
+        // SACK survives everything, RACK repairs the slow-start overshoot: no timeout, and
+        // no spurious retransmission (no D-SACK). The retransmissions are the queue drops plus
+        // the segments the receiver discarded for exceeding its 32 out-of-order ranges
+        // (`Config::max_ooo_ranges`), which it never SACKed.
+        assert_eq!(r.sender.rto_expiries, 0, "{r}");
+        assert_eq!(r.sender.dsacks_received, 0, "{r}");
+        let dropped = r.data_link.queue_dropped;
+        assert!(r.sender.retransmitted_segments >= dropped, "{r}");
+        assert!(r.sender.retransmitted_segments < dropped * 2, "{r}");
     });
 }
 

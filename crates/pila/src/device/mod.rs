@@ -39,6 +39,7 @@ pub use virtual_wire::{Endpoint, VirtualWire, WireConfig, WireWaker};
 
 use crate::time::Instant;
 use crate::wire::Checksums;
+use core::fmt;
 use std::io;
 use std::sync::Arc;
 
@@ -119,22 +120,27 @@ impl<D: Device + ?Sized> Device for Box<D> {
     }
 }
 
-/// A device a driver thread can sleep on.
+/// A [`Device`] a driver thread can sleep on: the runtime's side of a device.
 ///
-/// The driver receives what is ready, transmits what it has, then calls [`wait`](Self::wait)
-/// until frames may have arrived, another thread fires the device's [`DeviceWaker`] (an
-/// application call), or its next timer is due.
+/// The driver of `pila::net` receives what is ready, transmits what the stack has, then calls
+/// [`wait`](Self::wait) with the stack's next deadline. A wait ends when frames may be ready
+/// to [`receive`](Device::receive), when a [`DeviceWaker`] fires (an application call gave
+/// the stack something to do), or at the deadline. Ending early is allowed (the driver just
+/// looks and waits again); sleeping through a frame or a wake-up is not. A wake-up given while
+/// nobody waits must end the next wait at once.
 pub trait WaitDevice: Device + Send {
-    /// Blocks until frames may be ready to receive, the waker fires, or `deadline` passes
-    /// (`None`: no deadline). It may return early; the caller then receives and waits again.
+    /// Blocks until frames may be ready, a [`DeviceWaker`] fires, or `deadline` passes
+    /// (`None`: no deadline).
     fn wait(&mut self, deadline: Option<std::time::Instant>) -> io::Result<()>;
 
-    /// A handle that ends this device's current [`wait`](Self::wait) from any thread, or the
-    /// next one if none is under way.
+    /// A handle that ends the current or next [`wait`](Self::wait) from any thread.
     fn waker(&self) -> DeviceWaker;
 }
 
 /// Ends a [`WaitDevice::wait`] from any thread; cheap to clone.
+///
+/// A device makes one from whatever interrupts its wait: a condition variable for the
+/// in-memory wire, an eventfd for TAP and TUN.
 #[derive(Clone)]
 pub struct DeviceWaker {
     wake: Arc<dyn Fn() + Send + Sync>,
@@ -152,9 +158,19 @@ impl DeviceWaker {
     }
 }
 
-impl core::fmt::Debug for DeviceWaker {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+impl fmt::Debug for DeviceWaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DeviceWaker").finish_non_exhaustive()
+    }
+}
+
+impl<D: WaitDevice + ?Sized> WaitDevice for Box<D> {
+    fn wait(&mut self, deadline: Option<std::time::Instant>) -> io::Result<()> {
+        (**self).wait(deadline)
+    }
+
+    fn waker(&self) -> DeviceWaker {
+        (**self).waker()
     }
 }
 
@@ -310,5 +326,42 @@ mod tests {
         let mut batch = FrameBatch::new(1);
         assert!(batch.push_with(4, |_| 10));
         assert_eq!(batch.get(0), Some(&[0u8; 4][..]));
+    }
+
+    #[test]
+    fn endpoint_wait_ends_on_waker_frame_or_deadline() {
+        use std::time::{Duration as StdDuration, Instant as StdInstant};
+        let (mut a, mut b) = VirtualWire::pair(WireConfig::default());
+        let far = Some(StdInstant::now() + StdDuration::from_secs(30));
+
+        // A wake-up given before the wait is kept: the wait returns at once.
+        let waker = WaitDevice::waker(&b);
+        waker.wake();
+        let start = StdInstant::now();
+        WaitDevice::wait(&mut b, far).unwrap();
+        assert!(start.elapsed() < StdDuration::from_secs(5));
+
+        // A waker fired from another thread ends a wait under way.
+        let thread = std::thread::spawn(move || {
+            std::thread::sleep(StdDuration::from_millis(20));
+            waker.wake();
+        });
+        let start = StdInstant::now();
+        WaitDevice::wait(&mut b, far).unwrap();
+        assert!(start.elapsed() < StdDuration::from_secs(5));
+        thread.join().unwrap();
+
+        // A frame sent toward the endpoint ends its wait.
+        let mut batch = FrameBatch::new(1);
+        batch.push(&[0u8; 60]);
+        a.transmit(Instant::ZERO, &batch).unwrap();
+        WaitDevice::wait(&mut b, far).unwrap();
+        let mut got = FrameBatch::new(4);
+        assert_eq!(b.receive(Instant::ZERO, &mut got).unwrap(), 1);
+
+        // Nothing pending: the deadline ends the wait, and not before it.
+        let start = StdInstant::now();
+        WaitDevice::wait(&mut b, Some(start + StdDuration::from_millis(30))).unwrap();
+        assert!(start.elapsed() >= StdDuration::from_millis(30));
     }
 }

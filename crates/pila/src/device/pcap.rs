@@ -5,7 +5,7 @@
 //! (`LINKTYPE_RAW`, 101, IPv4 or IPv6 by the version nibble) for an IP device, so Wireshark
 //! and tshark open it directly.
 
-use super::{Capabilities, Device, FrameBatch, Medium};
+use super::{Capabilities, Device, DeviceWaker, FrameBatch, Medium, WaitDevice};
 use crate::time::Instant;
 use core::fmt;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
@@ -99,6 +99,16 @@ impl<D: Device> Device for Pcap<D> {
 
     fn poll_at(&self) -> Option<Instant> {
         self.inner.poll_at()
+    }
+}
+
+impl<D: WaitDevice> WaitDevice for Pcap<D> {
+    fn wait(&mut self, deadline: Option<std::time::Instant>) -> io::Result<()> {
+        self.inner.wait(deadline)
+    }
+
+    fn waker(&self) -> DeviceWaker {
+        self.inner.waker()
     }
 }
 

@@ -8,7 +8,7 @@
 
 use super::impair::Impairments;
 use super::link::{Fate, Link, LinkStats};
-use super::{Capabilities, Device, FrameBatch, Medium};
+use super::{Capabilities, Device, DeviceWaker, FrameBatch, Medium, WaitDevice};
 use crate::time::Instant;
 use crate::wire::Checksums;
 use core::fmt;
@@ -253,6 +253,18 @@ impl Device for Endpoint {
 
     fn poll_at(&self) -> Option<Instant> {
         self.shared.lock().links[self.peer()].next_arrival()
+    }
+}
+
+impl WaitDevice for Endpoint {
+    fn wait(&mut self, deadline: Option<std::time::Instant>) -> io::Result<()> {
+        Self::wait(self, deadline);
+        Ok(())
+    }
+
+    fn waker(&self) -> DeviceWaker {
+        let waker = Self::waker(self);
+        DeviceWaker::new(move || waker.wake())
     }
 }
 

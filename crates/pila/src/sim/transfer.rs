@@ -106,8 +106,8 @@ impl fmt::Display for TransferReport {
         write!(
             f,
             "{} B in {} ({:.2} Mbit/s); sender: {} segments, {} retransmitted, {} fast \
-             recoveries, {} RTOs, cwnd {} ssthresh {} srtt {}; receiver: {} dropped frames; \
-             data link: {}",
+             recoveries, {} RTOs, {} undone, {} TLPs, {} D-SACKs, {} RACK-lost, cwnd {} \
+             ssthresh {} srtt {}; receiver: {} dropped frames; data link: {}",
             self.bytes,
             self.duration(),
             self.throughput_bps() / 1e6,
@@ -115,6 +115,10 @@ impl fmt::Display for TransferReport {
             s.retransmitted_segments,
             s.fast_recoveries,
             s.rto_expiries,
+            s.spurious_recoveries,
+            s.tlp_probes,
+            s.dsacks_received,
+            s.rack_lost,
             s.cwnd,
             s.ssthresh,
             s.srtt,

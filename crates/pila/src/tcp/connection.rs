@@ -117,6 +117,17 @@ pub struct TcpInfo {
     pub fast_recoveries: u64,
     /// Retransmission timeouts.
     pub rto_expiries: u64,
+    /// Fast recoveries and timeouts found spurious (D-SACK, RFC 3708; timestamps, RFC 3522)
+    /// and undone.
+    pub spurious_recoveries: u64,
+    /// Tail loss probes sent (RFC 8985 §7).
+    pub tlp_probes: u64,
+    /// D-SACK blocks received (RFC 2883).
+    pub dsacks_received: u64,
+    /// D-SACK blocks sent for duplicate segments (RFC 2883).
+    pub dsacks_sent: u64,
+    /// Segments RACK marked lost (RFC 8985 §6.2), retransmitted ones included.
+    pub rack_lost: u64,
     /// Whether SACK was negotiated.
     pub sack_enabled: bool,
     /// Whether timestamps were negotiated.
@@ -152,6 +163,11 @@ pub(super) struct Stats {
     pub(super) retransmitted_segments: u64,
     pub(super) fast_recoveries: u64,
     pub(super) rto_expiries: u64,
+    pub(super) spurious_recoveries: u64,
+    pub(super) tlp_probes: u64,
+    pub(super) dsacks_received: u64,
+    pub(super) dsacks_sent: u64,
+    pub(super) rack_lost: u64,
     pub(super) challenge_acks_sent: u64,
     pub(super) paws_dropped: u64,
     pub(super) zero_window_probes: u64,
@@ -356,6 +372,8 @@ impl Connection {
                 Timer::Persist => self.on_persist_timeout(now),
                 Timer::Keepalive => self.on_keepalive_timeout(now),
                 Timer::DelayedAck => self.rcv.ack_now = true,
+                Timer::Reorder => self.on_reorder_timeout(now),
+                Timer::Probe => self.on_probe_timeout(now),
             }
         }
     }
@@ -566,6 +584,11 @@ impl Connection {
             retransmitted_segments: self.stats.retransmitted_segments,
             fast_recoveries: self.stats.fast_recoveries,
             rto_expiries: self.stats.rto_expiries,
+            spurious_recoveries: self.stats.spurious_recoveries,
+            tlp_probes: self.stats.tlp_probes,
+            dsacks_received: self.stats.dsacks_received,
+            dsacks_sent: self.stats.dsacks_sent,
+            rack_lost: self.stats.rack_lost,
             sack_enabled: self.sack_ok,
             timestamps_enabled: self.ts_ok,
             snd_wscale: self.snd.wscale,
@@ -614,6 +637,10 @@ impl Connection {
         self.snd.on_established(&self.config);
         if self.snd.syn_retransmitted {
             self.rtt.after_syn_timeout();
+        }
+        // RFC 8985 §6.2: the handshake's RTT is RACK's first min_RTT.
+        if self.rtt.srtt() > Duration::ZERO {
+            self.snd.rack.on_rtt(self.rtt.srtt());
         }
         self.restart_keepalive(now);
     }

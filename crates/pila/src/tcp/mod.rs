@@ -15,7 +15,7 @@
 //! The connection is split by concern: `state.rs` holds the RFC 9293 states and the
 //! SEGMENT ARRIVES procedure, `send.rs` the send sequence space, retransmission and loss
 //! recovery, `recv.rs` the receive sequence space, window advertisement and delayed ACKs,
-//! `rtt.rs` the RFC 6298 estimator, `timers.rs` the deadlines and `isn.rs` RFC 6528 initial
+//! `rtt.rs` the RFC 6298 estimator, `rack.rs` RACK-TLP loss detection (RFC 8985), `timers.rs` the deadlines and `isn.rs` RFC 6528 initial
 //! sequence numbers. Buffers live in `buffer.rs`/`assembler.rs`, the SACK scoreboard in
 //! `sack.rs` and congestion control in [`congestion`].
 
@@ -27,6 +27,7 @@ pub(crate) mod cookie;
 mod isn;
 pub(crate) mod listener;
 mod output;
+mod rack;
 mod recv;
 mod rtt;
 // Parts of the scoreboard API (D-SACK detection, range listing) are not driven yet.

@@ -7,7 +7,7 @@ use super::state::{State, our_wscale};
 use super::timers::Timer;
 use super::{SeqExt, seq_max, seq_min};
 use crate::time::Instant;
-use crate::wire::tcp::{Flags, Options, Repr, SeqNumber, Timestamp};
+use crate::wire::tcp::{Flags, Options, Repr, SackBlock, SackBlocks, SeqNumber, Timestamp};
 
 /// What the next segment is, decided before borrowing the buffer for its payload.
 #[derive(Debug, Clone, Copy)]
@@ -20,6 +20,8 @@ struct Plan {
     data_len: usize,
     window: u16,
     kind: Kind,
+    /// A D-SACK block to report first (RFC 2883).
+    dsack: Option<SackBlock>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +67,7 @@ impl Connection {
                 data_len: 0,
                 window: 0,
                 kind: Kind::Reset,
+                dsack: None,
             });
         }
         match self.state {
@@ -124,8 +127,12 @@ impl Connection {
         self.finish(seq, ack, Flags::default(), 0, 0, Kind::Normal)
     }
 
-    /// Retransmissions: fast retransmit, RFC 6675 NextSeg() holes, go-back-N after a timeout.
+    /// Retransmissions: with SACK, tail loss probes and what RACK marked lost; without,
+    /// fast retransmit and go-back-N after a timeout.
     fn plan_retransmit(&mut self, now: Instant) -> Option<Plan> {
+        if self.sack_ok {
+            return self.plan_rack_retransmit(now);
+        }
         let smss = self.snd.mss;
         let (una, nxt) = (self.snd.snd_una, self.snd.snd_nxt);
         if self.snd.fast_rtx {
@@ -175,6 +182,37 @@ impl Connection {
             return Some(seg);
         }
         None
+    }
+
+    /// With SACK: a tail loss probe when the PTO fired (RFC 8985 §7.3), else the lowest
+    /// segment RACK marked lost while `cwnd - pipe >= SMSS` (RFC 6675 §5 (C) with NextSeg()
+    /// rule 1 on RACK's marks); the first retransmission of a recovery goes regardless.
+    fn plan_rack_retransmit(&mut self, now: Instant) -> Option<Plan> {
+        let smss = self.snd.mss;
+        let (una, nxt) = (self.snd.snd_una, self.snd.snd_nxt);
+        if core::mem::take(&mut self.snd.tlp_pending) && nxt > una {
+            // RFC 8985 §7.3: new data if the window allows, else the last segment again.
+            let wnd_end = una.plus(self.snd.snd_wnd);
+            let room = if wnd_end > nxt { wnd_end.since(nxt) } else { 0 };
+            let len = self.snd.unsent().min(room).min(smss);
+            let p = if len > 0 {
+                self.data_segment(now, nxt, nxt.plus(len), len, false)
+            } else {
+                let (start, end) = self.snd.rack.last()?;
+                self.data_segment(now, start, end, smss, true)
+            }?;
+            self.snd.rack.tlp = Some((self.snd.snd_nxt, len == 0));
+            self.stats.tlp_probes += 1;
+            self.timers.clear(Timer::Probe);
+            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+            return Some(p);
+        }
+        let force = core::mem::take(&mut self.snd.fast_rtx);
+        let (start, end) = self.snd.rack.first_lost()?;
+        if !force && self.snd.cc.cwnd() < self.snd.rack.pipe() + smss {
+            return None;
+        }
+        self.data_segment(now, start, end, smss, true)
     }
 
     /// New data as congestion window, peer window, sender SWS avoidance and Nagle allow.
@@ -274,7 +312,15 @@ impl Connection {
         if len > 0 && end == buf_end {
             f.insert(Flags::PSH);
         }
-        self.note_sent(now, seq, end.plus(usize::from(fin)), len, retransmit);
+        let seq_end = end.plus(usize::from(fin));
+        self.note_sent(now, seq, seq_end, len, retransmit);
+        if self.sack_ok {
+            self.snd.rack.on_sent(seq, seq_end, now);
+            if !retransmit {
+                // RFC 8985 §7.2: (re)start the PTO after sending new data.
+                self.schedule_probe(now);
+            }
+        }
         let ack = Some(self.rcv.rcv_nxt);
         Some(self.finish(seq, ack, f, off, len, Kind::Normal))
     }
@@ -305,6 +351,9 @@ impl Connection {
         }
         if retransmit {
             self.stats.retransmitted_segments += 1;
+            if let Some(u) = &mut self.snd.undo {
+                u.retrans += 1;
+            }
             // Karn's rule: a retransmitted range is never timed.
             if self.snd.rtt_timing.is_some_and(|(e, _)| e > start) {
                 self.snd.rtt_timing = None;
@@ -326,13 +375,19 @@ impl Connection {
         kind: Kind,
     ) -> Plan {
         let window = self.rcv.advertise(kind == Kind::Syn);
+        let mut dsack = None;
         if ack.is_some() {
+            // RFC 2883 §4: a D-SACK is reported once, in the next segment.
+            if kind == Kind::Normal && self.sack_ok {
+                dsack = self.rcv.dsack.take();
+                self.stats.dsacks_sent += u64::from(dsack.is_some());
+            }
             self.rcv.ack_now = false;
             self.rcv.unacked_bytes = 0;
             self.rcv.last_ack_sent = self.rcv.rcv_nxt;
             self.timers.clear(Timer::DelayedAck);
         }
-        Plan { seq, ack, flags, data_off, data_len, window, kind }
+        Plan { seq, ack, flags, data_off, data_len, window, kind, dsack }
     }
 
     fn materialize<'a>(&'a self, now: Instant, plan: Plan, scratch: &'a mut [u8]) -> Repr<'a> {
@@ -356,8 +411,16 @@ impl Connection {
                     options.timestamp =
                         Some(Timestamp { tsval: self.ts_now(now), tsecr: self.rcv.ts_recent });
                 }
-                if self.sack_ok && !self.rcv.assembler.is_empty() {
-                    let max = if self.ts_ok { 3 } else { 4 };
+                let max = if self.ts_ok { 3 } else { 4 };
+                if let Some(d) = plan.dsack {
+                    // RFC 2883 §4: the D-SACK block first, then the usual blocks.
+                    let mut blocks = SackBlocks::EMPTY;
+                    blocks.push(d);
+                    for b in self.rcv.sack_blocks(max - 1).iter() {
+                        blocks.push(b);
+                    }
+                    options.sack_blocks = blocks;
+                } else if self.sack_ok && !self.rcv.assembler.is_empty() {
                     options.sack_blocks = self.rcv.sack_blocks(max);
                 }
             }

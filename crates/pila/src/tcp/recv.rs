@@ -47,6 +47,8 @@ pub(super) struct Receiver {
     pub(super) read_closed: bool,
     /// Delayed-ACK delay (`None`: ACK every segment).
     pub(super) delayed_ack: Option<crate::time::Duration>,
+    /// A duplicate segment's range to report in the next ACK (RFC 2883 D-SACK).
+    pub(super) dsack: Option<(SeqNumber, SeqNumber)>,
 }
 
 impl Receiver {
@@ -69,6 +71,7 @@ impl Receiver {
             last_ack_sent: SeqNumber(0),
             read_closed: false,
             delayed_ack: config.delayed_ack,
+            dsack: None,
         }
     }
 

@@ -19,7 +19,7 @@
 use crate::wire::tcp::{SackBlock, SackBlocks, SeqNumber};
 
 /// The most disjoint SACKed ranges a scoreboard keeps.
-pub(crate) const MAX_RANGES: usize = 64;
+pub(crate) const MAX_RANGES: usize = 512;
 
 /// RFC 6675 §2 `DupThresh`: SACKed segments above a hole that make it lost.
 const DUP_THRESH: usize = 3;
@@ -523,23 +523,23 @@ mod tests {
     #[test]
     fn memory_is_bounded_by_forgetting_the_highest_range() {
         let mut sb = Scoreboard::new();
-        // Every other 100 bytes SACKed: 64 ranges.
+        // Every other 100 bytes SACKed: MAX_RANGES ranges.
         for i in 0..MAX_RANGES as u32 {
             let l = 1000 + 200 * i;
-            assert_eq!(sb.update(seq(0), seq(100_000), &blocks(&[(l, l + 100)])), 100);
+            assert_eq!(sb.update(seq(0), seq(1_000_000), &blocks(&[(l, l + 100)])), 100);
         }
         assert_eq!(sb.ranges.len(), MAX_RANGES);
         let top = sb.highest_sacked();
-        // A 65th range above all: it is the one forgotten.
-        assert_eq!(sb.update(seq(0), seq(100_000), &blocks(&[(50_000, 50_100)])), 0);
+        // One range more above all: it is the one forgotten.
+        assert_eq!(sb.update(seq(0), seq(1_000_000), &blocks(&[(500_000, 500_100)])), 0);
         assert_eq!(sb.highest_sacked(), top);
-        // A 65th range in between: the highest range makes room for it.
-        assert_eq!(sb.update(seq(0), seq(100_000), &blocks(&[(100, 200)])), 100);
+        // One range more in between: the highest range makes room for it.
+        assert_eq!(sb.update(seq(0), seq(1_000_000), &blocks(&[(100, 200)])), 100);
         assert_eq!(sb.ranges.len(), MAX_RANGES);
         assert_eq!(sb.ranges.first(), Some(&(seq(100), seq(200))));
         assert_eq!(sb.highest_sacked(), top.map(|t| t - 200));
         // Blocks that merge still work when full.
-        assert_eq!(sb.update(seq(0), seq(100_000), &blocks(&[(1100, 1200)])), 100);
+        assert_eq!(sb.update(seq(0), seq(1_000_000), &blocks(&[(1100, 1200)])), 100);
         assert_eq!(sb.ranges.len(), MAX_RANGES - 1);
         assert!(sb.is_sacked(seq(1150)));
     }

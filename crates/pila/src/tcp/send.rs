@@ -1,7 +1,9 @@
 //! The send side: send sequence space (RFC 9293 §3.3.1), the send buffer and the
 //! retransmission queue over it, ACK processing, RTT sampling, loss recovery (fast
 //! retransmit and NewReno, RFC 5681/6582; SACK recovery, RFC 6675; limited transmit,
-//! RFC 3042) and the retransmission and persist timers.
+//! RFC 3042; with SACK, RACK-TLP loss detection, RFC 8985, in `rack.rs`), the undoing of
+//! spurious recoveries (D-SACK, RFC 2883/RFC 3708; timestamps, RFC 3522) and the
+//! retransmission and persist timers.
 //!
 //! The retransmission queue is not a list of segments: every unacknowledged byte is still
 //! in the send buffer, so a retransmission is just a sequence range `[seq, seq+len)` read
@@ -10,7 +12,8 @@
 use super::buffer::RingBuffer;
 use super::congestion::{CongestionControl, Cubic, NewReno};
 use super::connection::{Connection, Error};
-use super::sack::Scoreboard;
+use super::rack::Rack;
+use super::sack::{self, Scoreboard};
 use super::state::State;
 use super::timers::Timer;
 use super::{Config, Congestion, SeqExt, seq_max};
@@ -68,6 +71,17 @@ pub(super) struct Sender {
     pub(super) rescue_rxt: Option<SeqNumber>,
     /// What the peer holds beyond `snd_una` (RFC 6675 scoreboard).
     pub(super) scoreboard: Scoreboard,
+    /// RACK-TLP state (RFC 8985), used with SACK.
+    pub(super) rack: Rack,
+    /// The PTO fired: send a tail loss probe (RFC 8985 §7.3).
+    pub(super) tlp_pending: bool,
+    /// With SACK, after a retransmission timeout: `SND.NXT` at the timeout, until `SND.UNA`
+    /// passes it (RFC 8985 §6.3, RFC 6675 §5.1).
+    pub(super) rto_recover: Option<SeqNumber>,
+    /// What a spurious-recovery undo needs (RFC 3708 §3.2).
+    pub(super) undo: Option<Undo>,
+    /// RFC 3522 Eifel detection after a timeout: `SND.UNA` and the time of the timeout.
+    pub(super) rto_undo: Option<(SeqNumber, Instant)>,
     /// The congestion controller.
     pub(super) cc: Box<dyn CongestionControl>,
     /// Without timestamps: the segment being timed (end sequence, sent at) — Karn's rule.
@@ -117,6 +131,11 @@ impl Sender {
             high_rxt: iss,
             rescue_rxt: None,
             scoreboard: Scoreboard::new(),
+            rack: Rack::new(),
+            tlp_pending: false,
+            rto_recover: None,
+            undo: None,
+            rto_undo: None,
             cc: new_cc(config, mss),
             rtt_timing: None,
             retries: 0,
@@ -172,18 +191,18 @@ impl Sender {
         self.unsent() > 0 || (self.fin_queued && !self.fin_sent())
     }
 
-    /// Bytes the network holds, as congestion control counts them: RFC 6675 pipe in SACK
-    /// recovery; after a timeout only what was resent since; otherwise the flight minus
-    /// SACKed bytes.
+    /// Bytes the network holds, as congestion control counts them: with SACK, RFC 6675 pipe
+    /// (neither SACKed nor lost); without, after a timeout only what was resent since,
+    /// otherwise the flight.
     pub(super) fn pipe(&self, sack: bool) -> usize {
         if let Some(p) = self.rtx_next {
             return p.since(self.snd_una).min(self.flight());
         }
-        if sack && self.in_recovery {
-            return self.scoreboard.pipe(self.snd_una, self.snd_nxt, self.high_rxt, self.mss);
+        if sack {
+            // RFC 6675 §4 SetPipe with RACK's loss marks in place of IsLost.
+            return self.rack.pipe();
         }
-        let sacked = if sack { self.scoreboard.sacked_bytes() } else { 0 };
-        self.flight().saturating_sub(sacked)
+        self.flight()
     }
 
     /// The congestion window with RFC 6582 inflation or RFC 3042 limited transmit.
@@ -195,6 +214,15 @@ impl Sender {
         };
         self.cc.cwnd().saturating_add(extra)
     }
+}
+
+/// A loss-recovery episode that may yet prove spurious (RFC 3708 §3.2, as Linux counts it).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Undo {
+    /// `SND.UNA` when the episode began: D-SACKs below it are for older episodes.
+    pub(super) marker: SeqNumber,
+    /// Retransmissions of the episode not yet shown unnecessary by a D-SACK.
+    pub(super) retrans: u32,
 }
 
 fn new_cc(config: &Config, mss: usize) -> Box<dyn CongestionControl> {
@@ -231,12 +259,17 @@ impl Connection {
             return AckCheck::Drop;
         }
         let seg_wnd = usize::from(seg.window_len) << self.snd.wscale;
+        let mut dsack = None;
         let sack_new = if self.sack_ok && !seg.options.sack_blocks.is_empty() {
+            dsack = sack::dsack(ack, &seg.options.sack_blocks);
             let high = seq_max(ack, snd_una);
             self.snd.scoreboard.update(high, snd_nxt, &seg.options.sack_blocks)
         } else {
             0
         };
+        if let Some(d) = dsack {
+            self.on_dsack(now, d);
+        }
         if ack > snd_una {
             self.on_new_ack(now, seg, ack);
         } else if ack == snd_una
@@ -262,7 +295,143 @@ impl Connection {
             self.snd.max_snd_wnd = self.snd.max_snd_wnd.max(seg_wnd);
         }
         self.update_persist(now);
+        if self.sack_ok {
+            self.rack_on_ack(now, seg, ack > snd_una, sack_new, dsack.is_some());
+        }
         AckCheck::Continue
+    }
+
+    /// RFC 8985 §6.2 and §7.4 for an ACK (SACK connections): RACK's view of what was
+    /// delivered, the fate of a tail loss probe, loss detection, the PTO.
+    fn rack_on_ack(
+        &mut self,
+        now: Instant,
+        seg: &Repr<'_>,
+        advanced: bool,
+        sack_new: usize,
+        dsack: bool,
+    ) {
+        let echo = seg.options.timestamp.filter(|_| self.ts_ok).map(|t| t.tsecr);
+        let offset = self.ts_offset;
+        // The ACK echoes a timestamp older than the transmission at `xmit`.
+        let echo_older = move |xmit: Instant| {
+            echo.is_some_and(|e| (e.wrapping_sub(ts_at(xmit, offset)) as i32) < 0)
+        };
+        let snd_una = self.snd.snd_una;
+        self.snd.rack.on_ack(now, snd_una, &self.snd.scoreboard, echo_older);
+        // RFC 8985 §7.4.2: did the probe repair a loss?
+        if let Some((end, retransmission)) = self.snd.rack.tlp {
+            if snd_una >= end {
+                if !retransmission || dsack {
+                    // A new-data probe (RACK judges the rest), or the probe was a duplicate.
+                    self.snd.rack.tlp = None;
+                } else if snd_una > end {
+                    // The probe repaired a loss: the congestion response of a fast recovery.
+                    self.snd.rack.tlp = None;
+                    let smss = self.snd.mss;
+                    let flight = self.snd.flight();
+                    self.snd.cc.on_congestion_event(now, flight, smss);
+                    self.snd.cc.on_recovery_exit(now, smss);
+                } else if !advanced && sack_new == 0 {
+                    // A plain duplicate ACK: the original and the probe both arrived.
+                    self.snd.rack.tlp = None;
+                }
+            }
+        }
+        self.rack_detect_loss(now);
+        self.schedule_probe(now);
+    }
+
+    /// RFC 8985 §6.2 step 5: mark losses, arm the reordering timer, start recovery.
+    fn rack_detect_loss(&mut self, now: Instant) {
+        let in_recovery = self.snd.in_recovery || self.snd.rto_recover.is_some();
+        let sacked = self.snd.scoreboard.sacked_bytes();
+        let reo_wnd = self.snd.rack.reo_wnd(in_recovery, sacked, self.snd.mss, self.rtt.srtt());
+        let (lost, timeout) = self.snd.rack.detect_loss(now, reo_wnd);
+        self.stats.rack_lost += lost as u64;
+        match timeout {
+            Some(t) => self.timers.set(Timer::Reorder, now + t),
+            None => self.timers.clear(Timer::Reorder),
+        }
+        if lost > 0 {
+            self.maybe_enter_recovery(now);
+        }
+    }
+
+    /// The RACK reordering timer fired (RFC 8985 §6.3).
+    pub(super) fn on_reorder_timeout(&mut self, now: Instant) {
+        if self.sack_ok && self.state.is_synchronized() && self.snd.flight() > 0 {
+            self.rack_detect_loss(now);
+        }
+    }
+
+    /// Arms the PTO (RFC 8985 §7.2) when a tail loss probe may be needed: SACK in use, not
+    /// in recovery, no probe outstanding, data in flight. The probe is sent only if it comes
+    /// before the retransmission timeout.
+    pub(super) fn schedule_probe(&mut self, now: Instant) {
+        let sending = matches!(
+            self.state,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::LastAck
+                | State::Closing
+        );
+        let ok = self.sack_ok
+            && sending
+            && !self.snd.in_recovery
+            && self.snd.rto_recover.is_none()
+            && self.snd.rack.tlp.is_none()
+            && self.snd.flight() > 0
+            && self.snd.snd_wnd > 0
+            && !self.timers.is_set(Timer::Persist);
+        let at = now + self.snd.rack.pto(self.rtt.srtt());
+        match self.timers.get(Timer::Retransmit) {
+            Some(rto_at) if ok && at < rto_at => self.timers.set(Timer::Probe, at),
+            _ => self.timers.clear(Timer::Probe),
+        }
+    }
+
+    /// The PTO fired: a probe is due (RFC 8985 §7.3).
+    pub(super) fn on_probe_timeout(&mut self, _now: Instant) {
+        let ok = self.sack_ok
+            && self.state.is_synchronized()
+            && !self.snd.in_recovery
+            && self.snd.rto_recover.is_none()
+            && self.snd.rack.tlp.is_none()
+            && self.snd.flight() > 0;
+        self.snd.tlp_pending = ok;
+    }
+
+    /// RFC 2883: the peer reported a duplicate segment. Widen RACK's reordering window
+    /// (RFC 8985 §6.2 step 4) and, once every retransmission of the episode proved
+    /// unnecessary, undo it (RFC 3708 §3.2).
+    fn on_dsack(&mut self, now: Instant, (left, _right): (SeqNumber, SeqNumber)) {
+        self.stats.dsacks_received += 1;
+        self.snd.rack.on_dsack(self.snd.snd_una, self.snd.snd_nxt);
+        if let Some(u) = &mut self.snd.undo {
+            if left >= u.marker && u.retrans > 0 {
+                u.retrans -= 1;
+                if u.retrans == 0 {
+                    self.undo_spurious(now);
+                }
+            }
+        }
+    }
+
+    /// The last recovery or timeout was spurious: restore the window (RFC 3708 §3.2, RFC 4015
+    /// §3), forget the loss marks and leave recovery.
+    fn undo_spurious(&mut self, now: Instant) {
+        self.snd.cc.on_spurious_congestion(now);
+        self.stats.spurious_recoveries += 1;
+        self.snd.undo = None;
+        self.snd.rto_undo = None;
+        if self.snd.in_recovery || self.snd.rto_recover.is_some() {
+            self.snd.rack.on_recovery_exit();
+        }
+        self.snd.in_recovery = false;
+        self.snd.rto_recover = None;
+        self.snd.rack.clear_lost();
     }
 
     /// SND.UNA < SEG.ACK <= SND.NXT: new data acknowledged.
@@ -288,6 +457,7 @@ impl Connection {
         let sample = self.rtt_sample(now, seg, ack);
         if let Some(rtt) = sample {
             self.rtt.sample(rtt);
+            self.snd.rack.on_rtt(rtt);
         } else {
             self.rtt.reset_backoff();
         }
@@ -295,12 +465,27 @@ impl Connection {
         self.snd.last_progress = now;
         self.snd.dupacks = 0;
         let smss = self.snd.mss;
+        // RFC 3522 §2: the first ACK after a timeout echoes a timestamp older than the
+        // retransmission: the original arrived, the timeout was spurious.
+        if let Some((una, at)) = self.snd.rto_undo.filter(|&(una, _)| ack > una) {
+            let _ = una;
+            self.snd.rto_undo = None;
+            let echo = seg.options.timestamp.filter(|_| self.ts_ok).map(|t| t.tsecr);
+            if echo.is_some_and(|e| (e.wrapping_sub(self.ts_now(at)) as i32) < 0) {
+                self.undo_spurious(now);
+            }
+        }
+        if self.snd.rto_recover.is_some_and(|r| ack >= r) {
+            self.snd.rto_recover = None;
+            self.snd.rack.on_recovery_exit();
+        }
         if self.snd.in_recovery {
             if ack >= self.snd.recover {
                 // RFC 6582 §3.2 step 3 / RFC 6675 §5: full ACK ends recovery.
                 self.snd.in_recovery = false;
                 self.snd.inflation = 0;
                 self.snd.cc.on_recovery_exit(now, smss);
+                self.snd.rack.on_recovery_exit();
             } else if !self.sack_ok {
                 // RFC 6582 §3.2 step 3: partial ACK: resend the next hole, deflate.
                 self.snd.fast_rtx = true;
@@ -365,10 +550,14 @@ impl Connection {
             return;
         }
         let smss = self.snd.mss;
-        let lost = self.snd.dupacks >= 3
-            || (self.sack_ok && self.snd.scoreboard.is_lost(self.snd.snd_una, smss));
-        // RFC 6582 §3.2 step 2: only if the ACK covers more than `recover`.
-        if !lost || self.snd.snd_una <= self.snd.recover {
+        if self.sack_ok {
+            // RFC 8985: RACK marked a loss (it replaces RFC 6675's DupThresh rule); after a
+            // timeout the retransmissions go on in slow start.
+            if self.snd.rto_recover.is_some() || !self.snd.rack.has_lost() {
+                return;
+            }
+        } else if self.snd.dupacks < 3 || self.snd.snd_una <= self.snd.recover {
+            // RFC 6582 §3.2 step 2: only if the ACK covers more than `recover`.
             return;
         }
         self.snd.in_recovery = true;
@@ -376,8 +565,12 @@ impl Connection {
         self.snd.high_rxt = self.snd.snd_una;
         self.snd.rescue_rxt = None;
         self.stats.fast_recoveries += 1;
-        let flight = self.snd.pipe(self.sack_ok);
+        // RFC 6675 §5 step (4.2): FlightSize, less what the peer SACKed.
+        let flight = self.snd.flight().saturating_sub(self.snd.scoreboard.sacked_bytes());
         self.snd.cc.on_congestion_event(now, flight, smss);
+        self.snd.undo = Some(Undo { marker: self.snd.snd_una, retrans: 0 });
+        self.snd.rack.tlp = None;
+        self.timers.clear(Timer::Probe);
         self.snd.inflation = if self.sack_ok { 0 } else { 3 * smss };
         self.snd.fast_rtx = true;
         self.snd.rtt_timing = None;
@@ -452,14 +645,32 @@ impl Connection {
                 self.stats.rto_expiries += 1;
                 // RFC 5681 §3.1 eq. 4 (in the controller); cwnd = 1 SMSS.
                 self.snd.cc.on_rto(now, flight, self.snd.mss);
-                // RFC 6675 §5.1: forget SACK state; RFC 6582 §3.2 step 1: recover = high data.
-                self.snd.scoreboard.clear();
                 self.snd.in_recovery = false;
                 self.snd.inflation = 0;
                 self.snd.dupacks = 0;
                 self.snd.fast_rtx = false;
+                // RFC 6582 §3.2 step 1: recover = high data.
                 self.snd.recover = self.snd.snd_nxt;
-                self.snd.rtx_next = Some(self.snd.snd_una);
+                if self.sack_ok {
+                    // RFC 6675 §5.1 lets the sender keep SACK information; RFC 8985 §6.3:
+                    // everything not SACKed is lost and is resent in slow start.
+                    self.snd.rack.mark_all_lost();
+                    self.snd.rack.tlp = None;
+                    self.snd.tlp_pending = false;
+                    self.timers.clear(Timer::Probe);
+                    self.timers.clear(Timer::Reorder);
+                    self.snd.rto_recover = Some(self.snd.snd_nxt);
+                    if self.snd.undo.is_none() {
+                        self.snd.undo = Some(Undo { marker: self.snd.snd_una, retrans: 0 });
+                    }
+                    if self.snd.rto_undo.is_none() {
+                        self.snd.rto_undo = Some((self.snd.snd_una, now));
+                    }
+                } else {
+                    // Without SACK: go back N from SND.UNA.
+                    self.snd.scoreboard.clear();
+                    self.snd.rtx_next = Some(self.snd.snd_una);
+                }
             }
         }
         // RFC 6298 §5.5, §5.6: back off and restart; Karn: no timing of retransmissions.
@@ -467,4 +678,10 @@ impl Connection {
         self.snd.rtt_timing = None;
         self.timers.set(Timer::Retransmit, now + self.rtt.rto());
     }
+}
+
+/// Our timestamp clock at `at` for a connection with timestamp offset `offset` (as
+/// `Connection::ts_now`).
+fn ts_at(at: Instant, offset: u32) -> u32 {
+    (at.total_millis() as u32).wrapping_add(offset)
 }

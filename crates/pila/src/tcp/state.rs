@@ -284,6 +284,11 @@ impl Connection {
             // unless RST. A retransmitted FIN in TIME-WAIT restarts the 2·MSL timer.
             if !rst {
                 self.rcv.ack_now = true;
+                // RFC 2883 §4 (1): data wholly below RCV.NXT is a duplicate: D-SACK it.
+                let len = seg.payload.len();
+                if len > 0 && seq.plus(len) <= rcv_nxt && !syn {
+                    self.rcv.dsack = Some((seq, seq.plus(len)));
+                }
                 if self.state == State::TimeWait && fin {
                     self.timers.set(Timer::TimeWait, now + self.config.time_wait);
                 }
@@ -311,6 +316,12 @@ impl Connection {
                 let mut skip = rcv_nxt.since(seq);
                 if syn {
                     skip -= 1;
+                }
+                // RFC 2883 §4 (1): the part below RCV.NXT was a duplicate: D-SACK it.
+                if !syn && skip > 0 && !data.is_empty() {
+                    let dup_end = seq.plus(skip.min(data.len()));
+                    self.rcv.dsack = Some((seq, dup_end));
+                    self.rcv.ack_now = true;
                 }
                 data = data.get(skip..).unwrap_or(&[]);
                 text_seq = rcv_nxt;

@@ -19,12 +19,18 @@ pub(super) enum Timer {
     TimeWait,
     /// User timeout (RFC 5482 / RFC 9293 §3.10.8).
     User,
+    /// RACK reordering timer (RFC 8985 §6.3).
+    Reorder,
+    /// Tail loss probe timeout, PTO (RFC 8985 §7.2).
+    Probe,
 }
 
-const ALL: [Timer; 6] = [
+const ALL: [Timer; 8] = [
     Timer::TimeWait,
     Timer::User,
     Timer::Retransmit,
+    Timer::Reorder,
+    Timer::Probe,
     Timer::Persist,
     Timer::Keepalive,
     Timer::DelayedAck,
@@ -33,7 +39,7 @@ const ALL: [Timer; 6] = [
 /// The armed deadlines.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Timers {
-    deadlines: [Option<Instant>; 6],
+    deadlines: [Option<Instant>; 8],
 }
 
 fn index(t: Timer) -> usize {
@@ -44,6 +50,8 @@ fn index(t: Timer) -> usize {
         Timer::Persist => 3,
         Timer::Keepalive => 4,
         Timer::DelayedAck => 5,
+        Timer::Reorder => 6,
+        Timer::Probe => 7,
     }
 }
 
@@ -68,7 +76,7 @@ impl Timers {
 
     /// Disarms every timer.
     pub(super) fn clear_all(&mut self) {
-        self.deadlines = [None; 6];
+        self.deadlines = [None; 8];
     }
 
     /// When `t` fires, if armed.

@@ -1,0 +1,191 @@
+//! What `serve`, `connect`, `listen` and `ping` share: the device and address options, and
+//! starting a `pila::net::Stack` on them.
+
+use pila::device::{Impaired, Impairments, Pcap, Tap, Tun, WaitDevice};
+use pila::net;
+use pila::stack::Ipv4Cidr;
+use pila::wire::Ipv4Addr;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+
+/// Which device pila runs on: exactly one of `--tap` and `--tun`.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+pub(crate) struct DeviceArgs {
+    /// Run on the TAP device NAME (Ethernet, with ARP); created if it does not exist.
+    #[arg(long, value_name = "NAME")]
+    tap: Option<String>,
+    /// Run on the TUN device NAME (bare IP packets); created if it does not exist.
+    #[arg(long, value_name = "NAME")]
+    tun: Option<String>,
+}
+
+/// The device, pila's address on it, and how the link behaves.
+#[derive(Debug, clap::Args)]
+pub(crate) struct LinkArgs {
+    #[command(flatten)]
+    device: DeviceArgs,
+    /// pila's IPv4 address and prefix length on the device, like 192.0.2.2/24.
+    #[arg(long, value_name = "ADDR/PREFIX", value_parser = parse_cidr)]
+    ip: Ipv4Cidr,
+    /// The router for destinations outside the prefix.
+    #[arg(long, value_name = "ADDR")]
+    gateway: Option<Ipv4Addr>,
+    /// The IP MTU (default and upper bound: the device's).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(576..))]
+    mtu: Option<u16>,
+    /// Write every frame pila sends and receives to this pcap file (Wireshark, tshark).
+    #[arg(long, value_name = "FILE")]
+    pcap: Option<PathBuf>,
+    /// Impair the link in both directions, like loss=2%,reorder=2%,dup=1%,delay=5ms,seed=7.
+    #[arg(long, value_name = "SPEC", value_parser = parse_impairments)]
+    impair: Option<Impairments>,
+}
+
+impl LinkArgs {
+    /// pila's own address.
+    pub(crate) const fn addr(&self) -> Ipv4Addr {
+        self.ip.addr
+    }
+
+    /// Opens the device, wraps it as asked and starts a stack on it.
+    pub(crate) fn start(&self) -> Result<net::Stack, String> {
+        let mut device: Box<dyn WaitDevice> = match (&self.device.tap, &self.device.tun) {
+            (Some(name), _) => Box::new(Tap::open(name).map_err(|e| open_failure("TAP", &e))?),
+            (None, Some(name)) => Box::new(Tun::open(name).map_err(|e| open_failure("TUN", &e))?),
+            (None, None) => return Err("no device — give --tap NAME or --tun NAME".into()),
+        };
+        if let Some(spec) = self.impair {
+            device = Box::new(Impaired::new(device, spec));
+        }
+        if let Some(path) = &self.pcap {
+            device = Box::new(open_capture(device, path)?);
+        }
+        let mut builder = net::Stack::builder().device(device).address(self.ip.to_string());
+        if let Some(gateway) = self.gateway {
+            builder = builder.gateway(gateway);
+        }
+        if let Some(mtu) = self.mtu {
+            builder = builder.mtu(usize::from(mtu));
+        }
+        builder.build().map_err(|e| format!("cannot start the stack: {e} — check --ip and --mtu"))
+    }
+}
+
+/// A failure to open the device; the device layer's message already says how to fix it.
+fn open_failure(kind: &str, err: &std::io::Error) -> String {
+    let text = err.to_string();
+    if text.contains(" — ") {
+        text
+    } else {
+        format!("cannot open the {kind}: {text} — run as root, or check the name")
+    }
+}
+
+/// Wraps `device` in a capture written to `path`, stamped with wall-clock time.
+fn open_capture(
+    device: Box<dyn WaitDevice>,
+    path: &Path,
+) -> Result<Pcap<Box<dyn WaitDevice>>, String> {
+    let pcap = Pcap::create(device, path).map_err(|e| {
+        format!(
+            "cannot write the capture {}: {e} — check that its directory exists and is writable",
+            path.display()
+        )
+    })?;
+    // The driver's clock reads zero at `clock_epoch`; pcap readers want Unix time.
+    let since_epoch = net::clock_epoch().elapsed();
+    let unix_now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Ok(pcap.with_time_offset(unix_now.saturating_sub(since_epoch)))
+}
+
+fn parse_cidr(text: &str) -> Result<Ipv4Cidr, String> {
+    text.parse().map_err(|_| {
+        format!("expected an IPv4 address and prefix length, like 192.0.2.2/24, not {text:?}")
+    })
+}
+
+fn parse_impairments(text: &str) -> Result<Impairments, String> {
+    text.parse().map_err(|e: pila::device::ParseImpairmentsError| e.to_string())
+}
+
+/// `--events FILE`: every event of the stack, one JSON object per line, written as it
+/// happens by a thread that ends when the stack stops.
+pub(crate) struct EventLog {
+    thread: JoinHandle<std::io::Result<()>>,
+    path: PathBuf,
+}
+
+impl EventLog {
+    /// Creates (or truncates) `path` and starts writing `stack`'s events to it.
+    pub(crate) fn start(stack: &net::Stack, path: &Path) -> Result<Self, String> {
+        let file = std::fs::File::create(path).map_err(|e| {
+            format!(
+                "cannot write the event log {}: {e} — check that its directory exists and is \
+                 writable",
+                path.display()
+            )
+        })?;
+        let events = stack.events();
+        let thread = std::thread::spawn(move || {
+            let mut out = std::io::LineWriter::new(file);
+            for event in events {
+                writeln!(out, "{event}")?;
+            }
+            out.flush()
+        });
+        Ok(Self { thread, path: path.to_owned() })
+    }
+
+    /// Waits for the log to end (the stack has stopped) and reports a write failure.
+    pub(crate) fn finish(self) -> Result<(), String> {
+        match self.thread.join() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!(
+                "could not write the event log {}: {e} — check the disk",
+                self.path.display()
+            )),
+            Err(_) => Err("the event log writer crashed — this is a bug in pila".into()),
+        }
+    }
+}
+
+/// Set once SIGINT or SIGTERM has arrived.
+pub(crate) fn stop_requested() -> bool {
+    stop_flag().load(Ordering::Relaxed)
+}
+
+/// SIGINT and SIGTERM, caught: they set [`stop_requested`] instead of killing the process.
+pub(crate) struct StopSignals(signal_hook::iterator::Signals);
+
+impl StopSignals {
+    /// Catches SIGINT and SIGTERM from now on.
+    pub(crate) fn catch() -> Result<Self, String> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let failed = |e: std::io::Error| {
+            format!("cannot catch SIGINT and SIGTERM: {e} — this is a bug in pila")
+        };
+        for signal in [SIGINT, SIGTERM] {
+            signal_hook::flag::register(signal, Arc::clone(stop_flag())).map_err(failed)?;
+        }
+        let signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).map_err(failed)?;
+        Ok(Self(signals))
+    }
+
+    /// Blocks until one of the signals has arrived (at once if one already has).
+    pub(crate) fn wait(&mut self) {
+        if !stop_requested() {
+            // Every signal registered here is a stop signal: whichever comes ends the wait.
+            let _ = self.0.forever().next();
+        }
+    }
+}
+
+fn stop_flag() -> &'static Arc<AtomicBool> {
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    FLAG.get_or_init(|| Arc::new(AtomicBool::new(false)))
+}

@@ -1,0 +1,741 @@
+//! The `pila` binary against the Linux kernel: each test makes a namespace with a TAP (or
+//! TUN) whose kernel end is 192.0.2.1/24, runs `pila` on the other end at 192.0.2.2, and
+//! uses the kernel's own tools (nc, python3, ping, tshark) as the peer.
+//!
+//! Needs root and /dev/net/tun; skips with one line otherwise (fails with
+//! `PILA_REQUIRE_NETNS=1`). Every namespace is deleted when its test ends, pass or fail.
+
+#[path = "../../pila/tests/netns/mod.rs"]
+mod netns;
+
+use netns::Netns;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const KERNEL: &str = "192.0.2.1";
+const KERNEL_CIDR: &str = "192.0.2.1/24";
+const PILA: &str = "192.0.2.2";
+const PILA_CIDR: &str = "192.0.2.2/24";
+const DEV: &str = "pila0";
+const IMPAIR: &str = "loss=2%,reorder=2%,dup=1%,seed=7";
+const MIB: usize = 1024 * 1024;
+
+/// Which kind of device the lab's pila runs on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Medium {
+    Tap,
+    Tun,
+}
+
+/// A namespace with the kernel on one end of a device and a scratch directory.
+struct Lab {
+    ns: Netns,
+    medium: Medium,
+    dir: PathBuf,
+}
+
+impl Lab {
+    fn new(tag: &str, medium: Medium) -> Option<Self> {
+        let ns = Netns::new(tag)?;
+        match medium {
+            Medium::Tap => ns.create_tap(DEV, KERNEL_CIDR),
+            Medium::Tun => ns.create_tun(DEV, KERNEL_CIDR),
+        }
+        let dir = std::env::temp_dir().join(ns.name());
+        std::fs::create_dir_all(&dir).unwrap();
+        Some(Self { ns, medium, dir })
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// `pila SUBCOMMAND --tap pila0 --ip 192.0.2.2/24 ARGS...` inside the namespace.
+    fn pila(&self, subcommand: &str, args: &[&str]) -> Command {
+        let flag = if self.medium == Medium::Tap { "--tap" } else { "--tun" };
+        let mut all = vec![env!("CARGO_BIN_EXE_pila"), subcommand, flag, DEV, "--ip", PILA_CIDR];
+        all.extend_from_slice(args);
+        self.ns.command(&all)
+    }
+
+    /// Starts `pila serve ARGS` and waits until it says it is ready.
+    fn serve(&self, args: &[&str]) -> Server {
+        let mut child = self
+            .pila("serve", args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(line) if line.starts_with("pila serve: ready") => Server { child },
+            other => {
+                let _ = child.kill();
+                let out = child.wait_with_output().unwrap();
+                panic!(
+                    "pila serve did not start: {other:?} {}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            }
+        }
+    }
+
+    /// Runs a shell script inside the namespace.
+    fn sh(&self, script: &str) -> Output {
+        self.ns.exec(&["sh", "-c", script])
+    }
+
+    /// Runs a shell script inside the namespace and returns its stdout; panics on failure.
+    fn sh_ok(&self, script: &str) -> String {
+        let out = self.sh(script);
+        assert!(
+            out.status.success(),
+            "{script:?} failed ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs python3 `script` with `args` inside the namespace; panics on failure.
+    fn python(&self, script: &str, args: &[&str]) -> String {
+        let mut all = vec!["python3", "-c", script];
+        all.extend_from_slice(args);
+        self.ns.run(&all)
+    }
+
+    /// A file of `len` pseudo-random bytes in the lab's directory, and its SHA-256.
+    fn random_file(&self, name: &str, len: usize, seed: u64) -> (PathBuf, String) {
+        let path = self.path(name);
+        let mut state = seed | 1;
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        let mut chunk = vec![0u8; 64 * 1024];
+        let mut left = len;
+        while left > 0 {
+            for word in chunk.chunks_mut(8) {
+                // xorshift64*: plenty random for a transfer test.
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                word.copy_from_slice(&state.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
+            }
+            let n = left.min(chunk.len());
+            file.write_all(&chunk[..n]).unwrap();
+            left -= n;
+        }
+        file.flush().unwrap();
+        let sum = sha256(&path);
+        (path, sum)
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A running `pila serve`.
+struct Server {
+    child: Child,
+}
+
+impl Server {
+    /// Sends SIGTERM and returns the exit status and stderr.
+    fn stop(mut self) -> (ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let mut err = String::new();
+                if let Some(mut stderr) = self.child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut stderr, &mut err);
+                }
+                return (status, err);
+            }
+            assert!(Instant::now() < deadline, "pila serve did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sha256(path: &Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_owned()
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// The event log's lines of `kind`.
+fn events(path: &Path, kind: &str) -> Vec<String> {
+    let needle = format!("\"event\":\"{kind}\"");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(&needle))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The number after `"field":` in a JSON line.
+fn field(line: &str, name: &str) -> u64 {
+    let key = format!("\"{name}\":");
+    let start = line.find(&key).unwrap() + key.len();
+    line[start..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap()
+}
+
+// ---- Linux → pila echo ----
+
+fn echo_16mib(medium: Medium, impair: Option<&str>, tag: &str) {
+    let Some(lab) = Lab::new(tag, medium) else { return };
+    let mut args = vec!["--echo", "7"];
+    if let Some(spec) = impair {
+        args.extend(["--impair", spec]);
+    }
+    let server = lab.serve(&args);
+    let (input, sum) = lab.random_file("in", 16 * MIB, 1);
+    let output = lab.path("out");
+    lab.sh_ok(&format!("nc -N {PILA} 7 < {} > {}", p(&input), p(&output)));
+    assert_eq!(sha256(&output), sum, "the echoed bytes differ from the sent ones");
+    let (status, err) = server.stop();
+    assert!(status.success(), "serve exited with {status}: {err}");
+}
+
+#[test]
+fn linux_to_pila_echo_16mib_intact() {
+    echo_16mib(Medium::Tap, None, "echo");
+}
+
+#[test]
+fn linux_to_pila_echo_16mib_intact_impaired() {
+    echo_16mib(Medium::Tap, Some(IMPAIR), "echoimp");
+}
+
+#[test]
+fn tun_echo_16mib_intact() {
+    echo_16mib(Medium::Tun, None, "tunecho");
+}
+
+const CONCURRENT_CLIENTS: &str = r#"
+import socket, sys, threading, hashlib, os
+host, n = sys.argv[1], int(sys.argv[2])
+failures = []
+def client(i):
+    try:
+        data = hashlib.sha256(str(i).encode()).digest() * 1024   # 32 KiB
+        s = socket.create_connection((host, 7), timeout=60)
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        got = bytearray()
+        while True:
+            b = s.recv(65536)
+            if not b: break
+            got += b
+        s.close()
+        if bytes(got) != data: failures.append((i, len(got)))
+    except Exception as e:
+        failures.append((i, repr(e)))
+threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+for t in threads: t.start()
+for t in threads: t.join()
+if failures:
+    print("failed:", failures[:5], len(failures)); sys.exit(1)
+print("ok", n)
+"#;
+
+fn concurrent_clients(impair: Option<&str>, tag: &str) {
+    let Some(lab) = Lab::new(tag, Medium::Tap) else { return };
+    let mut args = vec!["--echo", "7"];
+    if let Some(spec) = impair {
+        args.extend(["--impair", spec]);
+    }
+    let server = lab.serve(&args);
+    let out = lab.python(CONCURRENT_CLIENTS, &[PILA, "200"]);
+    assert_eq!(out.trim(), "ok 200");
+    let (status, err) = server.stop();
+    assert!(status.success(), "serve exited with {status}: {err}");
+}
+
+#[test]
+fn linux_to_pila_echo_200_concurrent_clients() {
+    concurrent_clients(None, "conc");
+}
+
+#[test]
+fn linux_to_pila_echo_200_concurrent_clients_impaired() {
+    concurrent_clients(Some(IMPAIR), "concimp");
+}
+
+// ---- Linux → pila discard ----
+
+fn discard(medium: Medium, impair: Option<&str>, bytes: usize, tag: &str) {
+    let Some(lab) = Lab::new(tag, medium) else { return };
+    let log = lab.path("events.jsonl");
+    let mut args = vec!["--discard", "9", "--events", p(&log)];
+    if let Some(spec) = impair {
+        args.extend(["--impair", spec]);
+    }
+    let server = lab.serve(&args);
+    let started = Instant::now();
+    lab.sh_ok(&format!("head -c {bytes} /dev/zero | nc -N {PILA} 9"));
+    let took = started.elapsed();
+    eprintln!("{tag}: {bytes} bytes in {took:?}");
+    let (status, err) = server.stop();
+    assert!(status.success(), "serve exited with {status}: {err}");
+    let closed = events(&log, "closed");
+    assert_eq!(closed.len(), 1, "{closed:?}");
+    assert_eq!(field(&closed[0], "bytes_received"), bytes as u64, "{}", closed[0]);
+    assert_eq!(events(&log, "established").len(), 1);
+}
+
+#[test]
+fn linux_to_pila_discard_1gib_exact() {
+    discard(Medium::Tap, None, 1024 * MIB, "discard");
+}
+
+#[test]
+fn linux_to_pila_discard_impaired_exact() {
+    discard(Medium::Tap, Some(IMPAIR), 1024 * MIB, "discimp");
+}
+
+#[test]
+fn tun_discard_exact() {
+    discard(Medium::Tun, None, 64 * MIB, "tundisc");
+}
+
+// ---- pila connect → Linux ----
+
+/// Listens on port 5000, sends argv[2] (a file) while reading everything the client sends,
+/// then prints the SHA-256 of what it received.
+const LINUX_SERVER: &str = r#"
+import socket, sys, threading, hashlib
+ready_file, send_path = sys.argv[1], sys.argv[2]
+ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("192.0.2.1", 5000)); ls.listen(1)
+open(ready_file, "w").close()
+c, _ = ls.accept()
+def send():
+    with open(send_path, "rb") as f:
+        while True:
+            b = f.read(65536)
+            if not b: break
+            c.sendall(b)
+    c.shutdown(socket.SHUT_WR)
+t = threading.Thread(target=send); t.start()
+h = hashlib.sha256()
+while True:
+    b = c.recv(65536)
+    if not b: break
+    h.update(b)
+t.join(); c.close()
+print(h.hexdigest())
+"#;
+
+fn connect_64mib_each_way(impair: Option<&str>, tag: &str) {
+    let Some(lab) = Lab::new(tag, Medium::Tap) else { return };
+    let (up, up_sum) = lab.random_file("up", 64 * MIB, 2);
+    let (down, down_sum) = lab.random_file("down", 64 * MIB, 3);
+    let ready = lab.path("ready");
+    let server = lab
+        .ns
+        .command(&["python3", "-c", LINUX_SERVER, p(&ready), p(&down)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ready.exists() {
+        assert!(Instant::now() < deadline, "the Linux server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let received = lab.path("received");
+    let mut args = vec![];
+    if let Some(spec) = impair {
+        args.extend(["--impair", spec]);
+    }
+    let target = format!("{KERNEL}:5000");
+    args.push(&target);
+    let status = lab
+        .pila("connect", &args)
+        .stdin(std::fs::File::open(&up).unwrap())
+        .stdout(std::fs::File::create(&received).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success(), "pila connect exited with {status}");
+    let out = server.wait_with_output().unwrap();
+    assert!(out.status.success(), "server: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), up_sum, "Linux got other bytes");
+    assert_eq!(sha256(&received), down_sum, "pila got other bytes");
+}
+
+#[test]
+fn pila_connect_to_linux_64mib_each_way() {
+    connect_64mib_each_way(None, "conn");
+}
+
+#[test]
+fn pila_connect_to_linux_64mib_each_way_impaired() {
+    connect_64mib_each_way(Some(IMPAIR), "connimp");
+}
+
+// ---- refused both ways ----
+
+const CONNECT_REFUSED: &str = r#"
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+    print("connected")
+except ConnectionRefusedError:
+    print("Connection refused")
+"#;
+
+#[test]
+fn refused_both_ways() {
+    let Some(lab) = Lab::new("refused", Medium::Tap) else { return };
+    let log = lab.path("events.jsonl");
+    let server = lab.serve(&["--echo", "7", "--events", p(&log)]);
+    let out = lab.python(CONNECT_REFUSED, &[PILA, "81"]);
+    assert_eq!(out.trim(), "Connection refused");
+    let (status, err) = server.stop();
+    assert!(status.success(), "serve exited with {status}: {err}");
+    let refused = events(&log, "refused");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(refused[0].contains(&format!("\"local\":\"{PILA}:81\"")), "{}", refused[0]);
+    assert!(refused[0].contains(&format!("\"remote\":\"{KERNEL}:")), "{}", refused[0]);
+
+    // Nothing listens on the kernel's port 5999: pila connect fails, naming the address.
+    let out =
+        lab.pila("connect", &[&format!("{KERNEL}:5999")]).stdin(Stdio::null()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.starts_with("pila: connection to 192.0.2.1:5999 refused — "), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+// ---- ping ----
+
+#[test]
+fn ping_both_ways() {
+    let Some(lab) = Lab::new("ping", Medium::Tap) else { return };
+    let server = lab.serve(&["--udp-echo", "7"]);
+    let out = lab.sh_ok(&format!("ping -c 3 -i 0.2 -W 2 {PILA}"));
+    assert!(out.contains("3 received"), "{out}");
+    let (status, err) = server.stop();
+    assert!(status.success(), "serve exited with {status}: {err}");
+
+    let out = lab.pila("ping", &["-c", "3", KERNEL]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    for seq in 1..=3 {
+        let line = format!("64 bytes from {KERNEL}: icmp_seq={seq} time=");
+        assert!(text.contains(&line), "missing {line:?} in {text}");
+    }
+    assert!(text.contains("3 packets transmitted, 3 received, 0% packet loss"), "{text}");
+
+    let out = lab.pila("ping", &["-c", "2", "192.0.2.99"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "no reply from a missing host is a failure");
+}
+
+// ---- UDP ----
+
+const UDP_CLIENT: &str = r#"
+import socket, sys
+host, sizes = sys.argv[1], [int(n) for n in sys.argv[2].split(",")]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+for size in sizes:
+    data = bytes(i % 251 for i in range(size))
+    s.sendto(data, (host, 7))
+    got, frm = s.recvfrom(65536)
+    assert got == data and frm == (host, 7), (size, len(got), frm)
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.settimeout(3)
+c.connect((host, 8))
+c.send(b"anyone?")
+try:
+    c.recv(100); print("answered")
+except ConnectionRefusedError:
+    print("ECONNREFUSED")
+"#;
+
+#[test]
+fn udp_echo_and_port_unreachable() {
+    let Some(lab) = Lab::new("udp", Medium::Tap) else { return };
+    let server = lab.serve(&["--udp-echo", "7"]);
+    // Up to the largest datagram that fits one 1500-byte packet.
+    let out = lab.python(UDP_CLIENT, &[PILA, "0,1,100,1472"]);
+    assert_eq!(out.trim(), "ECONNREFUSED");
+    let (status, err) = server.stop();
+    assert!(status.success(), "serve exited with {status}: {err}");
+}
+
+#[test]
+#[ignore = "the stack does not reassemble IPv4 fragments yet"]
+fn udp_echo_fragmented() {
+    let Some(lab) = Lab::new("udpfrag", Medium::Tap) else { return };
+    let server = lab.serve(&["--udp-echo", "7"]);
+    let out = lab.python(UDP_CLIENT, &[PILA, "1473,4000,65507"]);
+    assert_eq!(out.trim(), "ECONNREFUSED");
+    let (status, err) = server.stop();
+    assert!(status.success(), "serve exited with {status}: {err}");
+}
+
+// ---- half-close ----
+
+/// Sends, half-closes, then reads the echo to the end: pila must go on sending after our FIN.
+const HALF_CLOSE_CLIENT: &str = r#"
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 7), timeout=20)
+data = b"half-closed " * 100000
+s.sendall(data); s.shutdown(socket.SHUT_WR)
+got = bytearray()
+while True:
+    b = s.recv(65536)
+    if not b: break
+    got += b
+assert bytes(got) == data, len(got)
+print("ok")
+"#;
+
+/// Reads to the end of what the client sends (its FIN), then answers and closes.
+const HALF_CLOSE_SERVER: &str = r#"
+import socket, sys
+ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("192.0.2.1", 5001)); ls.listen(1)
+open(sys.argv[1], "w").close()
+c, _ = ls.accept()
+n = 0
+while True:
+    b = c.recv(65536)
+    if not b: break
+    n += len(b)
+c.sendall(b"after your FIN I got %d bytes\n" % n)
+c.close()
+"#;
+
+fn half_close(impair: Option<&str>, tag: &str) {
+    let Some(lab) = Lab::new(tag, Medium::Tap) else { return };
+    let impair: Vec<&str> = impair.map(|spec| vec!["--impair", spec]).unwrap_or_default();
+    // Linux half-closes; pila's echo keeps sending after the FIN.
+    let mut args = vec!["--echo", "7"];
+    args.extend(&impair);
+    let server = lab.serve(&args);
+    assert_eq!(lab.python(HALF_CLOSE_CLIENT, &[PILA]).trim(), "ok");
+    let (status, err) = server.stop();
+    assert!(status.success(), "serve exited with {status}: {err}");
+
+    // pila half-closes at the end of its input; Linux answers after reading the FIN.
+    let ready = lab.path("ready");
+    let server = lab.ns.command(&["python3", "-c", HALF_CLOSE_SERVER, p(&ready)]).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ready.exists() {
+        assert!(Instant::now() < deadline, "the Linux server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let target = format!("{KERNEL}:5001");
+    let mut args = impair.clone();
+    args.push(&target);
+    let mut child = lab
+        .pila("connect", &args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&[b'x'; 100_000]).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "after your FIN I got 100000 bytes\n");
+    let _ = server.wait_with_output();
+}
+
+#[test]
+fn half_close_both_ways() {
+    half_close(None, "half");
+}
+
+#[test]
+fn half_close_both_ways_impaired() {
+    half_close(Some(IMPAIR), "halfimp");
+}
+
+// ---- negotiation in a capture ----
+
+fn tshark(capture: &Path, filter: &str, fields: &[&str]) -> Vec<String> {
+    let mut args = vec!["-r", p(capture), "-Y", filter, "-T", "fields"];
+    for f in fields {
+        args.extend(["-e", f]);
+    }
+    let out = Command::new("tshark").args(&args).output().unwrap();
+    assert!(out.status.success(), "tshark: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn negotiation_and_sack_in_a_capture() {
+    if Command::new("tshark").arg("-v").output().is_err() {
+        eprintln!("skipping negotiation_and_sack_in_a_capture: tshark is missing");
+        return;
+    }
+    let Some(lab) = Lab::new("tshark", Medium::Tap) else { return };
+    let capture = lab.path("pila.pcap");
+    let server = lab.serve(&["--echo", "7", "--pcap", p(&capture), "--impair", IMPAIR]);
+    let (input, sum) = lab.random_file("in", 4 * MIB, 4);
+    let output = lab.path("out");
+    lab.sh_ok(&format!("nc -N {PILA} 7 < {} > {}", p(&input), p(&output)));
+    assert_eq!(sha256(&output), sum);
+    let (status, err) = server.stop();
+    assert!(status.success(), "serve exited with {status}: {err}");
+
+    let fields = [
+        "ip.src",
+        "tcp.options.mss_val",
+        "tcp.options.wscale.shift",
+        "tcp.options.sack_perm",
+        "tcp.options.timestamp.tsval",
+    ];
+    for (filter, from) in [
+        ("tcp.flags.syn == 1 && tcp.flags.ack == 0", KERNEL),
+        ("tcp.flags.syn == 1 && tcp.flags.ack == 1", PILA),
+    ] {
+        let rows = tshark(&capture, filter, &fields);
+        assert!(!rows.is_empty(), "no {filter} in the capture");
+        for row in rows {
+            let cols: Vec<&str> = row.split('\t').collect();
+            assert_eq!(cols[0], from, "{filter}: {row}");
+            assert!(cols[1].parse::<u16>().is_ok_and(|mss| mss >= 536), "MSS in {filter}: {row}");
+            assert!(cols[2].parse::<u8>().is_ok(), "window scale in {filter}: {row}");
+            assert!(!cols[3].is_empty(), "SACK-permitted in {filter}: {row}");
+            assert!(cols[4].parse::<u32>().is_ok(), "timestamps in {filter}: {row}");
+        }
+    }
+    for from in [KERNEL, PILA] {
+        let rows = tshark(
+            &capture,
+            &format!("ip.src == {from} && tcp.options.sack_le"),
+            &["frame.number"],
+        );
+        assert!(!rows.is_empty(), "{from} sent no SACK block under loss");
+    }
+}
+
+// ---- pila listen, chargen, stopping with connections open ----
+
+#[test]
+fn linux_to_pila_listen_both_ways() {
+    let Some(lab) = Lab::new("listen", Medium::Tap) else { return };
+    let (up, up_sum) = lab.random_file("up", 4 * MIB, 5);
+    let (down, down_sum) = lab.random_file("down", 4 * MIB, 6);
+    let received = lab.path("received");
+    let mut pila = lab
+        .pila("listen", &["6000"])
+        .stdin(std::fs::File::open(&down).unwrap())
+        .stdout(std::fs::File::create(&received).unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // pila answers SYNs once it listens; nc retries until then.
+    let got = lab.path("got");
+    let script = format!(
+        "for i in $(seq 50); do nc -N {PILA} 6000 < {} > {} && exit 0; sleep 0.1; done; exit 1",
+        p(&up),
+        p(&got)
+    );
+    lab.sh_ok(&script);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = pila.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "pila listen did not end");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "pila listen exited with {status}");
+    assert_eq!(sha256(&received), up_sum, "pila got other bytes");
+    assert_eq!(sha256(&got), down_sum, "Linux got other bytes");
+}
+
+const CHARGEN_CLIENT: &str = r#"
+import socket, sys
+s = socket.create_connection((sys.argv[1], 19), timeout=10)
+got = bytearray()
+while len(got) < 100000:
+    b = s.recv(65536)
+    assert b, "chargen ended early"
+    got += b
+s.close()
+lines = bytes(got).split(b"\r\n")[:50]
+for i, line in enumerate(lines):
+    want = bytes(32 + (i + j) % 95 for j in range(72))
+    assert line == want, (i, line)
+print("ok")
+"#;
+
+#[test]
+fn linux_reads_pila_chargen() {
+    let Some(lab) = Lab::new("chargen", Medium::Tap) else { return };
+    let server = lab.serve(&["--chargen", "19"]);
+    assert_eq!(lab.python(CHARGEN_CLIENT, &[PILA]).trim(), "ok");
+    let (status, err) = server.stop();
+    assert!(status.success(), "serve exited with {status}: {err}");
+}
+
+/// Connects, checks the echo works, then waits for pila to close the connection.
+const IDLE_CLIENT: &str = r#"
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 7), timeout=20)
+s.sendall(b"ping"); assert s.recv(4) == b"ping"
+open(sys.argv[2], "w").close()
+assert s.recv(100) == b"", "expected pila's FIN"
+print("closed by pila")
+"#;
+
+#[test]
+fn serve_closes_its_connections_on_sigterm() {
+    let Some(lab) = Lab::new("stop", Medium::Tap) else { return };
+    let log = lab.path("events.jsonl");
+    let server = lab.serve(&["--echo", "7", "--events", p(&log)]);
+    let ready = lab.path("ready");
+    let client = lab
+        .ns
+        .command(&["python3", "-c", IDLE_CLIENT, PILA, p(&ready)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ready.exists() {
+        assert!(Instant::now() < deadline, "the client did not connect");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (status, err) = server.stop();
+    assert!(status.success(), "serve exited with {status}: {err}");
+    let out = client.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "closed by pila",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(events(&log, "established").len(), 1);
+}

@@ -1,0 +1,428 @@
+//! The blocking, `std::net`-shaped API: a driver thread runs a [`stack::Stack`] on a real
+//! device and the real clock, and sockets that block like the kernel's.
+//!
+//! ```no_run
+//! use pila::device::{VirtualWire, WireConfig};
+//! use pila::net::{Stack, TcpListener, TcpStream};
+//! use std::io::{Read, Write};
+//!
+//! let (a, b) = VirtualWire::pair(WireConfig::default());
+//! let host_a = Stack::builder().device(a).address("192.0.2.1/24").build()?;
+//! let host_b = Stack::builder().device(b).address("192.0.2.2/24").build()?;
+//! let listener = TcpListener::bind(&host_b, "192.0.2.2:7")?;
+//! let mut client = TcpStream::connect(&host_a, "192.0.2.2:7")?;
+//! let (mut server, _peer) = listener.accept()?;
+//! client.write_all(b"hello")?;
+//! let mut buf = [0; 5];
+//! server.read_exact(&mut buf)?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # How it runs
+//! [`StackBuilder::build`] starts one driver thread per stack. The thread owns the device and
+//! shares the Sans-IO stack with the socket handles behind one mutex. It loops: receive a
+//! batch of frames and hand them to the stack, run the timers that are due, write a batch of
+//! frames and transmit it, wake the sockets whose state changed, then sleep on the device
+//! until a frame comes, the next timer is due or an application call gives it work. A call
+//! that blocks (`accept`, `read`, `write` on a full buffer, `connect`, `recv_from`, `ping`)
+//! sleeps on its socket's own condition variable and is woken only for that socket.
+//!
+//! Errors are [`std::io::Error`]s with the kinds `std::net` uses. A read or write timeout
+//! (`set_read_timeout`) ends the call with [`io::ErrorKind::WouldBlock`], as on Linux;
+//! `connect_timeout` and `ping` fail with [`io::ErrorKind::TimedOut`].
+//!
+//! Dropping a [`TcpStream`] closes it as Linux does: FIN after the queued data, or RST when
+//! received data was never read. The driver stops, and its thread is joined, when the last
+//! [`Stack`] handle and the last socket made from it are dropped.
+
+mod driver;
+mod tcp;
+mod udp;
+
+pub use crate::stack::{Counters, Event, EventKind};
+pub use tcp::{Incoming, TcpListener, TcpStream};
+pub use udp::UdpSocket;
+
+use crate::device::WaitDevice;
+use crate::stack;
+use crate::time::Instant;
+use crate::wire::{Ipv4Addr, ethernet};
+use driver::Shared;
+use std::hash::{BuildHasher, Hasher};
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, OnceLock, mpsc};
+use std::thread::JoinHandle;
+
+/// A running stack: the handle the sockets are made from. Cheap to clone; every clone and
+/// every socket keeps the driver alive.
+#[derive(Clone, Debug)]
+pub struct Stack {
+    handle: Arc<Handle>,
+}
+
+/// A last adjustment of the whole stack configuration ([`StackBuilder::configure`]).
+type Configure = Box<dyn FnOnce(&mut stack::Config)>;
+
+/// Builds a [`Stack`]: a device, at least one address, and optional settings.
+pub struct StackBuilder {
+    device: Option<Box<dyn WaitDevice>>,
+    addresses: Vec<String>,
+    gateway: Option<Ipv4Addr>,
+    mtu: Option<usize>,
+    mac: Option<ethernet::Address>,
+    seed: Option<u64>,
+    send_buffer: Option<usize>,
+    recv_buffer: Option<usize>,
+    tcp: Option<crate::tcp::Config>,
+    configure: Option<Configure>,
+}
+
+/// The events of a [`Stack`] ([`Stack::events`]), in the order they happened.
+///
+/// Iterating blocks for the next event and ends when the stack shuts down.
+#[derive(Debug)]
+pub struct Events {
+    rx: mpsc::Receiver<Event>,
+}
+
+/// The instant every driver in this process measures its clock from.
+///
+/// All stacks share it, so two stacks on one in-memory wire agree on what its delays mean;
+/// a capture made with [`crate::device::Pcap`] can turn it into wall-clock time.
+pub fn clock_epoch() -> std::time::Instant {
+    static EPOCH: OnceLock<std::time::Instant> = OnceLock::new();
+    *EPOCH.get_or_init(std::time::Instant::now)
+}
+
+/// The driver's clock now.
+fn now() -> Instant {
+    Instant::from_std(std::time::Instant::now(), clock_epoch())
+}
+
+/// Owns the driver thread; the last reference stops and joins it.
+struct Handle {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.shut_down();
+        if let Some(thread) = self.thread.take() {
+            // A panicking driver has already reported itself; there is nothing to add.
+            let _ = thread.join();
+        }
+    }
+}
+
+impl core::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Stack").finish_non_exhaustive()
+    }
+}
+
+impl Stack {
+    /// A builder: give it a device and an address, then [`build`](StackBuilder::build).
+    pub fn builder() -> StackBuilder {
+        StackBuilder {
+            device: None,
+            addresses: Vec::new(),
+            gateway: None,
+            mtu: None,
+            mac: None,
+            seed: None,
+            send_buffer: None,
+            recv_buffer: None,
+            tcp: None,
+            configure: None,
+        }
+    }
+
+    /// Sends an ICMP echo request to `addr` and waits up to `timeout` for the reply; returns
+    /// the round-trip time. Fails with [`io::ErrorKind::TimedOut`] when no reply comes.
+    pub fn ping(
+        &self,
+        addr: Ipv4Addr,
+        timeout: std::time::Duration,
+    ) -> io::Result<std::time::Duration> {
+        self.shared().ping(addr, timeout)
+    }
+
+    /// A snapshot of the stack's counters, `netstat -s` style.
+    pub fn counters(&self) -> Counters {
+        self.shared().lock().stack.counters().clone()
+    }
+
+    /// A stream of the stack's events (established, refused, reset, timed out, closed), from
+    /// now on. Each call makes a new, independent stream.
+    pub fn events(&self) -> Events {
+        Events { rx: self.shared().subscribe() }
+    }
+
+    /// The stack's first IPv4 address.
+    pub fn address(&self) -> Ipv4Addr {
+        self.shared().address
+    }
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.handle.shared
+    }
+}
+
+impl StackBuilder {
+    /// The device the stack runs on (required).
+    #[must_use]
+    pub fn device(mut self, device: impl WaitDevice + 'static) -> Self {
+        self.device = Some(Box::new(device));
+        self
+    }
+
+    /// Adds an IPv4 address with its prefix, like `"192.0.2.1/24"` (at least one is required).
+    #[must_use]
+    pub fn address(mut self, cidr: impl Into<String>) -> Self {
+        self.addresses.push(cidr.into());
+        self
+    }
+
+    /// The default gateway.
+    #[must_use]
+    pub const fn gateway(mut self, gateway: Ipv4Addr) -> Self {
+        self.gateway = Some(gateway);
+        self
+    }
+
+    /// The IP MTU (default: the device's).
+    #[must_use]
+    pub const fn mtu(mut self, mtu: usize) -> Self {
+        self.mtu = Some(mtu);
+        self
+    }
+
+    /// The MAC address (default: `02:00` followed by the first IPv4 address, which is
+    /// locally administered and unique among hosts with different addresses).
+    #[must_use]
+    pub const fn mac(mut self, mac: ethernet::Address) -> Self {
+        self.mac = Some(mac);
+        self
+    }
+
+    /// The seed of the stack's random choices (default: fresh from the operating system).
+    /// The seed keys initial sequence numbers and port choice: keep it secret in production.
+    #[must_use]
+    pub const fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// The largest send buffer of a TCP connection, in bytes.
+    #[must_use]
+    pub const fn send_buffer(mut self, bytes: usize) -> Self {
+        self.send_buffer = Some(bytes);
+        self
+    }
+
+    /// The largest receive buffer of a TCP connection, in bytes.
+    #[must_use]
+    pub const fn recv_buffer(mut self, bytes: usize) -> Self {
+        self.recv_buffer = Some(bytes);
+        self
+    }
+
+    /// The TCP settings of every connection (buffer sizes set on the builder win).
+    #[must_use]
+    pub fn tcp_config(mut self, config: crate::tcp::Config) -> Self {
+        self.tcp = Some(config);
+        self
+    }
+
+    /// A last say over the whole [`stack::Config`], after the builder has filled it in.
+    #[must_use]
+    pub fn configure(mut self, f: impl FnOnce(&mut stack::Config) + 'static) -> Self {
+        self.configure = Some(Box::new(f));
+        self
+    }
+
+    /// Starts the stack: checks the settings, then spawns its driver thread.
+    ///
+    /// Fails with [`io::ErrorKind::InvalidInput`] when the device or an address is missing
+    /// or a setting is out of range.
+    pub fn build(self) -> io::Result<Stack> {
+        let invalid = |what: String| io::Error::new(io::ErrorKind::InvalidInput, what);
+        let device = self.device.ok_or_else(|| invalid("no device: call .device(..)".into()))?;
+        let mut addresses = Vec::new();
+        for text in &self.addresses {
+            let cidr: stack::Ipv4Cidr = text.parse().map_err(|_| {
+                invalid(format!(
+                    "bad address {text:?}: expected an IPv4 address and prefix, like 192.0.2.1/24"
+                ))
+            })?;
+            addresses.push(cidr);
+        }
+        let first = addresses
+            .first()
+            .map(|c| c.addr)
+            .ok_or_else(|| invalid("no address: call .address(\"192.0.2.1/24\")".into()))?;
+        let caps = device.capabilities();
+        let [o1, o2, o3, o4] = first.octets();
+        let mut config = stack::Config {
+            medium: caps.medium,
+            checksums: caps.checksums,
+            mtu: self.mtu.unwrap_or(caps.mtu).min(caps.mtu),
+            mac: self.mac.unwrap_or(ethernet::Address([0x02, 0x00, o1, o2, o3, o4])),
+            addresses,
+            gateway: self.gateway,
+            seed: self.seed.unwrap_or_else(random_seed),
+            ..stack::Config::default()
+        };
+        if let Some(tcp) = self.tcp {
+            config.tcp = tcp;
+        }
+        if let Some(bytes) = self.send_buffer {
+            config.tcp.send_buffer = bytes;
+        }
+        if let Some(bytes) = self.recv_buffer {
+            config.tcp.recv_buffer = bytes;
+        }
+        if let Some(f) = self.configure {
+            f(&mut config);
+        }
+        let stack = stack::Stack::new(config).map_err(|e| invalid(e.to_string()))?;
+        let (shared, thread) = driver::start(stack, device, first)?;
+        Ok(Stack { handle: Arc::new(Handle { shared, thread: Some(thread) }) })
+    }
+}
+
+impl core::fmt::Debug for StackBuilder {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("StackBuilder")
+            .field("addresses", &self.addresses)
+            .field("gateway", &self.gateway)
+            .field("mtu", &self.mtu)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Events {
+    /// The next event if one has happened, without blocking.
+    pub fn try_next(&self) -> Option<Event> {
+        self.rx.try_recv().ok()
+    }
+
+    /// The next event, waiting up to `timeout`.
+    pub fn next_timeout(&self, timeout: std::time::Duration) -> Option<Event> {
+        self.rx.recv_timeout(timeout).ok()
+    }
+
+    /// Every event that has already happened, without blocking.
+    pub fn try_iter(&self) -> impl Iterator<Item = Event> + '_ {
+        self.rx.try_iter()
+    }
+}
+
+impl Iterator for Events {
+    type Item = Event;
+
+    fn next(&mut self) -> Option<Event> {
+        self.rx.recv().ok()
+    }
+}
+
+/// 64 bits from the operating system's randomness, through std's randomly keyed hasher.
+fn random_seed() -> u64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    hasher.finish()
+}
+
+/// The socket addresses `addr` names, or `InvalidInput` if it names none.
+fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
+    let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
+    if addrs.is_empty() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "no address to use"));
+    }
+    Ok(addrs)
+}
+
+/// A core TCP failure as the `std::io` kind `std::net` reports for it.
+fn tcp_error(e: crate::tcp::Error) -> io::Error {
+    use crate::tcp::Error;
+    let kind = match e {
+        Error::Refused => io::ErrorKind::ConnectionRefused,
+        Error::Reset => io::ErrorKind::ConnectionReset,
+        Error::TimedOut => io::ErrorKind::TimedOut,
+        _ => io::ErrorKind::ConnectionAborted,
+    };
+    io::Error::new(kind, e)
+}
+
+/// The deadline `timeout` after now, if any.
+fn deadline_after(timeout: Option<std::time::Duration>) -> Option<std::time::Instant> {
+    timeout.map(|t| std::time::Instant::now() + t)
+}
+
+/// std's rule for timeouts: `Some(zero)` is an error.
+fn check_timeout(timeout: Option<std::time::Duration>) -> io::Result<()> {
+    if timeout == Some(std::time::Duration::ZERO) {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "a zero timeout is not allowed"));
+    }
+    Ok(())
+}
+
+/// A socket's blocking settings, changed through `&self` as in `std::net`.
+#[derive(Debug, Default)]
+struct SocketOptions {
+    nonblocking: std::sync::atomic::AtomicBool,
+    /// Microseconds; zero means none (a zero timeout cannot be set).
+    read_timeout: std::sync::atomic::AtomicU64,
+    /// Microseconds; zero means none.
+    write_timeout: std::sync::atomic::AtomicU64,
+}
+
+impl SocketOptions {
+    fn nonblocking(&self) -> bool {
+        self.nonblocking.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn set_nonblocking(&self, on: bool) {
+        self.nonblocking.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn read_timeout(&self) -> Option<std::time::Duration> {
+        Self::load(&self.read_timeout)
+    }
+
+    fn write_timeout(&self) -> Option<std::time::Duration> {
+        Self::load(&self.write_timeout)
+    }
+
+    fn set_read_timeout(&self, timeout: Option<std::time::Duration>) -> io::Result<()> {
+        Self::store(&self.read_timeout, timeout)
+    }
+
+    fn set_write_timeout(&self, timeout: Option<std::time::Duration>) -> io::Result<()> {
+        Self::store(&self.write_timeout, timeout)
+    }
+
+    fn load(cell: &std::sync::atomic::AtomicU64) -> Option<std::time::Duration> {
+        match cell.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => None,
+            micros => Some(std::time::Duration::from_micros(micros)),
+        }
+    }
+
+    fn store(
+        cell: &std::sync::atomic::AtomicU64,
+        timeout: Option<std::time::Duration>,
+    ) -> io::Result<()> {
+        check_timeout(timeout)?;
+        // Below a microsecond still means "a timeout": round up to one.
+        let micros = timeout.map_or(0, |t| u64::try_from(t.as_micros()).unwrap_or(u64::MAX).max(1));
+        cell.store(micros, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+}

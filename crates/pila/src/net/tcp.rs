@@ -1,0 +1,419 @@
+//! [`TcpListener`] and [`TcpStream`].
+
+use super::{SocketOptions, Stack, deadline_after, now, resolve, tcp_error};
+use crate::stack::{self, ListenerHandle, SocketHandle, TcpHandle};
+use crate::tcp::{self, RecvError, SendError, State, TcpInfo};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The backlog of [`TcpListener::bind`], as Rust's `std` uses.
+const DEFAULT_BACKLOG: usize = 128;
+
+/// A TCP socket listening for connections, like [`std::net::TcpListener`].
+#[derive(Debug)]
+pub struct TcpListener {
+    stack: Stack,
+    handle: ListenerHandle,
+    local: SocketAddr,
+    options: SocketOptions,
+}
+
+/// An iterator over the connections a [`TcpListener`] accepts; it never ends.
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+}
+
+/// A TCP connection, like [`std::net::TcpStream`].
+///
+/// Reads and writes work through `&TcpStream` too, so one thread can read while another
+/// writes. Dropping the stream closes it as Linux does: a FIN after the queued data, or a
+/// RST when received data was never read.
+#[derive(Debug)]
+pub struct TcpStream {
+    stack: Stack,
+    handle: TcpHandle,
+    local: SocketAddr,
+    peer: SocketAddr,
+    options: SocketOptions,
+    nodelay: AtomicBool,
+    /// `shutdown(Read)` was called: reads return end-of-file.
+    read_shut: AtomicBool,
+    /// The connection's error was reported by [`TcpStream::take_error`].
+    error_taken: AtomicBool,
+}
+
+impl TcpListener {
+    /// Listens on `addr` (port 0: an ephemeral port) with a backlog of 128.
+    pub fn bind(stack: &Stack, addr: impl ToSocketAddrs) -> io::Result<Self> {
+        Self::bind_with_backlog(stack, addr, DEFAULT_BACKLOG)
+    }
+
+    /// Listens on `addr` with room for `backlog` established connections not yet accepted.
+    pub fn bind_with_backlog(
+        stack: &Stack,
+        addr: impl ToSocketAddrs,
+        backlog: usize,
+    ) -> io::Result<Self> {
+        let mut last = None;
+        for addr in resolve(addr)? {
+            let mut state = stack.shared().lock();
+            match state.stack.tcp_listen(addr, backlog) {
+                Ok(handle) => {
+                    let local = state.stack.listener_local_addr(handle).unwrap_or(addr);
+                    return Ok(Self {
+                        stack: stack.clone(),
+                        handle,
+                        local,
+                        options: SocketOptions::default(),
+                    });
+                }
+                Err(e) => last = Some(io::Error::from(e)),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::ErrorKind::InvalidInput.into()))
+    }
+
+    /// Waits for a connection and returns it with the peer's address.
+    pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let shared = self.stack.shared();
+        let handle = self.handle;
+        let tcp = shared.block_on(
+            SocketHandle::Listener(handle),
+            self.options.nonblocking(),
+            None,
+            io::ErrorKind::WouldBlock,
+            |state| match state.stack.tcp_accept(handle) {
+                Ok(tcp) => Some(Ok(tcp)),
+                Err(stack::Error::WouldBlock) => None,
+                Err(e) => Some(Err(e.into())),
+            },
+        )?;
+        let stream = TcpStream::from_handle(&self.stack, tcp)?;
+        let peer = stream.peer;
+        Ok((stream, peer))
+    }
+
+    /// The connections as they come, like [`std::net::TcpListener::incoming`].
+    pub const fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self }
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.local)
+    }
+
+    /// In nonblocking mode `accept` fails with [`io::ErrorKind::WouldBlock`] instead of
+    /// waiting.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.options.set_nonblocking(nonblocking);
+        Ok(())
+    }
+
+    /// A listener has no pending error to report: always `Ok(None)`.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        Ok(None)
+    }
+}
+
+impl Drop for TcpListener {
+    fn drop(&mut self) {
+        let shared = self.stack.shared();
+        let mut state = shared.lock();
+        state.stack.listener_close(self.handle);
+        super::driver::Shared::forget(&mut state, SocketHandle::Listener(self.handle));
+        drop(state);
+        shared.kick();
+    }
+}
+
+impl Iterator for Incoming<'_> {
+    type Item = io::Result<TcpStream>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.listener.accept().map(|(stream, _)| stream))
+    }
+}
+
+impl TcpStream {
+    /// Opens a connection to `addr`, trying each address it names until one answers.
+    pub fn connect(stack: &Stack, addr: impl ToSocketAddrs) -> io::Result<Self> {
+        let mut last = None;
+        for addr in resolve(addr)? {
+            match Self::open(stack, addr, None) {
+                Ok(stream) => return Ok(stream),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::ErrorKind::InvalidInput.into()))
+    }
+
+    /// Opens a connection to `addr`, giving up with [`io::ErrorKind::TimedOut`] after
+    /// `timeout` (which must not be zero).
+    pub fn connect_timeout(
+        stack: &Stack,
+        addr: &SocketAddr,
+        timeout: std::time::Duration,
+    ) -> io::Result<Self> {
+        super::check_timeout(Some(timeout))?;
+        Self::open(stack, *addr, Some(timeout))
+    }
+
+    fn open(
+        stack: &Stack,
+        addr: SocketAddr,
+        timeout: Option<std::time::Duration>,
+    ) -> io::Result<Self> {
+        let shared = stack.shared();
+        let deadline = deadline_after(timeout);
+        let handle = shared.lock().stack.tcp_connect(now(), addr, None)?;
+        shared.kick();
+        let opened = shared.block_on(
+            SocketHandle::Tcp(handle),
+            false,
+            deadline,
+            io::ErrorKind::TimedOut,
+            |state| {
+                if let Some(e) = state.stack.tcp_take_error(handle) {
+                    return Some(Err(e.into()));
+                }
+                let Some(conn) = state.stack.tcp_mut(handle) else {
+                    return Some(Err(io::ErrorKind::NotConnected.into()));
+                };
+                match conn.state() {
+                    State::SynSent | State::SynReceived => None,
+                    State::Closed => Some(Err(connection_error(conn)
+                        .map_or_else(|| io::ErrorKind::ConnectionAborted.into(), tcp_error))),
+                    _ => Some(Ok(())),
+                }
+            },
+        );
+        match opened {
+            Ok(()) => Self::from_handle(stack, handle),
+            Err(e) => {
+                let mut state = shared.lock();
+                state.stack.tcp_release(handle);
+                super::driver::Shared::forget(&mut state, SocketHandle::Tcp(handle));
+                drop(state);
+                shared.kick();
+                Err(e)
+            }
+        }
+    }
+
+    fn from_handle(stack: &Stack, handle: TcpHandle) -> io::Result<Self> {
+        let state = stack.shared().lock();
+        let conn = state.stack.tcp(handle).ok_or(io::ErrorKind::NotConnected)?;
+        let local = conn.local();
+        let peer = conn.remote().ok_or(io::ErrorKind::NotConnected)?;
+        drop(state);
+        Ok(Self {
+            stack: stack.clone(),
+            handle,
+            local,
+            peer,
+            options: SocketOptions::default(),
+            nodelay: AtomicBool::new(false),
+            read_shut: AtomicBool::new(false),
+            error_taken: AtomicBool::new(false),
+        })
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.peer)
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.local)
+    }
+
+    /// Closes the reading half (reads then return end-of-file), the writing half (a FIN
+    /// follows the queued data; the peer reads end-of-file), or both.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        if matches!(how, Shutdown::Read | Shutdown::Both) {
+            self.read_shut.store(true, Ordering::Relaxed);
+        }
+        if matches!(how, Shutdown::Write | Shutdown::Both) {
+            self.with_conn(|conn| {
+                conn.shutdown_write();
+                Ok(())
+            })?;
+            self.stack.shared().kick();
+        }
+        Ok(())
+    }
+
+    /// How long a read waits before failing with [`io::ErrorKind::WouldBlock`] (`None`:
+    /// forever). A zero duration is rejected with [`io::ErrorKind::InvalidInput`].
+    pub fn set_read_timeout(&self, timeout: Option<std::time::Duration>) -> io::Result<()> {
+        self.options.set_read_timeout(timeout)
+    }
+
+    /// How long a write waits for buffer space before failing with
+    /// [`io::ErrorKind::WouldBlock`] (`None`: forever).
+    pub fn set_write_timeout(&self, timeout: Option<std::time::Duration>) -> io::Result<()> {
+        self.options.set_write_timeout(timeout)
+    }
+
+    /// The read timeout.
+    pub fn read_timeout(&self) -> io::Result<Option<std::time::Duration>> {
+        Ok(self.options.read_timeout())
+    }
+
+    /// The write timeout.
+    pub fn write_timeout(&self) -> io::Result<Option<std::time::Duration>> {
+        Ok(self.options.write_timeout())
+    }
+
+    /// In nonblocking mode reads and writes that cannot proceed fail with
+    /// [`io::ErrorKind::WouldBlock`] instead of waiting.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.options.set_nonblocking(nonblocking);
+        Ok(())
+    }
+
+    /// Turns Nagle's algorithm off (`true`) or back on, like `TCP_NODELAY`.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.with_conn(|conn| {
+            conn.set_nodelay(nodelay);
+            Ok(())
+        })?;
+        self.nodelay.store(nodelay, Ordering::Relaxed);
+        self.stack.shared().kick();
+        Ok(())
+    }
+
+    /// Whether Nagle's algorithm is off.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        Ok(self.nodelay.load(Ordering::Relaxed))
+    }
+
+    /// The connection's error, once (like `SO_ERROR`): reset, timed out, refused.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        if let Some(e) = self.stack.shared().lock().stack.tcp_take_error(self.handle) {
+            return Ok(Some(e.into()));
+        }
+        let error = self.with_conn(|conn| Ok(connection_error(conn)))?;
+        match error {
+            Some(e) if !self.error_taken.swap(true, Ordering::Relaxed) => Ok(Some(tcp_error(e))),
+            _ => Ok(None),
+        }
+    }
+
+    /// A snapshot of the connection's state and figures, like Linux's `TCP_INFO`.
+    pub fn tcp_info(&self) -> io::Result<TcpInfo> {
+        self.with_conn(|conn| Ok(conn.info()))
+    }
+
+    fn with_conn<T>(&self, f: impl FnOnce(&mut tcp::Connection) -> io::Result<T>) -> io::Result<T> {
+        let mut state = self.stack.shared().lock();
+        let conn = state.stack.tcp_mut(self.handle).ok_or(io::ErrorKind::NotConnected)?;
+        f(conn)
+    }
+
+    fn read_some(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() || self.read_shut.load(Ordering::Relaxed) {
+            return Ok(0);
+        }
+        let handle = self.handle;
+        self.stack.shared().block_on(
+            SocketHandle::Tcp(handle),
+            self.options.nonblocking(),
+            deadline_after(self.options.read_timeout()),
+            io::ErrorKind::WouldBlock,
+            |state| {
+                let Some(conn) = state.stack.tcp_mut(handle) else {
+                    return Some(Err(io::ErrorKind::NotConnected.into()));
+                };
+                match conn.recv(buf) {
+                    Ok(n) => Some(Ok(n)),
+                    Err(RecvError::WouldBlock) => None,
+                    Err(RecvError::Error(e)) => Some(Err(tcp_error(e))),
+                }
+            },
+        )
+    }
+
+    fn write_some(&self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let handle = self.handle;
+        self.stack.shared().block_on(
+            SocketHandle::Tcp(handle),
+            self.options.nonblocking(),
+            deadline_after(self.options.write_timeout()),
+            io::ErrorKind::WouldBlock,
+            |state| {
+                let Some(conn) = state.stack.tcp_mut(handle) else {
+                    return Some(Err(io::ErrorKind::NotConnected.into()));
+                };
+                match conn.send(buf) {
+                    Ok(n) => Some(Ok(n)),
+                    Err(SendError::WouldBlock) => None,
+                    Err(SendError::Closed) => Some(Err(io::Error::new(
+                        io::ErrorKind::BrokenPipe,
+                        "the sending side is shut down",
+                    ))),
+                    Err(SendError::Error(e)) => Some(Err(tcp_error(e))),
+                }
+            },
+        )
+    }
+}
+
+/// The connection's failure, if it failed. The core reports it on the next `send`; an
+/// empty `send` asks without queueing anything.
+fn connection_error(conn: &mut tcp::Connection) -> Option<tcp::Error> {
+    match conn.send(&[]) {
+        Err(SendError::Error(e)) => Some(e),
+        _ => None,
+    }
+}
+
+impl Read for TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_some(buf)
+    }
+}
+
+impl Read for &TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_some(buf)
+    }
+}
+
+impl Write for TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_some(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Write for &TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_some(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for TcpStream {
+    fn drop(&mut self) {
+        let shared = self.stack.shared();
+        let mut state = shared.lock();
+        state.stack.tcp_release(self.handle);
+        super::driver::Shared::forget(&mut state, SocketHandle::Tcp(self.handle));
+        drop(state);
+        shared.kick();
+    }
+}

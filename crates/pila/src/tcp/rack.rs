@@ -1,0 +1,359 @@
+//! RACK-TLP loss detection (RFC 8985), used when SACK is negotiated.
+//!
+//! RACK ("Recent ACKnowledgment") decides that a segment is lost by time, not by counting
+//! duplicate ACKs: once a segment sent *later* has been delivered (cumulatively ACKed or
+//! SACKed), an earlier one still missing after `RACK.rtt + RACK.reo_wnd` is lost. Because a
+//! retransmission gets a new transmit time, a lost retransmission is detected the same way.
+//! TLP ("Tail Loss Probe") sends one probe segment a PTO (about two RTTs) after the last
+//! transmission when no ACK came, so that a loss at the tail of a flight draws SACK
+//! information and is repaired by RACK instead of by a retransmission timeout.
+//!
+//! The retransmission queue of `send.rs` is sequence space in the send buffer; RACK needs a
+//! transmit time per segment, so this file keeps a record per segment sent, in sequence
+//! order, from `SND.UNA` to `SND.NXT`. The records are what RFC 6675's `pipe` is computed
+//! from while RACK is in use: every segment that is neither SACKed nor marked lost is in
+//! the network once.
+
+use std::collections::VecDeque;
+
+use super::sack::Scoreboard;
+use super::{SeqExt, seq_max};
+use crate::time::{Duration, Instant};
+use crate::wire::tcp::SeqNumber;
+
+/// RFC 8985 §6.2 step 4: the multiplier of the reordering window is reset after this many
+/// loss recoveries without a D-SACK.
+const REO_WND_PERSIST: u32 = 16;
+
+/// RFC 8985 §7.2: the worst-case delayed-ACK time added to the PTO when one segment is in
+/// flight.
+const WC_DEL_ACK: Duration = Duration::from_millis(200);
+
+/// One segment sent and not yet cumulatively acknowledged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Seg {
+    start: SeqNumber,
+    end: SeqNumber,
+    /// When it was (last) transmitted.
+    xmit: Instant,
+    /// It was retransmitted at least once.
+    retransmitted: bool,
+    /// Marked lost and not retransmitted since.
+    lost: bool,
+    /// The peer SACKed it.
+    sacked: bool,
+}
+
+/// RACK-TLP state of one connection.
+#[derive(Debug, Default)]
+pub(super) struct Rack {
+    segs: VecDeque<Seg>,
+    /// RACK.xmit_ts and RACK.end_seq: the most recently sent segment that was delivered.
+    recent: Option<(Instant, SeqNumber)>,
+    /// RACK.rtt: the RTT of that segment.
+    rtt: Duration,
+    /// The lowest RTT measured (RACK.min_RTT).
+    min_rtt: Option<Duration>,
+    /// RACK.fack: the highest end of a delivered segment.
+    fack: Option<SeqNumber>,
+    /// RACK.reordering_seen.
+    reordering_seen: bool,
+    /// RACK.reo_wnd_mult (starts at 1).
+    reo_wnd_mult: u32,
+    /// RACK.reo_wnd_persist.
+    reo_wnd_persist: u32,
+    /// RACK.dsack_round: `SND.NXT` when the last D-SACK widened the window.
+    dsack_round: Option<SeqNumber>,
+    /// TLP.end_seq and TLP.is_retrans of the probe in flight.
+    pub(super) tlp: Option<(SeqNumber, bool)>,
+}
+
+impl Rack {
+    pub(super) fn new() -> Self {
+        Self { reo_wnd_mult: 1, ..Self::default() }
+    }
+
+    /// Records the transmission of `[start, end)` at `now`.
+    pub(super) fn on_sent(&mut self, start: SeqNumber, end: SeqNumber, now: Instant) {
+        if start >= end {
+            return;
+        }
+        let top = self.segs.back().map(|s| s.end);
+        if top.is_none_or(|top| start >= top) {
+            // New data (a gap cannot happen: data is sent in order).
+            let seg =
+                Seg { start, end, xmit: now, retransmitted: false, lost: false, sacked: false };
+            self.segs.push_back(seg);
+            return;
+        }
+        // A retransmission of [start, end): split records at both edges, then restamp.
+        self.split_at(start);
+        self.split_at(end);
+        let from = self.segs.partition_point(|s| s.end <= start);
+        for s in self.segs.iter_mut().skip(from) {
+            if s.start >= end {
+                break;
+            }
+            s.xmit = now;
+            s.retransmitted = true;
+            s.lost = false;
+        }
+        if let Some(top) = top.filter(|&top| end > top) {
+            let seg = Seg {
+                start: top,
+                end,
+                xmit: now,
+                retransmitted: false,
+                lost: false,
+                sacked: false,
+            };
+            self.segs.push_back(seg);
+        }
+    }
+
+    /// Splits the record containing `at` (strictly inside) in two.
+    fn split_at(&mut self, at: SeqNumber) {
+        let i = self.segs.partition_point(|s| s.end <= at);
+        if let Some(&s) = self.segs.get(i) {
+            if s.start < at && at < s.end {
+                if let Some(first) = self.segs.get_mut(i) {
+                    first.end = at;
+                }
+                self.segs.insert(i + 1, Seg { start: at, ..s });
+            }
+        }
+    }
+
+    /// RFC 8985 §6.2 steps 1–3 for an ACK that moved `SND.UNA` to `snd_una` and whose SACK
+    /// information is in `board`: updates RACK.rtt, RACK.xmit_ts/end_seq, RACK.fack and
+    /// reordering detection from every segment this ACK newly delivered, and forgets the
+    /// segments now cumulatively acknowledged. `spurious_echo` says, for a retransmitted
+    /// segment, whether the ACK may stem from its original transmission (RFC 8985 §6.2 step
+    /// 2: the echoed timestamp predates the retransmission).
+    pub(super) fn on_ack(
+        &mut self,
+        now: Instant,
+        snd_una: SeqNumber,
+        board: &Scoreboard,
+        spurious_echo: impl Fn(Instant) -> bool,
+    ) {
+        let mut delivered = Vec::new();
+        while let Some(s) = self.segs.front_mut() {
+            if s.end <= snd_una {
+                if !s.sacked {
+                    delivered.push(*s);
+                }
+                self.segs.pop_front();
+            } else {
+                if s.start < snd_una {
+                    if !s.sacked {
+                        delivered.push(Seg { end: snd_una, ..*s });
+                    }
+                    s.start = snd_una;
+                }
+                break;
+            }
+        }
+        for s in self.segs.iter_mut().filter(|s| !s.sacked) {
+            if board.is_sacked(s.start) && board.is_sacked(s.end - 1) && covered(board, s) {
+                s.sacked = true;
+                s.lost = false;
+                delivered.push(*s);
+            }
+        }
+        for s in delivered {
+            let rtt = now - s.xmit;
+            // Step 2: an ACK that may be for the original transmission says nothing about
+            // the retransmission's RTT.
+            if s.retransmitted && (spurious_echo(s.xmit) || self.min_rtt.is_some_and(|m| rtt < m)) {
+                continue;
+            }
+            // Step 3: reordering: a segment delivered below one delivered before it.
+            if !s.retransmitted && self.fack.is_some_and(|f| s.end < f) {
+                self.reordering_seen = true;
+            }
+            self.fack = Some(self.fack.map_or(s.end, |f| seq_max(f, s.end)));
+            let newer = self.recent.is_none_or(|(t, e)| s.xmit > t || (s.xmit == t && s.end > e));
+            if newer {
+                self.recent = Some((s.xmit, s.end));
+                self.rtt = rtt;
+            }
+        }
+    }
+
+    /// Feeds an RTT sample of the connection (RACK.min_RTT).
+    pub(super) fn on_rtt(&mut self, rtt: Duration) {
+        self.min_rtt = Some(self.min_rtt.map_or(rtt, |m| m.min(rtt)));
+    }
+
+    /// RFC 8985 §6.2 step 4 (first half): a D-SACK arrived; widen the reordering window at
+    /// most once per round trip.
+    pub(super) fn on_dsack(&mut self, snd_una: SeqNumber, snd_nxt: SeqNumber) {
+        if self.dsack_round.is_some_and(|r| snd_una >= r) {
+            self.dsack_round = None;
+        }
+        if self.dsack_round.is_none() {
+            self.dsack_round = Some(snd_nxt);
+            self.reo_wnd_mult = self.reo_wnd_mult.saturating_add(1);
+            self.reo_wnd_persist = REO_WND_PERSIST;
+        }
+        self.reordering_seen = true;
+    }
+
+    /// RFC 8985 §6.2 step 4 (second half): a loss recovery ended.
+    pub(super) fn on_recovery_exit(&mut self) {
+        self.reo_wnd_persist = self.reo_wnd_persist.saturating_sub(1);
+        if self.reo_wnd_persist == 0 {
+            self.reo_wnd_mult = 1;
+        }
+    }
+
+    /// RFC 8985 §6.2 step 4: RACK.reo_wnd.
+    pub(super) fn reo_wnd(
+        &self,
+        in_recovery: bool,
+        sacked: usize,
+        smss: usize,
+        srtt: Duration,
+    ) -> Duration {
+        if !self.reordering_seen && (in_recovery || sacked >= 3 * smss) {
+            return Duration::ZERO;
+        }
+        let base = self.min_rtt.unwrap_or(Duration::ZERO);
+        let wnd = Duration::from_micros(base.total_micros() / 4)
+            .saturating_mul(u64::from(self.reo_wnd_mult));
+        if srtt > Duration::ZERO { wnd.min(srtt) } else { wnd }
+    }
+
+    /// RFC 8985 §6.2 step 5: marks lost every segment sent before RACK.xmit_ts that has
+    /// waited RACK.rtt + `reo_wnd`. Returns how many were newly marked, and the time after
+    /// which the next one would be (for the reordering timer).
+    pub(super) fn detect_loss(
+        &mut self,
+        now: Instant,
+        reo_wnd: Duration,
+    ) -> (usize, Option<Duration>) {
+        let Some((xmit_ts, end_seq)) = self.recent else { return (0, None) };
+        let (mut marked, mut timeout) = (0, None::<Duration>);
+        let wait = self.rtt + reo_wnd;
+        for s in self.segs.iter_mut().filter(|s| !s.sacked && !s.lost) {
+            let before = s.xmit < xmit_ts || (s.xmit == xmit_ts && s.end <= end_seq);
+            if !before {
+                continue;
+            }
+            let deadline = s.xmit + wait;
+            if deadline <= now {
+                s.lost = true;
+                marked += 1;
+            } else {
+                let left = deadline - now;
+                timeout = Some(timeout.map_or(left, |t| t.max(left)));
+            }
+        }
+        (marked, timeout)
+    }
+
+    /// RFC 8985 §6.3: after a retransmission timeout every segment not SACKed is lost.
+    pub(super) fn mark_all_lost(&mut self) {
+        for s in self.segs.iter_mut().filter(|s| !s.sacked) {
+            s.lost = true;
+        }
+    }
+
+    /// The losses were spurious: nothing is marked lost any more.
+    pub(super) fn clear_lost(&mut self) {
+        for s in &mut self.segs {
+            s.lost = false;
+        }
+    }
+
+    /// The first segment marked lost, as `[start, end)`.
+    pub(super) fn first_lost(&self) -> Option<(SeqNumber, SeqNumber)> {
+        self.segs.iter().find(|s| s.lost).map(|s| (s.start, s.end))
+    }
+
+    /// Whether any segment is marked lost.
+    pub(super) fn has_lost(&self) -> bool {
+        self.segs.iter().any(|s| s.lost)
+    }
+
+    /// The last segment sent (highest in sequence space), as `[start, end)`.
+    pub(super) fn last(&self) -> Option<(SeqNumber, SeqNumber)> {
+        self.segs.back().map(|s| (s.start, s.end))
+    }
+
+    /// RFC 6675 `pipe` under RACK: the bytes of segments neither SACKed nor lost.
+    pub(super) fn pipe(&self) -> usize {
+        self.segs.iter().filter(|s| !s.sacked && !s.lost).map(|s| s.end.since(s.start)).sum()
+    }
+
+    /// Whether exactly one segment is in flight.
+    pub(super) fn one_in_flight(&self) -> bool {
+        self.segs.len() == 1
+    }
+
+    /// RFC 8985 §7.2: the probe timeout for a connection with smoothed RTT `srtt`.
+    pub(super) fn pto(&self, srtt: Duration) -> Duration {
+        if srtt == Duration::ZERO {
+            return Duration::from_secs(1);
+        }
+        let pto = srtt.saturating_mul(2);
+        if self.one_in_flight() { pto + WC_DEL_ACK } else { pto }
+    }
+}
+
+/// Whether `board` SACKs every byte of `s` (one SACK range holds it whole).
+fn covered(board: &Scoreboard, s: &Seg) -> bool {
+    board.ranges().any(|(l, r)| l <= s.start && s.end <= r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::tcp::SackBlocks;
+
+    fn seq(n: u32) -> SeqNumber {
+        SeqNumber(n)
+    }
+
+    fn t(ms: u64) -> Instant {
+        Instant::from_millis(ms)
+    }
+
+    #[test]
+    fn retransmission_splits_and_restamps() {
+        let mut r = Rack::new();
+        r.on_sent(seq(0), seq(100), t(0));
+        r.on_sent(seq(100), seq(200), t(1));
+        r.on_sent(seq(50), seq(150), t(5));
+        let spans: Vec<_> = r.segs.iter().map(|s| (s.start.0, s.end.0, s.retransmitted)).collect();
+        assert_eq!(spans, [(0, 50, false), (50, 100, true), (100, 150, true), (150, 200, false)]);
+        assert_eq!(r.pipe(), 200);
+    }
+
+    #[test]
+    fn later_delivery_marks_earlier_segment_lost_after_reo_wnd() {
+        let mut r = Rack::new();
+        for i in 0..4u32 {
+            r.on_sent(seq(i * 100), seq(i * 100 + 100), t(u64::from(i)));
+        }
+        r.on_rtt(Duration::from_millis(20));
+        let mut board = Scoreboard::new();
+        let mut b = SackBlocks::EMPTY;
+        assert!(b.push((seq(300), seq(400))));
+        board.update(seq(0), seq(400), &b);
+        r.on_ack(t(23), seq(0), &board, |_| false);
+        // Segment 3 sent at 3 ms delivered at 23 ms: RACK.rtt = 20 ms; reo_wnd 5 ms.
+        let wnd = r.reo_wnd(false, 100, 100, Duration::from_millis(20));
+        assert_eq!(wnd, Duration::from_millis(5));
+        let (n, timeout) = r.detect_loss(t(23), wnd);
+        assert_eq!(n, 0);
+        // Segment 0 is due at 0 + 20 + 5 = 25 ms, segment 2 at 27 ms: the timer waits for
+        // the last of them.
+        assert_eq!(timeout, Some(Duration::from_millis(4)));
+        assert_eq!(r.detect_loss(t(25), wnd).0, 1);
+        assert_eq!(r.first_lost(), Some((seq(0), seq(100))));
+        assert_eq!(r.detect_loss(t(27), wnd).0, 2);
+        assert_eq!(r.pipe(), 0);
+    }
+}

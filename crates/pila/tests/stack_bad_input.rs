@@ -150,8 +150,8 @@ fn bad_frames_during_a_transfer_are_dropped_counted_and_harmless() {
     let mut expect = Expect::default();
     let ok = net.run_until(Duration::from_secs(60), |n| {
         if rounds < 200 {
-            for host in 0..2 {
-                let (frames, e) = bad_frames(&templates[host], rounds);
+            for (host, template) in templates.iter().enumerate() {
+                let (frames, e) = bad_frames(template, rounds);
                 for f in &frames {
                     n.inject(host, f);
                 }
@@ -185,9 +185,8 @@ fn bad_frames_during_a_transfer_are_dropped_counted_and_harmless() {
     assert!(rounds >= 20, "the transfer ran through {rounds} rounds of bad input");
     // The never-completing fragments time out.
     net.run_for(Duration::from_secs(31));
-    for host in 0..2 {
+    for (host, b) in before.iter().enumerate() {
         let c = net.hosts[host].stack.counters().clone();
-        let b = &before[host];
         let what = format!("host {host} after {rounds} rounds: {c}");
         assert_eq!(c.eth_dropped - b.eth_dropped, expect.eth, "{what}");
         assert_eq!(c.ip_in_hdr_errors - b.ip_in_hdr_errors, expect.hdr, "{what}");

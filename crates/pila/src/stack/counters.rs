@@ -57,6 +57,8 @@ counters! {
         ip_frag_oks,
         /// Fragments made.
         ip_frag_creates,
+        /// Datagrams larger than the MTU that could not be fragmented (DF set).
+        ip_frag_fails,
     }
     "Icmp" {
         /// ICMP messages received, errors included.
@@ -99,7 +101,10 @@ counters! {
         tcp_in_errs,
         /// Segments sent with RST.
         tcp_out_rsts,
-        /// SYN-ACKs sent with a SYN cookie.
+        /// ICMP errors ignored because the TCP sequence number they quote is not in flight
+        /// (RFC 5927 §4.1).
+        tcp_out_of_window_icmps,
+        /// SYNs answered with a SYN cookie (the SYN queue was full).
         tcp_syn_cookies_sent,
         /// Connections made from a valid SYN cookie.
         tcp_syn_cookies_recv,

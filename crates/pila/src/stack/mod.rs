@@ -19,9 +19,11 @@
 
 mod arp;
 mod counters;
+mod fragment;
 mod icmp;
 mod iface;
 mod ports;
+mod reassembly;
 mod slab;
 mod tcp;
 mod udp;
@@ -44,6 +46,7 @@ use arp::{ArpConfig, Enqueued, Neighbors, Pending};
 use icmp::{Pings, TokenBucket};
 use iface::Interface;
 use ports::Ports;
+use reassembly::Reassembler;
 use slab::Key;
 use tcp::TcpTable;
 use udp::UdpTable;
@@ -287,6 +290,7 @@ pub struct Stack {
     neighbors: Neighbors,
     link_out: VecDeque<LinkFrame>,
     ip_ident: u16,
+    reasm: Reassembler,
     icmp_bucket: TokenBucket,
     pings: Pings,
     ports: Ports,
@@ -335,6 +339,8 @@ impl Stack {
         let ports = Ports::new(port_key, rng.next_u32(), config.ephemeral_ports);
         let mut isn_key = [0; 16];
         rng.fill(&mut isn_key);
+        let mut cookie_key = [0; 16];
+        rng.fill(&mut cookie_key);
         Ok(Self {
             iface: Interface { addresses: config.addresses.clone(), gateway: config.gateway },
             neighbors: Neighbors::new(ArpConfig {
@@ -345,11 +351,12 @@ impl Stack {
             }),
             link_out: VecDeque::new(),
             ip_ident,
+            reasm: Reassembler::new(config.reassembly_timeout, config.reassembly_memory),
             icmp_bucket: TokenBucket::new(config.icmp_rate),
             pings: Pings::default(),
             ports,
             udp: UdpTable::default(),
-            tcp: TcpTable::new(isn_key),
+            tcp: TcpTable::new(isn_key, cookie_key),
             counters: Counters::default(),
             events: VecDeque::new(),
             wakes: VecDeque::new(),
@@ -425,12 +432,17 @@ impl Stack {
 
     /// The latest instant at which [`Stack::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.neighbors.poll_at(), self.tcp.poll_at()].into_iter().flatten().min()
+        [self.neighbors.poll_at(), self.tcp.poll_at(), self.reasm.poll_at()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
-    /// Runs the timers due at `now`: ARP retries and failures, TCP timers.
+    /// Runs the timers due at `now`: ARP retries and failures, TCP timers, reassembly
+    /// time-outs.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.tcp_handle_timeout(now);
+        self.reassembly_timeout(now);
         for (_, queue) in self.neighbors.handle_timeout(now) {
             self.counters.arp_failed += 1;
             for pending in queue {
@@ -517,7 +529,7 @@ impl Stack {
             // RFC 826: update a known sender; add it only if the packet is for us.
             let released = self.neighbors.learn(now, sender, sender_mac, for_us);
             for pending in released {
-                self.push_link(sender_mac, ethernet::EtherType::Ipv4, pending.packet);
+                self.push_datagram(sender_mac, pending.packet);
             }
         } else if !sender.is_unspecified() || !sender_mac.is_unicast() {
             self.counters.eth_dropped += 1;
@@ -566,8 +578,7 @@ impl Stack {
         let raw = data.get(..total).unwrap_or(data);
         let payload = packet.payload();
         if repr.more_frags || repr.frag_offset != 0 {
-            self.counters.ip_reasm_reqds += 1;
-            self.counters.ip_reasm_fails += 1;
+            self.fragment_input(now, &repr, payload, broadcast);
             return;
         }
         self.deliver(now, &repr, payload, raw, broadcast);
@@ -758,7 +769,8 @@ impl Stack {
         }
     }
 
-    /// Sends a whole datagram built with an MTU-free length.
+    /// Sends a whole datagram of any length: larger than the MTU it goes out in fragments,
+    /// unless DF is set ([`Error::MessageTooLong`]).
     fn send_datagram(
         &mut self,
         now: Instant,
@@ -766,18 +778,14 @@ impl Stack {
         packet: Vec<u8>,
         owner: Option<SocketHandle>,
     ) -> Result<(), Error> {
-        if packet.len() > self.config.mtu {
+        if packet.len() > self.config.mtu && packet.get(6).is_some_and(|b| b & 0x40 != 0) {
             return Err(Error::MessageTooLong);
         }
         self.send_ip(now, dst, packet, owner)
     }
 
     fn push_ip(&mut self, dst: ethernet::Address, packet: Vec<u8>) -> Result<(), Error> {
-        if self.push_link(dst, ethernet::EtherType::Ipv4, packet) {
-            Ok(())
-        } else {
-            Err(Error::NoBufferSpace)
-        }
+        if self.push_datagram(dst, packet) { Ok(()) } else { Err(Error::NoBufferSpace) }
     }
 
     /// Queues a frame in the bounded control queue; `false` (and counted) when full.
@@ -889,18 +897,21 @@ impl Stack {
         let (Some(sport), Some(dport)) = (port(0), port(2)) else { return };
         let local = SocketAddrV4::new(header.src_addr, sport);
         let remote = SocketAddrV4::new(header.dst_addr, dport);
+        // The quoted TCP sequence number, for RFC 5927's in-window check.
+        let seq = data.get(4..8).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        let seq = seq.map(crate::wire::tcp::SeqNumber);
         let error = match reason {
             U::PortUnreachable | U::ProtoUnreachable => Error::ConnectionRefused,
             U::NetUnreachable | U::DstNetUnknown => Error::NetworkUnreachable,
             U::FragRequired if header.protocol == Protocol::Tcp => {
-                self.tcp_icmp_error(now, (local, remote), None, Some(next_hop_mtu));
+                self.tcp_icmp_error(now, (local, remote), seq, None, Some(next_hop_mtu));
                 return;
             }
             U::FragRequired => return,
             _ => Error::HostUnreachable,
         };
         if header.protocol == Protocol::Tcp {
-            self.tcp_icmp_error(now, (local, remote), Some(error), None);
+            self.tcp_icmp_error(now, (local, remote), seq, Some(error), None);
             return;
         }
         if header.protocol == Protocol::Udp {

@@ -14,11 +14,12 @@ use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use super::slab::{Key, Slab};
 use super::{Error, Event, EventKind, ListenerHandle, SocketHandle, Stack, TTL, TcpHandle};
 use crate::device::Medium;
+use crate::tcp::cookie::CookieJar;
 use crate::tcp::listener::Listener;
 use crate::tcp::{self, Connection, IsnGenerator, State};
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::wire::ip::Protocol;
-use crate::wire::tcp::{Flags, Packet, Repr};
+use crate::wire::tcp::{Flags, Packet, Repr, SeqNumber};
 use crate::wire::{ethernet, ipv4};
 
 /// A connection's 4-tuple: local, remote.
@@ -60,11 +61,12 @@ pub(crate) struct TcpTable {
     pub(crate) ready: VecDeque<Key>,
     pub(crate) timers: BinaryHeap<Reverse<(Instant, Key)>>,
     pub(crate) isn: IsnGenerator,
+    pub(crate) cookies: CookieJar,
     pub(crate) scratch: Vec<u8>,
 }
 
 impl TcpTable {
-    pub(crate) fn new(isn_key: [u8; 16]) -> Self {
+    pub(crate) fn new(isn_key: [u8; 16], cookie_key: [u8; 16]) -> Self {
         Self {
             conns: Slab::default(),
             by_tuple: HashMap::new(),
@@ -74,6 +76,7 @@ impl TcpTable {
             ready: VecDeque::new(),
             timers: BinaryHeap::new(),
             isn: IsnGenerator::new(isn_key),
+            cookies: CookieJar::new(cookie_key),
             scratch: vec![0; 1 << 16],
         }
     }
@@ -351,7 +354,7 @@ impl Stack {
             return;
         }
         if listener.syn_full() {
-            self.send_cookie(now, local, remote, seg);
+            self.send_cookie(now, l, local, remote, seg);
             return;
         }
         let (lo, re) = (SocketAddr::V4(local), SocketAddr::V4(remote));
@@ -669,21 +672,66 @@ impl Stack {
         None
     }
 
-    /// SYN cookies: not yet.
-    fn send_cookie(&mut self, _now: Instant, _l: SocketAddrV4, _r: SocketAddrV4, _s: &Repr<'_>) {
-        self.counters.tcp_listen_overflows += 1;
+    /// The SYN queue is full: answer with a SYN cookie and keep nothing (RFC 4987 §3.6).
+    fn send_cookie(
+        &mut self,
+        now: Instant,
+        l: Key,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seg: &Repr<'_>,
+    ) {
+        let syn_ack = self.tcp.cookies.syn_ack(now, local, remote, seg, &self.config.tcp);
+        if let Some(listener) = self.tcp.listeners.get_mut(l) {
+            listener.last_cookie = Some(now);
+        }
+        // Counted when made, as Linux does, whether or not the next hop is known yet.
+        self.counters.tcp_syn_cookies_sent += 1;
+        let _ = self.send_segment(now, local, remote, &syn_ack);
     }
 
-    /// SYN cookies: not yet.
+    /// An ACK to a listener that has sent cookies lately: if it returns a valid cookie, the
+    /// connection is rebuilt and goes to the accept queue. `false` when it is not a
+    /// cookie (the caller answers with RST).
     fn cookie_ack(
         &mut self,
-        _now: Instant,
-        _l: Key,
-        _local: SocketAddrV4,
-        _remote: SocketAddrV4,
-        _seg: &Repr<'_>,
+        now: Instant,
+        l: Key,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seg: &Repr<'_>,
     ) -> bool {
-        false
+        let Some(listener) = self.tcp.listeners.get(l) else { return false };
+        // A cookie lives two periods of 64 s at most.
+        let recent = listener.last_cookie.is_some_and(|t| now < t + Duration::from_secs(128));
+        if !recent {
+            return false;
+        }
+        let Some(syn) = self.tcp.cookies.check(now, local, remote, seg, &self.config.tcp) else {
+            self.counters.tcp_syn_cookies_failed += 1;
+            return false;
+        };
+        self.counters.tcp_syn_cookies_recv += 1;
+        if listener.accept_full() {
+            // Like Linux: drop it; the peer's retransmission may find room.
+            self.counters.tcp_listen_overflows += 1;
+            return true;
+        }
+        let (lo, re) = (SocketAddr::V4(local), SocketAddr::V4(remote));
+        let isn = SeqNumber(seg.ack_number.map_or(0, |a| a.0.wrapping_sub(1)));
+        let syn = syn.syn(local, remote);
+        let conn = Connection::accept_cookie(now, lo, re, &syn, isn, &self.config.tcp);
+        let key = self.insert_conn(conn, (local, remote), Some(l));
+        if let Some(listener) = self.tcp.listeners.get_mut(l) {
+            listener.syn_queue.insert(key);
+        }
+        self.counters.tcp_passive_opens += 1;
+        if let Some(slot) = self.tcp.conns.get_mut(key) {
+            slot.conn.handle_segment(now, re, seg);
+        }
+        self.after_tcp(now, key);
+        self.wake_conn(key);
+        true
     }
 
     /// ARP for a connection's next hop failed: an opening connection fails with host
@@ -701,18 +749,27 @@ impl Stack {
 
     /// An ICMP error about a segment of ours (RFC 1122 §4.2.3.9, RFC 5927): fragmentation
     /// needed lowers the path MTU (RFC 1191); a hard error aborts a connection in
-    /// SYN-SENT; everything else is a soft error kept for `tcp_take_error`.
+    /// SYN-SENT; everything else is a soft error kept for `tcp_take_error`. An error whose
+    /// quoted sequence number is not in flight (SND.UNA <= SEQ < SND.NXT) is ignored: an
+    /// off-path attacker would have to guess it (RFC 5927 §4.1).
     pub(crate) fn tcp_icmp_error(
         &mut self,
         now: Instant,
         tuple: Tuple,
+        seq: Option<SeqNumber>,
         error: Option<Error>,
         mtu: Option<u16>,
     ) {
         let Some(&key) = self.tcp.by_tuple.get(&tuple) else { return };
         let Some(slot) = self.tcp.conns.get_mut(key) else { return };
+        let (una, nxt) = (slot.conn.snd_una(), slot.conn.snd_nxt());
+        if !seq.is_some_and(|seq| una <= seq && seq < nxt) {
+            self.counters.tcp_out_of_window_icmps += 1;
+            return;
+        }
         if let Some(mtu) = mtu {
-            // RFC 1191 §5: an old router says 0; fall back to the smallest plateau.
+            // RFC 1191 §5: an old router says 0 (or anything below IPv4's 68-byte
+            // minimum): fall back to 576. Never above our own MTU.
             let mtu = if mtu < 68 { 576 } else { usize::from(mtu) };
             slot.conn.set_path_mtu(mtu.min(self.config.mtu));
             self.tcp.mark_ready(key);

@@ -185,6 +185,12 @@ pub(super) enum Origin {
     Accepted,
 }
 
+/// The offset of a connection's timestamp clock (RFC 7323 §7.1), from its ISS, which is
+/// already secret and per-connection.
+pub(super) fn ts_offset_for(iss: SeqNumber) -> u32 {
+    iss.0.rotate_left(16) ^ 0x5bd1_e995
+}
+
 /// One TCP connection: the RFC 9293 state machine with its buffers, timers and
 /// congestion control. See the [module documentation](super) for the calling order.
 #[derive(Debug)]
@@ -251,7 +257,7 @@ impl Connection {
             stats: Stats::default(),
             sack_ok: false,
             ts_ok: false,
-            ts_offset: iss.0.rotate_left(16) ^ 0x5bd1_e995,
+            ts_offset: ts_offset_for(iss),
             syn_pending: false,
             rst_pending: None,
             rst_port: None,
@@ -314,6 +320,34 @@ impl Connection {
             Self::new(State::SynReceived, Origin::Accepted, local, Some(remote), isn, config);
         c.passive_open(now, syn);
         c
+    }
+
+    /// A connection rebuilt from a SYN cookie (RFC 4987 §3.6) when the ACK that returns it
+    /// arrives: `syn` is the peer's SYN as the cookie recorded it (its sequence number and
+    /// the options: MSS, window scale, SACK-permitted, timestamps) and `isn` the cookie,
+    /// our ISN. The SYN-ACK counts as sent, so the connection is in SYN-RECEIVED with
+    /// SND.NXT = ISN + 1 and nothing to send; feed it the ACK with
+    /// [`Connection::handle_segment`] to reach ESTABLISHED. Its timestamp clock is the one
+    /// [`Connection::timestamp_at`] gives for `isn`, which the cookie's TSval came from.
+    pub fn accept_cookie(
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        syn: &Repr<'_>,
+        isn: SeqNumber,
+        config: &Config,
+    ) -> Self {
+        let mut c = Self::accept(now, local, remote, syn, isn, config);
+        c.syn_pending = false;
+        c.snd.snd_nxt = isn.plus(1);
+        c.timers.set(Timer::Retransmit, now + c.rtt.rto());
+        c
+    }
+
+    /// The TSval (RFC 7323) a connection with initial sequence number `isn` sends at
+    /// `now`: a millisecond clock with a per-connection offset.
+    pub fn timestamp_at(isn: SeqNumber, now: Instant) -> u32 {
+        (now.total_millis() as u32).wrapping_add(ts_offset_for(isn))
     }
 
     /// Feeds a segment of this connection (ports and addresses already matched; `remote`
@@ -468,6 +502,16 @@ impl Connection {
         if eff < self.snd.mss {
             self.snd.mss = eff;
         }
+    }
+
+    /// SND.UNA: the oldest sequence number not yet acknowledged (RFC 9293 §3.3.1).
+    pub fn snd_una(&self) -> SeqNumber {
+        self.snd.snd_una
+    }
+
+    /// SND.NXT: the next sequence number to send (RFC 9293 §3.3.1).
+    pub fn snd_nxt(&self) -> SeqNumber {
+        self.snd.snd_nxt
     }
 
     /// The RFC 9293 state.

@@ -2,12 +2,15 @@
 //! stack's `max_syn_backlog`) and the accept queue of established ones waiting for the
 //! application (bounded by the `listen` backlog). The connections themselves live in the
 //! stack's connection table, where segments find them by 4-tuple; the listener holds
-//! their keys.
+//! their keys. When the SYN queue is full, SYNs are answered with cookies
+//! ([`super::cookie`]) and hold nothing.
 
 use std::collections::{HashSet, VecDeque};
 
 use core::hash::Hash;
 use core::net::SocketAddrV4;
+
+use crate::time::Instant;
 
 /// A listener's bookkeeping, generic over the key the owner names connections by.
 #[derive(Debug)]
@@ -22,6 +25,9 @@ pub(crate) struct Listener<K> {
     pub(crate) syn_queue: HashSet<K>,
     /// Established connections, oldest first.
     pub(crate) accept_queue: VecDeque<K>,
+    /// When the listener last answered a SYN with a cookie: only then is an ACK to the
+    /// listener checked as one.
+    pub(crate) last_cookie: Option<Instant>,
 }
 
 impl<K: Copy + Eq + Hash> Listener<K> {
@@ -32,6 +38,7 @@ impl<K: Copy + Eq + Hash> Listener<K> {
             max_syn,
             syn_queue: HashSet::new(),
             accept_queue: VecDeque::new(),
+            last_cookie: None,
         }
     }
 

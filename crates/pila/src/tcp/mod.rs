@@ -23,6 +23,7 @@ pub(crate) mod assembler;
 pub(crate) mod buffer;
 pub mod congestion;
 mod connection;
+pub(crate) mod cookie;
 mod isn;
 pub(crate) mod listener;
 mod output;

@@ -141,7 +141,7 @@ impl Connection {
             };
             self.remote = Some(remote);
             self.snd = super::send::Sender::new(iss, &self.config);
-            self.ts_offset = iss.0.rotate_left(16) ^ 0x5bd1_e995;
+            self.ts_offset = super::connection::ts_offset_for(iss);
             self.passive_open(now, seg);
         }
         // RFC 9293 §3.10.7.2 fourth: anything else is dropped.

@@ -21,6 +21,11 @@ pub struct Net {
     /// Every frame sent, with the sender's index, when `capture` is on.
     pub sent: Vec<(usize, Vec<u8>)>,
     pub capture: bool,
+    /// A router between A and B with this IP MTU: a datagram larger than it with DF set
+    /// does not pass, and its sender gets an ICMP "fragmentation needed" (RFC 1191).
+    pub path_mtu: Option<usize>,
+    /// Frames datagrams the router bounced, fed back to each host with its next input.
+    bounced: [Vec<Vec<u8>>; 2],
     batch: FrameBatch,
     buf: Vec<u8>,
 }
@@ -57,6 +62,8 @@ impl Net {
             ],
             sent: Vec::new(),
             capture: false,
+            path_mtu: None,
+            bounced: [Vec::new(), Vec::new()],
             batch: FrameBatch::new(64),
             buf: vec![0; 70_000],
         }
@@ -82,6 +89,10 @@ impl Net {
             for i in 0..2 {
                 let now = self.clock.now();
                 let host = &mut self.hosts[i];
+                for frame in self.bounced[i].drain(..) {
+                    host.stack.receive(now, &frame);
+                    moved = true;
+                }
                 loop {
                     self.batch.clear();
                     let n = host.dev.receive(now, &mut self.batch).unwrap();
@@ -98,6 +109,11 @@ impl Net {
                 while let Some(len) = host.stack.poll_transmit(now, &mut self.buf) {
                     if self.capture {
                         self.sent.push((i, self.buf[..len].to_vec()));
+                    }
+                    if let Some(icmp) = self.path_mtu.and_then(|m| too_big(&self.buf[..len], m)) {
+                        self.bounced[i].push(icmp);
+                        moved = true;
+                        continue;
                     }
                     self.batch.push(&self.buf[..len]);
                     moved = true;
@@ -175,4 +191,58 @@ pub fn eth_frame(
     repr.emit(&mut ethernet::Frame::new_unchecked(&mut frame[..]));
     frame[repr.header_len()..].copy_from_slice(payload);
     frame
+}
+
+/// The router's address, on the shared prefix.
+pub const ROUTER_IP: &str = "192.0.2.254";
+pub const ROUTER_MAC: ethernet::Address = ethernet::Address([0x02, 0, 0, 0, 0, 0xfe]);
+
+/// If `frame` carries an IPv4 datagram with DF set larger than `mtu`, the ICMP
+/// "fragmentation needed" a router would send back (as an Ethernet frame to the sender).
+pub fn too_big(frame: &[u8], mtu: usize) -> Option<Vec<u8>> {
+    use pila::wire::ipv4;
+    let eth = ethernet::Frame::new_checked(frame).ok()?;
+    if eth.ethertype() != ethernet::EtherType::Ipv4 {
+        return None;
+    }
+    let datagram = eth.payload();
+    let packet = ipv4::Packet::new_checked(datagram).ok()?;
+    if datagram.len() <= mtu || !packet.dont_frag() {
+        return None;
+    }
+    Some(frag_needed(datagram, mtu as u16, eth.src_addr()))
+}
+
+/// An ICMP "fragmentation needed" from the router about `datagram` (whole, or its header
+/// and first bytes), announcing `mtu`, in an Ethernet frame to `to`.
+pub fn frag_needed(datagram: &[u8], mtu: u16, to: ethernet::Address) -> Vec<u8> {
+    use pila::wire::{Checksums, icmpv4, ip::Protocol, ipv4};
+    let (quoted, _) = ipv4::Repr::parse_quoted(datagram).unwrap();
+    let repr = icmpv4::Repr::frag_required(mtu, datagram).unwrap();
+    let ip = ipv4::Repr {
+        src_addr: ROUTER_IP.parse().unwrap(),
+        dst_addr: quoted.src_addr,
+        protocol: Protocol::Icmp,
+        payload_len: repr.buffer_len(),
+        ttl: 64,
+        tos: 0,
+        ident: 1,
+        dont_frag: false,
+        more_frags: false,
+        frag_offset: 0,
+    };
+    let mut bytes = vec![0; ip.buffer_len()];
+    let (h, body) = bytes.split_at_mut(ipv4::HEADER_LEN);
+    ip.emit(&mut ipv4::Packet::new_unchecked(h), &Checksums::SOFTWARE);
+    repr.emit(&mut icmpv4::Packet::new_unchecked(body), &Checksums::SOFTWARE);
+    let e = ethernet::Repr {
+        src_addr: ROUTER_MAC,
+        dst_addr: to,
+        ethertype: ethernet::EtherType::Ipv4,
+        vlan: None,
+    };
+    let mut out = vec![0; e.buffer_len(bytes.len())];
+    e.emit(&mut ethernet::Frame::new_unchecked(&mut out[..]));
+    out[e.header_len()..].copy_from_slice(&bytes);
+    out
 }

@@ -490,7 +490,6 @@ fn udp_echo_and_port_unreachable() {
 }
 
 #[test]
-#[ignore = "the stack does not reassemble IPv4 fragments yet"]
 fn udp_echo_fragmented() {
     let Some(lab) = Lab::new("udpfrag", Medium::Tap) else { return };
     let server = lab.serve(&["--udp-echo", "7"]);

@@ -8,6 +8,8 @@
 //!   reproducible impairments, and (feature `pcap`) a capture wrapper.
 //! * [`time`]: the [`time::Instant`] and [`time::Duration`] the core is handed, and the
 //!   simulator's [`time::VirtualClock`].
+//! * [`tcp`]: one connection's RFC 9293 state machine, Sans-IO.
+//! * [`sim`]: the simulator: TCP endpoints on virtual wires under a virtual clock.
 //!
 //! The protocol core never does I/O, never reads a clock and never touches a global random
 //! source: time and frames come in as arguments, so the same code runs on a real clock and
@@ -18,6 +20,7 @@ pub mod device;
 pub mod fuzz;
 pub mod net;
 pub mod rand;
+pub mod sim;
 pub mod stack;
 pub mod tcp;
 pub mod time;

@@ -896,6 +896,74 @@ fn zero_window_persist_probes_then_resume() {
 }
 
 #[test]
+fn small_window_with_nothing_in_flight_is_filled_after_the_override_timeout() {
+    let mut c = established();
+    c.send(&data(2920)).unwrap();
+    let out = drain(&mut c, ms(20));
+    assert_eq!(out.len(), 2);
+    // Everything is acknowledged but the window shrank to 300 bytes: less than an MSS and
+    // less than half the largest window, so sender SWS avoidance holds the rest back...
+    inject(&mut c, ms(30), Repr { ack_number: Some(seq(ISS + 2921)), window_len: 300, ..peer() });
+    c.send(&data(1000)).unwrap();
+    expect(&mut c, ms(30), &[]);
+    // ...but with nothing in flight no ACK will ever widen it: the persist timer is the
+    // RFC 1122 §4.2.3.4 override timeout, and when it fires what fits is sent.
+    assert_eq!(c.poll_timeout(), Some(ms(230)));
+    c.handle_timeout(ms(230));
+    let out = drain(&mut c, ms(230));
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].seq_number, seq(ISS + 2921));
+    assert_eq!(out[0].payload, &data(1000)[..300]);
+    assert_eq!(c.info().rto_expiries, 0);
+}
+
+#[test]
+fn acks_of_zero_window_probes_are_not_duplicate_acks() {
+    let mut c = established();
+    c.send(&data(1000)).unwrap();
+    drain(&mut c, ms(20));
+    inject(&mut c, ms(30), Repr { ack_number: Some(seq(ISS + 1001)), window_len: 0, ..peer() });
+    c.send(&data(500)).unwrap();
+    expect(&mut c, ms(40), &[]);
+    // Four probes, each answered with the same ACK and a still-closed window: that is the
+    // receiver saying "no room", never three duplicate ACKs announcing a loss.
+    for i in 0..4 {
+        let t = c.poll_timeout().unwrap_or_else(|| panic!("probe {i}: {:?}", c.info()));
+        c.handle_timeout(t);
+        let probe = drain(&mut c, t);
+        assert_eq!(probe.len(), 1);
+        assert_eq!(probe[0].payload.len(), 1);
+        let zero = Repr { ack_number: Some(seq(ISS + 1001)), window_len: 0, ..peer() };
+        inject(&mut c, t + Duration::from_millis(10), zero);
+        expect(&mut c, t + Duration::from_millis(10), &[]);
+    }
+    let info = c.info();
+    // The first probe sends a new byte; the next three send it again.
+    assert_eq!((info.fast_recoveries, info.retransmitted_segments), (0, 3));
+    assert_eq!(info.zero_window_probes, 4);
+}
+
+#[test]
+fn duplicated_acks_without_sack_news_do_not_trigger_recovery_with_sack() {
+    let config = Config { sack: true, ..cfg() };
+    let mut c = Connection::connect(ms(0), local(), remote(), seq(ISS), &config);
+    drain(&mut c, ms(0));
+    let options = Options { mss: Some(1460), sack_permitted: true, ..Options::default() };
+    inject(&mut c, ms(10), Repr { options, ..syn_ack() });
+    drain(&mut c, ms(10));
+    assert_eq!(send_segments(&mut c, 10, ms(20)).len(), 10);
+    // The network duplicated one ACK four times: no SACK block reports anything new, so
+    // RFC 6675 §2 counts none of the copies as a duplicate ACK.
+    let ack = Repr { ack_number: Some(seg_seq(2)), ..peer() };
+    for i in 0..4 {
+        inject(&mut c, ms(30 + i), ack);
+    }
+    let out = drain(&mut c, ms(34));
+    assert!(out.iter().all(|s| s.seq_number > seg_seq(9)), "only new data: {out:?}");
+    assert_eq!((c.info().fast_recoveries, c.info().retransmitted_segments), (0, 0));
+}
+
+#[test]
 fn window_update_when_application_reads() {
     let config = Config { recv_buffer: 8192, ..cfg() };
     let mut c = established_with(&config);

@@ -210,13 +210,23 @@ impl Connection {
             // RFC 9293 §3.8.6.2.1 sender SWS avoidance: a partial segment only if the window
             // limits it and it is at least half the largest window the peer offered.
             let window_bound = usable_wnd < usable_cwnd.min(smss);
-            if len < smss && !(window_bound && len >= self.snd.max_snd_wnd / 2) {
+            if len < smss
+                && !(window_bound && len >= self.snd.max_snd_wnd / 2)
+                && !(window_bound && self.snd.sws_override)
+            {
+                // RFC 1122 §4.2.3.4: with nothing in flight no ACK will come to open the
+                // window further; the persist timer is the override timeout that ends the
+                // wait (Linux arms its probe timer here too).
+                if self.snd.flight() == 0 && !self.timers.is_set(Timer::Persist) {
+                    self.timers.set(Timer::Persist, now + self.persist_interval());
+                }
                 return None;
             }
         } else if len > 0 && len < smss && self.snd.nagle && self.snd.flight() > 0 && !fin_pending {
             // RFC 9293 §3.7.4 Nagle: no small segment while data is unacknowledged.
             return None;
         }
+        self.snd.sws_override = false;
         // The FIN follows the last byte; it needs no window (as BSD).
         let limit = if len == unsent && fin_pending { nxt.plus(len + 1) } else { nxt.plus(len) };
         self.data_segment(now, nxt, limit, len, false)

@@ -78,6 +78,9 @@ pub(super) struct Sender {
     pub(super) probe_pending: bool,
     /// Persist timer backoff exponent.
     pub(super) persist_backoff: u32,
+    /// The persist timer fired while the peer's window was open but too small for sender
+    /// SWS avoidance: the next segment may fill it (RFC 1122 §4.2.3.4 override timeout).
+    pub(super) sws_override: bool,
     /// Nagle's algorithm on.
     pub(super) nagle: bool,
     /// When we last sent a segment occupying sequence space (RFC 5681 §4.1 idle restart).
@@ -119,6 +122,7 @@ impl Sender {
             retries: 0,
             probe_pending: false,
             persist_backoff: 0,
+            sws_override: false,
             nagle: config.nagle,
             last_send: None,
             last_progress: Instant::ZERO,
@@ -240,9 +244,12 @@ impl Connection {
             && seg.payload.is_empty()
             && !seg.flags.contains(Flags::SYN)
             && !seg.flags.contains(Flags::FIN)
-            && (seg_wnd == self.snd.snd_wnd || sack_new > 0)
+            // A zero window answers a probe: flow control, not a sign of loss.
+            && seg_wnd > 0
+            && if self.sack_ok { sack_new > 0 } else { seg_wnd == self.snd.snd_wnd }
         {
-            // RFC 5681 §2: a duplicate ACK (RFC 6675: or one that SACKs new data).
+            // RFC 5681 §2: a duplicate ACK; with SACK, RFC 6675 §2: only one that SACKs
+            // new data counts (a duplicated ACK or a D-SACK does not).
             self.on_dupack(now);
         }
         // RFC 9293 §3.10.7.4 fifth: update the send window if the segment is newer.
@@ -395,7 +402,7 @@ impl Connection {
         }
     }
 
-    fn persist_interval(&self) -> Duration {
+    pub(super) fn persist_interval(&self) -> Duration {
         let base = self.rtt.rto().max(self.config.rto_min);
         let f = 1u64.checked_shl(self.snd.persist_backoff.min(32)).unwrap_or(u64::MAX);
         base.saturating_mul(f).min(self.config.rto_max)
@@ -403,7 +410,13 @@ impl Connection {
 
     /// The persist timer fired: send a probe, back off (RFC 9293 §3.8.6.1).
     pub(super) fn on_persist_timeout(&mut self, now: Instant) {
-        if self.snd.snd_wnd > 0 || !self.state.is_synchronized() {
+        if !self.state.is_synchronized() {
+            return;
+        }
+        if self.snd.snd_wnd > 0 {
+            // The window is open but too small for sender SWS avoidance, and nothing is in
+            // flight to bring an ACK: RFC 1122 §4.2.3.4 override timeout, send what fits.
+            self.snd.sws_override = true;
             return;
         }
         self.snd.probe_pending = true;

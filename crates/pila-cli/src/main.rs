@@ -1,6 +1,7 @@
 //! The `pila` command line.
 
 mod demo;
+mod timeline;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -15,7 +16,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Two hosts on an in-memory wire, no privileges needed: every frame decoded and printed.
+    /// Two pila hosts on an in-memory wire, no privileges needed: ping, echo, a refused
+    /// connection, and the timeline of every frame.
     Demo(demo::Args),
 }
 
@@ -33,6 +35,10 @@ fn main() -> ExitCode {
             eprintln!("pila: {err}");
             ExitCode::FAILURE
         }
+        Err(Failure::Usage(err)) => {
+            eprintln!("pila: {err}");
+            ExitCode::from(2)
+        }
     }
 }
 
@@ -41,6 +47,9 @@ fn main() -> ExitCode {
 enum Failure {
     /// Something went wrong: one line saying what, and how to fix it.
     Message(String),
+    /// A value given on the command line cannot be used: one line saying which, and how to
+    /// fix it (exit status 2, like a bad option).
+    Usage(String),
     /// Whoever read our output stopped reading (`pila demo | head`): not an error.
     OutputClosed,
 }

@@ -6,6 +6,7 @@ mod link;
 mod listen;
 mod ping;
 mod serve;
+mod timeline;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -20,7 +21,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Two hosts on an in-memory wire, no privileges needed: every frame decoded and printed.
+    /// Two pila hosts on an in-memory wire, no privileges needed: ping, echo, a refused
+    /// connection, and the timeline of every frame.
     Demo(demo::Args),
     /// Serve TCP echo, discard and chargen and UDP echo on a TAP or TUN until SIGINT/SIGTERM.
     Serve(serve::Args),
@@ -50,6 +52,10 @@ fn main() -> ExitCode {
             eprintln!("pila: {err}");
             ExitCode::FAILURE
         }
+        Err(Failure::Usage(err)) => {
+            eprintln!("pila: {err}");
+            ExitCode::from(2)
+        }
     }
 }
 
@@ -58,6 +64,9 @@ fn main() -> ExitCode {
 enum Failure {
     /// Something went wrong: one line saying what, and how to fix it.
     Message(String),
+    /// A value given on the command line cannot be used: one line saying which, and how to
+    /// fix it (exit status 2, like a bad option).
+    Usage(String),
     /// Whoever read our output stopped reading (`pila demo | head`): not an error.
     OutputClosed,
 }

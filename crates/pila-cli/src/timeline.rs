@@ -1,0 +1,296 @@
+//! The demo's timeline: a device wrapper that keeps a copy of every frame it carries in
+//! either direction, and a renderer that decodes them with `pila::wire`, one line each.
+
+use pila::device::{Capabilities, Device, DeviceWaker, FrameBatch, WaitDevice};
+use pila::time::Instant;
+use pila::wire::ethernet::{self, EtherType};
+use pila::wire::ip::Protocol;
+use pila::wire::tcp::{self, SeqNumber};
+use pila::wire::{Checksums, Ipv4Addr, arp, icmpv4, ipv4, udp};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// One frame the observed host sent or received.
+#[derive(Clone, Debug)]
+pub(crate) struct Seen {
+    pub(crate) at: Instant,
+    /// `true` for a frame the observed host transmitted.
+    pub(crate) outgoing: bool,
+    pub(crate) frame: Vec<u8>,
+}
+
+/// The frames seen so far, shared with the device.
+pub(crate) type Log = Arc<Mutex<Vec<Seen>>>;
+
+/// Wraps a device and records every frame it receives or transmits.
+pub(crate) struct Observed<D> {
+    inner: D,
+    log: Log,
+}
+
+impl<D> Observed<D> {
+    pub(crate) fn new(inner: D) -> (Self, Log) {
+        let log = Log::default();
+        (Self { inner, log: Arc::clone(&log) }, log)
+    }
+
+    fn record(&self, at: Instant, outgoing: bool, frames: impl Iterator<Item = Vec<u8>>) {
+        let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        log.extend(frames.map(|frame| Seen { at, outgoing, frame }));
+    }
+}
+
+impl<D: Device> Device for Observed<D> {
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+
+    fn receive(&mut self, now: Instant, batch: &mut FrameBatch) -> io::Result<usize> {
+        let first = batch.len();
+        let count = self.inner.receive(now, batch)?;
+        self.record(now, false, batch.iter().skip(first).take(count).map(<[u8]>::to_vec));
+        Ok(count)
+    }
+
+    fn transmit(&mut self, now: Instant, batch: &FrameBatch) -> io::Result<usize> {
+        let count = self.inner.transmit(now, batch)?;
+        self.record(now, true, batch.iter().take(count).map(<[u8]>::to_vec));
+        Ok(count)
+    }
+
+    fn poll_at(&self) -> Option<Instant> {
+        self.inner.poll_at()
+    }
+}
+
+impl<D: WaitDevice> WaitDevice for Observed<D> {
+    fn wait(&mut self, deadline: Option<std::time::Instant>) -> io::Result<()> {
+        self.inner.wait(deadline)
+    }
+
+    fn waker(&self) -> DeviceWaker {
+        self.inner.waker()
+    }
+}
+
+/// Up to this many data segments of a connection are shown one by one; the rest of a run
+/// of plain data and ACK segments is summed up in one line.
+const SHOWN_DATA: usize = 4;
+
+/// Renders the frames as a timeline: relative time, direction, and a tcpdump-like line with
+/// TCP sequence numbers relative to each side's initial one.
+pub(crate) fn render(seen: &[Seen], name: &str, peer: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let Some(start) = seen.first().map(|s| s.at) else {
+        return lines;
+    };
+    let mut isns: HashMap<(IpAddr, u16), SeqNumber> = HashMap::new();
+    let mut shown: HashMap<(u16, u16), usize> = HashMap::new();
+    // A run of data/ACK segments not shown: (first time, last time, frames, payload bytes).
+    let mut run: Option<(Instant, Instant, usize, usize)> = None;
+    let flush = |run: &mut Option<(Instant, Instant, usize, usize)>, lines: &mut Vec<String>| {
+        if let Some((from, to, frames, bytes)) = run.take() {
+            lines.push(format!(
+                "{:>9}  ...  {frames} more data and ACK segments ({bytes} bytes of data) until {}",
+                stamp(from - start),
+                stamp(to - start)
+            ));
+        }
+    };
+    for s in seen {
+        let arrow =
+            if s.outgoing { format!("{name} > {peer}") } else { format!("{peer} > {name}") };
+        let parsed = parse(&s.frame);
+        if let Some(Parsed::Tcp { src, dst, repr }) = &parsed {
+            let plain = !repr.flags.intersects(tcp::Flags::SYN | tcp::Flags::FIN | tcp::Flags::RST);
+            let key = if src.1 < dst.1 { (src.1, dst.1) } else { (dst.1, src.1) };
+            let count = shown.entry(key).or_default();
+            if plain && *count >= SHOWN_DATA {
+                let r = run.get_or_insert((s.at, s.at, 0, 0));
+                r.1 = s.at;
+                r.2 += 1;
+                r.3 += repr.payload.len();
+                continue;
+            }
+            if plain {
+                *count += 1;
+            }
+        }
+        flush(&mut run, &mut lines);
+        let text = match &parsed {
+            Some(p) => describe(p, &mut isns),
+            None => format!("{} bytes that do not decode", s.frame.len()),
+        };
+        lines.push(format!("{:>9}  {arrow}  {text}", stamp(s.at - start)));
+    }
+    flush(&mut run, &mut lines);
+    lines
+}
+
+fn stamp(d: pila::time::Duration) -> String {
+    format!("{:.3}ms", d.total_micros() as f64 / 1e3)
+}
+
+/// A frame, decoded as far as the timeline cares.
+enum Parsed<'a> {
+    Arp(arp::Repr),
+    Icmp(icmpv4::Repr<'a>),
+    Udp { src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16), len: usize },
+    Tcp { src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16), repr: tcp::Repr<'a> },
+    Fragment { src: Ipv4Addr, dst: Ipv4Addr, offset: usize, len: usize },
+    Other(String),
+}
+
+fn parse(frame: &[u8]) -> Option<Parsed<'_>> {
+    let checks = Checksums::SOFTWARE;
+    let eth = ethernet::Frame::new_checked(frame).ok()?;
+    let eth_repr = ethernet::Repr::parse(&eth).ok()?;
+    let payload = frame.get(eth_repr.header_len()..)?;
+    match eth_repr.ethertype {
+        EtherType::Arp => {
+            Some(Parsed::Arp(arp::Repr::parse(&arp::Packet::new_checked(payload).ok()?).ok()?))
+        }
+        EtherType::Ipv4 => {
+            let packet = ipv4::Packet::new_checked(payload).ok()?;
+            let ip = ipv4::Repr::parse(&packet, &checks).ok()?;
+            let body = payload.get(packet.header_len()..packet.header_len() + ip.payload_len)?;
+            if ip.more_frags || ip.frag_offset > 0 {
+                return Some(Parsed::Fragment {
+                    src: ip.src_addr,
+                    dst: ip.dst_addr,
+                    offset: usize::from(ip.frag_offset),
+                    len: body.len(),
+                });
+            }
+            let (src, dst) = (IpAddr::V4(ip.src_addr), IpAddr::V4(ip.dst_addr));
+            match ip.protocol {
+                Protocol::Icmp => {
+                    let packet = icmpv4::Packet::new_checked(body).ok()?;
+                    Some(Parsed::Icmp(icmpv4::Repr::parse(&packet, &checks).ok()?))
+                }
+                Protocol::Udp => {
+                    let packet = udp::Packet::new_checked(body).ok()?;
+                    let repr = udp::Repr::parse(&packet, src, dst, &checks).ok()?;
+                    Some(Parsed::Udp {
+                        src: (ip.src_addr, repr.src_port),
+                        dst: (ip.dst_addr, repr.dst_port),
+                        len: usize::from(packet.len()).saturating_sub(udp::HEADER_LEN),
+                    })
+                }
+                Protocol::Tcp => {
+                    let packet = tcp::Packet::new_checked(body).ok()?;
+                    let repr = tcp::Repr::parse(&packet, src, dst, &checks).ok()?;
+                    Some(Parsed::Tcp {
+                        src: (ip.src_addr, repr.src_port),
+                        dst: (ip.dst_addr, repr.dst_port),
+                        repr,
+                    })
+                }
+                other => {
+                    Some(Parsed::Other(format!("IPv4 {} > {} {other}", ip.src_addr, ip.dst_addr)))
+                }
+            }
+        }
+        other => Some(Parsed::Other(format!("ethertype {other}"))),
+    }
+}
+
+/// One line, in the manner of tcpdump. `isns` remembers each TCP endpoint's initial
+/// sequence number, so numbers are shown relative to it (the SYN is seq 0).
+fn describe(parsed: &Parsed<'_>, isns: &mut HashMap<(IpAddr, u16), SeqNumber>) -> String {
+    match parsed {
+        Parsed::Arp(arp) => match arp.operation {
+            arp::Operation::Request => format!(
+                "ARP who-has {} tell {}",
+                arp.target_protocol_addr, arp.source_protocol_addr
+            ),
+            arp::Operation::Reply => {
+                format!("ARP reply {} is-at {}", arp.source_protocol_addr, arp.source_hardware_addr)
+            }
+            _ => "ARP (unknown operation)".into(),
+        },
+        Parsed::Icmp(icmp) => match icmp {
+            icmpv4::Repr::EchoRequest { ident, seq_no, data } => {
+                format!("ICMP echo request id {ident:#06x} seq {seq_no}, {} bytes", data.len())
+            }
+            icmpv4::Repr::EchoReply { ident, seq_no, data } => {
+                format!("ICMP echo reply   id {ident:#06x} seq {seq_no}, {} bytes", data.len())
+            }
+            other => format!("ICMP {other:?}"),
+        },
+        Parsed::Udp { src, dst, len } => {
+            format!("UDP {}:{} > {}:{} length {len}", src.0, src.1, dst.0, dst.1)
+        }
+        Parsed::Fragment { src, dst, offset, len } => {
+            format!("IPv4 fragment {src} > {dst} offset {offset} length {len}")
+        }
+        Parsed::Tcp { src, dst, repr } => {
+            let from = (IpAddr::V4(src.0), src.1);
+            let to = (IpAddr::V4(dst.0), dst.1);
+            if repr.flags.contains(tcp::Flags::SYN) {
+                isns.insert(from, repr.seq_number);
+            }
+            let rel = |isn: Option<&SeqNumber>, n: SeqNumber| match isn {
+                Some(isn) => n.wrapping_sub(*isn).to_string(),
+                None => n.0.to_string(),
+            };
+            let mut line = format!(
+                "TCP {}:{} > {}:{} {} seq {}",
+                src.0,
+                src.1,
+                dst.0,
+                dst.1,
+                flags(repr),
+                rel(isns.get(&from), repr.seq_number)
+            );
+            if let Some(ack) = repr.ack_number {
+                let _ = write!(line, " ack {}", rel(isns.get(&to), ack));
+            }
+            let _ = write!(line, " win {}", repr.window_len);
+            let opts = &repr.options;
+            let mut parts = Vec::new();
+            if let Some(mss) = opts.mss {
+                parts.push(format!("mss {mss}"));
+            }
+            if opts.sack_permitted {
+                parts.push("sackOK".into());
+            }
+            if let Some(ts) = opts.timestamp {
+                parts.push(format!("TS val {} ecr {}", ts.tsval, ts.tsecr));
+            }
+            if let Some(ws) = opts.window_scale {
+                parts.push(format!("wscale {ws}"));
+            }
+            if !parts.is_empty() {
+                let _ = write!(line, " <{}>", parts.join(","));
+            }
+            if !repr.payload.is_empty() {
+                let _ = write!(line, " length {}", repr.payload.len());
+            }
+            line
+        }
+        Parsed::Other(text) => text.clone(),
+    }
+}
+
+fn flags(repr: &tcp::Repr<'_>) -> String {
+    let mut s = String::from("[");
+    for (flag, c) in [
+        (tcp::Flags::SYN, 'S'),
+        (tcp::Flags::FIN, 'F'),
+        (tcp::Flags::RST, 'R'),
+        (tcp::Flags::PSH, 'P'),
+    ] {
+        if repr.flags.contains(flag) {
+            s.push(c);
+        }
+    }
+    if repr.ack_number.is_some() {
+        s.push('.');
+    }
+    s.push(']');
+    s
+}

@@ -1296,3 +1296,42 @@ fn duplicate_segments_are_reported_with_dsack() {
     assert!(out[0].options.sack_blocks.is_empty(), "{out:?}");
     assert_eq!(c.info().dsacks_sent, 1);
 }
+
+// ---------------------------------------------------------------- options and the MSS
+
+#[test]
+fn data_segments_leave_room_for_sack_blocks() {
+    // RFC 6691: options count against the MSS. A connection that sends data while it holds
+    // out-of-order data from the peer carries SACK blocks on its data segments, and each one
+    // must still fit the peer's MSS, or the path drops every one of them.
+    let config = Config { sack: true, timestamps: true, ..cfg() };
+    let mut c = Connection::connect(ms(0), local(), remote(), seq(ISS), &config);
+    drain(&mut c, ms(0));
+    let ts = |tsval| Some(Timestamp { tsval, tsecr: 0 });
+    let options =
+        Options { mss: Some(1460), sack_permitted: true, timestamp: ts(100), ..Options::default() };
+    inject(&mut c, ms(10), Repr { options, ..syn_ack() });
+    drain(&mut c, ms(10));
+    assert_eq!(c.state(), State::Established);
+    // Peer data with a hole in front of it: we now have a SACK block to report.
+    let options = Options { timestamp: ts(101), ..Options::default() };
+    inject(
+        &mut c,
+        ms(20),
+        Repr { seq_number: seq(IRS + 501), payload: leak(data(100)), options, ..peer() },
+    );
+    let acks = drain(&mut c, ms(20));
+    assert_eq!(acks.len(), 1);
+    assert_eq!(acks[0].options.sack_blocks.len(), 1);
+
+    c.send(&data(3 * MSS)).unwrap();
+    let segments = drain(&mut c, ms(21));
+    assert!(segments.len() >= 3, "{segments:?}");
+    for s in &segments {
+        assert_eq!(s.options.sack_blocks.len(), 1, "{s}");
+        let options_len = s.header_len() - 20;
+        assert!(options_len + s.payload.len() <= 1460, "{s}: options and data exceed the MSS");
+    }
+    // Timestamps take 12 bytes (two NOPs and 10), one SACK block 12 more (two NOPs, 2 and 8).
+    assert_eq!(segments[0].payload.len(), 1460 - 12 - 12);
+}

@@ -296,6 +296,9 @@ impl Connection {
         max_data: usize,
         retransmit: bool,
     ) -> Option<Plan> {
+        // RFC 6691: options count against the MSS. Data segments of a connection that is also
+        // receiving out of order carry SACK blocks, so they carry that much less data.
+        let max_data = max_data.min(self.snd.mss.saturating_sub(self.sack_option_len()).max(1));
         let buf_end = self.snd.buf_end();
         let data_stop = seq_min(seq_min(seq.plus(max_data), limit), buf_end);
         let len = if data_stop > seq { data_stop.since(seq) } else { 0 };
@@ -323,6 +326,23 @@ impl Connection {
         }
         let ack = Some(self.rcv.rcv_nxt);
         Some(self.finish(seq, ack, f, off, len, Kind::Normal))
+    }
+
+    /// Option bytes the SACK blocks of the next segment take, laid out as `materialize` lays
+    /// them out: kind, length and 8 bytes a block (RFC 2018 §3), aligned by two NOPs.
+    fn sack_option_len(&self) -> usize {
+        if !self.sack_ok {
+            return 0;
+        }
+        let max = if self.ts_ok { 3 } else { 4 };
+        let blocks = if self.rcv.dsack.is_some() {
+            1 + self.rcv.sack_blocks(max - 1).len()
+        } else if !self.rcv.assembler.is_empty() {
+            self.rcv.sack_blocks(max).len()
+        } else {
+            0
+        };
+        if blocks == 0 { 0 } else { 4 + 8 * blocks }
     }
 
     /// Bookkeeping for a segment covering `[start, end)` of sequence space.

@@ -983,6 +983,22 @@ fn window_update_when_application_reads() {
 }
 
 #[test]
+fn no_window_update_after_the_peers_fin() {
+    // The peer sent its data and FIN: reading it opens the window, but nothing more will
+    // come, so no update goes out (it would reach a peer that may have closed, and draw RST).
+    let config = Config { recv_buffer: 8192, ..cfg() };
+    let mut c = established_with(&config);
+    let fin = fl(&[Flags::FIN]);
+    inject(&mut c, ms(20), Repr { payload: leak(data(8192)), flags: fin, ..peer() });
+    expect(&mut c, ms(20), &[Repr { ack_number: Some(seq(IRS + 8194)), window_len: 0, ..ours() }]);
+    assert_eq!(c.state(), State::CloseWait);
+    let mut buf = vec![0u8; 8192];
+    assert_eq!(c.recv(&mut buf), Ok(8192));
+    assert_eq!(c.recv(&mut buf), Ok(0));
+    expect(&mut c, ms(21), &[]);
+}
+
+#[test]
 fn nagle_holds_small_segments_until_acked() {
     let mut c = established();
     c.send(b"a").unwrap();

@@ -124,6 +124,12 @@ impl Receiver {
     /// The application read data: ACK at once if the window opens by at least
     /// min(2·MSS, buffer/2) (a window update).
     pub(super) fn on_app_read(&mut self) {
+        // After the peer's FIN no more data comes, so a bigger window tells it nothing; an
+        // update would only reach a peer that may already have let the connection go, and
+        // draw a RST.
+        if self.fin_received {
+            return;
+        }
         let grow = self.free_window().saturating_sub(self.rcv_wnd());
         let threshold = (2 * self.mss_est).min(self.buffer.max_capacity() / 2).max(1);
         if grow >= threshold {

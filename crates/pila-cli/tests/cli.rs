@@ -110,6 +110,8 @@ fn demo_capture_opens_in_tshark_as_one_conversation() {
     let protocols = run(&["-T", "fields", "-e", "_ws.col.Protocol"]);
     let conversations = run(&["-q", "-z", "conv,ip"]);
     let expert = run(&["-q", "-z", "expert,error"]);
+    // The echo connection closes with FINs; the only reset is B refusing the closed port.
+    let resets = run(&["-Y", "tcp.flags.reset == 1", "-T", "fields", "-e", "tcp.srcport"]);
     let _ = std::fs::remove_dir_all(&dir);
     let protocols: Vec<&str> = protocols.lines().collect();
     assert_eq!(&protocols[..2], ["ARP", "ARP"], "{protocols:?}");
@@ -120,4 +122,5 @@ fn demo_capture_opens_in_tshark_as_one_conversation() {
     assert_eq!(pairs.len(), 1, "{conversations}");
     assert!(pairs[0].contains("192.0.2.1") && pairs[0].contains("192.0.2.2"), "{conversations}");
     assert!(!expert.contains("Malformed"), "{expert}");
+    assert_eq!(resets.lines().collect::<Vec<_>>(), ["8080"], "resets from ports: {resets}");
 }

@@ -1,7 +1,7 @@
 //! The blocking, `std::net`-shaped API: a driver thread runs a [`stack::Stack`] on a real
 //! device and the real clock, and sockets that block like the kernel's.
 //!
-//! ```no_run
+//! ```
 //! use pila::device::{VirtualWire, WireConfig};
 //! use pila::net::{Stack, TcpListener, TcpStream};
 //! use std::io::{Read, Write};
@@ -15,6 +15,7 @@
 //! client.write_all(b"hello")?;
 //! let mut buf = [0; 5];
 //! server.read_exact(&mut buf)?;
+//! assert_eq!(&buf, b"hello");
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!

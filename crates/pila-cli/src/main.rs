@@ -1,5 +1,6 @@
 //! The `pila` command line.
 
+mod bench;
 mod connect;
 mod demo;
 mod link;
@@ -32,6 +33,9 @@ enum Command {
     Listen(listen::Args),
     /// Send ICMP echo requests and print one line per reply, like ping(8).
     Ping(ping::Args),
+    /// Move the same bulk TCP transfer through pila, smoltcp and Linux in one run and print
+    /// a table of throughput, CPU per byte and memory, with ratios.
+    Bench(bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +49,7 @@ fn main() -> ExitCode {
         Command::Connect(args) => connect::run(&args),
         Command::Listen(args) => listen::run(&args),
         Command::Ping(args) => ping::run(&args),
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) | Err(Failure::OutputClosed) => ExitCode::SUCCESS,

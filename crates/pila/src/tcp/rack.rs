@@ -13,6 +13,11 @@
 //! order, from `SND.UNA` to `SND.NXT`. The records are what RFC 6675's `pipe` is computed
 //! from while RACK is in use: every segment that is neither SACKed nor marked lost is in
 //! the network once.
+//!
+//! Those questions are asked for every segment sent, and a window of 4 MiB holds thousands
+//! of records, so the answers are kept up to date where a record changes (`Totals`, and a
+//! cursor to the first record marked lost) instead of walking the list: `pipe`,
+//! `has_lost` and the on-ACK work are O(1) per segment, `first_lost` amortised O(1).
 
 use std::collections::VecDeque;
 
@@ -44,10 +49,59 @@ struct Seg {
     sacked: bool,
 }
 
+impl Seg {
+    fn len(&self) -> usize {
+        self.end.since(self.start)
+    }
+}
+
+/// Aggregates over the records, kept up to date wherever a record changes so that the
+/// questions asked for every segment sent are answered without walking the list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Totals {
+    /// Bytes of the records neither SACKed nor lost: `pipe`.
+    pipe: usize,
+    /// Records marked lost.
+    lost: usize,
+    /// Records retransmitted at least once.
+    retransmitted: usize,
+}
+
+impl Totals {
+    fn add(&mut self, s: &Seg) {
+        if !s.sacked && !s.lost {
+            self.pipe += s.len();
+        }
+        self.lost += usize::from(s.lost);
+        self.retransmitted += usize::from(s.retransmitted);
+    }
+
+    fn sub(&mut self, s: &Seg) {
+        if !s.sacked && !s.lost {
+            self.pipe -= s.len();
+        }
+        self.lost -= usize::from(s.lost);
+        self.retransmitted -= usize::from(s.retransmitted);
+    }
+}
+
 /// RACK-TLP state of one connection.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct Rack {
     segs: VecDeque<Seg>,
+    /// Aggregates over `segs`.
+    totals: Totals,
+    /// No record below this index is marked lost: where the search for the first lost record
+    /// starts. It moves forward as that search passes records, back only when a record below
+    /// it is marked lost, and down with the records a cumulative ACK removes.
+    lost_from: usize,
+    /// The transmit time of the newest record of new data.
+    newest_xmit: Option<Instant>,
+    /// New data was once sent at an earlier time than the data before it, so the records
+    /// never retransmitted may not be in transmit-time order.
+    unordered: bool,
+    /// The segments an ACK delivered (kept to reuse its allocation).
+    delivered: Vec<Seg>,
     /// RACK.xmit_ts and RACK.end_seq: the most recently sent segment that was delivered.
     recent: Option<(Instant, SeqNumber)>,
     /// RACK.rtt: the RTT of that segment.
@@ -81,9 +135,7 @@ impl Rack {
         let top = self.segs.back().map(|s| s.end);
         if top.is_none_or(|top| start >= top) {
             // New data (a gap cannot happen: data is sent in order).
-            let seg =
-                Seg { start, end, xmit: now, retransmitted: false, lost: false, sacked: false };
-            self.segs.push_back(seg);
+            self.push_new(start, end, now);
             return;
         }
         // A retransmission of [start, end): split records at both edges, then restamp.
@@ -94,21 +146,26 @@ impl Rack {
             if s.start >= end {
                 break;
             }
+            self.totals.sub(s);
             s.xmit = now;
             s.retransmitted = true;
             s.lost = false;
+            self.totals.add(s);
         }
         if let Some(top) = top.filter(|&top| end > top) {
-            let seg = Seg {
-                start: top,
-                end,
-                xmit: now,
-                retransmitted: false,
-                lost: false,
-                sacked: false,
-            };
-            self.segs.push_back(seg);
+            self.push_new(top, end, now);
         }
+    }
+
+    /// Appends a record of new data `[start, end)` sent at `now`.
+    fn push_new(&mut self, start: SeqNumber, end: SeqNumber, now: Instant) {
+        if self.newest_xmit.is_some_and(|t| now < t) {
+            self.unordered = true;
+        }
+        self.newest_xmit = Some(now);
+        let seg = Seg { start, end, xmit: now, retransmitted: false, lost: false, sacked: false };
+        self.totals.add(&seg);
+        self.segs.push_back(seg);
     }
 
     /// Splits the record containing `at` (strictly inside) in two.
@@ -117,9 +174,16 @@ impl Rack {
         if let Some(&s) = self.segs.get(i) {
             if s.start < at && at < s.end {
                 if let Some(first) = self.segs.get_mut(i) {
+                    self.totals.sub(&s);
                     first.end = at;
+                    self.totals.add(first);
                 }
-                self.segs.insert(i + 1, Seg { start: at, ..s });
+                let second = Seg { start: at, ..s };
+                self.totals.add(&second);
+                self.segs.insert(i + 1, second);
+                if i < self.lost_from {
+                    self.lost_from += 1;
+                }
             }
         }
     }
@@ -137,31 +201,46 @@ impl Rack {
         board: &Scoreboard,
         spurious_echo: impl Fn(Instant) -> bool,
     ) {
-        let mut delivered = Vec::new();
+        let mut delivered = core::mem::take(&mut self.delivered);
+        delivered.clear();
         while let Some(s) = self.segs.front_mut() {
             if s.end <= snd_una {
                 if !s.sacked {
                     delivered.push(*s);
                 }
+                self.totals.sub(s);
                 self.segs.pop_front();
+                self.lost_from = self.lost_from.saturating_sub(1);
             } else {
                 if s.start < snd_una {
                     if !s.sacked {
                         delivered.push(Seg { end: snd_una, ..*s });
                     }
+                    self.totals.sub(s);
                     s.start = snd_una;
+                    self.totals.add(s);
                 }
                 break;
             }
         }
-        for s in self.segs.iter_mut().filter(|s| !s.sacked) {
-            if board.is_sacked(s.start) && board.is_sacked(s.end - 1) && covered(board, s) {
-                s.sacked = true;
-                s.lost = false;
-                delivered.push(*s);
+        // The records a SACK range holds whole, lowest first (the ranges are disjoint and
+        // in order): from the first starting in the range to the last ending in it.
+        for (left, right) in board.ranges() {
+            let from = self.segs.partition_point(|s| s.start < left);
+            for s in self.segs.iter_mut().skip(from) {
+                if s.end > right {
+                    break;
+                }
+                if !s.sacked {
+                    self.totals.sub(s);
+                    s.sacked = true;
+                    s.lost = false;
+                    self.totals.add(s);
+                    delivered.push(*s);
+                }
             }
         }
-        for s in delivered {
+        for s in delivered.drain(..) {
             let rtt = now - s.xmit;
             // Step 2: an ACK that may be for the original transmission says nothing about
             // the retransmission's RTT.
@@ -179,6 +258,7 @@ impl Rack {
                 self.rtt = rtt;
             }
         }
+        self.delivered = delivered;
     }
 
     /// Feeds an RTT sample of the connection (RACK.min_RTT).
@@ -233,17 +313,39 @@ impl Rack {
         now: Instant,
         reo_wnd: Duration,
     ) -> (usize, Option<Duration>) {
+        let ordered = self.totals.retransmitted == 0 && !self.unordered;
+        self.detect_loss_scan(now, reo_wnd, ordered)
+    }
+
+    /// [`Rack::detect_loss`]; `ordered` says that the records are in transmit-time order
+    /// (none was retransmitted and new data was sent at non-decreasing times), so those sent
+    /// before RACK.xmit_ts are a prefix of the list and the walk stops after it.
+    fn detect_loss_scan(
+        &mut self,
+        now: Instant,
+        reo_wnd: Duration,
+        ordered: bool,
+    ) -> (usize, Option<Duration>) {
         let Some((xmit_ts, end_seq)) = self.recent else { return (0, None) };
         let (mut marked, mut timeout) = (0, None::<Duration>);
         let wait = self.rtt + reo_wnd;
-        for s in self.segs.iter_mut().filter(|s| !s.sacked && !s.lost) {
+        for (i, s) in self.segs.iter_mut().enumerate() {
+            if s.sacked || s.lost {
+                continue;
+            }
             let before = s.xmit < xmit_ts || (s.xmit == xmit_ts && s.end <= end_seq);
             if !before {
+                if ordered {
+                    break;
+                }
                 continue;
             }
             let deadline = s.xmit + wait;
             if deadline <= now {
+                self.totals.sub(s);
                 s.lost = true;
+                self.totals.add(s);
+                self.lost_from = self.lost_from.min(i);
                 marked += 1;
             } else {
                 let left = deadline - now;
@@ -256,25 +358,44 @@ impl Rack {
     /// RFC 8985 §6.3: after a retransmission timeout every segment not SACKed is lost.
     pub(super) fn mark_all_lost(&mut self) {
         for s in self.segs.iter_mut().filter(|s| !s.sacked) {
+            self.totals.sub(s);
             s.lost = true;
+            self.totals.add(s);
         }
+        self.lost_from = 0;
     }
 
     /// The losses were spurious: nothing is marked lost any more.
     pub(super) fn clear_lost(&mut self) {
-        for s in &mut self.segs {
-            s.lost = false;
+        if self.totals.lost == 0 {
+            return;
         }
+        for s in &mut self.segs {
+            self.totals.sub(s);
+            s.lost = false;
+            self.totals.add(s);
+        }
+        self.lost_from = self.segs.len();
     }
 
-    /// The first segment marked lost, as `[start, end)`.
-    pub(super) fn first_lost(&self) -> Option<(SeqNumber, SeqNumber)> {
-        self.segs.iter().find(|s| s.lost).map(|s| (s.start, s.end))
+    /// The first segment marked lost, as `[start, end)`. Amortised O(1): the search goes on
+    /// from where the last one stopped.
+    pub(super) fn first_lost(&mut self) -> Option<(SeqNumber, SeqNumber)> {
+        if self.totals.lost == 0 {
+            return None;
+        }
+        while let Some(s) = self.segs.get(self.lost_from) {
+            if s.lost {
+                return Some((s.start, s.end));
+            }
+            self.lost_from += 1;
+        }
+        None
     }
 
     /// Whether any segment is marked lost.
     pub(super) fn has_lost(&self) -> bool {
-        self.segs.iter().any(|s| s.lost)
+        self.totals.lost > 0
     }
 
     /// The last segment sent (highest in sequence space), as `[start, end)`.
@@ -284,7 +405,7 @@ impl Rack {
 
     /// RFC 6675 `pipe` under RACK: the bytes of segments neither SACKed nor lost.
     pub(super) fn pipe(&self) -> usize {
-        self.segs.iter().filter(|s| !s.sacked && !s.lost).map(|s| s.end.since(s.start)).sum()
+        self.totals.pipe
     }
 
     /// Whether exactly one segment is in flight.
@@ -302,14 +423,12 @@ impl Rack {
     }
 }
 
-/// Whether `board` SACKs every byte of `s` (one SACK range holds it whole).
-fn covered(board: &Scoreboard, s: &Seg) -> bool {
-    board.ranges().any(|(l, r)| l <= s.start && s.end <= r)
-}
-
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+    use crate::tcp::seq_min;
     use crate::wire::tcp::SackBlocks;
 
     fn seq(n: u32) -> SeqNumber {
@@ -355,5 +474,249 @@ mod tests {
         assert_eq!(r.first_lost(), Some((seq(0), seq(100))));
         assert_eq!(r.detect_loss(t(27), wnd).0, 2);
         assert_eq!(r.pipe(), 0);
+    }
+
+    /// The list walks the aggregates replaced, as they were: the reference the maintained
+    /// state is checked against.
+    #[derive(Clone, Debug, Default)]
+    struct Model {
+        segs: VecDeque<Seg>,
+        recent: Option<(Instant, SeqNumber)>,
+        rtt: Duration,
+        fack: Option<SeqNumber>,
+        reordering_seen: bool,
+    }
+
+    impl Model {
+        fn on_sent(&mut self, start: SeqNumber, end: SeqNumber, now: Instant) {
+            let fresh = |start, end| Seg {
+                start,
+                end,
+                xmit: now,
+                retransmitted: false,
+                lost: false,
+                sacked: false,
+            };
+            let top = self.segs.back().map(|s| s.end);
+            if top.is_none_or(|top| start >= top) {
+                self.segs.push_back(fresh(start, end));
+                return;
+            }
+            // Split into one record per byte range boundary, the slow way.
+            let mut out = VecDeque::new();
+            for s in self.segs.drain(..) {
+                let mut cuts = vec![s.start];
+                cuts.extend([start, end].into_iter().filter(|&c| s.start < c && c < s.end));
+                cuts.push(s.end);
+                for w in cuts.windows(2) {
+                    let mut p = Seg { start: w[0], end: w[1], ..s };
+                    if p.start >= start && p.end <= end {
+                        p.xmit = now;
+                        p.retransmitted = true;
+                        p.lost = false;
+                    }
+                    out.push_back(p);
+                }
+            }
+            self.segs = out;
+            if let Some(top) = top.filter(|&top| end > top) {
+                self.segs.push_back(fresh(top, end));
+            }
+        }
+
+        fn on_ack(&mut self, now: Instant, snd_una: SeqNumber, board: &Scoreboard, m: Duration) {
+            let mut delivered = Vec::new();
+            let mut kept = VecDeque::new();
+            for mut s in self.segs.drain(..) {
+                if s.end <= snd_una {
+                    if !s.sacked {
+                        delivered.push(s);
+                    }
+                    continue;
+                }
+                if s.start < snd_una {
+                    if !s.sacked {
+                        delivered.push(Seg { end: snd_una, ..s });
+                    }
+                    s.start = snd_una;
+                }
+                kept.push_back(s);
+            }
+            for s in kept.iter_mut().filter(|s| !s.sacked) {
+                if board.ranges().any(|(l, r)| l <= s.start && s.end <= r) {
+                    s.sacked = true;
+                    s.lost = false;
+                    delivered.push(*s);
+                }
+            }
+            self.segs = kept;
+            for s in delivered {
+                let rtt = now - s.xmit;
+                if s.retransmitted && rtt < m {
+                    continue;
+                }
+                if !s.retransmitted && self.fack.is_some_and(|f| s.end < f) {
+                    self.reordering_seen = true;
+                }
+                self.fack = Some(self.fack.map_or(s.end, |f| seq_max(f, s.end)));
+                let newer =
+                    self.recent.is_none_or(|(t, e)| s.xmit > t || (s.xmit == t && s.end > e));
+                if newer {
+                    self.recent = Some((s.xmit, s.end));
+                    self.rtt = rtt;
+                }
+            }
+        }
+
+        fn detect_loss(&mut self, now: Instant, reo_wnd: Duration) -> (usize, Option<Duration>) {
+            let Some((xmit_ts, end_seq)) = self.recent else { return (0, None) };
+            let (mut marked, mut timeout) = (0, None::<Duration>);
+            for s in self.segs.iter_mut().filter(|s| !s.sacked && !s.lost) {
+                if s.xmit < xmit_ts || (s.xmit == xmit_ts && s.end <= end_seq) {
+                    let deadline = s.xmit + self.rtt + reo_wnd;
+                    if deadline <= now {
+                        s.lost = true;
+                        marked += 1;
+                    } else {
+                        let left = deadline - now;
+                        timeout = Some(timeout.map_or(left, |t| t.max(left)));
+                    }
+                }
+            }
+            (marked, timeout)
+        }
+
+        fn pipe(&self) -> usize {
+            self.segs.iter().filter(|s| !s.sacked && !s.lost).map(Seg::len).sum()
+        }
+
+        fn first_lost(&self) -> Option<(SeqNumber, SeqNumber)> {
+            self.segs.iter().find(|s| s.lost).map(|s| (s.start, s.end))
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// New data of this many bytes.
+        Send(u32),
+        /// Resend `len` bytes from this per-mille of the flight (may run past `SND.NXT`).
+        Resend(u32, u32),
+        /// SACK `len` bytes from this per-mille of the flight.
+        Sack(u32, u32),
+        /// Move `SND.UNA` up by this per-mille of the flight.
+        Ack(u32),
+        /// Loss detection with this reordering window (ms).
+        Detect(u64),
+        MarkAllLost,
+        ClearLost,
+        /// The clock moves by this many ms (backwards when negative).
+        Tick(i64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (1..3000u32).prop_map(Op::Send),
+            2 => (0..1000u32, 1..4000u32).prop_map(|(a, l)| Op::Resend(a, l)),
+            3 => (0..1000u32, 1..5000u32).prop_map(|(a, l)| Op::Sack(a, l)),
+            2 => (0..1000u32).prop_map(Op::Ack),
+            3 => (0..30u64).prop_map(Op::Detect),
+            1 => Just(Op::MarkAllLost),
+            1 => Just(Op::ClearLost),
+            3 => (-3..20i64).prop_map(Op::Tick),
+        ]
+    }
+
+    /// The aggregates recomputed from the records, and the cursor's promise checked.
+    fn check(r: &Rack) {
+        let mut totals = Totals::default();
+        for s in &r.segs {
+            totals.add(s);
+        }
+        assert_eq!(r.totals, totals);
+        assert!(r.segs.iter().take(r.lost_from).all(|s| !s.lost), "a lost record below the cursor");
+        assert!(r.segs.iter().zip(r.segs.iter().skip(1)).all(|(a, b)| a.end == b.start));
+    }
+
+    proptest! {
+        #[test]
+        fn aggregates_match_a_recomputation(
+            base in prop_oneof![Just(0u32), Just(u32::MAX - 20_000)],
+            ops in prop::collection::vec(op(), 1..120),
+        ) {
+            let mut r = Rack::new();
+            let mut model = Model::default();
+            let min_rtt = Duration::from_millis(3);
+            r.on_rtt(min_rtt);
+            let mut board = Scoreboard::new();
+            let (mut una, mut nxt) = (seq(base), seq(base));
+            let mut now = t(1000);
+            let at = |una: SeqNumber, nxt: SeqNumber, pm: u32| una.plus(
+                (nxt.since(una) as u64 * u64::from(pm) / 1000) as usize,
+            );
+            for op in ops {
+                match op {
+                    Op::Send(n) => {
+                        r.on_sent(nxt, nxt.plus(n as usize), now);
+                        model.on_sent(nxt, nxt.plus(n as usize), now);
+                        nxt = nxt.plus(n as usize);
+                    }
+                    Op::Resend(a, len) if nxt > una => {
+                        let start = at(una, nxt, a);
+                        let end = start.plus(len as usize);
+                        r.on_sent(start, end, now);
+                        model.on_sent(start, end, now);
+                        nxt = seq_max(nxt, end);
+                    }
+                    Op::Sack(a, len) if nxt > una => {
+                        let left = at(una, nxt, a);
+                        let right = seq_min(left.plus(len as usize), nxt);
+                        let mut b = SackBlocks::EMPTY;
+                        prop_assert!(b.push((left, right)));
+                        board.update(una, nxt, &b);
+                        r.on_ack(now, una, &board, |_| false);
+                        model.on_ack(now, una, &board, min_rtt);
+                    }
+                    Op::Ack(a) => {
+                        una = at(una, nxt, a);
+                        board.on_ack(una);
+                        r.on_ack(now, una, &board, |_| false);
+                        model.on_ack(now, una, &board, min_rtt);
+                    }
+                    Op::Detect(ms) => {
+                        let wnd = Duration::from_millis(ms);
+                        let mut full = r.clone();
+                        let got = r.detect_loss(now, wnd);
+                        prop_assert_eq!(got, model.detect_loss(now, wnd));
+                        prop_assert_eq!(got, full.detect_loss_scan(now, wnd, false));
+                    }
+                    Op::MarkAllLost => {
+                        r.mark_all_lost();
+                        model.segs.iter_mut().filter(|s| !s.sacked).for_each(|s| s.lost = true);
+                    }
+                    Op::ClearLost => {
+                        r.clear_lost();
+                        model.segs.iter_mut().for_each(|s| s.lost = false);
+                    }
+                    Op::Tick(ms) => {
+                        now = if ms < 0 {
+                            Instant::from_micros(now.total_micros() - ms.unsigned_abs() * 1000)
+                        } else {
+                            now + Duration::from_millis(ms.unsigned_abs())
+                        };
+                    }
+                    Op::Resend(..) | Op::Sack(..) => {}
+                }
+                check(&r);
+                prop_assert_eq!(&r.segs, &model.segs);
+                prop_assert_eq!(r.pipe(), model.pipe());
+                prop_assert_eq!(r.has_lost(), model.first_lost().is_some());
+                prop_assert_eq!(r.first_lost(), model.first_lost());
+                prop_assert_eq!(
+                    (r.recent, r.rtt, r.fack, r.reordering_seen),
+                    (model.recent, model.rtt, model.fack, model.reordering_seen)
+                );
+                check(&r);
+            }
+        }
     }
 }

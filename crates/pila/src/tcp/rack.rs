@@ -16,8 +16,10 @@
 //!
 //! Those questions are asked for every segment sent, and a window of 4 MiB holds thousands
 //! of records, so the answers are kept up to date where a record changes (`Totals`, and a
-//! cursor to the first record marked lost) instead of walking the list: `pipe`,
-//! `has_lost` and the on-ACK work are O(1) per segment, `first_lost` amortised O(1).
+//! cursor to the first record marked lost) instead of walking the list: `pipe` and
+//! `has_lost` are O(1), `first_lost` amortised O(1). An ACK looks only at the records its
+//! SACK ranges hold, and loss detection stops after the records sent before RACK.xmit_ts
+//! while the list is in transmit-time order (nothing retransmitted).
 
 use std::collections::VecDeque;
 

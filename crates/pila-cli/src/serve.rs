@@ -145,15 +145,16 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     }
 
     signals.wait();
-    // Stop listening (the accept threads wake and end) and close every connection (FIN
-    // after what is queued); a connection's thread ends once its peer closes too.
+    // Stop listening (the accept threads wake and end, so no connection comes after the
+    // next step), then close every connection (FIN after what is queued); a connection's
+    // thread ends once its peer closes too.
     for listener in listeners {
         let _ = listener.shutdown();
     }
-    connections.shutdown_all(Shutdown::Write);
     for thread in threads {
         let _ = thread.join();
     }
+    connections.shutdown_all(Shutdown::Write);
     if !connections.wait_all_ended(GRACE) {
         // The grace period is over: cut what is left. Blocked reads end, blocked writes fail.
         connections.shutdown_all(Shutdown::Both);

@@ -4,11 +4,10 @@
 use crate::Failure;
 use crate::link::LinkArgs;
 use pila::net::TcpStream;
-use pila::tcp::State;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddrV4};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Options of `pila connect`.
 #[derive(Debug, clap::Args)]
@@ -122,24 +121,17 @@ fn connection_lost(e: &std::io::Error) -> String {
 /// Waits until the peer has acknowledged our FIN (TIME-WAIT or CLOSED), so that nothing
 /// we sent is lost when the process ends.
 fn wait_all_out(stream: &TcpStream, peer: &str) -> Result<(), Failure> {
-    let deadline = Instant::now() + LINGER;
-    loop {
-        match stream.tcp_info() {
-            Ok(info) if matches!(info.state, State::TimeWait | State::Closed) => return Ok(()),
-            // The connection is gone: it ended.
-            Err(e) if e.kind() == ErrorKind::NotConnected => return Ok(()),
-            _ => {}
-        }
-        if let Ok(Some(e)) = stream.take_error() {
-            return Err(format!("{peer}: {}", connection_lost(&e)).into());
-        }
-        if Instant::now() >= deadline {
-            return Err(format!(
+    match stream.wait_closed(Some(LINGER)) {
+        Ok(()) => Ok(()),
+        Err(e)
+            if e.kind() == ErrorKind::TimedOut && stream.take_error().ok().flatten().is_none() =>
+        {
+            Err(format!(
                 "{peer} did not acknowledge the end of our data within {}s — check the link",
                 LINGER.as_secs()
             )
-            .into());
+            .into())
         }
-        std::thread::sleep(Duration::from_millis(5));
+        Err(e) => Err(format!("{peer}: {}", connection_lost(&e)).into()),
     }
 }

@@ -9,8 +9,8 @@ use std::io::{ErrorKind, Read as _, Write as _};
 use std::net::Shutdown;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 /// Options of `pila serve`.
 #[derive(Debug, clap::Args)]
@@ -50,18 +50,59 @@ enum Service {
     Chargen,
 }
 
-/// How often a blocked socket call looks whether a stop was asked for.
+/// How often the UDP echo looks whether a stop was asked for.
 const TICK: Duration = Duration::from_millis(100);
 /// How long connections get to finish after a stop signal before they are cut.
 const GRACE: Duration = Duration::from_secs(2);
+/// How long cut connections get to notice (they wake at once; this bounds a bug).
+const CUT: Duration = Duration::from_secs(1);
 /// Room for connections not yet accepted, per port (200 clients at once must fit).
 const BACKLOG: usize = 1024;
 
-/// The live connections, to close them on a stop signal.
+/// The live connections, to close them on a stop signal and wait for them to end.
 #[derive(Default)]
 struct Connections {
     next: AtomicU64,
     open: Mutex<HashMap<u64, Arc<TcpStream>>>,
+    /// Signalled when a connection ends.
+    ended: Condvar,
+}
+
+impl Connections {
+    fn open(&self) -> MutexGuard<'_, HashMap<u64, Arc<TcpStream>>> {
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Serves `stream` on its own thread, in the table while it lasts.
+    fn spawn(self: &Arc<Self>, stream: TcpStream, service: Service) {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let stream = Arc::new(stream);
+        self.open().insert(id, Arc::clone(&stream));
+        let connections = Arc::clone(self);
+        std::thread::spawn(move || {
+            serve_connection(&stream, service);
+            drop(stream);
+            connections.open().remove(&id);
+            connections.ended.notify_all();
+        });
+    }
+
+    /// Shuts every open connection down `how`; their threads wake and end.
+    fn shutdown_all(&self, how: Shutdown) {
+        for stream in self.open().values() {
+            let _ = stream.shutdown(how);
+        }
+    }
+
+    /// Waits up to `timeout` for every connection to end; whether they all did.
+    fn wait_all_ended(&self, timeout: Duration) -> bool {
+        let open = self.open();
+        let (open, _) = self
+            .ended
+            .wait_timeout_while(open, timeout, |open| !open.is_empty())
+            .unwrap_or_else(PoisonError::into_inner);
+        open.is_empty()
+    }
 }
 
 /// Serves until a stop signal, then closes every connection and stops the stack.
@@ -77,12 +118,14 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         (Service::Discard, &args.ports.discard),
         (Service::Chargen, &args.ports.chargen),
     ];
+    let mut listeners = Vec::new();
     let mut listening = Vec::new();
     for (service, ports) in services {
         for &port in ports {
             let listener = TcpListener::bind_with_backlog(&stack, (addr, port), BACKLOG)
                 .map_err(|e| bind_failure("TCP", addr, port, &e))?;
-            listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+            let listener = Arc::new(listener);
+            listeners.push(Arc::clone(&listener));
             let connections = Arc::clone(&connections);
             threads.push(std::thread::spawn(move || accept_loop(&listener, service, &connections)));
             listening.push(format!("tcp {} {port}", service.name()));
@@ -102,23 +145,24 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     }
 
     signals.wait();
-    // Close every connection (FIN after what is queued); their threads end once the peers
-    // close too, or when the grace period is over.
-    for stream in connections.open.lock().unwrap_or_else(PoisonError::into_inner).values() {
-        let _ = stream.shutdown(Shutdown::Write);
+    // Stop listening (the accept threads wake and end, so no connection comes after the
+    // next step), then close every connection (FIN after what is queued); a connection's
+    // thread ends once its peer closes too.
+    for listener in listeners {
+        let _ = listener.shutdown();
     }
     for thread in threads {
         let _ = thread.join();
     }
-    let deadline = Instant::now() + GRACE;
-    while !connections.open.lock().unwrap_or_else(PoisonError::into_inner).is_empty()
-        && Instant::now() < deadline
-    {
-        std::thread::sleep(Duration::from_millis(10));
+    connections.shutdown_all(Shutdown::Write);
+    if !connections.wait_all_ended(GRACE) {
+        // The grace period is over: cut what is left. Blocked reads end, blocked writes fail.
+        connections.shutdown_all(Shutdown::Both);
+        connections.wait_all_ended(CUT);
     }
     // Anything still open is dropped with the table; then the stack stops (its driver is
     // joined, the capture flushed) and the event log ends.
-    connections.open.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    connections.open().clear();
     drop(stack);
     if let Some(log) = log {
         log.finish()?;
@@ -144,29 +188,18 @@ fn bind_failure(proto: &str, addr: pila::wire::Ipv4Addr, port: u16, e: &std::io:
     }
 }
 
-/// Accepts connections until a stop is asked for; each gets its own thread.
+/// Accepts connections until the listener is shut down; each gets its own thread.
 fn accept_loop(listener: &TcpListener, service: Service, connections: &Arc<Connections>) {
-    while !stop_requested() {
+    loop {
         match listener.accept() {
-            Ok((stream, _peer)) => {
-                let id = connections.next.fetch_add(1, Ordering::Relaxed);
-                let stream = Arc::new(stream);
-                connections
-                    .open
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(id, Arc::clone(&stream));
-                let connections = Arc::clone(connections);
-                std::thread::spawn(move || {
-                    serve_connection(&stream, service);
-                    connections.open.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
-                });
-            }
-            // The listener is nonblocking so that a stop is seen; a tick between looks.
-            Err(e) if e.kind() == ErrorKind::WouldBlock => std::thread::sleep(TICK / 10),
+            Ok((stream, _peer)) => connections.spawn(stream, service),
+            // `shutdown` on the stop signal.
+            Err(e) if e.kind() == ErrorKind::InvalidInput => return,
+            // The connection failed before it was accepted: the next one.
+            Err(e) if matches!(e.kind(), ErrorKind::NotConnected | ErrorKind::Interrupted) => {}
             Err(e) => {
                 eprintln!("pila: accept failed on {}: {e}", local(listener));
-                std::thread::sleep(TICK);
+                return;
             }
         }
     }
@@ -177,13 +210,9 @@ fn local(listener: &TcpListener) -> String {
 }
 
 /// Runs one connection to its end: the peer closed, it failed, or a stop came and the
-/// grace period ran out.
+/// grace period ran out (the connection is shut down both ways: its read ends, its write
+/// fails).
 fn serve_connection(stream: &TcpStream, service: Service) {
-    // Timeouts let a blocked read or write see a stop signal.
-    if stream.set_read_timeout(Some(TICK)).is_err() || stream.set_write_timeout(Some(TICK)).is_err()
-    {
-        return;
-    }
     let result = match service {
         Service::Echo => echo(stream),
         Service::Discard => discard(stream),
@@ -194,92 +223,54 @@ fn serve_connection(stream: &TcpStream, service: Service) {
     }
 }
 
-/// A connection loop ended early: the stop's grace period is over, or the connection failed.
+/// A connection loop ended early: it was cut, or it failed.
 struct Cut;
 
-/// The time a stop was first seen, and whether its grace period is over.
-struct StopWatch(Option<Instant>);
-
-impl StopWatch {
-    fn expired(&mut self) -> bool {
-        if !stop_requested() {
-            return false;
+/// Reads once; `Ok(0)` is end-of-file.
+fn read(mut stream: &TcpStream, buf: &mut [u8]) -> Result<usize, Cut> {
+    loop {
+        match stream.read(buf) {
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            result => return result.map_err(|_| Cut),
         }
-        let since = *self.0.get_or_insert_with(Instant::now);
-        since.elapsed() >= GRACE
     }
 }
 
-/// Reads once; `Ok(None)` on a timeout tick.
-fn read_tick(
-    mut stream: &TcpStream,
-    buf: &mut [u8],
-    stop: &mut StopWatch,
-) -> Result<Option<usize>, Cut> {
-    match stream.read(buf) {
-        Ok(n) => Ok(Some(n)),
-        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {
-            if stop.expired() { Err(Cut) } else { Ok(None) }
-        }
-        Err(_) => Err(Cut),
-    }
-}
-
-/// Writes all of `data`, looking for a stop between timeouts.
-fn write_all(mut stream: &TcpStream, mut data: &[u8], stop: &mut StopWatch) -> Result<(), Cut> {
-    while !data.is_empty() {
-        match stream.write(data) {
-            Ok(0) => return Err(Cut),
-            Ok(n) => data = data.get(n..).unwrap_or_default(),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {
-                if stop.expired() {
-                    return Err(Cut);
-                }
-            }
-            Err(_) => return Err(Cut),
-        }
-    }
-    Ok(())
-}
-
-fn echo(stream: &TcpStream) -> Result<(), Cut> {
-    let mut stop = StopWatch(None);
+fn echo(mut stream: &TcpStream) -> Result<(), Cut> {
     let mut buf = vec![0; 64 * 1024];
     loop {
-        match read_tick(stream, &mut buf, &mut stop)? {
-            Some(0) => return Ok(()),
-            Some(n) => write_all(stream, buf.get(..n).unwrap_or_default(), &mut stop)?,
-            None => {}
+        match read(stream, &mut buf)? {
+            0 => return Ok(()),
+            n => stream.write_all(buf.get(..n).unwrap_or_default()).map_err(|_| Cut)?,
         }
     }
 }
 
 fn discard(stream: &TcpStream) -> Result<(), Cut> {
-    let mut stop = StopWatch(None);
     let mut buf = vec![0; 64 * 1024];
-    loop {
-        if read_tick(stream, &mut buf, &mut stop)? == Some(0) {
-            return Ok(());
-        }
-    }
+    while read(stream, &mut buf)? != 0 {}
+    Ok(())
 }
 
 /// RFC 864: 72-character lines of the 95 printable ASCII characters, each line starting
 /// one character further on, until the client closes. What the client sends is discarded.
-fn chargen(stream: &TcpStream) -> Result<(), Cut> {
-    let mut stop = StopWatch(None);
+fn chargen(mut stream: &TcpStream) -> Result<(), Cut> {
     let mut sink = vec![0; 16 * 1024];
     let mut block = Vec::with_capacity(95 * 74);
     for start in 0..95u8 {
         block.extend((0..72u8).map(|i| b' ' + (start + i) % 95));
         block.extend_from_slice(b"\r\n");
     }
-    stream.set_nonblocking(false).map_err(|_| Cut)?;
     loop {
-        write_all(stream, &block, &mut stop)?;
+        stream.write_all(&block).map_err(|_| Cut)?;
         // Drain what the client sent without waiting for more; its FIN ends the stream.
         stream.set_nonblocking(true).map_err(|_| Cut)?;
-        let read = read_tick(stream, &mut sink, &mut stop);
+        let read = match stream.read(&mut sink) {
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {
+                Ok(None)
+            }
+            result => result.map(Some).map_err(|_| Cut),
+        };
         stream.set_nonblocking(false).map_err(|_| Cut)?;
         if read? == Some(0) {
             return Ok(());
@@ -287,16 +278,13 @@ fn chargen(stream: &TcpStream) -> Result<(), Cut> {
     }
 }
 
-/// Sends every datagram back to where it came from until a stop is asked for.
+/// Sends every datagram back to where it came from until a stop is asked for. A receive
+/// that fails (the read timeout's tick, an ICMP error reported once) just looks again.
 fn udp_echo(socket: &UdpSocket) {
     let mut buf = vec![0; 65_536];
     while !stop_requested() {
-        match socket.recv_from(&mut buf) {
-            Ok((n, from)) => {
-                let _ = socket.send_to(buf.get(..n).unwrap_or_default(), from);
-            }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(_) => std::thread::sleep(TICK),
+        if let Ok((n, from)) = socket.recv_from(&mut buf) {
+            let _ = socket.send_to(buf.get(..n).unwrap_or_default(), from);
         }
     }
 }

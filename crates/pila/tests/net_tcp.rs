@@ -306,3 +306,154 @@ fn a_second_reader_is_woken_by_its_own_socket_only() -> io::Result<()> {
         Ok(())
     })
 }
+
+/// How long a woken call may take to return: generous, only a hang fails it.
+const WOKEN_WITHIN: Duration = Duration::from_secs(5);
+
+/// Gives a thread just spawned time to block in its call (the test passes either way; it
+/// only tests the wake-up when the call is already asleep).
+fn let_it_block() {
+    std::thread::sleep(Duration::from_millis(100));
+}
+
+#[test]
+fn shutdown_read_wakes_a_blocked_reader_with_eof() {
+    within(LIMIT, || {
+        let (client, server, _a, _b) = connected();
+        std::thread::scope(|s| {
+            let reader = s.spawn(|| (&server).read(&mut [0u8; 16]));
+            let_it_block();
+            let shut = Instant::now();
+            server.shutdown(Shutdown::Read).unwrap();
+            assert_eq!(reader.join().unwrap().unwrap(), 0, "end-of-file");
+            assert!(shut.elapsed() < WOKEN_WITHIN, "{:?}", shut.elapsed());
+        });
+        // Only the reading half is shut: the server still writes.
+        (&server).write_all(b"still here").unwrap();
+        let mut buf = [0u8; 10];
+        (&client).read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"still here");
+    });
+}
+
+#[test]
+fn shutdown_write_wakes_a_writer_blocked_on_a_full_buffer() {
+    within(LIMIT, || {
+        let (client, server, _a, _b) =
+            connected_with(|b| b.send_buffer(64 * 1024).recv_buffer(64 * 1024));
+        let (written, err, shut) = std::thread::scope(|s| {
+            // The server does not read yet: the buffers fill and the writer blocks.
+            let writer = s.spawn(|| {
+                let chunk = vec![0x5a; 16 * 1024];
+                let mut written = 0usize;
+                loop {
+                    match (&client).write(&chunk) {
+                        Ok(n) => written += n,
+                        Err(e) => return (written, e),
+                    }
+                    assert!(written < 16 << 20, "the buffers never filled");
+                }
+            });
+            while server.tcp_info().unwrap().recv_queued == 0 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let_it_block();
+            let_it_block();
+            let shut = Instant::now();
+            client.shutdown(Shutdown::Write).unwrap();
+            let (written, err) = writer.join().unwrap();
+            (written, err, shut)
+        });
+        assert!(shut.elapsed() < WOKEN_WITHIN, "{:?}", shut.elapsed());
+        assert_eq!(err.kind(), ErrorKind::BrokenPipe, "{err}");
+        // What was written before the shutdown still arrives, then the FIN.
+        let mut got = Vec::new();
+        (&server).read_to_end(&mut got).unwrap();
+        assert_eq!(got.len(), written);
+        assert!(got.iter().all(|&b| b == 0x5a));
+    });
+}
+
+#[test]
+fn listener_shutdown_wakes_a_blocked_accept_and_frees_the_port() {
+    within(LIMIT, || {
+        let (a, b) = pair();
+        let listener = std::sync::Arc::new(TcpListener::bind(&b, addr(IP_B, 14)).unwrap());
+        let accepter = {
+            let listener = std::sync::Arc::clone(&listener);
+            std::thread::spawn(move || listener.accept().map(|(_, peer)| peer))
+        };
+        let_it_block();
+        let shut = Instant::now();
+        listener.shutdown().unwrap();
+        let err = accepter.join().unwrap().unwrap_err();
+        assert!(shut.elapsed() < WOKEN_WITHIN, "{:?}", shut.elapsed());
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        // Every later accept fails the same way; a second shutdown is harmless.
+        assert_eq!(listener.accept().unwrap_err().kind(), ErrorKind::InvalidInput);
+        listener.shutdown().unwrap();
+        // Nobody listens on the port any more, and it can be bound again.
+        let refused = TcpStream::connect(&a, addr(IP_B, 14)).unwrap_err();
+        assert_eq!(refused.kind(), ErrorKind::ConnectionRefused, "{refused}");
+        let again = TcpListener::bind(&b, addr(IP_B, 14)).unwrap();
+        drop(listener);
+        let _client = TcpStream::connect(&a, addr(IP_B, 14)).unwrap();
+        again.accept().unwrap();
+    });
+}
+
+#[test]
+fn listener_shutdown_resets_connections_not_yet_accepted() {
+    within(LIMIT, || {
+        let (a, b) = pair();
+        let listener = TcpListener::bind(&b, addr(IP_B, 15)).unwrap();
+        let client = TcpStream::connect(&a, addr(IP_B, 15)).unwrap();
+        listener.shutdown().unwrap();
+        let err = (&client).read(&mut [0u8; 4]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionReset, "{err}");
+    });
+}
+
+#[test]
+fn wait_closed_returns_once_both_sides_have_closed() {
+    within(LIMIT, || {
+        let (client, server, _a, _b) = connected();
+        let zero = client.wait_closed(Some(Duration::ZERO)).unwrap_err();
+        assert_eq!(zero.kind(), ErrorKind::InvalidInput);
+        client.shutdown(Shutdown::Write).unwrap();
+        // Our FIN is out, but the server has not closed: not over yet.
+        let err = client.wait_closed(Some(Duration::from_millis(100))).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| client.wait_closed(None));
+            let_it_block();
+            assert_eq!((&server).read(&mut [0u8; 4]).unwrap(), 0);
+            server.shutdown(Shutdown::Write).unwrap();
+            waiter.join().unwrap().unwrap();
+        });
+        // We closed first: TIME-WAIT. The server's LAST-ACK ends with our ACK.
+        assert_eq!(client.tcp_info().unwrap().state, pila::tcp::State::TimeWait);
+        server.wait_closed(Some(WOKEN_WITHIN)).unwrap();
+        assert_eq!(server.tcp_info().unwrap().state, pila::tcp::State::Closed);
+    });
+}
+
+#[test]
+fn wait_closed_reports_a_reset() {
+    within(LIMIT, || {
+        let (mut client, server, _a, _b) = connected();
+        client.write_all(b"never read").unwrap();
+        client.shutdown(Shutdown::Write).unwrap();
+        while server.tcp_info().unwrap().recv_queued == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| client.wait_closed(None));
+            let_it_block();
+            // Dropped with unread data: a reset, which ends the wait with its error.
+            drop(server);
+            let err = waiter.join().unwrap().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ConnectionReset, "{err}");
+        });
+    });
+}

@@ -118,6 +118,14 @@ impl Shared {
         result
     }
 
+    /// Wakes every caller blocked on `socket`, so that each looks at the socket again: the
+    /// application changed it (shut it down) without the stack reporting a change.
+    pub(super) fn wake(state: &State, socket: SocketHandle) {
+        if let Some(waiter) = state.waiters.get(&socket) {
+            waiter.notify_all();
+        }
+    }
+
     /// Forgets `socket`'s condition variable (the socket is gone).
     pub(super) fn forget(state: &mut State, socket: SocketHandle) {
         state.waiters.remove(&socket);

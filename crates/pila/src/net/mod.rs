@@ -28,6 +28,12 @@
 //! that blocks (`accept`, `read`, `write` on a full buffer, `connect`, `recv_from`, `ping`)
 //! sleeps on its socket's own condition variable and is woken only for that socket.
 //!
+//! Another thread ends a blocked call by shutting its socket down, as on Linux:
+//! [`TcpStream::shutdown`] wakes a blocked `read` (end-of-file, `Shutdown::Read`) or `write`
+//! ([`io::ErrorKind::BrokenPipe`], `Shutdown::Write`), and [`TcpListener::shutdown`] a
+//! blocked `accept` ([`io::ErrorKind::InvalidInput`]). [`TcpStream::wait_closed`] sleeps
+//! until a connection is over, our FIN acknowledged.
+//!
 //! Errors are [`std::io::Error`]s with the kinds `std::net` uses. A read or write timeout
 //! (`set_read_timeout`) ends the call with [`io::ErrorKind::WouldBlock`], as on Linux;
 //! `connect_timeout` and `ping` fail with [`io::ErrorKind::TimedOut`].

@@ -87,6 +87,11 @@ impl TcpListener {
             |state| match state.stack.tcp_accept(handle) {
                 Ok(tcp) => Some(Ok(tcp)),
                 Err(stack::Error::WouldBlock) => None,
+                // The listener is gone from the stack: `shutdown` closed it.
+                Err(stack::Error::InvalidInput) => Some(Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "the listener is shut down",
+                ))),
                 Err(e) => Some(Err(e.into())),
             },
         )?;
@@ -109,6 +114,21 @@ impl TcpListener {
     /// waiting.
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
         self.options.set_nonblocking(nonblocking);
+        Ok(())
+    }
+
+    /// Stops listening, as Linux's `shutdown(SHUT_RD)` on a listening socket does: the port
+    /// is free again, connections not yet accepted are reset, and `accept` fails with
+    /// [`io::ErrorKind::InvalidInput`] from now on — including an `accept` blocked on another
+    /// thread (share the listener with an `Arc`), which wakes at once. Shutting down twice
+    /// is harmless.
+    pub fn shutdown(&self) -> io::Result<()> {
+        let shared = self.stack.shared();
+        let mut state = shared.lock();
+        state.stack.listener_close(self.handle);
+        super::driver::Shared::wake(&state, SocketHandle::Listener(self.handle));
+        drop(state);
+        shared.kick();
         Ok(())
     }
 
@@ -231,20 +251,60 @@ impl TcpStream {
         Ok(self.local)
     }
 
-    /// Closes the reading half (reads then return end-of-file), the writing half (a FIN
-    /// follows the queued data; the peer reads end-of-file), or both.
+    /// Closes the reading half, the writing half, or both, and wakes the calls blocked on
+    /// that half in other threads.
+    ///
+    /// After [`Shutdown::Read`] reads return end-of-file (`Ok(0)`), as on Linux, a read
+    /// already blocked included. After [`Shutdown::Write`] a FIN follows the queued data
+    /// (the peer reads end-of-file) and writes fail with [`io::ErrorKind::BrokenPipe`], a
+    /// write already blocked on a full buffer included.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        let write = matches!(how, Shutdown::Write | Shutdown::Both);
+        let shared = self.stack.shared();
+        let mut state = shared.lock();
+        if write {
+            let conn = state.stack.tcp_mut(self.handle).ok_or(io::ErrorKind::NotConnected)?;
+            conn.shutdown_write();
+        }
         if matches!(how, Shutdown::Read | Shutdown::Both) {
             self.read_shut.store(true, Ordering::Relaxed);
         }
-        if matches!(how, Shutdown::Write | Shutdown::Both) {
-            self.with_conn(|conn| {
-                conn.shutdown_write();
-                Ok(())
-            })?;
-            self.stack.shared().kick();
+        // Under the lock, so that a blocked call sees the change when it wakes.
+        super::driver::Shared::wake(&state, SocketHandle::Tcp(self.handle));
+        drop(state);
+        if write {
+            shared.kick();
         }
         Ok(())
+    }
+
+    /// Waits until the connection is over: both sides have closed and the peer has
+    /// acknowledged our FIN (TIME-WAIT or CLOSED), so nothing we sent can be lost any more.
+    /// Call it after [`shutdown(Write)`](Self::shutdown): until our FIN is sent the
+    /// connection cannot end.
+    ///
+    /// Fails with the connection's error when it was reset or timed out, and with
+    /// [`io::ErrorKind::TimedOut`] when it is not over after `timeout` (`None`: no limit;
+    /// a zero duration is rejected with [`io::ErrorKind::InvalidInput`]). In nonblocking mode
+    /// it fails with [`io::ErrorKind::WouldBlock`] instead of waiting.
+    pub fn wait_closed(&self, timeout: Option<std::time::Duration>) -> io::Result<()> {
+        super::check_timeout(timeout)?;
+        let handle = self.handle;
+        self.stack.shared().block_on(
+            SocketHandle::Tcp(handle),
+            self.options.nonblocking(),
+            deadline_after(timeout),
+            io::ErrorKind::TimedOut,
+            |state| {
+                let Some(conn) = state.stack.tcp_mut(handle) else {
+                    return Some(Err(io::ErrorKind::NotConnected.into()));
+                };
+                if let Some(e) = connection_error(conn) {
+                    return Some(Err(tcp_error(e)));
+                }
+                matches!(conn.state(), State::TimeWait | State::Closed).then_some(Ok(()))
+            },
+        )
     }
 
     /// How long a read waits before failing with [`io::ErrorKind::WouldBlock`] (`None`:
@@ -316,16 +376,21 @@ impl TcpStream {
     }
 
     fn read_some(&self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() || self.read_shut.load(Ordering::Relaxed) {
+        if buf.is_empty() {
             return Ok(0);
         }
         let handle = self.handle;
+        let read_shut = &self.read_shut;
         self.stack.shared().block_on(
             SocketHandle::Tcp(handle),
             self.options.nonblocking(),
             deadline_after(self.options.read_timeout()),
             io::ErrorKind::WouldBlock,
             |state| {
+                // Looked at under the lock: `shutdown(Read)` sets it there and wakes us.
+                if read_shut.load(Ordering::Relaxed) {
+                    return Some(Ok(0));
+                }
                 let Some(conn) = state.stack.tcp_mut(handle) else {
                     return Some(Err(io::ErrorKind::NotConnected.into()));
                 };

@@ -54,6 +54,8 @@ enum Service {
 const TICK: Duration = Duration::from_millis(100);
 /// How long connections get to finish after a stop signal before they are cut.
 const GRACE: Duration = Duration::from_secs(2);
+/// How long a finished connection waits for the peer to acknowledge its FIN.
+const LINGER: Duration = Duration::from_secs(5);
 /// How long cut connections get to notice (they wake at once; this bounds a bug).
 const CUT: Duration = Duration::from_secs(1);
 /// Room for connections not yet accepted, per port (200 clients at once must fit).
@@ -220,6 +222,10 @@ fn serve_connection(stream: &TcpStream, service: Service) {
     };
     if result.is_ok() {
         let _ = stream.shutdown(Shutdown::Write);
+        // Stay until the peer has acknowledged our FIN, so that the connection's end (and
+        // its `closed` event) belongs to this run instead of being cut off by a stop that
+        // comes right after the client is done.
+        let _ = stream.wait_closed(Some(LINGER));
     }
 }
 

@@ -58,11 +58,14 @@ pub(crate) struct Neighbors {
     /// Requests to send: target address and, for a refresh, the MAC to unicast to.
     requests: VecDeque<(Ipv4Addr, Option<Address>)>,
     config: ArpConfig,
+    /// The earliest retry or failure deadline of any entry: lowered when one is set,
+    /// recomputed when one goes, so a driver loop need not scan the cache.
+    next_deadline: Option<Instant>,
 }
 
 impl Neighbors {
     pub(crate) fn new(config: ArpConfig) -> Self {
-        Self { entries: HashMap::new(), requests: VecDeque::new(), config }
+        Self { entries: HashMap::new(), requests: VecDeque::new(), config, next_deadline: None }
     }
 
     /// The MAC address of `ip`, if known. An expired entry is still answered while a
@@ -73,8 +76,10 @@ impl Neighbors {
             Entry::Incomplete { .. } => None,
             Entry::Reachable { mac, expires, refresh } => {
                 if now >= *expires && refresh.is_none() {
-                    *refresh = Some((1, now + cfg.retry_interval));
+                    let next = now + cfg.retry_interval;
+                    *refresh = Some((1, next));
                     self.requests.push_back((ip, Some(*mac)));
+                    lower(&mut self.next_deadline, next);
                 }
                 Some(*mac)
             }
@@ -99,6 +104,7 @@ impl Neighbors {
                     *attempts = 1;
                     *next = now + cfg.retry_interval;
                     self.requests.push_back((ip, None));
+                    lower(&mut self.next_deadline, *next);
                 }
                 if queue.len() >= cfg.pending_limit {
                     return Enqueued::Dropped;
@@ -119,6 +125,7 @@ impl Neighbors {
         }
         self.entries
             .retain(|_, e| !matches!(e, Entry::Reachable { expires, .. } if *expires <= now));
+        self.recompute_deadline();
         self.entries.len() < MAX_ENTRIES
     }
 
@@ -135,10 +142,16 @@ impl Neighbors {
         let expires = now + self.config.ttl;
         let fresh = Entry::Reachable { mac, expires, refresh: None };
         match self.entries.get_mut(&ip) {
-            Some(entry) => match std::mem::replace(entry, fresh) {
-                Entry::Incomplete { queue, .. } => queue,
-                Entry::Reachable { .. } => VecDeque::new(),
-            },
+            Some(entry) => {
+                let old = std::mem::replace(entry, fresh);
+                if deadline(&old).is_some() {
+                    self.recompute_deadline();
+                }
+                match old {
+                    Entry::Incomplete { queue, .. } => queue,
+                    Entry::Reachable { .. } => VecDeque::new(),
+                }
+            }
             None => {
                 if create && self.make_room(now) {
                     self.entries.insert(ip, fresh);
@@ -161,6 +174,9 @@ impl Neighbors {
     /// Retries and failures due at `now`; returns the resolutions that failed, with the
     /// datagrams that waited for them.
     pub(crate) fn handle_timeout(&mut self, now: Instant) -> Vec<(Ipv4Addr, VecDeque<Pending>)> {
+        if self.next_deadline.is_none_or(|d| d > now) {
+            return Vec::new();
+        }
         let cfg = self.config;
         let mut failed = Vec::new();
         let mut forget = Vec::new();
@@ -191,18 +207,31 @@ impl Neighbors {
         for ip in forget {
             self.entries.remove(&ip);
         }
+        self.recompute_deadline();
         failed
     }
 
     /// The next retry or failure deadline.
     pub(crate) fn poll_at(&self) -> Option<Instant> {
-        self.entries
-            .values()
-            .filter_map(|e| match e {
-                Entry::Incomplete { next, .. } => Some(*next),
-                Entry::Reachable { refresh, .. } => refresh.map(|(_, next)| next),
-            })
-            .min()
+        self.next_deadline
+    }
+
+    /// A deadline went or moved later: find the earliest anew.
+    fn recompute_deadline(&mut self) {
+        self.next_deadline = self.entries.values().filter_map(deadline).min();
+    }
+}
+
+/// A deadline `at` was set: the earliest may now be earlier.
+fn lower(earliest: &mut Option<Instant>, at: Instant) {
+    *earliest = Some(earliest.map_or(at, |d| d.min(at)));
+}
+
+/// The entry's next retry or failure deadline, if it has one.
+fn deadline(entry: &Entry) -> Option<Instant> {
+    match entry {
+        Entry::Incomplete { next, .. } => Some(*next),
+        Entry::Reachable { refresh, .. } => refresh.map(|(_, next)| next),
     }
 }
 
@@ -292,5 +321,26 @@ mod tests {
         let mut n = cache();
         n.learn(Instant::ZERO, IP, MAC, false);
         assert_eq!(n.lookup(Instant::ZERO, IP), None);
+    }
+
+    #[test]
+    fn the_cached_deadline_follows_the_entries() {
+        let mut n = cache();
+        let other = Ipv4Addr::new(192, 0, 2, 10);
+        n.enqueue(Instant::ZERO, IP, pending(1));
+        n.enqueue(Instant::from_millis(500), other, pending(2));
+        assert_eq!(n.poll_at(), Some(Instant::from_secs(1)));
+        // Nothing is due before it.
+        assert!(n.handle_timeout(Instant::from_millis(900)).is_empty());
+        while n.pop_request().is_some() {}
+        n.handle_timeout(Instant::from_millis(900));
+        assert_eq!(n.pop_request(), None);
+        // Resolving the earlier one leaves the other's deadline.
+        n.learn(Instant::from_millis(900), IP, MAC, false);
+        assert_eq!(n.poll_at(), Some(Instant::from_millis(1500)));
+        // Its retry moves it a retry interval later.
+        n.handle_timeout(Instant::from_millis(1500));
+        assert_eq!(n.pop_request(), Some((other, None)));
+        assert_eq!(n.poll_at(), Some(Instant::from_millis(2500)));
     }
 }

@@ -5,10 +5,14 @@
 //! joins the link queue (Linux does it in `ip_finish_output`): a datagram waiting for ARP
 //! waits whole, so the per-neighbour queue bound counts datagrams, not fragments.
 
-use super::reassembly::Reassembled;
+use super::reassembly::{Reassembled, quote};
 use super::{LinkFrame, Stack};
 use crate::time::Instant;
 use crate::wire::{Checksum, ethernet, icmpv4, ipv4};
+
+/// The most payload an ICMP error quotes after the offending datagram's header: what fits
+/// a 576-byte error (RFC 1812 §4.3.2.3).
+const QUOTABLE: usize = icmpv4::MAX_ERROR_DATAGRAM_LEN - 2 * ipv4::HEADER_LEN - icmpv4::HEADER_LEN;
 
 impl Stack {
     /// A fragment addressed to us: kept until its datagram is whole, then delivered.
@@ -27,11 +31,9 @@ impl Stack {
             Reassembled::Dropped { failed } => self.counters.ip_reasm_fails += failed,
             Reassembled::Done(header, data) => {
                 self.counters.ip_reasm_oks += 1;
-                // The datagram as if it had come whole: what ICMP errors about it quote.
-                let mut raw = vec![0; header.buffer_len()];
-                let (h, p) = raw.split_at_mut(ipv4::HEADER_LEN);
-                header.emit(&mut ipv4::Packet::new_unchecked(h), &crate::wire::Checksums::SOFTWARE);
-                p.copy_from_slice(&data);
+                // The datagram's start as if it had come whole, as much as an ICMP error
+                // about it can quote.
+                let raw = quote(&header, &data, QUOTABLE);
                 self.deliver(now, &header, &data, &raw, broadcast);
             }
         }

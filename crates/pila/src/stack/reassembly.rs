@@ -269,15 +269,8 @@ impl Reassembler {
             }
             let Some(d) = self.datagrams.remove(&key) else { continue };
             self.memory -= d.cost();
-            let quote = d.first.filter(|_| !d.dead).map(|first| {
-                let quoted = d.data.get(..8).unwrap_or(&d.data);
-                let mut bytes = vec![0; ipv4::HEADER_LEN + quoted.len()];
-                let (h, p) = bytes.split_at_mut(ipv4::HEADER_LEN);
-                first.emit(&mut ipv4::Packet::new_unchecked(h), &crate::wire::Checksums::SOFTWARE);
-                p.copy_from_slice(quoted);
-                // Fragment 0's header as received (its total length), cut after 8 bytes.
-                bytes
-            });
+            // Fragment 0's header as received (its total length), cut after 8 bytes.
+            let quote = d.first.filter(|_| !d.dead).map(|first| quote(&first, &d.data, 8));
             out.push(Expired { quote, counted: d.dead });
         }
         out
@@ -317,6 +310,17 @@ impl Reassembler {
             self.order.pop_front();
         }
     }
+}
+
+/// `header` followed by at most `keep` bytes of `data`: the start of a datagram as an ICMP
+/// error quotes it. The header keeps its own total length, so the quote may be shorter.
+pub(super) fn quote(header: &ipv4::Repr, data: &[u8], keep: usize) -> Vec<u8> {
+    let quoted = data.get(..keep).unwrap_or(data);
+    let mut bytes = vec![0; ipv4::HEADER_LEN + quoted.len()];
+    let (h, p) = bytes.split_at_mut(ipv4::HEADER_LEN);
+    header.emit(&mut ipv4::Packet::new_unchecked(h), &crate::wire::Checksums::SOFTWARE);
+    p.copy_from_slice(quoted);
+    bytes
 }
 
 #[cfg(test)]

@@ -662,9 +662,9 @@ impl Stack {
 
     // ---- output ----
 
-    /// Sends a destination unreachable error about `raw`, unless RFC 1122 §3.2.2 forbids
-    /// one (about an ICMP error, a non-first fragment, a broadcast or odd source) or the
-    /// rate limit says no.
+    /// Sends a destination unreachable error about `raw`, unless its source is unspecified
+    /// or the rate limit says no. The callers hold the rest of RFC 1122 §3.2.2: they pass
+    /// only whole (or reassembled), non-ICMP datagrams not sent to a broadcast address.
     fn icmp_error(
         &mut self,
         now: Instant,
@@ -672,18 +672,8 @@ impl Stack {
         ip: &ipv4::Repr,
         raw: &[u8],
     ) {
-        if ip.frag_offset != 0
-            || ip.src_addr.is_unspecified()
-            || self.iface.is_broadcast(ip.dst_addr)
-        {
+        if ip.src_addr.is_unspecified() {
             return;
-        }
-        if ip.protocol == Protocol::Icmp {
-            // Never about an error; only about queries (echo), whose type is 8 or 0.
-            let ty = raw.get(usize::from(raw.first().copied().unwrap_or(0x45) & 0x0f) * 4);
-            if !matches!(ty, Some(0 | 8 | 13 | 15 | 17)) {
-                return;
-            }
         }
         if !self.icmp_bucket.take(now) {
             self.counters.icmp_out_rate_limited += 1;
@@ -733,8 +723,7 @@ impl Stack {
     }
 
     fn next_ident(&mut self) -> u16 {
-        self.ip_ident = self.ip_ident.wrapping_add(1);
-        self.ip_ident
+        bump_ident(&mut self.ip_ident)
     }
 
     /// Routes a whole datagram to `dst`: straight to the control queue when its next hop
@@ -767,21 +756,6 @@ impl Stack {
                 Err(Error::NoBufferSpace)
             }
         }
-    }
-
-    /// Sends a whole datagram of any length: larger than the MTU it goes out in fragments,
-    /// unless DF is set ([`Error::MessageTooLong`]).
-    fn send_datagram(
-        &mut self,
-        now: Instant,
-        dst: Ipv4Addr,
-        packet: Vec<u8>,
-        owner: Option<SocketHandle>,
-    ) -> Result<(), Error> {
-        if packet.len() > self.config.mtu && packet.get(6).is_some_and(|b| b & 0x40 != 0) {
-            return Err(Error::MessageTooLong);
-        }
-        self.send_ip(now, dst, packet, owner)
     }
 
     fn push_ip(&mut self, dst: ethernet::Address, packet: Vec<u8>) -> Result<(), Error> {
@@ -1049,7 +1023,8 @@ impl Stack {
             &self.config.checksums,
         )
         .map_err(|_| Error::MessageTooLong)?;
-        self.send_datagram(now, *to.ip(), packet, Some(SocketHandle::Udp(h)))?;
+        // Not DF: larger than the MTU, it goes out in fragments.
+        self.send_ip(now, *to.ip(), packet, Some(SocketHandle::Udp(h)))?;
         self.counters.udp_out_datagrams += 1;
         Ok(data.len())
     }
@@ -1120,4 +1095,10 @@ fn v4(ip: IpAddr) -> Option<Ipv4Addr> {
         IpAddr::V4(ip) => Some(ip),
         IpAddr::V6(_) => None,
     }
+}
+
+/// Advances the IPv4 identification counter and returns the new value.
+fn bump_ident(ident: &mut u16) -> u16 {
+    *ident = ident.wrapping_add(1);
+    *ident
 }

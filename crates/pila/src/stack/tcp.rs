@@ -12,7 +12,9 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use super::slab::{Key, Slab};
-use super::{Error, Event, EventKind, ListenerHandle, SocketHandle, Stack, TTL, TcpHandle};
+use super::{
+    Error, Event, EventKind, ListenerHandle, SocketHandle, Stack, TTL, TcpHandle, bump_ident,
+};
 use crate::device::Medium;
 use crate::tcp::cookie::CookieJar;
 use crate::tcp::listener::Listener;
@@ -20,7 +22,7 @@ use crate::tcp::{self, Connection, IsnGenerator, State};
 use crate::time::{Duration, Instant};
 use crate::wire::ip::Protocol;
 use crate::wire::tcp::{Flags, Packet, Repr, SeqNumber};
-use crate::wire::{ethernet, ipv4};
+use crate::wire::{Checksums, ethernet, ipv4};
 
 /// A connection's 4-tuple: local, remote.
 pub(crate) type Tuple = (SocketAddrV4, SocketAddrV4);
@@ -112,12 +114,45 @@ impl TcpTable {
 
 /// What became of one polled segment.
 enum Out {
-    /// Written into the caller's buffer: the frame length.
-    Frame(usize),
-    /// The next hop is unresolved: the datagram waits for ARP.
-    Pending(Ipv4Addr, Vec<u8>),
-    /// Dropped (no route, or the buffer is too small).
+    /// Written into the caller's buffer behind `link` bytes of link header, for `mac`.
+    Frame { link: usize, len: usize, mac: ethernet::Address },
+    /// Written into the caller's buffer behind `link` bytes; the next hop is unresolved,
+    /// so the datagram waits for ARP.
+    Pending { link: usize, len: usize },
+    /// The buffer is too small.
     Dropped,
+    /// No route to the peer.
+    Unrouted,
+}
+
+/// Writes an IPv4 datagram carrying `seg` from `local` to `remote` at the front of `buf`;
+/// its length, or `None` when `buf` is too small or the segment cannot be written.
+fn write_tcp_ip(
+    buf: &mut [u8],
+    ident: u16,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    seg: &Repr<'_>,
+    checksums: &Checksums,
+) -> Option<usize> {
+    let ip = ipv4::Repr {
+        src_addr: *local.ip(),
+        dst_addr: *remote.ip(),
+        protocol: Protocol::Tcp,
+        payload_len: seg.buffer_len(),
+        ttl: TTL,
+        tos: 0,
+        ident,
+        dont_frag: true,
+        more_frags: false,
+        frag_offset: 0,
+    };
+    let len = ip.buffer_len();
+    let (header, body) = buf.get_mut(..len)?.split_at_mut(ipv4::HEADER_LEN);
+    ip.emit(&mut ipv4::Packet::new_unchecked(header), checksums);
+    let (s, d) = (IpAddr::V4(*local.ip()), IpAddr::V4(*remote.ip()));
+    seg.emit(&mut Packet::new_unchecked(body), s, d, checksums).ok()?;
+    Some(len)
 }
 
 impl Stack {
@@ -272,6 +307,8 @@ impl Stack {
 
     // ---- internals ----
 
+    /// Files a new connection by its tuple, in its listener's SYN queue if it has one, and
+    /// marks it ready.
     fn insert_conn(&mut self, conn: Connection, tuple: Tuple, listener: Option<Key>) -> Key {
         let key = self.tcp.conns.insert(TcpSlot {
             conn,
@@ -287,6 +324,10 @@ impl Stack {
             silent: false,
         });
         self.tcp.by_tuple.insert(tuple, key);
+        // A listener's connection is half-open until its handshake completes.
+        if let Some(listener) = listener.and_then(|l| self.tcp.listeners.get_mut(l)) {
+            listener.syn_queue.insert(key);
+        }
         self.tcp.mark_ready(key);
         key
     }
@@ -361,9 +402,6 @@ impl Stack {
         let isn = self.tcp.isn.isn(now, lo, re);
         let conn = Connection::accept(now, lo, re, seg, isn, &self.config.tcp);
         let key = self.insert_conn(conn, (local, remote), Some(l));
-        if let Some(listener) = self.tcp.listeners.get_mut(l) {
-            listener.syn_queue.insert(key);
-        }
         self.counters.tcp_passive_opens += 1;
         self.after_tcp(now, key);
     }
@@ -413,16 +451,10 @@ impl Stack {
         remote: SocketAddrV4,
         seg: &Repr<'_>,
     ) -> Result<(), Error> {
-        let len = seg.buffer_len();
-        let mut packet = self.ip_packet(*local.ip(), *remote.ip(), Protocol::Tcp, len, true);
-        let (s, d) = (IpAddr::V4(*local.ip()), IpAddr::V4(*remote.ip()));
-        seg.emit(
-            &mut Packet::new_unchecked(&mut packet[ipv4::HEADER_LEN..]),
-            s,
-            d,
-            &self.config.checksums,
-        )
-        .map_err(|_| Error::InvalidInput)?;
+        let mut packet = vec![0; ipv4::HEADER_LEN + seg.buffer_len()];
+        let ident = self.next_ident();
+        write_tcp_ip(&mut packet, ident, local, remote, seg, &self.config.checksums)
+            .ok_or(Error::InvalidInput)?;
         self.send_ip(now, *remote.ip(), packet, None)?;
         self.counters.tcp_out_segs += 1;
         Ok(())
@@ -445,9 +477,9 @@ impl Stack {
         while let Some(e) = slot.conn.poll_event() {
             events.push(e);
         }
-        let info = slot.conn.info();
-        self.counters.tcp_retrans_segs += info.retransmitted_segments.saturating_sub(slot.retrans);
-        slot.retrans = info.retransmitted_segments;
+        let retrans = slot.conn.retransmitted_segments();
+        self.counters.tcp_retrans_segs += retrans.saturating_sub(slot.retrans);
+        slot.retrans = retrans;
         let deadline = slot.conn.poll_timeout();
         if deadline != slot.deadline {
             slot.deadline = deadline;
@@ -458,7 +490,23 @@ impl Stack {
         let (local, remote) = (SocketAddr::V4(slot.tuple.0), SocketAddr::V4(slot.tuple.1));
         let silent = slot.silent;
         let listener = slot.listener;
-        let mut wake = !events.is_empty();
+        let wake = !events.is_empty();
+        // The figures every event carries; a snapshot only when there is an event.
+        let (bytes_sent, bytes_received) = if wake {
+            let info = slot.conn.info();
+            (info.bytes_sent, info.bytes_received)
+        } else {
+            (0, 0)
+        };
+        let event = |kind| Event {
+            at: now,
+            kind,
+            local,
+            remote,
+            bytes_sent,
+            bytes_received,
+            retransmissions: retrans,
+        };
         for e in events {
             let Some(slot) = self.tcp.conns.get_mut(key) else { return };
             let kind = match e {
@@ -491,15 +539,7 @@ impl Stack {
                             self.counters.tcp_attempt_fails += 1;
                         }
                         if !silent {
-                            self.push_event(Event {
-                                at: now,
-                                kind,
-                                local,
-                                remote,
-                                bytes_sent: info.bytes_sent,
-                                bytes_received: info.bytes_received,
-                                retransmissions: info.retransmitted_segments,
-                            });
+                            self.push_event(event(kind));
                         }
                     }
                     let Some(slot) = self.tcp.conns.get_mut(key) else { return };
@@ -511,15 +551,7 @@ impl Stack {
                 }
             };
             if !silent {
-                self.push_event(Event {
-                    at: now,
-                    kind,
-                    local,
-                    remote,
-                    bytes_sent: info.bytes_sent,
-                    bytes_received: info.bytes_received,
-                    retransmissions: info.retransmitted_segments,
-                });
+                self.push_event(event(kind));
             }
         }
         let Some(slot) = self.tcp.conns.get_mut(key) else { return };
@@ -527,7 +559,8 @@ impl Stack {
             let tuple = slot.tuple;
             let half_open = slot.listener.is_some() && !slot.established;
             let accepted_queue = slot.listener;
-            let free = slot.released || (half_open && slot.conn.state() == State::Closed);
+            // `is_closed` holds, so the state is Closed: a half-open one is freed too.
+            let free = slot.released || half_open;
             if self.tcp.by_tuple.get(&tuple) == Some(&key) {
                 self.tcp.by_tuple.remove(&tuple);
             }
@@ -541,9 +574,7 @@ impl Stack {
         }
         if wake {
             self.wake_conn(key);
-            wake = false;
         }
-        let _ = wake;
     }
 
     /// Runs the connection timers due at `now`.
@@ -572,23 +603,12 @@ impl Stack {
     /// The next segment of a ready connection, written as a whole frame into `buf`.
     pub(crate) fn tcp_poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
         while let Some(&key) = self.tcp.ready.front() {
-            let Some(slot) = self.tcp.conns.get(key) else {
+            let TcpTable { conns, scratch, .. } = &mut self.tcp;
+            let Some(slot) = conns.get_mut(key) else {
                 self.tcp.ready.pop_front();
                 continue;
             };
             let (local, remote) = slot.tuple;
-            let (link, mac) = match self.config.medium {
-                Medium::Ip => (0, Some(ethernet::Address::BROADCAST)),
-                Medium::Ethernet => {
-                    let hop = self.iface.next_hop(*remote.ip());
-                    (ethernet::HEADER_LEN, hop.and_then(|h| self.neighbors.lookup(now, h)))
-                }
-            };
-            let routed = self.iface.next_hop(*remote.ip()).is_some() || link == 0;
-            let ident = self.next_ident();
-            let checksums = self.config.checksums;
-            let TcpTable { conns, scratch, .. } = &mut self.tcp;
-            let Some(slot) = conns.get_mut(key) else { continue };
             let Some(seg) = slot.conn.poll_transmit(now, scratch) else {
                 slot.queued = false;
                 self.tcp.ready.pop_front();
@@ -596,76 +616,60 @@ impl Stack {
                 continue;
             };
             let rst = seg.flags.contains(Flags::RST);
-            let len = seg.buffer_len();
-            let ip = ipv4::Repr {
-                src_addr: *local.ip(),
-                dst_addr: *remote.ip(),
-                protocol: Protocol::Tcp,
-                payload_len: len,
-                ttl: TTL,
-                tos: 0,
-                ident,
-                dont_frag: true,
-                more_frags: false,
-                frag_offset: 0,
+            // The link header's length once routed, and the next hop's address if known.
+            let (link, mac) = match self.config.medium {
+                Medium::Ip => (Some(0), Some(ethernet::Address::BROADCAST)),
+                Medium::Ethernet => match self.iface.next_hop(*remote.ip()) {
+                    Some(hop) => (Some(ethernet::HEADER_LEN), self.neighbors.lookup(now, hop)),
+                    None => (None, None),
+                },
             };
-            let (s, d) = (IpAddr::V4(*local.ip()), IpAddr::V4(*remote.ip()));
-            let out = if !routed {
-                Out::Dropped
-            } else if mac.is_some() {
-                match buf.get_mut(link..link + ip.buffer_len()) {
-                    Some(datagram) => {
-                        let (header, body) = datagram.split_at_mut(ipv4::HEADER_LEN);
-                        ip.emit(&mut ipv4::Packet::new_unchecked(header), &checksums);
-                        match seg.emit(&mut Packet::new_unchecked(body), s, d, &checksums) {
-                            Ok(()) => Out::Frame(link + ip.buffer_len()),
-                            Err(_) => Out::Dropped,
-                        }
+            let out = match link {
+                None => Out::Unrouted,
+                Some(link) => {
+                    let ident = bump_ident(&mut self.ip_ident);
+                    let checksums = &self.config.checksums;
+                    let written = buf
+                        .get_mut(link..)
+                        .and_then(|b| write_tcp_ip(b, ident, local, remote, &seg, checksums));
+                    match (written, mac) {
+                        (Some(len), Some(mac)) => Out::Frame { link, len, mac },
+                        (Some(len), None) => Out::Pending { link, len },
+                        (None, _) => Out::Dropped,
                     }
-                    None => Out::Dropped,
-                }
-            } else {
-                let mut packet = vec![0; ip.buffer_len()];
-                let (header, body) = packet.split_at_mut(ipv4::HEADER_LEN);
-                ip.emit(&mut ipv4::Packet::new_unchecked(header), &checksums);
-                match seg.emit(&mut Packet::new_unchecked(body), s, d, &checksums) {
-                    Ok(()) => Out::Pending(*remote.ip(), packet),
-                    Err(_) => Out::Dropped,
                 }
             };
             // Round robin: the connection goes to the back, still marked.
             self.tcp.ready.pop_front();
             self.tcp.ready.push_back(key);
-            self.counters.ip_out_requests += 1;
             self.counters.tcp_out_segs += 1;
             if rst {
                 self.counters.tcp_out_rsts += 1;
             }
             self.after_tcp(now, key);
             match out {
-                Out::Frame(len) => {
-                    if let (Some(mac), Medium::Ethernet) = (mac, self.config.medium) {
-                        let repr = ethernet::Repr {
-                            src_addr: self.config.mac,
-                            dst_addr: mac,
-                            ethertype: ethernet::EtherType::Ipv4,
-                            vlan: None,
-                        };
-                        repr.emit(&mut ethernet::Frame::new_unchecked(&mut buf[..len]));
+                Out::Frame { link, len, mac } => {
+                    self.counters.ip_out_requests += 1;
+                    let ethertype = ethernet::EtherType::Ipv4;
+                    if self.link_header(buf, mac, ethertype, len) == Some(link) {
+                        return Some(link + len);
                     }
-                    return Some(len);
+                    self.counters.ip_out_discards += 1;
                 }
-                Out::Pending(dst, packet) => {
-                    let owner = Some(SocketHandle::Tcp(TcpHandle(key)));
-                    let _ = self.send_ip(now, dst, packet, owner);
-                    self.counters.ip_out_requests -= 1;
+                Out::Pending { link, len } => {
+                    // Counted as an output request by `send_ip`.
+                    if let Some(packet) = buf.get(link..link + len) {
+                        let owner = Some(SocketHandle::Tcp(TcpHandle(key)));
+                        let _ = self.send_ip(now, *remote.ip(), packet.to_vec(), owner);
+                    }
                 }
                 Out::Dropped => {
-                    if !routed {
-                        self.counters.ip_out_no_routes += 1;
-                    } else {
-                        self.counters.ip_out_discards += 1;
-                    }
+                    self.counters.ip_out_requests += 1;
+                    self.counters.ip_out_discards += 1;
+                }
+                Out::Unrouted => {
+                    self.counters.ip_out_requests += 1;
+                    self.counters.ip_out_no_routes += 1;
                 }
             }
         }
@@ -722,9 +726,6 @@ impl Stack {
         let syn = syn.syn(local, remote);
         let conn = Connection::accept_cookie(now, lo, re, &syn, isn, &self.config.tcp);
         let key = self.insert_conn(conn, (local, remote), Some(l));
-        if let Some(listener) = self.tcp.listeners.get_mut(l) {
-            listener.syn_queue.insert(key);
-        }
         self.counters.tcp_passive_opens += 1;
         if let Some(slot) = self.tcp.conns.get_mut(key) {
             slot.conn.handle_segment(now, re, seg);

@@ -564,6 +564,11 @@ impl Connection {
         }
     }
 
+    /// Segments retransmitted so far (the `retransmitted_segments` of [`Self::info`]).
+    pub fn retransmitted_segments(&self) -> u64 {
+        self.stats.retransmitted_segments
+    }
+
     /// A snapshot of the connection's figures.
     pub fn info(&self) -> TcpInfo {
         TcpInfo {

@@ -285,9 +285,27 @@ impl VirtualClock {
     }
 }
 
+/// The earlier of two optional deadlines: `None` only when both are `None` (no deadline).
+pub(crate) fn earliest<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn earliest_takes_the_earlier_deadline_or_the_only_one() {
+        let (a, b) = (Instant::from_millis(3), Instant::from_millis(5));
+        assert_eq!(earliest(Some(a), Some(b)), Some(a));
+        assert_eq!(earliest(Some(b), Some(a)), Some(a));
+        assert_eq!(earliest(None, Some(b)), Some(b));
+        assert_eq!(earliest(Some(a), None), Some(a));
+        assert_eq!(earliest::<Instant>(None, None), None);
+    }
 
     #[test]
     fn arithmetic_saturates_instead_of_wrapping() {

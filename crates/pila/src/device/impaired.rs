@@ -183,11 +183,7 @@ impl<D: WaitDevice> WaitDevice for Impaired<D> {
             .poll_at()
             .zip(self.anchor)
             .map(|(at, (now, real))| real + at.saturating_duration_since(now).to_std());
-        let deadline = match (deadline, held) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        self.inner.wait(deadline)
+        self.inner.wait(crate::time::earliest(deadline, held))
     }
 
     fn waker(&self) -> DeviceWaker {

@@ -237,10 +237,7 @@ impl Link {
     pub(crate) fn next_arrival(&self) -> Option<Instant> {
         let queued = self.in_flight.front().map(|f| f.arrival);
         let held = self.held.iter().map(|h| h.deadline).min();
-        match (queued, held) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        crate::time::earliest(queued, held)
     }
 
     /// Runs the rate limiter for a frame of `len` bytes offered at `now`: the instant it has

@@ -219,25 +219,22 @@ impl FrameBatch {
 
     /// Appends a copy of `frame`; returns `false`, and adds nothing, when the batch is full.
     pub fn push(&mut self, frame: &[u8]) -> bool {
-        self.push_with(frame.len(), |buf| {
-            buf.copy_from_slice(frame);
-            frame.len()
-        })
+        if self.is_full() {
+            return false;
+        }
+        self.data.extend_from_slice(frame);
+        self.ends.push(self.data.len());
+        true
     }
 
     /// Appends a frame written in place: `write` gets `max_len` zeroed bytes and returns how
     /// many of them make the frame (at most `max_len`; more is clamped). Returns `false`, and
     /// calls nothing, when the batch is full.
     pub fn push_with(&mut self, max_len: usize, write: impl FnOnce(&mut [u8]) -> usize) -> bool {
-        if self.is_full() {
-            return false;
+        match self.try_push_with(max_len, |buf| Ok::<_, core::convert::Infallible>(write(buf))) {
+            Ok(pushed) => pushed,
+            Err(never) => match never {},
         }
-        let start = self.data.len();
-        self.data.resize(start + max_len, 0);
-        let len = write(&mut self.data[start..]).min(max_len);
-        self.data.truncate(start + len);
-        self.ends.push(start + len);
-        true
     }
 
     /// Appends a frame written in place by a fallible `write`, which gets `max_len` zeroed

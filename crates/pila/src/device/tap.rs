@@ -1,14 +1,10 @@
 //! A Linux TAP device: the kernel's virtual Ethernet interface, with pila on its wire side.
 
 use super::tuntap::{Kind, TunFd};
-use super::{Capabilities, Device, DeviceWaker, FrameBatch, Medium, WaitDevice};
+use super::{Capabilities, Device, DeviceWaker, FrameBatch, WaitDevice};
 use crate::time::Instant;
-use crate::wire::{Checksums, ethernet};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
-
-/// The most frames one `receive` or `transmit` call on a TAP or TUN handles.
-pub(super) const MAX_BURST: usize = 64;
 
 /// A Linux TAP device: Ethernet frames between pila and the kernel.
 ///
@@ -23,7 +19,6 @@ pub(super) const MAX_BURST: usize = 64;
 #[derive(Debug)]
 pub struct Tap {
     fd: TunFd,
-    dropped: u64,
 }
 
 impl Tap {
@@ -32,13 +27,13 @@ impl Tap {
     /// [`name`](Self::name)). Creating a device needs root or `CAP_NET_ADMIN`; attaching to
     /// one made with `ip tuntap add dev NAME mode tap user USER` needs only to be USER.
     pub fn open(name: &str) -> io::Result<Self> {
-        Ok(Self { fd: TunFd::open(name, Kind::Tap, false)?, dropped: 0 })
+        Ok(Self { fd: TunFd::open(name, Kind::Tap, false)? })
     }
 
     /// Creates the TAP `name`; fails, saying so, when a device of that name already exists,
     /// instead of attaching to it.
     pub fn create(name: &str) -> io::Result<Self> {
-        Ok(Self { fd: TunFd::open(name, Kind::Tap, true)?, dropped: 0 })
+        Ok(Self { fd: TunFd::open(name, Kind::Tap, true)? })
     }
 
     /// The interface's name.
@@ -60,34 +55,21 @@ impl Tap {
     /// Frames the kernel refused on transmit (interface down, malformed, too long) and
     /// that were dropped.
     pub const fn tx_dropped(&self) -> u64 {
-        self.dropped
-    }
-
-    /// A locally administered unicast MAC derived from `seed`, for pila's end of the wire
-    /// (the kernel's end has its own).
-    pub fn random_mac(seed: u64) -> ethernet::Address {
-        let b = seed.to_le_bytes();
-        ethernet::Address([0x02, b[0], b[1], b[2], b[3], b[4]])
+        self.fd.dropped()
     }
 }
 
 impl Device for Tap {
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            medium: Medium::Ethernet,
-            mtu: self.fd.mtu(),
-            max_burst: MAX_BURST,
-            checksums: Checksums::SOFTWARE,
-        }
+        self.fd.capabilities()
     }
 
     fn receive(&mut self, _now: Instant, batch: &mut FrameBatch) -> io::Result<usize> {
-        let max_len = self.capabilities().max_frame_len();
-        self.fd.read_batch(batch, max_len)
+        self.fd.read_batch(batch)
     }
 
     fn transmit(&mut self, _now: Instant, batch: &FrameBatch) -> io::Result<usize> {
-        self.fd.write_batch(batch, &mut self.dropped)
+        self.fd.write_batch(batch)
     }
 }
 

@@ -1,10 +1,8 @@
 //! A Linux TUN device: the kernel's virtual IP interface, with pila on its far side.
 
-use super::tap::MAX_BURST;
 use super::tuntap::{Kind, TunFd};
-use super::{Capabilities, Device, DeviceWaker, FrameBatch, Medium, WaitDevice};
+use super::{Capabilities, Device, DeviceWaker, FrameBatch, WaitDevice};
 use crate::time::Instant;
-use crate::wire::Checksums;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 
@@ -18,7 +16,6 @@ use std::os::fd::{AsFd, BorrowedFd};
 #[derive(Debug)]
 pub struct Tun {
     fd: TunFd,
-    dropped: u64,
 }
 
 impl Tun {
@@ -27,13 +24,13 @@ impl Tun {
     /// needs root or `CAP_NET_ADMIN`; attaching to one made with
     /// `ip tuntap add dev NAME mode tun user USER` needs only to be USER.
     pub fn open(name: &str) -> io::Result<Self> {
-        Ok(Self { fd: TunFd::open(name, Kind::Tun, false)?, dropped: 0 })
+        Ok(Self { fd: TunFd::open(name, Kind::Tun, false)? })
     }
 
     /// Creates the TUN `name`; fails when a device of that name already exists, instead of
     /// attaching to it.
     pub fn create(name: &str) -> io::Result<Self> {
-        Ok(Self { fd: TunFd::open(name, Kind::Tun, true)?, dropped: 0 })
+        Ok(Self { fd: TunFd::open(name, Kind::Tun, true)? })
     }
 
     /// The interface's name.
@@ -55,27 +52,21 @@ impl Tun {
     /// Packets the kernel refused on transmit (interface down, malformed, too long) and
     /// that were dropped.
     pub const fn tx_dropped(&self) -> u64 {
-        self.dropped
+        self.fd.dropped()
     }
 }
 
 impl Device for Tun {
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            medium: Medium::Ip,
-            mtu: self.fd.mtu(),
-            max_burst: MAX_BURST,
-            checksums: Checksums::SOFTWARE,
-        }
+        self.fd.capabilities()
     }
 
     fn receive(&mut self, _now: Instant, batch: &mut FrameBatch) -> io::Result<usize> {
-        let max_len = self.capabilities().max_frame_len();
-        self.fd.read_batch(batch, max_len)
+        self.fd.read_batch(batch)
     }
 
     fn transmit(&mut self, _now: Instant, batch: &FrameBatch) -> io::Result<usize> {
-        self.fd.write_batch(batch, &mut self.dropped)
+        self.fd.write_batch(batch)
     }
 }
 

@@ -12,13 +12,17 @@
 
 #![allow(unsafe_code)]
 
-use super::{DeviceWaker, FrameBatch};
+use super::{Capabilities, DeviceWaker, FrameBatch, Medium};
+use crate::wire::Checksums;
 use std::ffi::c_int;
 use std::fs::{File, OpenOptions};
 use std::io::{self, ErrorKind, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Arc;
+
+/// The most frames one `receive` or `transmit` call on a TAP or TUN handles.
+const MAX_BURST: usize = 64;
 
 /// The clone device every TAP and TUN is opened through.
 const CLONE_DEVICE: &str = "/dev/net/tun";
@@ -33,6 +37,14 @@ pub(super) enum Kind {
 }
 
 impl Kind {
+    /// What the device carries: Ethernet frames (TAP) or bare IP packets (TUN).
+    const fn medium(self) -> Medium {
+        match self {
+            Self::Tap => Medium::Ethernet,
+            Self::Tun => Medium::Ip,
+        }
+    }
+
     const fn flag(self) -> c_int {
         match self {
             Self::Tap => libc::IFF_TAP,
@@ -63,6 +75,8 @@ pub(super) struct TunFd {
     kind: Kind,
     mtu: usize,
     wake: Arc<File>,
+    /// Frames the kernel refused on transmit, dropped.
+    dropped: u64,
 }
 
 impl TunFd {
@@ -91,7 +105,7 @@ impl TunFd {
         }
         let name = name_of(&req);
         let mtu = device_mtu(&name)?;
-        Ok(Self { file, name, kind, mtu, wake: Arc::new(eventfd()?) })
+        Ok(Self { file, name, kind, mtu, wake: Arc::new(eventfd()?), dropped: 0 })
     }
 
     /// The device's name, as the kernel knows it.
@@ -104,6 +118,23 @@ impl TunFd {
         self.mtu
     }
 
+    /// Frames the kernel refused on transmit (interface down, malformed, too long) and that
+    /// were dropped.
+    pub(super) const fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// The device's capabilities: its medium and MTU, software checksums, bursts of
+    /// [`MAX_BURST`].
+    pub(super) fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            medium: self.kind.medium(),
+            mtu: self.mtu,
+            max_burst: MAX_BURST,
+            checksums: Checksums::SOFTWARE,
+        }
+    }
+
     /// Reads the device's MTU again (after `ip link set dev NAME mtu N`). Only works while
     /// the device is in this process's network namespace.
     pub(super) fn refresh_mtu(&mut self) -> io::Result<usize> {
@@ -111,14 +142,11 @@ impl TunFd {
         Ok(self.mtu)
     }
 
-    /// Reads frames of up to `max_len` bytes into `batch` until it is full or none is
+    /// Reads frames (up to the device's largest) into `batch` until it is full or none is
     /// queued; returns how many. An error after some frames were read is left for the next
     /// call.
-    pub(super) fn read_batch(
-        &mut self,
-        batch: &mut FrameBatch,
-        max_len: usize,
-    ) -> io::Result<usize> {
+    pub(super) fn read_batch(&mut self, batch: &mut FrameBatch) -> io::Result<usize> {
+        let max_len = self.capabilities().max_frame_len();
         let mut count = 0;
         loop {
             match batch.try_push_with(max_len, |buf| self.file.read(buf)) {
@@ -134,12 +162,9 @@ impl TunFd {
 
     /// Writes the frames of `batch` in order; returns how many the device took. It stops at
     /// a full queue (`EAGAIN`); a frame the kernel refuses by itself (device down, too long,
-    /// malformed) is dropped, counted in `dropped`, and taken, as a real link would.
-    pub(super) fn write_batch(
-        &mut self,
-        batch: &FrameBatch,
-        dropped: &mut u64,
-    ) -> io::Result<usize> {
+    /// malformed) is dropped, counted in [`dropped`](Self::dropped), and taken, as a real
+    /// link would.
+    pub(super) fn write_batch(&mut self, batch: &FrameBatch) -> io::Result<usize> {
         let mut taken = 0;
         for frame in batch.iter() {
             loop {
@@ -148,7 +173,7 @@ impl TunFd {
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(taken),
                     Err(e) if is_frame_refused(&e) => {
-                        *dropped += 1;
+                        self.dropped += 1;
                         break;
                     }
                     Err(_) if taken > 0 => return Ok(taken),

@@ -83,8 +83,8 @@ impl Shared {
     ///
     /// `attempt` gets the state under the lock and returns `None` to wait for the next change
     /// on the socket. Nonblocking, it runs once and `None` becomes `WouldBlock`; past
-    /// `deadline` it becomes an error of kind `on_timeout`. The driver is kicked after the
-    /// attempt that returned, since it may have queued data or freed buffer space.
+    /// `deadline` it becomes an error of kind `on_timeout`. The driver is not kicked: a
+    /// caller whose attempt gave the stack work (queued data, freed buffer space) kicks it.
     pub(super) fn block_on<T>(
         &self,
         socket: SocketHandle,
@@ -114,7 +114,6 @@ impl Shared {
             };
         };
         drop(state);
-        self.kick();
         result
     }
 
@@ -126,9 +125,19 @@ impl Shared {
         }
     }
 
-    /// Forgets `socket`'s condition variable (the socket is gone).
-    pub(super) fn forget(state: &mut State, socket: SocketHandle) {
+    /// Closes `socket` in the stack (a TCP connection closes as Linux does, with a FIN or a
+    /// RST), forgets its condition variable, and kicks the driver to send what the close
+    /// queued.
+    pub(super) fn close(&self, socket: SocketHandle) {
+        let mut state = self.lock();
+        match socket {
+            SocketHandle::Listener(handle) => state.stack.listener_close(handle),
+            SocketHandle::Tcp(handle) => state.stack.tcp_release(handle),
+            SocketHandle::Udp(handle) => state.stack.udp_close(handle),
+        }
         state.waiters.remove(&socket);
+        drop(state);
+        self.kick();
     }
 
     /// A new event stream.
@@ -195,8 +204,8 @@ struct Driver {
     device: Box<dyn WaitDevice>,
     rx: FrameBatch,
     tx: FrameBatch,
-    /// One frame's worth of room for [`stack::Stack::poll_transmit`].
-    scratch: Vec<u8>,
+    /// The largest frame the device takes.
+    max_frame_len: usize,
 }
 
 /// How long the driver waits before trying a device that failed.
@@ -210,7 +219,7 @@ impl Driver {
             shared,
             rx: FrameBatch::new(burst),
             tx: FrameBatch::new(burst),
-            scratch: vec![0; caps.max_frame_len()],
+            max_frame_len: caps.max_frame_len(),
             device,
         }
     }
@@ -234,8 +243,8 @@ impl Driver {
                 // A failing device is retried, not spun on.
                 std::thread::sleep(ERROR_BACKOFF);
             }
-            let wake_at =
-                earliest(deadline, self.device.poll_at()).map(|t| t.to_std(super::clock_epoch()));
+            let wake_at = crate::time::earliest(deadline, self.device.poll_at())
+                .map(|t| t.to_std(super::clock_epoch()));
             if self.device.wait(wake_at).is_err() {
                 std::thread::sleep(ERROR_BACKOFF);
             }
@@ -255,33 +264,21 @@ impl Driver {
             state.stack.handle_timeout(now);
         }
         self.tx.clear();
-        while !self.tx.is_full() {
-            match state.stack.poll_transmit(now, &mut self.scratch) {
-                Some(len) => {
-                    self.tx.push(self.scratch.get(..len).unwrap_or(&self.scratch));
-                }
-                None => break,
-            }
+        // Frames are written straight into the batch; `Err` is "nothing more to send".
+        while let Ok(true) = self
+            .tx
+            .try_push_with(self.max_frame_len, |buf| state.stack.poll_transmit(now, buf).ok_or(()))
+        {
         }
         while let Some(event) = state.stack.poll_event() {
             state.subscribers.retain(|tx| tx.send(event).is_ok());
         }
         while let Some(socket) = state.stack.poll_wake() {
-            if let Some(waiter) = state.waiters.get(&socket) {
-                waiter.notify_all();
-            }
+            Shared::wake(state, socket);
         }
         if state.ping_waiters > 0 && !self.rx.is_empty() {
             self.shared.ping_ready.notify_all();
         }
         (state.stack.poll_timeout(), state.shutdown)
-    }
-}
-
-/// The earlier of two optional deadlines.
-fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
     }
 }

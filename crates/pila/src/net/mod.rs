@@ -355,6 +355,22 @@ fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
     Ok(addrs)
 }
 
+/// Tries `f` on each address `addr` names, in order, until one succeeds; otherwise the
+/// last failure (`InvalidInput` if `addr` names none).
+fn try_each<T>(
+    addr: impl ToSocketAddrs,
+    mut f: impl FnMut(SocketAddr) -> io::Result<T>,
+) -> io::Result<T> {
+    let mut last = None;
+    for addr in resolve(addr)? {
+        match f(addr) {
+            Ok(done) => return Ok(done),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::ErrorKind::InvalidInput.into()))
+}
+
 /// A core TCP failure as the `std::io` kind `std::net` reports for it.
 fn tcp_error(e: crate::tcp::Error) -> io::Error {
     use crate::tcp::Error;

@@ -1,6 +1,6 @@
 //! [`TcpListener`] and [`TcpStream`].
 
-use super::{SocketOptions, Stack, deadline_after, now, resolve, tcp_error};
+use super::{SocketOptions, Stack, deadline_after, now, tcp_error, try_each};
 use crate::stack::{self, ListenerHandle, SocketHandle, TcpHandle};
 use crate::tcp::{self, RecvError, SendError, State, TcpInfo};
 use std::io::{self, Read, Write};
@@ -56,23 +56,12 @@ impl TcpListener {
         addr: impl ToSocketAddrs,
         backlog: usize,
     ) -> io::Result<Self> {
-        let mut last = None;
-        for addr in resolve(addr)? {
+        try_each(addr, |addr| {
             let mut state = stack.shared().lock();
-            match state.stack.tcp_listen(addr, backlog) {
-                Ok(handle) => {
-                    let local = state.stack.listener_local_addr(handle).unwrap_or(addr);
-                    return Ok(Self {
-                        stack: stack.clone(),
-                        handle,
-                        local,
-                        options: SocketOptions::default(),
-                    });
-                }
-                Err(e) => last = Some(io::Error::from(e)),
-            }
-        }
-        Err(last.unwrap_or_else(|| io::ErrorKind::InvalidInput.into()))
+            let handle = state.stack.tcp_listen(addr, backlog)?;
+            let local = state.stack.listener_local_addr(handle).unwrap_or(addr);
+            Ok(Self { stack: stack.clone(), handle, local, options: SocketOptions::default() })
+        })
     }
 
     /// Waits for a connection and returns it with the peer's address.
@@ -140,12 +129,7 @@ impl TcpListener {
 
 impl Drop for TcpListener {
     fn drop(&mut self) {
-        let shared = self.stack.shared();
-        let mut state = shared.lock();
-        state.stack.listener_close(self.handle);
-        super::driver::Shared::forget(&mut state, SocketHandle::Listener(self.handle));
-        drop(state);
-        shared.kick();
+        self.stack.shared().close(SocketHandle::Listener(self.handle));
     }
 }
 
@@ -160,14 +144,7 @@ impl Iterator for Incoming<'_> {
 impl TcpStream {
     /// Opens a connection to `addr`, trying each address it names until one answers.
     pub fn connect(stack: &Stack, addr: impl ToSocketAddrs) -> io::Result<Self> {
-        let mut last = None;
-        for addr in resolve(addr)? {
-            match Self::open(stack, addr, None) {
-                Ok(stream) => return Ok(stream),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| io::ErrorKind::InvalidInput.into()))
+        try_each(addr, |addr| Self::open(stack, addr, None))
     }
 
     /// Opens a connection to `addr`, giving up with [`io::ErrorKind::TimedOut`] after
@@ -199,12 +176,13 @@ impl TcpStream {
                 if let Some(e) = state.stack.tcp_take_error(handle) {
                     return Some(Err(e.into()));
                 }
-                let Some(conn) = state.stack.tcp_mut(handle) else {
+                let Some(conn) = state.stack.tcp(handle) else {
                     return Some(Err(io::ErrorKind::NotConnected.into()));
                 };
                 match conn.state() {
                     State::SynSent | State::SynReceived => None,
-                    State::Closed => Some(Err(connection_error(conn)
+                    State::Closed => Some(Err(conn
+                        .error()
                         .map_or_else(|| io::ErrorKind::ConnectionAborted.into(), tcp_error))),
                     _ => Some(Ok(())),
                 }
@@ -213,11 +191,7 @@ impl TcpStream {
         match opened {
             Ok(()) => Self::from_handle(stack, handle),
             Err(e) => {
-                let mut state = shared.lock();
-                state.stack.tcp_release(handle);
-                super::driver::Shared::forget(&mut state, SocketHandle::Tcp(handle));
-                drop(state);
-                shared.kick();
+                shared.close(SocketHandle::Tcp(handle));
                 Err(e)
             }
         }
@@ -296,10 +270,10 @@ impl TcpStream {
             deadline_after(timeout),
             io::ErrorKind::TimedOut,
             |state| {
-                let Some(conn) = state.stack.tcp_mut(handle) else {
+                let Some(conn) = state.stack.tcp(handle) else {
                     return Some(Err(io::ErrorKind::NotConnected.into()));
                 };
-                if let Some(e) = connection_error(conn) {
+                if let Some(e) = conn.error() {
                     return Some(Err(tcp_error(e)));
                 }
                 matches!(conn.state(), State::TimeWait | State::Closed).then_some(Ok(()))
@@ -338,12 +312,13 @@ impl TcpStream {
 
     /// Turns Nagle's algorithm off (`true`) or back on, like `TCP_NODELAY`.
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.with_conn(|conn| {
-            conn.set_nodelay(nodelay);
-            Ok(())
-        })?;
+        let shared = self.stack.shared();
+        let mut state = shared.lock();
+        // Through `tcp_mut`, so that data Nagle held back goes out.
+        state.stack.tcp_mut(self.handle).ok_or(io::ErrorKind::NotConnected)?.set_nodelay(nodelay);
+        drop(state);
         self.nodelay.store(nodelay, Ordering::Relaxed);
-        self.stack.shared().kick();
+        shared.kick();
         Ok(())
     }
 
@@ -357,7 +332,7 @@ impl TcpStream {
         if let Some(e) = self.stack.shared().lock().stack.tcp_take_error(self.handle) {
             return Ok(Some(e.into()));
         }
-        let error = self.with_conn(|conn| Ok(connection_error(conn)))?;
+        let error = self.with_conn(tcp::Connection::error)?;
         match error {
             Some(e) if !self.error_taken.swap(true, Ordering::Relaxed) => Ok(Some(tcp_error(e))),
             _ => Ok(None),
@@ -366,13 +341,14 @@ impl TcpStream {
 
     /// A snapshot of the connection's state and figures, like Linux's `TCP_INFO`.
     pub fn tcp_info(&self) -> io::Result<TcpInfo> {
-        self.with_conn(|conn| Ok(conn.info()))
+        self.with_conn(tcp::Connection::info)
     }
 
-    fn with_conn<T>(&self, f: impl FnOnce(&mut tcp::Connection) -> io::Result<T>) -> io::Result<T> {
-        let mut state = self.stack.shared().lock();
-        let conn = state.stack.tcp_mut(self.handle).ok_or(io::ErrorKind::NotConnected)?;
-        f(conn)
+    /// Reads the connection under the lock, without marking it for the driver's attention.
+    fn with_conn<T>(&self, f: impl FnOnce(&tcp::Connection) -> T) -> io::Result<T> {
+        let state = self.stack.shared().lock();
+        let conn = state.stack.tcp(self.handle).ok_or(io::ErrorKind::NotConnected)?;
+        Ok(f(conn))
     }
 
     fn read_some(&self, buf: &mut [u8]) -> io::Result<usize> {
@@ -381,7 +357,8 @@ impl TcpStream {
         }
         let handle = self.handle;
         let read_shut = &self.read_shut;
-        self.stack.shared().block_on(
+        let shared = self.stack.shared();
+        let read = shared.block_on(
             SocketHandle::Tcp(handle),
             self.options.nonblocking(),
             deadline_after(self.options.read_timeout()),
@@ -400,7 +377,10 @@ impl TcpStream {
                     Err(RecvError::Error(e)) => Some(Err(tcp_error(e))),
                 }
             },
-        )
+        );
+        // Reading freed receive buffer space: the driver sends the window update if one is
+        // due (`tcp_mut` marked the connection for it).
+        kick_if_moved(shared, read)
     }
 
     fn write_some(&self, buf: &[u8]) -> io::Result<usize> {
@@ -408,7 +388,8 @@ impl TcpStream {
             return Ok(0);
         }
         let handle = self.handle;
-        self.stack.shared().block_on(
+        let shared = self.stack.shared();
+        let written = shared.block_on(
             SocketHandle::Tcp(handle),
             self.options.nonblocking(),
             deadline_after(self.options.write_timeout()),
@@ -427,17 +408,19 @@ impl TcpStream {
                     Err(SendError::Error(e)) => Some(Err(tcp_error(e))),
                 }
             },
-        )
+        );
+        // Queued data is for the driver to send.
+        kick_if_moved(shared, written)
     }
 }
 
-/// The connection's failure, if it failed. The core reports it on the next `send`; an
-/// empty `send` asks without queueing anything.
-fn connection_error(conn: &mut tcp::Connection) -> Option<tcp::Error> {
-    match conn.send(&[]) {
-        Err(SendError::Error(e)) => Some(e),
-        _ => None,
+/// Kicks the driver when a read or write moved bytes, which gives it work (data to send, a
+/// window to reopen); a call that failed, timed out or read end-of-file gave it none.
+fn kick_if_moved(shared: &super::driver::Shared, result: io::Result<usize>) -> io::Result<usize> {
+    if matches!(result, Ok(n) if n > 0) {
+        shared.kick();
     }
+    result
 }
 
 impl Read for TcpStream {
@@ -474,11 +457,6 @@ impl Write for &TcpStream {
 
 impl Drop for TcpStream {
     fn drop(&mut self) {
-        let shared = self.stack.shared();
-        let mut state = shared.lock();
-        state.stack.tcp_release(self.handle);
-        super::driver::Shared::forget(&mut state, SocketHandle::Tcp(self.handle));
-        drop(state);
-        shared.kick();
+        self.stack.shared().close(SocketHandle::Tcp(self.handle));
     }
 }

@@ -1,6 +1,6 @@
 //! [`UdpSocket`].
 
-use super::{SocketOptions, Stack, deadline_after, now, resolve};
+use super::{SocketOptions, Stack, deadline_after, now, resolve, try_each};
 use crate::stack::{self, SocketHandle, UdpHandle};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -21,29 +21,18 @@ pub struct UdpSocket {
 impl UdpSocket {
     /// Binds a socket to `addr` (port 0: an ephemeral port).
     pub fn bind(stack: &Stack, addr: impl ToSocketAddrs) -> io::Result<Self> {
-        let mut last = None;
-        for addr in resolve(addr)? {
+        try_each(addr, |addr| {
             let mut state = stack.shared().lock();
-            match state.stack.udp_bind(addr) {
-                Ok(handle) => {
-                    let local = state.stack.udp_local_addr(handle).unwrap_or(addr);
-                    return Ok(Self {
-                        stack: stack.clone(),
-                        handle,
-                        local,
-                        options: SocketOptions::default(),
-                    });
-                }
-                Err(e) => last = Some(io::Error::from(e)),
-            }
-        }
-        Err(last.unwrap_or_else(|| io::ErrorKind::InvalidInput.into()))
+            let handle = state.stack.udp_bind(addr)?;
+            let local = state.stack.udp_local_addr(handle).unwrap_or(addr);
+            Ok(Self { stack: stack.clone(), handle, local, options: SocketOptions::default() })
+        })
     }
 
     /// Sends `buf` to `addr` as one datagram; returns its length.
     pub fn send_to(&self, buf: &[u8], addr: impl ToSocketAddrs) -> io::Result<usize> {
         let to = resolve(addr)?.into_iter().next().ok_or(io::ErrorKind::InvalidInput)?;
-        self.send_datagram(buf, to, false)
+        self.send_datagram(buf, Some(to))
     }
 
     /// Waits for a datagram and copies it into `buf` (the rest of a longer one is lost);
@@ -55,15 +44,11 @@ impl UdpSocket {
             self.options.nonblocking(),
             deadline_after(self.options.read_timeout()),
             io::ErrorKind::WouldBlock,
-            |state| {
-                if let Some(e) = state.stack.udp_take_error(handle) {
-                    return Some(Err(e.into()));
-                }
-                match state.stack.udp_recv_from(handle, buf) {
-                    Ok(got) => Some(Ok(got)),
-                    Err(stack::Error::WouldBlock) => None,
-                    Err(e) => Some(Err(e.into())),
-                }
+            // The stack reports a pending error (from ICMP) before any datagram.
+            |state| match state.stack.udp_recv_from(handle, buf) {
+                Ok(got) => Some(Ok(got)),
+                Err(stack::Error::WouldBlock) => None,
+                Err(e) => Some(Err(e.into())),
             },
         )
     }
@@ -77,8 +62,7 @@ impl UdpSocket {
 
     /// Sends `buf` to the connected peer.
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        let to = self.peer_addr()?;
-        self.send_datagram(buf, to, true)
+        self.send_datagram(buf, None)
     }
 
     /// Waits for a datagram from the connected peer.
@@ -134,15 +118,23 @@ impl UdpSocket {
         Ok(self.stack.shared().lock().stack.udp_take_error(self.handle).map(io::Error::from))
     }
 
-    fn send_datagram(&self, buf: &[u8], to: SocketAddr, connected: bool) -> io::Result<usize> {
+    /// Sends `buf` to `to`, or with `None` to the connected peer; a connected send reports
+    /// the pending error first.
+    fn send_datagram(&self, buf: &[u8], to: Option<SocketAddr>) -> io::Result<usize> {
         let shared = self.stack.shared();
         let mut state = shared.lock();
-        if connected {
-            if let Some(e) = state.stack.udp_take_error(self.handle) {
-                return Err(e.into());
+        let sent = match to {
+            Some(to) => state.stack.udp_send_to(now(), self.handle, buf, to)?,
+            None => {
+                if state.stack.udp_peer_addr(self.handle).is_none() {
+                    return Err(io::ErrorKind::NotConnected.into());
+                }
+                if let Some(e) = state.stack.udp_take_error(self.handle) {
+                    return Err(e.into());
+                }
+                state.stack.udp_send(now(), self.handle, buf)?
             }
-        }
-        let sent = state.stack.udp_send_to(now(), self.handle, buf, to)?;
+        };
         drop(state);
         shared.kick();
         Ok(sent)
@@ -151,9 +143,6 @@ impl UdpSocket {
 
 impl Drop for UdpSocket {
     fn drop(&mut self) {
-        let shared = self.stack.shared();
-        let mut state = shared.lock();
-        state.stack.udp_close(self.handle);
-        super::driver::Shared::forget(&mut state, SocketHandle::Udp(self.handle));
+        self.stack.shared().close(SocketHandle::Udp(self.handle));
     }
 }

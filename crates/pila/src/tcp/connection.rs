@@ -514,6 +514,12 @@ impl Connection {
         self.snd.snd_nxt
     }
 
+    /// Why the connection failed (reset, refused, timed out, aborted), if it did; the same
+    /// error [`Connection::send`] reports.
+    pub fn error(&self) -> Option<Error> {
+        self.error
+    }
+
     /// The RFC 9293 state.
     pub fn state(&self) -> State {
         self.state

@@ -97,6 +97,37 @@ pub(crate) const STALL: Duration = Duration::from_secs(20);
 /// The block a sender writes, again and again.
 pub(crate) const BLOCK: usize = 1 << 20;
 
+/// The next piece of the repeated `block` to send once `sent` of `total` bytes have gone:
+/// from where `sent` falls in the block to the block's end or the transfer's, whichever
+/// comes first.
+pub(crate) fn next_chunk(block: &[u8], sent: u64, total: u64) -> &[u8] {
+    let len = block.len().max(1);
+    let off = usize::try_from(sent % len as u64).unwrap_or(0);
+    let want = usize::try_from(total.saturating_sub(sent)).unwrap_or(usize::MAX).min(len - off);
+    block.get(off..off + want).unwrap_or(&[])
+}
+
+/// Accepts one connection on `listener` in a new thread and reads it to its end. The
+/// thread returns the bytes read and the seconds from the accept to the end.
+pub(crate) fn spawn_reader(
+    listener: pila::net::TcpListener,
+) -> std::thread::JoinHandle<std::io::Result<(u64, f64)>> {
+    std::thread::spawn(move || {
+        use std::io::Read as _;
+        let (mut stream, _) = listener.accept()?;
+        let start = std::time::Instant::now();
+        stream.set_read_timeout(Some(STALL))?;
+        let mut buf = vec![0_u8; 256 << 10];
+        let mut total = 0_u64;
+        loop {
+            match stream.read(&mut buf)? {
+                0 => return Ok((total, start.elapsed().as_secs_f64())),
+                n => total += n as u64,
+            }
+        }
+    })
+}
+
 /// Runs the work items, each in its own process, and prints the table (or the JSON).
 pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     let bytes = args.size << 20;
@@ -379,6 +410,15 @@ mod tests {
 
     fn done(bytes: u64, secs: f64, cpu_secs: f64) -> Outcome {
         Outcome::Done(Figures { bytes, secs, cpu_secs, peak_rss_kib: Some(2048) })
+    }
+
+    #[test]
+    fn next_chunk_runs_to_the_block_end_or_the_transfer_end() {
+        let block: Vec<u8> = (0..10).collect();
+        assert_eq!(next_chunk(&block, 0, 25), &block[..]);
+        assert_eq!(next_chunk(&block, 13, 25), &block[3..]);
+        assert_eq!(next_chunk(&block, 21, 25), &block[1..5]);
+        assert!(next_chunk(&block, 25, 25).is_empty());
     }
 
     #[test]

@@ -6,8 +6,9 @@
 //! A device wrapper on A's end of the wire keeps every frame in either direction; the demo
 //! prints them as a timeline, then each host's counters.
 
+use crate::link;
 use crate::timeline::{self, Observed};
-use pila::device::{Endpoint, Impairments, Pcap, VirtualWire, WaitDevice, WireConfig};
+use pila::device::{Impairments, VirtualWire, WaitDevice, WireConfig};
 use pila::net::{EventKind, Stack, TcpListener, TcpStream};
 use pila::time::Duration;
 use pila::wire::Ipv4Addr;
@@ -74,7 +75,7 @@ pub(crate) fn run(args: &Args) -> Result<(), crate::Failure> {
     let (a_end, b_end) = VirtualWire::pair(WireConfig::default().with_impairments(loss));
     let (a_dev, log) = Observed::new(a_end);
     let a_dev: Box<dyn WaitDevice> = match &args.pcap {
-        Some(path) => Box::new(capture(a_dev, path)?),
+        Some(path) => Box::new(link::open_capture(a_dev, path).map_err(crate::Failure::Usage)?),
         None => Box::new(a_dev),
     };
     // The wire's RTT is 1 ms: retransmit sooner than RFC 6298's 1 s, and cap the backoff
@@ -249,24 +250,6 @@ impl EventLog {
         self.seen.extend(self.events.try_iter());
         &self.seen
     }
-}
-
-/// Wraps A's device in a pcap capture stamped with wall-clock time.
-fn capture(
-    device: Observed<Endpoint>,
-    path: &PathBuf,
-) -> Result<Pcap<Observed<Endpoint>>, crate::Failure> {
-    let since_unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .saturating_sub(pila::net::clock_epoch().elapsed());
-    let pcap = Pcap::create(device, path).map_err(|e| {
-        crate::Failure::Usage(format!(
-            "cannot create the capture {}: {e} — check the directory exists and is writable",
-            path.display()
-        ))
-    })?;
-    Ok(pcap.with_time_offset(since_unix))
 }
 
 /// Lower-case hexadecimal, as `sha256sum` prints a digest.

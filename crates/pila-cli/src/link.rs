@@ -1,7 +1,7 @@
 //! What `serve`, `connect`, `listen` and `ping` share: the device and address options, and
 //! starting a `pila::net::Stack` on them.
 
-use pila::device::{Impaired, Impairments, Pcap, Tap, Tun, WaitDevice};
+use pila::device::{Device, Impaired, Impairments, Pcap, Tap, Tun, WaitDevice};
 use pila::net;
 use pila::stack::Ipv4Cidr;
 use pila::wire::Ipv4Addr;
@@ -86,13 +86,10 @@ fn open_failure(kind: &str, err: &std::io::Error) -> String {
 }
 
 /// Wraps `device` in a capture written to `path`, stamped with wall-clock time.
-fn open_capture(
-    device: Box<dyn WaitDevice>,
-    path: &Path,
-) -> Result<Pcap<Box<dyn WaitDevice>>, String> {
+pub(crate) fn open_capture<D: Device>(device: D, path: &Path) -> Result<Pcap<D>, String> {
     let pcap = Pcap::create(device, path).map_err(|e| {
         format!(
-            "cannot write the capture {}: {e} — check that its directory exists and is writable",
+            "cannot create the capture {}: {e} — check that its directory exists and is writable",
             path.display()
         )
     })?;

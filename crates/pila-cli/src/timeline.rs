@@ -148,7 +148,7 @@ fn parse(frame: &[u8]) -> Option<Parsed<'_>> {
     let checks = Checksums::SOFTWARE;
     let eth = ethernet::Frame::new_checked(frame).ok()?;
     let eth_repr = ethernet::Repr::parse(&eth).ok()?;
-    let payload = frame.get(eth_repr.header_len()..)?;
+    let payload = eth.payload();
     match eth_repr.ethertype {
         EtherType::Arp => {
             Some(Parsed::Arp(arp::Repr::parse(&arp::Packet::new_checked(payload).ok()?).ok()?))
@@ -156,7 +156,7 @@ fn parse(frame: &[u8]) -> Option<Parsed<'_>> {
         EtherType::Ipv4 => {
             let packet = ipv4::Packet::new_checked(payload).ok()?;
             let ip = ipv4::Repr::parse(&packet, &checks).ok()?;
-            let body = payload.get(packet.header_len()..packet.header_len() + ip.payload_len)?;
+            let body = packet.payload();
             if ip.more_frags || ip.frag_offset > 0 {
                 return Some(Parsed::Fragment {
                     src: ip.src_addr,
@@ -177,7 +177,7 @@ fn parse(frame: &[u8]) -> Option<Parsed<'_>> {
                     Some(Parsed::Udp {
                         src: (ip.src_addr, repr.src_port),
                         dst: (ip.dst_addr, repr.dst_port),
-                        len: usize::from(packet.len()).saturating_sub(udp::HEADER_LEN),
+                        len: packet.payload().len(),
                     })
                 }
                 Protocol::Tcp => {
@@ -189,9 +189,7 @@ fn parse(frame: &[u8]) -> Option<Parsed<'_>> {
                         repr,
                     })
                 }
-                other => {
-                    Some(Parsed::Other(format!("IPv4 {} > {} {other}", ip.src_addr, ip.dst_addr)))
-                }
+                _ => Some(Parsed::Other(ip.to_string())),
             }
         }
         other => Some(Parsed::Other(format!("ethertype {other}"))),
@@ -202,25 +200,8 @@ fn parse(frame: &[u8]) -> Option<Parsed<'_>> {
 /// sequence number, so numbers are shown relative to it (the SYN is seq 0).
 fn describe(parsed: &Parsed<'_>, isns: &mut HashMap<(IpAddr, u16), SeqNumber>) -> String {
     match parsed {
-        Parsed::Arp(arp) => match arp.operation {
-            arp::Operation::Request => format!(
-                "ARP who-has {} tell {}",
-                arp.target_protocol_addr, arp.source_protocol_addr
-            ),
-            arp::Operation::Reply => {
-                format!("ARP reply {} is-at {}", arp.source_protocol_addr, arp.source_hardware_addr)
-            }
-            _ => "ARP (unknown operation)".into(),
-        },
-        Parsed::Icmp(icmp) => match icmp {
-            icmpv4::Repr::EchoRequest { ident, seq_no, data } => {
-                format!("ICMP echo request id {ident:#06x} seq {seq_no}, {} bytes", data.len())
-            }
-            icmpv4::Repr::EchoReply { ident, seq_no, data } => {
-                format!("ICMP echo reply   id {ident:#06x} seq {seq_no}, {} bytes", data.len())
-            }
-            other => format!("ICMP {other:?}"),
-        },
+        Parsed::Arp(arp) => arp.to_string(),
+        Parsed::Icmp(icmp) => icmp.to_string(),
         Parsed::Udp { src, dst, len } => {
             format!("UDP {}:{} > {}:{} length {len}", src.0, src.1, dst.0, dst.1)
         }
@@ -243,29 +224,15 @@ fn describe(parsed: &Parsed<'_>, isns: &mut HashMap<(IpAddr, u16), SeqNumber>) -
                 src.1,
                 dst.0,
                 dst.1,
-                flags(repr),
+                repr.all_flags(),
                 rel(isns.get(&from), repr.seq_number)
             );
             if let Some(ack) = repr.ack_number {
                 let _ = write!(line, " ack {}", rel(isns.get(&to), ack));
             }
             let _ = write!(line, " win {}", repr.window_len);
-            let opts = &repr.options;
-            let mut parts = Vec::new();
-            if let Some(mss) = opts.mss {
-                parts.push(format!("mss {mss}"));
-            }
-            if opts.sack_permitted {
-                parts.push("sackOK".into());
-            }
-            if let Some(ts) = opts.timestamp {
-                parts.push(format!("TS val {} ecr {}", ts.tsval, ts.tsecr));
-            }
-            if let Some(ws) = opts.window_scale {
-                parts.push(format!("wscale {ws}"));
-            }
-            if !parts.is_empty() {
-                let _ = write!(line, " <{}>", parts.join(","));
+            if repr.options != tcp::Options::NONE {
+                let _ = write!(line, " <{}>", repr.options);
             }
             if !repr.payload.is_empty() {
                 let _ = write!(line, " length {}", repr.payload.len());
@@ -274,23 +241,4 @@ fn describe(parsed: &Parsed<'_>, isns: &mut HashMap<(IpAddr, u16), SeqNumber>) -
         }
         Parsed::Other(text) => text.clone(),
     }
-}
-
-fn flags(repr: &tcp::Repr<'_>) -> String {
-    let mut s = String::from("[");
-    for (flag, c) in [
-        (tcp::Flags::SYN, 'S'),
-        (tcp::Flags::FIN, 'F'),
-        (tcp::Flags::RST, 'R'),
-        (tcp::Flags::PSH, 'P'),
-    ] {
-        if repr.flags.contains(flag) {
-            s.push(c);
-        }
-    }
-    if repr.ack_number.is_some() {
-        s.push('.');
-    }
-    s.push(']');
-    s
 }

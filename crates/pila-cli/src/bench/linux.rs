@@ -2,7 +2,7 @@
 //! deletes (192.0.2.0/24 only, no link to the machine's own interfaces): kernel to kernel over
 //! a veth pair, and kernel to pila over a TAP. The kernel's ends are small python3 programs.
 
-use super::{BLOCK, Figures, STALL, cpu_seconds, peak_rss_kib};
+use super::{BLOCK, Figures, STALL, cpu_seconds, peak_rss_kib, spawn_reader};
 use pila::device::Tap;
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -229,19 +229,7 @@ pub(super) fn kernel_to_pila_tap(bytes: u64, prefix: &str) -> Result<Figures, St
     let at = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 2), PORT));
     let listener = pila::net::TcpListener::bind(&stack, at).map_err(|e| format!("bind: {e}"))?;
     let cpu0 = cpu_seconds();
-    let reader = std::thread::spawn(move || -> std::io::Result<(u64, f64)> {
-        let (mut stream, _) = listener.accept()?;
-        let start = std::time::Instant::now();
-        stream.set_read_timeout(Some(STALL))?;
-        let mut buf = vec![0_u8; 256 << 10];
-        let mut total = 0_u64;
-        loop {
-            match stream.read(&mut buf)? {
-                0 => return Ok((total, start.elapsed().as_secs_f64())),
-                n => total += n as u64,
-            }
-        }
-    });
+    let reader = spawn_reader(listener);
     lab.python(&ns, SENDER, &sender_args(bytes))?;
     let sent = lab.wait_all();
     if let Err(e) = sent {

@@ -1,12 +1,12 @@
 //! pila's own work items: the Sans-IO core alone, and the blocking API on a `VirtualWire`.
 
-use super::{BLOCK, Figures, STALL, cpu_seconds, peak_rss_kib};
+use super::{BLOCK, Figures, STALL, cpu_seconds, next_chunk, peak_rss_kib, spawn_reader};
 use pila::device::{VirtualWire, WireConfig};
 use pila::stack::{Config, Stack};
 use pila::tcp::{RecvError, SendError};
 use pila::time::Instant;
 use pila::wire::ethernet;
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 const IP_B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
@@ -47,9 +47,7 @@ pub(super) fn sans_io(bytes: u64) -> Result<Figures, String> {
         // The application: the sender fills its buffer, the receiver drains its own.
         if let Some(conn) = a.tcp_mut(tx) {
             while sent < bytes {
-                let off = usize::try_from(sent % BLOCK as u64).unwrap_or(0);
-                let want = usize::try_from(bytes - sent).unwrap_or(usize::MAX).min(BLOCK - off);
-                match conn.send(&block[off..off + want]) {
+                match conn.send(next_chunk(&block, sent, bytes)) {
                     Ok(n) => {
                         sent += n as u64;
                         moved = true;
@@ -135,18 +133,7 @@ pub(super) fn pila_net(bytes: u64) -> Result<Figures, String> {
     let listener = pila::net::TcpListener::bind(&b, at).map_err(|e| format!("bind: {e}"))?;
     let cpu0 = cpu_seconds();
     let start = std::time::Instant::now();
-    let reader = std::thread::spawn(move || -> std::io::Result<u64> {
-        let (mut stream, _) = listener.accept()?;
-        stream.set_read_timeout(Some(STALL))?;
-        let mut buf = vec![0_u8; 256 << 10];
-        let mut total = 0_u64;
-        loop {
-            match stream.read(&mut buf)? {
-                0 => return Ok(total),
-                n => total += n as u64,
-            }
-        }
-    });
+    let reader = spawn_reader(listener);
     let mut stream = pila::net::TcpStream::connect(&a, at).map_err(|e| format!("connect: {e}"))?;
     stream.set_write_timeout(Some(STALL)).map_err(|e| e.to_string())?;
     let block = vec![0x5a_u8; BLOCK];
@@ -157,7 +144,7 @@ pub(super) fn pila_net(bytes: u64) -> Result<Figures, String> {
         left -= n as u64;
     }
     drop(stream);
-    let received = reader
+    let (received, _) = reader
         .join()
         .map_err(|_| "the reader thread panicked".to_owned())?
         .map_err(|e| format!("receiving: {e}"))?;

@@ -2,7 +2,7 @@
 //! whose transmitted frames are handed to the other's receive queue after every poll. Same
 //! addresses, MTU, socket buffer sizes and software checksums as the `sans-io` item.
 
-use super::{BLOCK, Figures, STALL, cpu_seconds, peak_rss_kib};
+use super::{BLOCK, Figures, STALL, cpu_seconds, next_chunk, peak_rss_kib};
 use smoltcp::iface::{Config, Interface, SocketSet};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::socket::tcp;
@@ -131,9 +131,7 @@ pub(super) fn run(bytes: u64) -> Result<Figures, String> {
 
         let conn = sockets_a.get_mut::<tcp::Socket<'_>>(tx);
         while sent < bytes && conn.can_send() {
-            let off = usize::try_from(sent % BLOCK as u64).unwrap_or(0);
-            let want = usize::try_from(bytes - sent).unwrap_or(usize::MAX).min(BLOCK - off);
-            match conn.send_slice(&block[off..off + want]) {
+            match conn.send_slice(next_chunk(&block, sent, bytes)) {
                 Ok(0) => break,
                 Ok(n) => {
                     sent += n as u64;

@@ -4,7 +4,6 @@
 
 use core::net::{IpAddr, SocketAddr, SocketAddrV4};
 
-use super::pair::is_initial_syn;
 use crate::device::{Device, Endpoint, FrameBatch, Medium};
 use crate::tcp::{Config, Connection, State};
 use crate::time::Instant;
@@ -196,17 +195,12 @@ impl Host {
 
     /// Sends every segment the connection has for the wire.
     pub(crate) fn transmit(&mut self, now: Instant) {
-        let caps = self.device.capabilities();
-        let (src, dst) = (self.local, self.remote);
-        let (mac, peer_mac) = (self.mac, self.peer_mac);
+        let framing = self.framing();
         while let Some(seg) = self.conn.poll_transmit(now, &mut self.scratch) {
             if let Some(trace) = self.trace.as_mut() {
                 trace.push(SentSegment::new(now, &seg));
             }
-            let len = frame_len(caps.medium, &seg);
-            self.tx.push_with(len, |buf| {
-                emit(caps.medium, &caps.checksums, mac, peer_mac, src, dst, &seg, buf)
-            });
+            framing.push(&mut self.tx, &seg);
             if self.tx.is_full() {
                 self.flush(now);
             }
@@ -216,13 +210,21 @@ impl Host {
 
     /// Frames `seg` as if this host's connection had sent it, and puts it on the wire.
     pub(crate) fn transmit_raw(&mut self, now: Instant, seg: &Repr<'_>) {
-        let caps = self.device.capabilities();
-        let len = frame_len(caps.medium, seg);
-        let (src, dst, mac, peer_mac) = (self.local, self.remote, self.mac, self.peer_mac);
-        self.tx.push_with(len, |buf| {
-            emit(caps.medium, &caps.checksums, mac, peer_mac, src, dst, seg, buf)
-        });
+        self.framing().push(&mut self.tx, seg);
         self.flush(now);
+    }
+
+    /// How this host frames what it sends.
+    fn framing(&self) -> Framing {
+        let caps = self.device.capabilities();
+        Framing {
+            medium: caps.medium,
+            checksums: caps.checksums,
+            mac: self.mac,
+            peer_mac: self.peer_mac,
+            src: self.local,
+            dst: self.remote,
+        }
     }
 
     fn flush(&mut self, now: Instant) {
@@ -244,63 +246,78 @@ impl Host {
     }
 }
 
-/// The length of the frame carrying `seg` on `medium`.
-fn frame_len(medium: Medium, seg: &Repr<'_>) -> usize {
-    let link = match medium {
-        Medium::Ethernet => 14,
-        Medium::Ip => 0,
-    };
-    link + 20 + seg.buffer_len()
+/// Whether `seg` opens a connection: SYN without ACK or RST.
+fn is_initial_syn(seg: &Repr<'_>) -> bool {
+    seg.flags.contains(Flags::SYN) && !seg.flags.contains(Flags::RST) && seg.ack_number.is_none()
 }
 
-/// Writes `seg` from `src` to `dst` as a frame into `buf` (at least [`frame_len`] bytes);
-/// returns the frame's length, or 0 if it cannot be built.
-#[allow(clippy::too_many_arguments)]
-fn emit(
+/// How one host frames its segments: the wire's medium and checksums, and both ends' addresses.
+#[derive(Clone, Copy)]
+struct Framing {
     medium: Medium,
-    checksums: &Checksums,
+    checksums: Checksums,
     mac: ethernet::Address,
     peer_mac: ethernet::Address,
     src: SocketAddrV4,
     dst: SocketAddrV4,
-    seg: &Repr<'_>,
-    buf: &mut [u8],
-) -> usize {
-    let link = match medium {
-        Medium::Ethernet => {
-            let eth = ethernet::Repr {
-                src_addr: mac,
-                dst_addr: peer_mac,
-                ethertype: ethernet::EtherType::Ipv4,
-                vlan: None,
-            };
-            let Some(header) = buf.get_mut(..eth.header_len()) else { return 0 };
-            eth.emit(&mut ethernet::Frame::new_unchecked(header));
-            eth.header_len()
-        }
-        Medium::Ip => 0,
-    };
-    let ip = ipv4::Repr {
-        src_addr: *src.ip(),
-        dst_addr: *dst.ip(),
-        protocol: wire::ip::Protocol::Tcp,
-        payload_len: seg.buffer_len(),
-        ttl: TTL,
-        tos: 0,
-        ident: 0,
-        dont_frag: true,
-        more_frags: false,
-        frag_offset: 0,
-    };
-    let Some(packet) = buf.get_mut(link..link + ip.buffer_len()) else { return 0 };
-    let Some(payload) = packet.get_mut(ip.header_len()..) else { return 0 };
-    let mut segment = wire::tcp::Packet::new_unchecked(payload);
-    if seg.emit(&mut segment, IpAddr::V4(*src.ip()), IpAddr::V4(*dst.ip()), checksums).is_err() {
-        return 0;
+}
+
+impl Framing {
+    /// Appends the frame carrying `seg` to `tx`. A segment that cannot be framed is not sent,
+    /// and nothing is added for it.
+    fn push(&self, tx: &mut FrameBatch, seg: &Repr<'_>) {
+        // A segment `emit` rejects (one too long for an IPv4 packet) is dropped, as a NIC
+        // drops what it cannot send; a full batch is the caller's to flush first.
+        let _framed = tx.try_push_with(self.frame_len(seg), |buf| self.emit(seg, buf));
     }
-    // The IPv4 emitter writes the header (and its checksum) and leaves the payload alone.
-    ip.emit(&mut ipv4::Packet::new_unchecked(packet), checksums);
-    link + ip.buffer_len()
+
+    /// The length of the frame carrying `seg`.
+    fn frame_len(&self, seg: &Repr<'_>) -> usize {
+        let link = match self.medium {
+            Medium::Ethernet => ethernet::HEADER_LEN,
+            Medium::Ip => 0,
+        };
+        link + ipv4::HEADER_LEN + seg.buffer_len()
+    }
+
+    /// Writes `seg` as a frame into `buf` (at least [`Self::frame_len`] bytes); returns the
+    /// frame's length.
+    fn emit(&self, seg: &Repr<'_>, buf: &mut [u8]) -> wire::Result<usize> {
+        let link = match self.medium {
+            Medium::Ethernet => {
+                let eth = ethernet::Repr {
+                    src_addr: self.mac,
+                    dst_addr: self.peer_mac,
+                    ethertype: ethernet::EtherType::Ipv4,
+                    vlan: None,
+                };
+                let header = buf.get_mut(..eth.header_len()).ok_or(wire::Error::Truncated)?;
+                eth.emit(&mut ethernet::Frame::new_unchecked(header));
+                eth.header_len()
+            }
+            Medium::Ip => 0,
+        };
+        let (src, dst) = (*self.src.ip(), *self.dst.ip());
+        let ip = ipv4::Repr {
+            src_addr: src,
+            dst_addr: dst,
+            protocol: wire::ip::Protocol::Tcp,
+            payload_len: seg.buffer_len(),
+            ttl: TTL,
+            tos: 0,
+            ident: 0,
+            dont_frag: true,
+            more_frags: false,
+            frag_offset: 0,
+        };
+        let packet = buf.get_mut(link..link + ip.buffer_len()).ok_or(wire::Error::Truncated)?;
+        let payload = packet.get_mut(ip.header_len()..).ok_or(wire::Error::Truncated)?;
+        let mut segment = wire::tcp::Packet::new_unchecked(payload);
+        seg.emit(&mut segment, IpAddr::V4(src), IpAddr::V4(dst), &self.checksums)?;
+        // The IPv4 emitter writes the header (and its checksum) and leaves the payload alone.
+        ip.emit(&mut ipv4::Packet::new_unchecked(packet), &self.checksums);
+        Ok(link + ip.buffer_len())
+    }
 }
 
 /// Parses a frame addressed to `local` from `remote` into a segment.
@@ -340,4 +357,40 @@ fn parse<'a>(
         return Err(Drop::NotOurs);
     }
     Ok(seg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn framing(medium: Medium) -> Framing {
+        Framing {
+            medium,
+            checksums: Checksums::default(),
+            mac: ethernet::Address([2, 0, 0, 0, 0, 1]),
+            peer_mac: ethernet::Address([2, 0, 0, 0, 0, 2]),
+            src: SocketAddrV4::new([10, 0, 0, 1].into(), 1000),
+            dst: SocketAddrV4::new([10, 0, 0, 2].into(), 2000),
+        }
+    }
+
+    #[test]
+    fn a_segment_that_cannot_be_framed_puts_nothing_on_the_wire() {
+        let mut tx = FrameBatch::new(4);
+        let big = vec![0u8; MAX_PACKET];
+        let seg = Repr { payload: &big, ..Repr::TEMPLATE };
+        framing(Medium::Ip).push(&mut tx, &seg);
+        assert!(tx.is_empty());
+
+        let seg = Repr { payload: b"hi", ..Repr::TEMPLATE };
+        for medium in [Medium::Ip, Medium::Ethernet] {
+            let f = framing(medium);
+            f.push(&mut tx, &seg);
+            let frame = tx.get(tx.len() - 1).unwrap();
+            assert_eq!(frame.len(), f.frame_len(&seg));
+            let link = if medium == Medium::Ethernet { ethernet::HEADER_LEN } else { 0 };
+            assert_eq!(frame.len(), link + ipv4::HEADER_LEN + wire::tcp::HEADER_LEN + 2);
+        }
+        assert_eq!(tx.len(), 2);
+    }
 }

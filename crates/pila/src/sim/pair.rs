@@ -10,7 +10,7 @@ use crate::rand::Rng;
 use crate::tcp::{self, Connection, IsnGenerator};
 use crate::time::{Duration, Instant, VirtualClock};
 use crate::wire::ethernet;
-use crate::wire::tcp::{Flags, Repr, SeqNumber};
+use crate::wire::tcp::{Repr, SeqNumber};
 
 /// The client's address: 192.0.2.1 (TEST-NET-1), port 40000.
 pub const CLIENT_ADDR: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 40_000);
@@ -333,9 +333,4 @@ impl TcpPair {
     fn host_mut(&mut self, side: Side) -> &mut Host {
         &mut self.hosts[side.index()]
     }
-}
-
-/// Whether `seg` opens a connection: SYN without ACK or RST.
-pub(crate) fn is_initial_syn(seg: &Repr<'_>) -> bool {
-    seg.flags.contains(Flags::SYN) && !seg.flags.contains(Flags::RST) && seg.ack_number.is_none()
 }

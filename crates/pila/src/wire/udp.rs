@@ -180,9 +180,6 @@ pub struct Repr {
 }
 
 impl Repr {
-    /// The length of the UDP header.
-    pub const HEADER_LEN: usize = HEADER_LEN;
-
     /// Parses a datagram from `src` to `dst`, verifying its checksum if `checksums.udp` says
     /// software must.
     ///

@@ -5,7 +5,7 @@
 use super::connection::Connection;
 use super::state::{State, our_wscale};
 use super::timers::Timer;
-use super::{SeqExt, seq_max, seq_min};
+use super::{SeqExt, seq_min};
 use crate::time::Instant;
 use crate::wire::tcp::{Flags, Options, Repr, SackBlock, SackBlocks, SeqNumber, Timestamp};
 
@@ -136,37 +136,11 @@ impl Connection {
         let smss = self.snd.mss;
         let (una, nxt) = (self.snd.snd_una, self.snd.snd_nxt);
         if self.snd.fast_rtx {
-            // RFC 5681 §3.2 step 4 / RFC 6582 §3.2 / RFC 6675 §5 (C): the first unacknowledged
+            // RFC 5681 §3.2 step 4 / RFC 6582 §3.2: the first unacknowledged
             // segment goes out regardless of cwnd.
             self.snd.fast_rtx = false;
             if nxt > una {
-                let p = self.data_segment(now, una, nxt, smss, true)?;
-                self.snd.high_rxt = seq_max(self.snd.high_rxt, p.seq.plus(p.data_len));
-                return Some(p);
-            }
-        }
-        if self.snd.in_recovery && self.sack_ok {
-            // RFC 6675 §5 (C): while cwnd - pipe >= 1 SMSS, send NextSeg().
-            let pipe = self.snd.scoreboard.pipe(una, nxt, self.snd.high_rxt, smss);
-            if self.snd.cc.cwnd() >= pipe + smss {
-                let wnd_end = una.plus(self.snd.snd_wnd);
-                let room = if wnd_end > nxt { wnd_end.since(nxt) } else { 0 };
-                let new_data = self.snd.unsent().min(room);
-                let (high_rxt, rescue_rxt) = (self.snd.high_rxt, self.snd.rescue_rxt);
-                let next =
-                    self.snd.scoreboard.next_seg(una, nxt, high_rxt, smss, new_data, rescue_rxt);
-                if let Some(ns) = next.filter(|n| n.retransmit && n.seq < nxt) {
-                    let limit = seq_min(ns.seq.plus(ns.len.max(1)), nxt);
-                    let p = self.data_segment(now, ns.seq, limit, smss, true)?;
-                    if ns.rescue {
-                        // RFC 6675 §4 rule 4: one rescue per recovery; HighRxt stays.
-                        self.snd.rescue_rxt = Some(self.snd.recover);
-                    } else {
-                        let end = p.seq.plus(p.data_len.max(1));
-                        self.snd.high_rxt = seq_max(self.snd.high_rxt, end);
-                    }
-                    return Some(p);
-                }
+                return self.data_segment(now, una, nxt, smss, true);
             }
         }
         if let Some(p) = self.snd.rtx_next {

@@ -86,15 +86,7 @@ impl Connection {
     }
 
     fn plan_synchronized(&mut self, now: Instant) -> Option<Plan> {
-        let sends_data = matches!(
-            self.state,
-            State::Established
-                | State::CloseWait
-                | State::FinWait1
-                | State::LastAck
-                | State::Closing
-        );
-        if sends_data {
+        if self.state.sends_data() {
             if let Some(p) = self.plan_retransmit(now) {
                 return Some(p);
             }

@@ -11,7 +11,7 @@
 
 use super::buffer::RingBuffer;
 use super::congestion::{CongestionControl, Cubic, NewReno};
-use super::connection::{Connection, Error};
+use super::connection::{Connection, Error, ts_at};
 use super::rack::Rack;
 use super::sack::{self, Scoreboard};
 use super::state::State;
@@ -363,16 +363,8 @@ impl Connection {
     /// in recovery, no probe outstanding, data in flight. The probe is sent only if it comes
     /// before the retransmission timeout.
     pub(super) fn schedule_probe(&mut self, now: Instant) {
-        let sending = matches!(
-            self.state,
-            State::Established
-                | State::CloseWait
-                | State::FinWait1
-                | State::LastAck
-                | State::Closing
-        );
         let ok = self.sack_ok
-            && sending
+            && self.state.sends_data()
             && !self.snd.in_recovery
             && self.snd.rto_recover.is_none()
             && self.snd.rack.tlp.is_none()
@@ -669,10 +661,4 @@ impl Connection {
         self.snd.rtt_timing = None;
         self.timers.set(Timer::Retransmit, now + self.rtt.rto());
     }
-}
-
-/// Our timestamp clock at `at` for a connection with timestamp offset `offset` (as
-/// `Connection::ts_now`).
-fn ts_at(at: Instant, offset: u32) -> u32 {
-    (at.total_millis() as u32).wrapping_add(offset)
 }

@@ -20,6 +20,8 @@ pub(crate) const MAX_RANGES: usize = 512;
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Scoreboard {
     ranges: Vec<SackBlock>,
+    /// The bytes `ranges` cover, kept as they change.
+    sacked: usize,
 }
 
 impl Scoreboard {
@@ -48,7 +50,9 @@ impl Scoreboard {
             if !(left < right && right > snd_una && right <= snd_nxt) {
                 continue;
             }
-            newly += self.insert(left.max(snd_una), right);
+            let n = self.insert(left.max(snd_una), right);
+            self.sacked += n;
+            newly += n;
         }
         newly
     }
@@ -56,9 +60,14 @@ impl Scoreboard {
     /// The cumulative ACK moved to `snd_una`: forgets the ranges it covers.
     pub(crate) fn on_ack(&mut self, snd_una: SeqNumber) {
         let covered = self.ranges.iter().take_while(|&&(_, right)| right <= snd_una).count();
-        self.ranges.drain(..covered);
+        for (left, right) in self.ranges.drain(..covered) {
+            self.sacked -= len(left, right);
+        }
         if let Some(first) = self.ranges.first_mut() {
-            first.0 = first.0.max(snd_una);
+            if first.0 < snd_una {
+                self.sacked -= len(first.0, snd_una);
+                first.0 = snd_una;
+            }
         }
     }
 
@@ -69,7 +78,7 @@ impl Scoreboard {
 
     /// The number of bytes SACKed.
     pub(crate) fn sacked_bytes(&self) -> usize {
-        self.ranges.iter().map(|&(left, right)| len(left, right)).sum()
+        self.sacked
     }
 
     /// Adds `[left, right)` (within the window), merging with what it overlaps or touches.
@@ -85,7 +94,9 @@ impl Scoreboard {
                     // The new range would be the highest: it is the one forgotten.
                     return 0;
                 }
-                self.ranges.pop();
+                if let Some((l, r)) = self.ranges.pop() {
+                    self.sacked -= len(l, r);
+                }
             }
             self.ranges.insert(first, (left, right));
             return len(left, right);
@@ -288,6 +299,10 @@ mod tests {
         // Blocks that merge still work when full.
         assert_eq!(sb.update(seq(0), seq(1_000_000), &blocks(&[(1100, 1200)])), 100);
         assert_eq!(sb.ranges.len(), MAX_RANGES - 1);
+        // The running total follows the forgotten and merged ranges.
+        let total: usize = sb.ranges().map(|(l, r)| len(l, r)).sum();
+        assert_eq!(sb.sacked_bytes(), total);
+        assert_eq!(total, 100 * (MAX_RANGES - 1) + 100 + 100);
         assert!(is_sacked(&sb, seq(1150)));
     }
 

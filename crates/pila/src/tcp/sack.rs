@@ -22,6 +22,9 @@ pub(crate) struct Scoreboard {
     ranges: Vec<SackBlock>,
     /// The bytes `ranges` cover, kept as they change.
     sacked: usize,
+    /// A byte of each range the last `update` grew or added (it may since have merged
+    /// into a larger range, or been forgotten).
+    touched: Vec<SeqNumber>,
 }
 
 impl Scoreboard {
@@ -44,6 +47,7 @@ impl Scoreboard {
         blocks: &SackBlocks,
     ) -> usize {
         self.on_ack(snd_una);
+        self.touched.clear();
         let mut newly = 0;
         for (left, right) in blocks {
             // RFC 2018 §3 edges: [left, right) must be a real range within (SND.UNA, SND.NXT].
@@ -51,6 +55,9 @@ impl Scoreboard {
                 continue;
             }
             let n = self.insert(left.max(snd_una), right);
+            if n > 0 {
+                self.touched.push(left.max(snd_una));
+            }
             self.sacked += n;
             newly += n;
         }
@@ -72,8 +79,21 @@ impl Scoreboard {
     }
 
     /// The SACKed ranges, lowest first.
+    #[cfg(test)]
     pub(crate) fn ranges(&self) -> impl Iterator<Item = SackBlock> + '_ {
         self.ranges.iter().copied()
+    }
+
+    /// A byte of each range the last [`update`](Self::update) grew or added; the ranges
+    /// are found with [`range_from`](Self::range_from).
+    pub(crate) fn touched(&self) -> &[SeqNumber] {
+        &self.touched
+    }
+
+    /// The first range that ends beyond `seq` (so holds it, or lies above it), if any.
+    pub(crate) fn range_from(&self, seq: SeqNumber) -> Option<SackBlock> {
+        let i = self.ranges.partition_point(|&(_, right)| right <= seq);
+        self.ranges.get(i).copied()
     }
 
     /// The number of bytes SACKed.

@@ -658,7 +658,7 @@ impl Connection {
 
     /// Our timestamp clock: milliseconds plus the per-connection offset (RFC 7323 §5.4).
     pub(super) fn ts_now(&self, now: Instant) -> u32 {
-        (now.total_millis() as u32).wrapping_add(self.ts_offset)
+        ts_at(now, self.ts_offset)
     }
 
     /// (Re)arms the keepalive timer after hearing from the peer.
@@ -710,4 +710,10 @@ impl Connection {
         self.stats.challenge_acks_sent += 1;
         self.rcv.ack_now = true;
     }
+}
+
+/// Our timestamp clock at `at` for a connection with timestamp offset `offset`
+/// ([`Connection::ts_now`]; usable while the connection is borrowed).
+pub(super) fn ts_at(at: Instant, offset: u32) -> u32 {
+    (at.total_millis() as u32).wrapping_add(offset)
 }

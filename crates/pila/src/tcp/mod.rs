@@ -30,8 +30,6 @@ mod output;
 mod rack;
 mod recv;
 mod rtt;
-// Parts of the scoreboard API (D-SACK detection, range listing) are not driven yet.
-#[cfg_attr(not(test), allow(dead_code))]
 mod sack;
 mod send;
 mod state;

@@ -5,9 +5,9 @@
 use super::connection::Connection;
 use super::state::{State, our_wscale};
 use super::timers::Timer;
-use super::{SeqExt, seq_max, seq_min};
+use super::{SeqExt, seq_min};
 use crate::time::Instant;
-use crate::wire::tcp::{Flags, Options, Repr, SackBlock, SackBlocks, SeqNumber, Timestamp};
+use crate::wire::tcp::{Flags, Options, Repr, SackBlocks, SeqNumber, Timestamp};
 
 /// What the next segment is, decided before borrowing the buffer for its payload.
 #[derive(Debug, Clone, Copy)]
@@ -20,8 +20,9 @@ struct Plan {
     data_len: usize,
     window: u16,
     kind: Kind,
-    /// A D-SACK block to report first (RFC 2883).
-    dsack: Option<SackBlock>,
+    /// The SACK blocks to send, a D-SACK block first (RFC 2018, RFC 2883); empty for SYNs
+    /// and RSTs.
+    sack_blocks: SackBlocks,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +68,7 @@ impl Connection {
                 data_len: 0,
                 window: 0,
                 kind: Kind::Reset,
-                dsack: None,
+                sack_blocks: SackBlocks::EMPTY,
             });
         }
         match self.state {
@@ -78,7 +79,7 @@ impl Connection {
                 let retransmit = self.snd.syn_retransmitted;
                 self.note_sent(now, iss, iss.plus(1), 0, retransmit);
                 let ack = (self.state == State::SynReceived).then_some(self.rcv.rcv_nxt);
-                Some(self.finish(iss, ack, flags(&[Flags::SYN]), 0, 0, Kind::Syn))
+                Some(self.finish(iss, ack, flags(&[Flags::SYN]), 0, 0, Kind::Syn, None))
             }
             State::SynSent => None,
             _ => self.plan_synchronized(now),
@@ -86,15 +87,7 @@ impl Connection {
     }
 
     fn plan_synchronized(&mut self, now: Instant) -> Option<Plan> {
-        let sends_data = matches!(
-            self.state,
-            State::Established
-                | State::CloseWait
-                | State::FinWait1
-                | State::LastAck
-                | State::Closing
-        );
-        if sends_data {
+        if self.state.sends_data() {
             if let Some(p) = self.plan_retransmit(now) {
                 return Some(p);
             }
@@ -124,7 +117,7 @@ impl Connection {
 
     fn ack_plan(&mut self, seq: SeqNumber) -> Plan {
         let ack = Some(self.rcv.rcv_nxt);
-        self.finish(seq, ack, Flags::default(), 0, 0, Kind::Normal)
+        self.finish(seq, ack, Flags::default(), 0, 0, Kind::Normal, None)
     }
 
     /// Retransmissions: with SACK, tail loss probes and what RACK marked lost; without,
@@ -136,37 +129,11 @@ impl Connection {
         let smss = self.snd.mss;
         let (una, nxt) = (self.snd.snd_una, self.snd.snd_nxt);
         if self.snd.fast_rtx {
-            // RFC 5681 §3.2 step 4 / RFC 6582 §3.2 / RFC 6675 §5 (C): the first unacknowledged
+            // RFC 5681 §3.2 step 4 / RFC 6582 §3.2: the first unacknowledged
             // segment goes out regardless of cwnd.
             self.snd.fast_rtx = false;
             if nxt > una {
-                let p = self.data_segment(now, una, nxt, smss, true)?;
-                self.snd.high_rxt = seq_max(self.snd.high_rxt, p.seq.plus(p.data_len));
-                return Some(p);
-            }
-        }
-        if self.snd.in_recovery && self.sack_ok {
-            // RFC 6675 §5 (C): while cwnd - pipe >= 1 SMSS, send NextSeg().
-            let pipe = self.snd.scoreboard.pipe(una, nxt, self.snd.high_rxt, smss);
-            if self.snd.cc.cwnd() >= pipe + smss {
-                let wnd_end = una.plus(self.snd.snd_wnd);
-                let room = if wnd_end > nxt { wnd_end.since(nxt) } else { 0 };
-                let new_data = self.snd.unsent().min(room);
-                let (high_rxt, rescue_rxt) = (self.snd.high_rxt, self.snd.rescue_rxt);
-                let next =
-                    self.snd.scoreboard.next_seg(una, nxt, high_rxt, smss, new_data, rescue_rxt);
-                if let Some(ns) = next.filter(|n| n.retransmit && n.seq < nxt) {
-                    let limit = seq_min(ns.seq.plus(ns.len.max(1)), nxt);
-                    let p = self.data_segment(now, ns.seq, limit, smss, true)?;
-                    if ns.rescue {
-                        // RFC 6675 §4 rule 4: one rescue per recovery; HighRxt stays.
-                        self.snd.rescue_rxt = Some(self.snd.recover);
-                    } else {
-                        let end = p.seq.plus(p.data_len.max(1));
-                        self.snd.high_rxt = seq_max(self.snd.high_rxt, end);
-                    }
-                    return Some(p);
-                }
+                return self.data_segment(now, una, nxt, smss, true);
             }
         }
         if let Some(p) = self.snd.rtx_next {
@@ -297,8 +264,11 @@ impl Connection {
         retransmit: bool,
     ) -> Option<Plan> {
         // RFC 6691: options count against the MSS. Data segments of a connection that is also
-        // receiving out of order carry SACK blocks, so they carry that much less data.
-        let max_data = max_data.min(self.snd.mss.saturating_sub(self.sack_option_len()).max(1));
+        // receiving out of order carry SACK blocks, so they carry that much less data. The
+        // blocks take kind, length and 8 bytes a block (RFC 2018 §3), aligned by two NOPs.
+        let sack_blocks = self.next_sack_blocks();
+        let sack_len = if sack_blocks.is_empty() { 0 } else { 4 + 8 * sack_blocks.len() };
+        let max_data = max_data.min(self.snd.mss.saturating_sub(sack_len).max(1));
         let buf_end = self.snd.buf_end();
         let data_stop = seq_min(seq_min(seq.plus(max_data), limit), buf_end);
         let len = if data_stop > seq { data_stop.since(seq) } else { 0 };
@@ -325,24 +295,7 @@ impl Connection {
             }
         }
         let ack = Some(self.rcv.rcv_nxt);
-        Some(self.finish(seq, ack, f, off, len, Kind::Normal))
-    }
-
-    /// Option bytes the SACK blocks of the next segment take, laid out as `materialize` lays
-    /// them out: kind, length and 8 bytes a block (RFC 2018 §3), aligned by two NOPs.
-    fn sack_option_len(&self) -> usize {
-        if !self.sack_ok {
-            return 0;
-        }
-        let max = if self.ts_ok { 3 } else { 4 };
-        let blocks = if self.rcv.dsack.is_some() {
-            1 + self.rcv.sack_blocks(max - 1).len()
-        } else if !self.rcv.assembler.is_empty() {
-            self.rcv.sack_blocks(max).len()
-        } else {
-            0
-        };
-        if blocks == 0 { 0 } else { 4 + 8 * blocks }
+        Some(self.finish(seq, ack, f, off, len, Kind::Normal, Some(sack_blocks)))
     }
 
     /// Bookkeeping for a segment covering `[start, end)` of sequence space.
@@ -384,7 +337,10 @@ impl Connection {
         self.stats.bytes_sent += data_len as u64;
     }
 
-    /// Fills in the window and, for segments with ACK, clears the pending-ACK state.
+    /// Fills in the window and the SACK blocks (`sack_blocks` if the caller already built
+    /// them with [`next_sack_blocks`](Self::next_sack_blocks)) and, for segments with ACK,
+    /// clears the pending-ACK state.
+    #[allow(clippy::too_many_arguments)]
     fn finish(
         &mut self,
         seq: SeqNumber,
@@ -393,13 +349,15 @@ impl Connection {
         data_off: usize,
         data_len: usize,
         kind: Kind,
+        sack_blocks: Option<SackBlocks>,
     ) -> Plan {
         let window = self.rcv.advertise(kind == Kind::Syn);
-        let mut dsack = None;
+        let mut blocks = SackBlocks::EMPTY;
         if ack.is_some() {
-            // RFC 2883 §4: a D-SACK is reported once, in the next segment.
             if kind == Kind::Normal && self.sack_ok {
-                dsack = self.rcv.dsack.take();
+                blocks = sack_blocks.unwrap_or_else(|| self.next_sack_blocks());
+                // RFC 2883 §4: a D-SACK is reported once, in the next segment.
+                let dsack = self.rcv.dsack.take();
                 self.stats.dsacks_sent += u64::from(dsack.is_some());
             }
             self.rcv.ack_now = false;
@@ -407,7 +365,28 @@ impl Connection {
             self.rcv.last_ack_sent = self.rcv.rcv_nxt;
             self.timers.clear(Timer::DelayedAck);
         }
-        Plan { seq, ack, flags, data_off, data_len, window, kind, dsack }
+        Plan { seq, ack, flags, data_off, data_len, window, kind, sack_blocks: blocks }
+    }
+
+    /// The SACK blocks of the next segment (RFC 2018 §4): the pending D-SACK block first
+    /// (RFC 2883 §4), then the ranges held past a gap, as many as the option space allows.
+    fn next_sack_blocks(&self) -> SackBlocks {
+        if !self.sack_ok {
+            return SackBlocks::EMPTY;
+        }
+        let max = if self.ts_ok { 3 } else { 4 };
+        match self.rcv.dsack {
+            Some(d) => {
+                let mut blocks = SackBlocks::EMPTY;
+                blocks.push(d);
+                for b in self.rcv.sack_blocks(max - 1).iter() {
+                    blocks.push(b);
+                }
+                blocks
+            }
+            None if !self.rcv.assembler.is_empty() => self.rcv.sack_blocks(max),
+            None => SackBlocks::EMPTY,
+        }
     }
 
     fn materialize<'a>(&'a self, now: Instant, plan: Plan, scratch: &'a mut [u8]) -> Repr<'a> {
@@ -431,18 +410,7 @@ impl Connection {
                     options.timestamp =
                         Some(Timestamp { tsval: self.ts_now(now), tsecr: self.rcv.ts_recent });
                 }
-                let max = if self.ts_ok { 3 } else { 4 };
-                if let Some(d) = plan.dsack {
-                    // RFC 2883 §4: the D-SACK block first, then the usual blocks.
-                    let mut blocks = SackBlocks::EMPTY;
-                    blocks.push(d);
-                    for b in self.rcv.sack_blocks(max - 1).iter() {
-                        blocks.push(b);
-                    }
-                    options.sack_blocks = blocks;
-                } else if self.sack_ok && !self.rcv.assembler.is_empty() {
-                    options.sack_blocks = self.rcv.sack_blocks(max);
-                }
+                options.sack_blocks = plan.sack_blocks;
             }
             Kind::Reset => {}
         }

@@ -102,6 +102,9 @@ pub(super) struct Rack {
     /// New data was once sent at an earlier time than the data before it, so the records
     /// never retransmitted may not be in transmit-time order.
     unordered: bool,
+    /// The starts of the pieces of records split since the last ACK: a piece may now lie
+    /// whole inside a SACKed range.
+    split_points: Vec<SeqNumber>,
     /// The segments an ACK delivered (kept to reuse its allocation).
     delivered: Vec<Seg>,
     /// RACK.xmit_ts and RACK.end_seq: the most recently sent segment that was delivered.
@@ -180,12 +183,31 @@ impl Rack {
                     first.end = at;
                     self.totals.add(first);
                 }
+                // Both pieces: the range holding a piece holds its start.
+                self.split_points.extend([s.start, at]);
                 let second = Seg { start: at, ..s };
                 self.totals.add(&second);
                 self.segs.insert(i + 1, second);
                 if i < self.lost_from {
                     self.lost_from += 1;
                 }
+            }
+        }
+    }
+
+    /// Marks the records `[left, right)` holds whole SACKed, adding them to `delivered`.
+    fn mark_sacked(&mut self, (left, right): (SeqNumber, SeqNumber), delivered: &mut Vec<Seg>) {
+        let from = self.segs.partition_point(|s| s.start < left);
+        for s in self.segs.range_mut(from..) {
+            if s.end > right {
+                break;
+            }
+            if !s.sacked {
+                self.totals.sub(s);
+                s.sacked = true;
+                s.lost = false;
+                self.totals.add(s);
+                delivered.push(*s);
             }
         }
     }
@@ -225,22 +247,22 @@ impl Rack {
                 break;
             }
         }
-        // The records a SACK range holds whole, lowest first (the ranges are disjoint and
-        // in order): from the first starting in the range to the last ending in it.
-        for (left, right) in board.ranges() {
-            let from = self.segs.partition_point(|s| s.start < left);
-            for s in self.segs.iter_mut().skip(from) {
-                if s.end > right {
-                    break;
-                }
-                if !s.sacked {
-                    self.totals.sub(s);
-                    s.sacked = true;
-                    s.lost = false;
-                    self.totals.add(s);
-                    delivered.push(*s);
-                }
-            }
+        // The records a SACK range holds whole: from the first starting in the range to the
+        // last ending in it. Every record a range held whole was marked at an earlier ACK,
+        // so only the ranges that can hold a record whole for the first time are walked:
+        // those this ACK grew or added, the one at the trimmed first record, and those at
+        // records split since (a range walked twice marks nothing the second time).
+        // They are found out of order; RACK takes them lowest first, as the ranges lie.
+        let cumulative = delivered.len();
+        let mut split_points = core::mem::take(&mut self.split_points);
+        let at = board.touched().iter().chain(&split_points).chain(core::iter::once(&snd_una));
+        for range in at.filter_map(|&seq| board.range_from(seq)) {
+            self.mark_sacked(range, &mut delivered);
+        }
+        split_points.clear();
+        self.split_points = split_points;
+        if let Some(sacked) = delivered.get_mut(cumulative..) {
+            sacked.sort_unstable_by_key(|s| s.start.since(snd_una));
         }
         for s in delivered.drain(..) {
             let rtt = now - s.xmit;

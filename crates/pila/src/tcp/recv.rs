@@ -7,7 +7,7 @@ use super::assembler::Assembler;
 use super::buffer::RingBuffer;
 use super::connection::{Connection, Event};
 use super::timers::Timer;
-use super::{Config, SeqExt};
+use super::{Config, SeqExt, seq_max};
 use crate::time::Instant;
 use crate::wire::tcp::{SackBlocks, SeqNumber};
 
@@ -100,7 +100,7 @@ impl Receiver {
         if syn {
             // RFC 7323 §2.2: the window in a SYN is never scaled.
             let wnd = free.min(usize::from(u16::MAX));
-            self.rcv_adv = seq_max_edge(self.rcv_adv, self.rcv_nxt.plus(wnd));
+            self.rcv_adv = seq_max(self.rcv_adv, self.rcv_nxt.plus(wnd));
             return wnd as u16;
         }
         let cur = self.rcv_wnd();
@@ -108,17 +108,13 @@ impl Receiver {
         let step = (self.buffer.max_capacity() / 2).min(self.mss_est).max(1);
         let wnd = if free >= cur + step { free } else { cur.min(free) };
         let field = (wnd >> self.wscale).min(usize::from(u16::MAX));
-        self.rcv_adv = seq_max_edge(self.rcv_adv, self.rcv_nxt.plus(field << self.wscale));
+        self.rcv_adv = seq_max(self.rcv_adv, self.rcv_nxt.plus(field << self.wscale));
         field as u16
     }
 
     /// The SACK blocks to send (RFC 2018 §4): the most recently received range first.
     pub(super) fn sack_blocks(&self, max: usize) -> SackBlocks {
-        let mut blocks = SackBlocks::default();
-        for (start, end) in self.assembler.recent_ranges(max) {
-            blocks.push((self.rcv_nxt.plus(start), self.rcv_nxt.plus(end)));
-        }
-        blocks
+        self.assembler.sack_blocks(self.rcv_nxt, max)
     }
 
     /// The application read data: ACK at once if the window opens by at least
@@ -136,10 +132,6 @@ impl Receiver {
             self.ack_now = true;
         }
     }
-}
-
-fn seq_max_edge(a: SeqNumber, b: SeqNumber) -> SeqNumber {
-    if a < b { b } else { a }
 }
 
 impl Connection {

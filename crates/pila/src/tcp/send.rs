@@ -1,9 +1,9 @@
 //! The send side: send sequence space (RFC 9293 §3.3.1), the send buffer and the
 //! retransmission queue over it, ACK processing, RTT sampling, loss recovery (fast
-//! retransmit and NewReno, RFC 5681/6582; SACK recovery, RFC 6675; limited transmit,
-//! RFC 3042; with SACK, RACK-TLP loss detection, RFC 8985, in `rack.rs`), the undoing of
-//! spurious recoveries (D-SACK, RFC 2883/RFC 3708; timestamps, RFC 3522) and the
-//! retransmission and persist timers.
+//! retransmit and NewReno, RFC 5681/6582; limited transmit, RFC 3042; with SACK, RACK-TLP
+//! loss detection, RFC 8985, in `rack.rs`, whose marks are resent as RFC 6675 §5 allows),
+//! the undoing of spurious recoveries (D-SACK, RFC 2883/RFC 3708; timestamps, RFC 3522) and
+//! the retransmission and persist timers.
 //!
 //! The retransmission queue is not a list of segments: every unacknowledged byte is still
 //! in the send buffer, so a retransmission is just a sequence range `[seq, seq+len)` read
@@ -11,7 +11,7 @@
 
 use super::buffer::RingBuffer;
 use super::congestion::{CongestionControl, Cubic, NewReno};
-use super::connection::{Connection, Error};
+use super::connection::{Connection, Error, ts_at};
 use super::rack::Rack;
 use super::sack::{self, Scoreboard};
 use super::state::State;
@@ -65,11 +65,7 @@ pub(super) struct Sender {
     pub(super) recover: SeqNumber,
     /// RFC 6582 window inflation by duplicate ACKs (non-SACK recovery).
     pub(super) inflation: usize,
-    /// RFC 6675 HighRxt: highest sequence number retransmitted in this recovery.
-    pub(super) high_rxt: SeqNumber,
-    /// RFC 6675 RescueRxt: set once the rescue retransmission of this recovery went out.
-    pub(super) rescue_rxt: Option<SeqNumber>,
-    /// What the peer holds beyond `snd_una` (RFC 6675 scoreboard).
+    /// What the peer holds beyond `snd_una` (the SACK scoreboard).
     pub(super) scoreboard: Scoreboard,
     /// RACK-TLP state (RFC 8985), used with SACK.
     pub(super) rack: Rack,
@@ -128,8 +124,6 @@ impl Sender {
             in_recovery: false,
             recover: iss,
             inflation: 0,
-            high_rxt: iss,
-            rescue_rxt: None,
             scoreboard: Scoreboard::new(),
             rack: Rack::new(),
             tlp_pending: false,
@@ -369,16 +363,8 @@ impl Connection {
     /// in recovery, no probe outstanding, data in flight. The probe is sent only if it comes
     /// before the retransmission timeout.
     pub(super) fn schedule_probe(&mut self, now: Instant) {
-        let sending = matches!(
-            self.state,
-            State::Established
-                | State::CloseWait
-                | State::FinWait1
-                | State::LastAck
-                | State::Closing
-        );
         let ok = self.sack_ok
-            && sending
+            && self.state.sends_data()
             && !self.snd.in_recovery
             && self.snd.rto_recover.is_none()
             && self.snd.rack.tlp.is_none()
@@ -562,8 +548,6 @@ impl Connection {
         }
         self.snd.in_recovery = true;
         self.snd.recover = self.snd.snd_nxt;
-        self.snd.high_rxt = self.snd.snd_una;
-        self.snd.rescue_rxt = None;
         self.stats.fast_recoveries += 1;
         // RFC 6675 §5 step (4.2): FlightSize, less what the peer SACKed.
         let flight = self.snd.flight().saturating_sub(self.snd.scoreboard.sacked_bytes());
@@ -668,7 +652,6 @@ impl Connection {
                     }
                 } else {
                     // Without SACK: go back N from SND.UNA.
-                    self.snd.scoreboard.clear();
                     self.snd.rtx_next = Some(self.snd.snd_una);
                 }
             }
@@ -678,10 +661,4 @@ impl Connection {
         self.snd.rtt_timing = None;
         self.timers.set(Timer::Retransmit, now + self.rtt.rto());
     }
-}
-
-/// Our timestamp clock at `at` for a connection with timestamp offset `offset` (as
-/// `Connection::ts_now`).
-fn ts_at(at: Instant, offset: u32) -> u32 {
-    (at.total_millis() as u32).wrapping_add(offset)
 }

@@ -43,6 +43,15 @@ impl State {
     pub fn is_synchronized(self) -> bool {
         !matches!(self, Self::Closed | Self::Listen | Self::SynSent | Self::SynReceived)
     }
+
+    /// The states in which we may send data or a FIN, or resend them: our FIN is not yet
+    /// acknowledged.
+    pub(crate) fn sends_data(self) -> bool {
+        matches!(
+            self,
+            Self::Established | Self::CloseWait | Self::FinWait1 | Self::LastAck | Self::Closing
+        )
+    }
 }
 
 impl fmt::Display for State {

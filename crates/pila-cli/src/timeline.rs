@@ -1,7 +1,7 @@
 //! The demo's timeline: a device wrapper that keeps a copy of every frame it carries in
 //! either direction, and a renderer that decodes them with `pila::wire`, one line each.
 
-use pila::device::{Capabilities, Device, DeviceWaker, FrameBatch, WaitDevice};
+use pila::device::{Capabilities, Device, DeviceWaker, FrameBatch, Readiness, WaitDevice};
 use pila::time::Instant;
 use pila::wire::ethernet::{self, EtherType};
 use pila::wire::ip::Protocol;
@@ -73,6 +73,10 @@ impl<D: WaitDevice> WaitDevice for Observed<D> {
 
     fn waker(&self) -> DeviceWaker {
         self.inner.waker()
+    }
+
+    fn readiness(&self) -> Readiness {
+        self.inner.readiness()
     }
 }
 

@@ -10,6 +10,8 @@
 //!   simulator's [`time::VirtualClock`].
 //! * [`tcp`]: one connection's RFC 9293 state machine, Sans-IO.
 //! * [`sim`]: the simulator: TCP endpoints on virtual wires under a virtual clock.
+//! * [`net`]: blocking, `std::net`-shaped sockets on a stack driven by a thread.
+//! * `tokio` (feature `tokio`): async, `tokio::net`-shaped sockets on the same stack.
 //!
 //! The protocol core never does I/O, never reads a clock and never touches a global random
 //! source: time and frames come in as arguments, so the same code runs on a real clock and
@@ -20,10 +22,13 @@ pub mod device;
 pub mod fuzz;
 pub mod net;
 pub mod rand;
+mod runtime;
 pub mod sim;
 pub mod stack;
 pub mod tcp;
 pub mod time;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 pub mod wire;
 
 /// Internal building blocks exposed for the micro-benchmarks in `benches/` and the fuzz

@@ -10,7 +10,7 @@
 
 use super::impair::Impairments;
 use super::link::{Fate, Link, LinkStats};
-use super::{Capabilities, Device, DeviceWaker, FrameBatch, WaitDevice};
+use super::{Capabilities, Device, DeviceWaker, FrameBatch, Readiness, WaitDevice};
 use crate::time::Instant;
 use std::io;
 
@@ -188,6 +188,10 @@ impl<D: WaitDevice> WaitDevice for Impaired<D> {
 
     fn waker(&self) -> DeviceWaker {
         self.inner.waker()
+    }
+
+    fn readiness(&self) -> Readiness {
+        self.inner.readiness()
     }
 }
 

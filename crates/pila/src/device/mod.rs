@@ -18,6 +18,7 @@ mod impaired;
 mod link;
 #[cfg(feature = "pcap")]
 mod pcap;
+mod readiness;
 #[cfg(target_os = "linux")]
 mod tap;
 #[cfg(target_os = "linux")]
@@ -31,6 +32,9 @@ pub use impaired::Impaired;
 pub use link::LinkStats;
 #[cfg(feature = "pcap")]
 pub use pcap::Pcap;
+#[cfg(unix)]
+pub use readiness::FdReadiness;
+pub use readiness::{Readiness, ReadySignal};
 #[cfg(target_os = "linux")]
 pub use tap::Tap;
 #[cfg(target_os = "linux")]
@@ -135,6 +139,13 @@ pub trait WaitDevice: Device + Send {
 
     /// A handle that ends the current or next [`wait`](Self::wait) from any thread.
     fn waker(&self) -> DeviceWaker;
+
+    /// How an event loop that polls instead of calling [`wait`](Self::wait) (the tokio
+    /// driver) learns that frames may be ready. The default, [`Readiness::Wait`], says only
+    /// `wait` can tell; a wrapper forwards its inner device's.
+    fn readiness(&self) -> Readiness {
+        Readiness::Wait
+    }
 }
 
 /// Ends a [`WaitDevice::wait`] from any thread; cheap to clone.
@@ -171,6 +182,10 @@ impl<D: WaitDevice + ?Sized> WaitDevice for Box<D> {
 
     fn waker(&self) -> DeviceWaker {
         (**self).waker()
+    }
+
+    fn readiness(&self) -> Readiness {
+        (**self).readiness()
     }
 }
 

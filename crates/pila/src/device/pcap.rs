@@ -5,7 +5,7 @@
 //! (`LINKTYPE_RAW`, 101, IPv4 or IPv6 by the version nibble) for an IP device, so Wireshark
 //! and tshark open it directly.
 
-use super::{Capabilities, Device, DeviceWaker, FrameBatch, Medium, WaitDevice};
+use super::{Capabilities, Device, DeviceWaker, FrameBatch, Medium, Readiness, WaitDevice};
 use crate::time::Instant;
 use core::fmt;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
@@ -109,6 +109,10 @@ impl<D: WaitDevice> WaitDevice for Pcap<D> {
 
     fn waker(&self) -> DeviceWaker {
         self.inner.waker()
+    }
+
+    fn readiness(&self) -> Readiness {
+        self.inner.readiness()
     }
 }
 

@@ -1,7 +1,7 @@
 //! A Linux TAP device: the kernel's virtual Ethernet interface, with pila on its wire side.
 
 use super::tuntap::{Kind, TunFd};
-use super::{Capabilities, Device, DeviceWaker, FrameBatch, WaitDevice};
+use super::{Capabilities, Device, DeviceWaker, FrameBatch, Readiness, WaitDevice};
 use crate::time::Instant;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -80,6 +80,10 @@ impl WaitDevice for Tap {
 
     fn waker(&self) -> DeviceWaker {
         self.fd.waker()
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness::Fd(self.fd.readiness())
     }
 }
 

@@ -12,7 +12,7 @@
 
 #![allow(unsafe_code)]
 
-use super::{Capabilities, DeviceWaker, FrameBatch, Medium};
+use super::{Capabilities, DeviceWaker, FdReadiness, FrameBatch, Medium};
 use crate::wire::Checksums;
 use std::ffi::c_int;
 use std::fs::{File, OpenOptions};
@@ -70,11 +70,15 @@ impl Kind {
 /// A non-blocking descriptor bound to one TAP or TUN device, with its wake-up eventfd.
 #[derive(Debug)]
 pub(super) struct TunFd {
-    file: File,
+    /// Shared with [`readiness`](Self::readiness), so that an event loop watching it never
+    /// outlives the descriptor.
+    file: Arc<File>,
     name: String,
     kind: Kind,
     mtu: usize,
     wake: Arc<File>,
+    /// Whether the last read ran the descriptor dry, for an event loop that polls it.
+    readiness: FdReadiness,
     /// Frames the kernel refused on transmit, dropped.
     dropped: u64,
 }
@@ -105,7 +109,9 @@ impl TunFd {
         }
         let name = name_of(&req);
         let mtu = device_mtu(&name)?;
-        Ok(Self { file, name, kind, mtu, wake: Arc::new(eventfd()?), dropped: 0 })
+        let file = Arc::new(file);
+        let readiness = FdReadiness::new(Arc::clone(&file));
+        Ok(Self { file, name, kind, mtu, wake: Arc::new(eventfd()?), readiness, dropped: 0 })
     }
 
     /// The device's name, as the kernel knows it.
@@ -142,18 +148,27 @@ impl TunFd {
         Ok(self.mtu)
     }
 
+    /// The descriptor, and whether the last [`read_batch`](Self::read_batch) ran it dry.
+    pub(super) fn readiness(&self) -> FdReadiness {
+        self.readiness.clone()
+    }
+
     /// Reads frames (up to the device's largest) into `batch` until it is full or none is
     /// queued; returns how many. An error after some frames were read is left for the next
     /// call.
     pub(super) fn read_batch(&mut self, batch: &mut FrameBatch) -> io::Result<usize> {
         let max_len = self.capabilities().max_frame_len();
         let mut count = 0;
+        self.readiness.set_drained(false);
         loop {
-            match batch.try_push_with(max_len, |buf| self.file.read(buf)) {
+            match batch.try_push_with(max_len, |buf| (&*self.file).read(buf)) {
                 Ok(true) => count += 1,
                 Ok(false) => return Ok(count),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(count),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    self.readiness.set_drained(true);
+                    return Ok(count);
+                }
                 Err(_) if count > 0 => return Ok(count),
                 Err(e) => return Err(self.io_error(&e, "read from")),
             }
@@ -168,7 +183,7 @@ impl TunFd {
         let mut taken = 0;
         for frame in batch.iter() {
             loop {
-                match self.file.write(frame) {
+                match (&*self.file).write(frame) {
                     Ok(_) => break,
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(taken),

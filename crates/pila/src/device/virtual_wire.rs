@@ -8,10 +8,13 @@
 
 use super::impair::Impairments;
 use super::link::{Fate, Link, LinkStats};
-use super::{Capabilities, Device, DeviceWaker, FrameBatch, Medium, WaitDevice};
+use super::{
+    Capabilities, Device, DeviceWaker, FrameBatch, Medium, Readiness, ReadySignal, WaitDevice,
+};
 use crate::time::Instant;
 use crate::wire::Checksums;
 use core::fmt;
+use core::task::Waker;
 use std::io;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
@@ -91,6 +94,7 @@ impl VirtualWire {
             state: Mutex::new(State {
                 links: [Link::new(config.a_to_b, max, 0), Link::new(config.b_to_a, max, 1)],
                 signals: [Signal::default(); 2],
+                wakers: [None, None],
             }),
             ready: [Condvar::new(), Condvar::new()],
         });
@@ -137,6 +141,24 @@ struct State {
     links: [Link; 2],
     /// What each endpoint's waiter is told.
     signals: [Signal; 2],
+    /// The task polling each endpoint's [`ReadySignal`], woken when its signal is raised.
+    wakers: [Option<Waker>; 2],
+}
+
+impl State {
+    /// Raises endpoint `side`'s signal: frames came (`frames`) or its waker fired.
+    fn raise(&mut self, shared: &Shared, side: usize, frames: bool) {
+        let signal = &mut self.signals[side];
+        if frames {
+            signal.frames = true;
+        } else {
+            signal.woken = true;
+        }
+        shared.ready[side].notify_all();
+        if let Some(waker) = self.wakers[side].take() {
+            waker.wake();
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -244,9 +266,7 @@ impl Device for Endpoint {
             }
         }
         if sent {
-            let peer = self.peer();
-            state.signals[peer].frames = true;
-            self.shared.ready[peer].notify_all();
+            state.raise(&self.shared, self.peer(), true);
         }
         Ok(taken.unwrap_or(batch.len()))
     }
@@ -266,6 +286,24 @@ impl WaitDevice for Endpoint {
         let waker = Self::waker(self);
         DeviceWaker::new(move || waker.wake())
     }
+
+    /// Raised, as [`wait`](Endpoint::wait) would return, when a frame was sent toward the
+    /// endpoint or its waker fired.
+    fn readiness(&self) -> Readiness {
+        let (shared, side) = (Arc::clone(&self.shared), self.side);
+        Readiness::Signal(ReadySignal::new(move |waker| {
+            let mut state = shared.lock();
+            let signal = &mut state.signals[side];
+            if std::mem::take(&mut signal.woken) || signal.frames {
+                return true;
+            }
+            match &mut state.wakers[side] {
+                Some(kept) if kept.will_wake(waker) => {}
+                slot => *slot = Some(waker.clone()),
+            }
+            false
+        }))
+    }
 }
 
 impl fmt::Debug for Endpoint {
@@ -280,9 +318,7 @@ impl fmt::Debug for Endpoint {
 impl WireWaker {
     /// Ends the endpoint's current [`Endpoint::wait`], or the next one if none is under way.
     pub fn wake(&self) {
-        let mut state = self.shared.lock();
-        state.signals[self.side].woken = true;
-        self.shared.ready[self.side].notify_all();
+        self.shared.lock().raise(&self.shared, self.side, false);
     }
 }
 

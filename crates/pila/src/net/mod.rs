@@ -42,24 +42,23 @@
 //! received data was never read. The driver stops, and its thread is joined, when the last
 //! [`Stack`] handle and the last socket made from it are dropped.
 
-mod driver;
 mod tcp;
 mod udp;
 
+pub use crate::runtime::clock_epoch;
 pub use crate::stack::{Counters, Event, EventKind};
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 
 use crate::device::WaitDevice;
+use crate::runtime::Handle;
+use crate::runtime::shared::Shared;
+use crate::runtime::socket::Ping;
 use crate::stack;
-use crate::time::Instant;
 use crate::wire::{Ipv4Addr, ethernet};
-use driver::Shared;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::{Arc, OnceLock, mpsc};
-use std::thread::JoinHandle;
+use std::sync::{Arc, mpsc};
 
 /// A running stack: the handle the sockets are made from. Cheap to clone; every clone and
 /// every socket keeps the driver alive.
@@ -93,42 +92,6 @@ pub struct Events {
     rx: mpsc::Receiver<Event>,
 }
 
-/// The instant every driver in this process measures its clock from.
-///
-/// All stacks share it, so two stacks on one in-memory wire agree on what its delays mean;
-/// a capture made with [`crate::device::Pcap`] can turn it into wall-clock time.
-pub fn clock_epoch() -> std::time::Instant {
-    static EPOCH: OnceLock<std::time::Instant> = OnceLock::new();
-    *EPOCH.get_or_init(std::time::Instant::now)
-}
-
-/// The driver's clock now.
-fn now() -> Instant {
-    Instant::from_std(std::time::Instant::now(), clock_epoch())
-}
-
-/// Owns the driver thread; the last reference stops and joins it.
-struct Handle {
-    shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        self.shared.shut_down();
-        if let Some(thread) = self.thread.take() {
-            // A panicking driver has already reported itself; there is nothing to add.
-            let _ = thread.join();
-        }
-    }
-}
-
-impl core::fmt::Debug for Handle {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Stack").finish_non_exhaustive()
-    }
-}
-
 impl Stack {
     /// A builder: give it a device and an address, then [`build`](StackBuilder::build).
     pub fn builder() -> StackBuilder {
@@ -153,7 +116,20 @@ impl Stack {
         addr: Ipv4Addr,
         timeout: std::time::Duration,
     ) -> io::Result<std::time::Duration> {
-        self.shared().ping(addr, timeout)
+        let shared = self.shared();
+        let ping = Ping::send(shared, addr)?;
+        let deadline = std::time::Instant::now() + timeout;
+        shared
+            .block_on(
+                crate::runtime::shared::WaitKey::Ping,
+                false,
+                Some(deadline),
+                io::ErrorKind::TimedOut,
+                |state| ping.try_reply(state),
+            )
+            .map_err(
+                |e| if e.kind() == io::ErrorKind::TimedOut { ping.timed_out(timeout) } else { e },
+            )
     }
 
     /// A snapshot of the stack's counters, `netstat -s` style.
@@ -172,8 +148,12 @@ impl Stack {
         self.shared().address
     }
 
-    fn shared(&self) -> &Arc<Shared> {
+    fn shared(&self) -> &Shared {
         &self.handle.shared
+    }
+
+    pub(crate) const fn handle(&self) -> &Arc<Handle> {
+        &self.handle
     }
 }
 
@@ -255,6 +235,32 @@ impl StackBuilder {
     /// Fails with [`io::ErrorKind::InvalidInput`] when the device or an address is missing
     /// or a setting is out of range.
     pub fn build(self) -> io::Result<Stack> {
+        let (stack, device, address) = self.prepare()?;
+        Ok(Stack { handle: Arc::new(crate::runtime::start_thread(stack, device, address)?) })
+    }
+
+    /// Starts the stack with its driver as a task on the current tokio runtime instead of a
+    /// thread of its own (feature `tokio`; see [`crate::tokio`]). A TAP or TUN descriptor
+    /// is watched through tokio's `AsyncFd`, the in-memory wire through its ready signal, and
+    /// the timers through tokio's timer. A device that can only be waited on from a thread
+    /// ([`crate::device::Readiness::Wait`]) gets a driver thread, as [`build`](Self::build)
+    /// gives it.
+    ///
+    /// Call it from within a runtime that has IO and time enabled (`#[tokio::main]` does);
+    /// the driver lives as long as that runtime. Blocking [`pila::net`](crate::net) calls on
+    /// such a stack must not be made on the runtime's own threads: they would hold up the
+    /// driver they wait for.
+    ///
+    /// Fails like [`build`](Self::build), and with [`io::ErrorKind::Other`] outside a
+    /// runtime.
+    #[cfg(feature = "tokio")]
+    pub fn build_tokio(self) -> io::Result<Stack> {
+        let (stack, device, address) = self.prepare()?;
+        Ok(Stack { handle: Arc::new(crate::runtime::task::start(stack, device, address)?) })
+    }
+
+    /// Checks the settings and makes the Sans-IO stack they describe.
+    fn prepare(self) -> io::Result<(stack::Stack, Box<dyn WaitDevice>, Ipv4Addr)> {
         let invalid = |what: String| io::Error::new(io::ErrorKind::InvalidInput, what);
         let device = self.device.ok_or_else(|| invalid("no device: call .device(..)".into()))?;
         let mut addresses = Vec::new();
@@ -295,8 +301,7 @@ impl StackBuilder {
             f(&mut config);
         }
         let stack = stack::Stack::new(config).map_err(|e| invalid(e.to_string()))?;
-        let (shared, thread) = driver::start(stack, device, first)?;
-        Ok(Stack { handle: Arc::new(Handle { shared, thread: Some(thread) }) })
+        Ok((stack, device, first))
     }
 }
 
@@ -344,43 +349,6 @@ fn random_seed() -> u64 {
             .map_or(0, |d| d.as_nanos()),
     );
     hasher.finish()
-}
-
-/// The socket addresses `addr` names, or `InvalidInput` if it names none.
-fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
-    let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
-    if addrs.is_empty() {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "no address to use"));
-    }
-    Ok(addrs)
-}
-
-/// Tries `f` on each address `addr` names, in order, until one succeeds; otherwise the
-/// last failure (`InvalidInput` if `addr` names none).
-fn try_each<T>(
-    addr: impl ToSocketAddrs,
-    mut f: impl FnMut(SocketAddr) -> io::Result<T>,
-) -> io::Result<T> {
-    let mut last = None;
-    for addr in resolve(addr)? {
-        match f(addr) {
-            Ok(done) => return Ok(done),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| io::ErrorKind::InvalidInput.into()))
-}
-
-/// A core TCP failure as the `std::io` kind `std::net` reports for it.
-fn tcp_error(e: crate::tcp::Error) -> io::Error {
-    use crate::tcp::Error;
-    let kind = match e {
-        Error::Refused => io::ErrorKind::ConnectionRefused,
-        Error::Reset => io::ErrorKind::ConnectionReset,
-        Error::TimedOut => io::ErrorKind::TimedOut,
-        _ => io::ErrorKind::ConnectionAborted,
-    };
-    io::Error::new(kind, e)
 }
 
 /// The deadline `timeout` after now, if any.

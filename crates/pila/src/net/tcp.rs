@@ -1,11 +1,11 @@
 //! [`TcpListener`] and [`TcpStream`].
 
-use super::{SocketOptions, Stack, deadline_after, now, tcp_error, try_each};
-use crate::stack::{self, ListenerHandle, SocketHandle, TcpHandle};
-use crate::tcp::{self, RecvError, SendError, State, TcpInfo};
-use std::io::{self, Read, Write};
+use super::{SocketOptions, Stack, deadline_after};
+use crate::runtime::socket::{Connecting, ListenerCore, StreamCore, kick_if_moved};
+use crate::runtime::try_each;
+use crate::tcp::TcpInfo;
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The backlog of [`TcpListener::bind`], as Rust's `std` uses.
 const DEFAULT_BACKLOG: usize = 128;
@@ -13,9 +13,7 @@ const DEFAULT_BACKLOG: usize = 128;
 /// A TCP socket listening for connections, like [`std::net::TcpListener`].
 #[derive(Debug)]
 pub struct TcpListener {
-    stack: Stack,
-    handle: ListenerHandle,
-    local: SocketAddr,
+    core: ListenerCore,
     options: SocketOptions,
 }
 
@@ -32,16 +30,8 @@ pub struct Incoming<'a> {
 /// RST when received data was never read.
 #[derive(Debug)]
 pub struct TcpStream {
-    stack: Stack,
-    handle: TcpHandle,
-    local: SocketAddr,
-    peer: SocketAddr,
+    core: StreamCore,
     options: SocketOptions,
-    nodelay: AtomicBool,
-    /// `shutdown(Read)` was called: reads return end-of-file.
-    read_shut: AtomicBool,
-    /// The connection's error was reported by [`TcpStream::take_error`].
-    error_taken: AtomicBool,
 }
 
 impl TcpListener {
@@ -57,35 +47,23 @@ impl TcpListener {
         backlog: usize,
     ) -> io::Result<Self> {
         try_each(addr, |addr| {
-            let mut state = stack.shared().lock();
-            let handle = state.stack.tcp_listen(addr, backlog)?;
-            let local = state.stack.listener_local_addr(handle).unwrap_or(addr);
-            Ok(Self { stack: stack.clone(), handle, local, options: SocketOptions::default() })
+            let core = ListenerCore::bind(stack.handle(), addr, backlog)?;
+            Ok(Self { core, options: SocketOptions::default() })
         })
     }
 
     /// Waits for a connection and returns it with the peer's address.
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let shared = self.stack.shared();
-        let handle = self.handle;
-        let tcp = shared.block_on(
-            SocketHandle::Listener(handle),
+        let core = &self.core;
+        let tcp = core.shared().block_on(
+            core.key(),
             self.options.nonblocking(),
             None,
             io::ErrorKind::WouldBlock,
-            |state| match state.stack.tcp_accept(handle) {
-                Ok(tcp) => Some(Ok(tcp)),
-                Err(stack::Error::WouldBlock) => None,
-                // The listener is gone from the stack: `shutdown` closed it.
-                Err(stack::Error::InvalidInput) => Some(Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "the listener is shut down",
-                ))),
-                Err(e) => Some(Err(e.into())),
-            },
+            |state| core.try_accept(state),
         )?;
-        let stream = TcpStream::from_handle(&self.stack, tcp)?;
-        let peer = stream.peer;
+        let stream = TcpStream::new(core.stream(tcp)?);
+        let peer = stream.core.peer();
         Ok((stream, peer))
     }
 
@@ -96,7 +74,7 @@ impl TcpListener {
 
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.local)
+        Ok(self.core.local())
     }
 
     /// In nonblocking mode `accept` fails with [`io::ErrorKind::WouldBlock`] instead of
@@ -112,24 +90,13 @@ impl TcpListener {
     /// thread (share the listener with an `Arc`), which wakes at once. Shutting down twice
     /// is harmless.
     pub fn shutdown(&self) -> io::Result<()> {
-        let shared = self.stack.shared();
-        let mut state = shared.lock();
-        state.stack.listener_close(self.handle);
-        super::driver::Shared::wake(&state, SocketHandle::Listener(self.handle));
-        drop(state);
-        shared.kick();
+        self.core.shutdown();
         Ok(())
     }
 
     /// A listener has no pending error to report: always `Ok(None)`.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         Ok(None)
-    }
-}
-
-impl Drop for TcpListener {
-    fn drop(&mut self) {
-        self.stack.shared().close(SocketHandle::Listener(self.handle));
     }
 }
 
@@ -163,66 +130,29 @@ impl TcpStream {
         addr: SocketAddr,
         timeout: Option<std::time::Duration>,
     ) -> io::Result<Self> {
-        let shared = stack.shared();
-        let deadline = deadline_after(timeout);
-        let handle = shared.lock().stack.tcp_connect(now(), addr, None)?;
-        shared.kick();
-        let opened = shared.block_on(
-            SocketHandle::Tcp(handle),
+        let connecting = Connecting::start(stack.handle(), addr)?;
+        connecting.shared().block_on(
+            connecting.key(),
             false,
-            deadline,
+            deadline_after(timeout),
             io::ErrorKind::TimedOut,
-            |state| {
-                if let Some(e) = state.stack.tcp_take_error(handle) {
-                    return Some(Err(e.into()));
-                }
-                let Some(conn) = state.stack.tcp(handle) else {
-                    return Some(Err(io::ErrorKind::NotConnected.into()));
-                };
-                match conn.state() {
-                    State::SynSent | State::SynReceived => None,
-                    State::Closed => Some(Err(conn
-                        .error()
-                        .map_or_else(|| io::ErrorKind::ConnectionAborted.into(), tcp_error))),
-                    _ => Some(Ok(())),
-                }
-            },
-        );
-        match opened {
-            Ok(()) => Self::from_handle(stack, handle),
-            Err(e) => {
-                shared.close(SocketHandle::Tcp(handle));
-                Err(e)
-            }
-        }
+            |state| connecting.try_established(state),
+        )?;
+        Ok(Self::new(connecting.finish()?))
     }
 
-    fn from_handle(stack: &Stack, handle: TcpHandle) -> io::Result<Self> {
-        let state = stack.shared().lock();
-        let conn = state.stack.tcp(handle).ok_or(io::ErrorKind::NotConnected)?;
-        let local = conn.local();
-        let peer = conn.remote().ok_or(io::ErrorKind::NotConnected)?;
-        drop(state);
-        Ok(Self {
-            stack: stack.clone(),
-            handle,
-            local,
-            peer,
-            options: SocketOptions::default(),
-            nodelay: AtomicBool::new(false),
-            read_shut: AtomicBool::new(false),
-            error_taken: AtomicBool::new(false),
-        })
+    fn new(core: StreamCore) -> Self {
+        Self { core, options: SocketOptions::default() }
     }
 
     /// The remote address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.peer)
+        Ok(self.core.peer())
     }
 
     /// The local address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.local)
+        Ok(self.core.local())
     }
 
     /// Closes the reading half, the writing half, or both, and wakes the calls blocked on
@@ -233,23 +163,7 @@ impl TcpStream {
     /// (the peer reads end-of-file) and writes fail with [`io::ErrorKind::BrokenPipe`], a
     /// write already blocked on a full buffer included.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        let write = matches!(how, Shutdown::Write | Shutdown::Both);
-        let shared = self.stack.shared();
-        let mut state = shared.lock();
-        if write {
-            let conn = state.stack.tcp_mut(self.handle).ok_or(io::ErrorKind::NotConnected)?;
-            conn.shutdown_write();
-        }
-        if matches!(how, Shutdown::Read | Shutdown::Both) {
-            self.read_shut.store(true, Ordering::Relaxed);
-        }
-        // Under the lock, so that a blocked call sees the change when it wakes.
-        super::driver::Shared::wake(&state, SocketHandle::Tcp(self.handle));
-        drop(state);
-        if write {
-            shared.kick();
-        }
-        Ok(())
+        self.core.shutdown(how)
     }
 
     /// Waits until the connection is over: both sides have closed and the peer has
@@ -263,21 +177,13 @@ impl TcpStream {
     /// it fails with [`io::ErrorKind::WouldBlock`] instead of waiting.
     pub fn wait_closed(&self, timeout: Option<std::time::Duration>) -> io::Result<()> {
         super::check_timeout(timeout)?;
-        let handle = self.handle;
-        self.stack.shared().block_on(
-            SocketHandle::Tcp(handle),
+        let core = &self.core;
+        core.shared().block_on(
+            core.key(),
             self.options.nonblocking(),
             deadline_after(timeout),
             io::ErrorKind::TimedOut,
-            |state| {
-                let Some(conn) = state.stack.tcp(handle) else {
-                    return Some(Err(io::ErrorKind::NotConnected.into()));
-                };
-                if let Some(e) = conn.error() {
-                    return Some(Err(tcp_error(e)));
-                }
-                matches!(conn.state(), State::TimeWait | State::Closed).then_some(Ok(()))
-            },
+            |state| core.try_closed(state),
         )
     }
 
@@ -312,115 +218,56 @@ impl TcpStream {
 
     /// Turns Nagle's algorithm off (`true`) or back on, like `TCP_NODELAY`.
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        let shared = self.stack.shared();
-        let mut state = shared.lock();
-        // Through `tcp_mut`, so that data Nagle held back goes out.
-        state.stack.tcp_mut(self.handle).ok_or(io::ErrorKind::NotConnected)?.set_nodelay(nodelay);
-        drop(state);
-        self.nodelay.store(nodelay, Ordering::Relaxed);
-        shared.kick();
-        Ok(())
+        self.core.set_nodelay(nodelay)
     }
 
     /// Whether Nagle's algorithm is off.
     pub fn nodelay(&self) -> io::Result<bool> {
-        Ok(self.nodelay.load(Ordering::Relaxed))
+        Ok(self.core.nodelay())
     }
 
     /// The connection's error, once (like `SO_ERROR`): reset, timed out, refused.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        if let Some(e) = self.stack.shared().lock().stack.tcp_take_error(self.handle) {
-            return Ok(Some(e.into()));
-        }
-        let error = self.with_conn(tcp::Connection::error)?;
-        match error {
-            Some(e) if !self.error_taken.swap(true, Ordering::Relaxed) => Ok(Some(tcp_error(e))),
-            _ => Ok(None),
-        }
+        self.core.take_error()
     }
 
     /// A snapshot of the connection's state and figures, like Linux's `TCP_INFO`.
     pub fn tcp_info(&self) -> io::Result<TcpInfo> {
-        self.with_conn(tcp::Connection::info)
-    }
-
-    /// Reads the connection under the lock, without marking it for the driver's attention.
-    fn with_conn<T>(&self, f: impl FnOnce(&tcp::Connection) -> T) -> io::Result<T> {
-        let state = self.stack.shared().lock();
-        let conn = state.stack.tcp(self.handle).ok_or(io::ErrorKind::NotConnected)?;
-        Ok(f(conn))
+        self.core.tcp_info()
     }
 
     fn read_some(&self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
-        let handle = self.handle;
-        let read_shut = &self.read_shut;
-        let shared = self.stack.shared();
-        let read = shared.block_on(
-            SocketHandle::Tcp(handle),
+        let core = &self.core;
+        let read = core.shared().block_on(
+            core.key(),
             self.options.nonblocking(),
             deadline_after(self.options.read_timeout()),
             io::ErrorKind::WouldBlock,
-            |state| {
-                // Looked at under the lock: `shutdown(Read)` sets it there and wakes us.
-                if read_shut.load(Ordering::Relaxed) {
-                    return Some(Ok(0));
-                }
-                let Some(conn) = state.stack.tcp_mut(handle) else {
-                    return Some(Err(io::ErrorKind::NotConnected.into()));
-                };
-                match conn.recv(buf) {
-                    Ok(n) => Some(Ok(n)),
-                    Err(RecvError::WouldBlock) => None,
-                    Err(RecvError::Error(e)) => Some(Err(tcp_error(e))),
-                }
-            },
+            |state| core.try_read(state, buf),
         );
         // Reading freed receive buffer space: the driver sends the window update if one is
-        // due (`tcp_mut` marked the connection for it).
-        kick_if_moved(shared, read)
+        // due.
+        kick_if_moved(core.shared(), read)
     }
 
-    fn write_some(&self, buf: &[u8]) -> io::Result<usize> {
-        if buf.is_empty() {
+    fn write_some(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        if bufs.iter().all(|b| b.is_empty()) {
             return Ok(0);
         }
-        let handle = self.handle;
-        let shared = self.stack.shared();
-        let written = shared.block_on(
-            SocketHandle::Tcp(handle),
+        let core = &self.core;
+        let written = core.shared().block_on(
+            core.key(),
             self.options.nonblocking(),
             deadline_after(self.options.write_timeout()),
             io::ErrorKind::WouldBlock,
-            |state| {
-                let Some(conn) = state.stack.tcp_mut(handle) else {
-                    return Some(Err(io::ErrorKind::NotConnected.into()));
-                };
-                match conn.send(buf) {
-                    Ok(n) => Some(Ok(n)),
-                    Err(SendError::WouldBlock) => None,
-                    Err(SendError::Closed) => Some(Err(io::Error::new(
-                        io::ErrorKind::BrokenPipe,
-                        "the sending side is shut down",
-                    ))),
-                    Err(SendError::Error(e)) => Some(Err(tcp_error(e))),
-                }
-            },
+            |state| core.try_write(state, bufs.iter().map(|b| &**b)),
         );
         // Queued data is for the driver to send.
-        kick_if_moved(shared, written)
+        kick_if_moved(core.shared(), written)
     }
-}
-
-/// Kicks the driver when a read or write moved bytes, which gives it work (data to send, a
-/// window to reopen); a call that failed, timed out or read end-of-file gave it none.
-fn kick_if_moved(shared: &super::driver::Shared, result: io::Result<usize>) -> io::Result<usize> {
-    if matches!(result, Ok(n) if n > 0) {
-        shared.kick();
-    }
-    result
 }
 
 impl Read for TcpStream {
@@ -437,7 +284,11 @@ impl Read for &TcpStream {
 
 impl Write for TcpStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_some(buf)
+        self.write_some(&[IoSlice::new(buf)])
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.write_some(bufs)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -447,16 +298,14 @@ impl Write for TcpStream {
 
 impl Write for &TcpStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_some(buf)
+        self.write_some(&[IoSlice::new(buf)])
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.write_some(bufs)
     }
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
-    }
-}
-
-impl Drop for TcpStream {
-    fn drop(&mut self) {
-        self.stack.shared().close(SocketHandle::Tcp(self.handle));
     }
 }

@@ -1,0 +1,81 @@
+//! The async, `tokio::net`-shaped API (feature `tokio`): the same stack and socket plumbing
+//! as [`crate::net`], with callers that wait by parking their task's waker instead of
+//! blocking a thread.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! use pila::device::{VirtualWire, WireConfig};
+//! use pila::tokio::{Stack, TcpListener, TcpStream};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! let (a, b) = VirtualWire::pair(WireConfig::default());
+//! let host_a = Stack::builder().device(a).address("192.0.2.1/24").build_tokio()?;
+//! let host_b = Stack::builder().device(b).address("192.0.2.2/24").build_tokio()?;
+//! let listener = TcpListener::bind(&host_b, "192.0.2.2:7").await?;
+//! tokio::spawn(async move {
+//!     let (mut stream, _peer) = listener.accept().await?;
+//!     let (mut rd, mut wr) = stream.split();
+//!     tokio::io::copy(&mut rd, &mut wr).await
+//! });
+//! let mut client = TcpStream::connect(&host_a, "192.0.2.2:7").await?;
+//! client.write_all(b"hello").await?;
+//! let mut buf = [0; 5];
+//! client.read_exact(&mut buf).await?;
+//! assert_eq!(&buf, b"hello");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # How it runs
+//! [`StackBuilder::build_tokio`] runs the stack's driver as a task on the current runtime: it
+//! sleeps on the device (a TAP or TUN descriptor through tokio's `AsyncFd`, the in-memory
+//! wire through its ready signal), on a timer set to the stack's next deadline and on the
+//! kick that socket calls give it, and takes the same turns as the driver thread of
+//! [`StackBuilder::build`]. Sockets from this module work on a stack built either way, and so
+//! do those of [`crate::net`]: one stack can serve blocking threads and async tasks at once.
+//!
+//! A call that cannot proceed (`accept`, `read`, `write` on a full buffer, `connect`,
+//! `recv_from`, [`ping`]) parks its task's waker on its own socket, and the driver wakes it
+//! when the stack reports a change on that socket, and only then.
+//!
+//! # Cancellation
+//! As with tokio's sockets, these are cancel safe — dropping the future before it completes
+//! (in `select!`, or by `tokio::time::timeout`) loses nothing: [`TcpListener::accept`], the
+//! [`AsyncRead`](::tokio::io::AsyncRead) and [`AsyncWrite`](::tokio::io::AsyncWrite) calls
+//! underneath `read` and `write`, [`UdpSocket::recv_from`], [`UdpSocket::recv`],
+//! [`UdpSocket::send_to`] and [`UdpSocket::send`]. Each either completes at once or changes
+//! nothing: a connection is taken off the accept queue, and bytes are copied in or out of a
+//! buffer, only in the poll that returns them. [`TcpStream::connect`] dropped early aborts
+//! the connection it was opening. What tokio documents as not cancel safe — `read_exact`,
+//! `write_all`, which make several calls — is not here either.
+//!
+//! Errors are [`std::io::Error`]s with the kinds `tokio::net` uses.
+
+mod tcp;
+mod udp;
+
+pub use crate::net::{Counters, Event, EventKind, Events, Stack, StackBuilder};
+pub use tcp::{
+    OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, TcpListener, TcpStream, WriteHalf,
+};
+pub use udp::UdpSocket;
+
+use crate::runtime::shared::WaitKey;
+use crate::runtime::socket::Ping;
+use crate::wire::Ipv4Addr;
+use core::future::poll_fn;
+use std::io;
+
+/// Sends an ICMP echo request to `addr` and waits up to `timeout` for the reply; returns
+/// the round-trip time. Fails with [`io::ErrorKind::TimedOut`] when no reply comes.
+pub async fn ping(
+    stack: &Stack,
+    addr: Ipv4Addr,
+    timeout: std::time::Duration,
+) -> io::Result<std::time::Duration> {
+    let shared = &stack.handle().shared;
+    let ping = Ping::send(shared, addr)?;
+    let reply = poll_fn(|cx| shared.poll_on(cx, WaitKey::Ping, |state| ping.try_reply(state)));
+    ::tokio::time::timeout(timeout, reply).await.unwrap_or_else(|_| Err(ping.timed_out(timeout)))
+}

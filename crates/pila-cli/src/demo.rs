@@ -2,12 +2,14 @@
 //! the blocking `pila::net` API exactly as an application would.
 //!
 //! A pings B, echoes data through B's echo port and checks its SHA-256, tries a port where
-//! nothing listens (A's connect fails, B's event stream records the refusal), and both close.
+//! nothing listens (A's connect fails, B's event stream records the refusal), fetches a web
+//! page from B with hyper over `pila::tokio` on the same two stacks, and both close.
 //! A device wrapper on A's end of the wire keeps every frame in either direction; the demo
 //! prints them as a timeline, then each host's counters.
 
 use crate::link;
 use crate::timeline::{self, Observed};
+use crate::web;
 use pila::device::{Impairments, VirtualWire, WaitDevice, WireConfig};
 use pila::net::{EventKind, Stack, TcpListener, TcpStream};
 use pila::time::Duration;
@@ -43,6 +45,11 @@ const IP_A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const IP_B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 const ECHO_PORT: u16 = 7;
 const CLOSED_PORT: u16 = 8080;
+const HTTP_PORT: u16 = 80;
+/// The page B serves.
+const PAGE: &str = "<!DOCTYPE html>\n<html><head><title>Hello from pila</title></head>\n\
+                    <body><p>Served by host B over pila's TCP, fetched by host A with hyper.</p>\
+                    </body></html>\n";
 /// What A echoes through B.
 const ECHO_BYTES: usize = 1 << 20;
 /// Echo replies A wants before moving on.
@@ -192,12 +199,28 @@ pub(crate) fn run(args: &Args) -> Result<(), crate::Failure> {
         .ok_or_else(|| failed("B records the refusal", "no event came"))?;
     say!("B: event {refusal}");
 
-    // 4. Both closed: B's side of the echo connection is over once its FIN is acknowledged.
-    let echo_at_b = SocketAddr::V4(SocketAddrV4::new(IP_B, ECHO_PORT));
-    b_events
-        .wait_for(|e| e.kind == EventKind::Closed && e.local == echo_at_b)
-        .ok_or_else(|| failed("close", "B's connection never closed"))?;
-    say!("A and B: the echo connection is closed");
+    // 4. The web: B serves a page over HTTP, A fetches it with hyper, both through the
+    // async API on the same stacks.
+    say!("");
+    let (head, page) = web_step(&a, &b)?;
+    let title = page.split("<title>").nth(1).and_then(|t| t.split("</title>").next());
+    say!(
+        "A: GET {} -> {} ({}, {} bytes, title {:?})",
+        head.url,
+        head.status,
+        head.content_type.as_deref().unwrap_or("no type"),
+        page.len(),
+        title.unwrap_or("none")
+    );
+
+    // 5. Both closed: B's side of each connection is over once its FIN is acknowledged.
+    for (what, port) in [("echo", ECHO_PORT), ("web", HTTP_PORT)] {
+        let at_b = SocketAddr::V4(SocketAddrV4::new(IP_B, port));
+        b_events
+            .wait_for(|e| e.kind == EventKind::Closed && e.local == at_b)
+            .ok_or_else(|| failed("close", format!("B's {what} connection never closed")))?;
+    }
+    say!("A and B: the echo and web connections are closed");
     std::thread::sleep(std::time::Duration::from_millis(20));
     for (name, log) in [("A", &mut a_events), ("B", &mut b_events)] {
         say!("\n{name}'s events:");
@@ -214,8 +237,59 @@ pub(crate) fn run(args: &Args) -> Result<(), crate::Failure> {
     say!("Host B counters:\n{}", b.counters());
     drop(a);
     drop(b);
-    say!("all steps worked: ping, echo with matching SHA-256, refusal seen by both hosts, close");
+    say!(
+        "all steps worked: ping, echo with matching SHA-256, refusal seen by both hosts, a web \
+         page over hyper, close"
+    );
     Ok(())
+}
+
+/// B serves [`PAGE`] on port 80 with hyper; A fetches it with hyper and checks it. Both run
+/// on `pila::tokio` sockets, on a tokio runtime of the step's own, over the stacks the
+/// blocking steps used.
+fn web_step(a: &Stack, b: &Stack) -> Result<(web::client::Head, String), crate::Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| failed("start the web step", e))?;
+    runtime.block_on(async {
+        let listener = pila::tokio::TcpListener::bind(b, (IP_B, HTTP_PORT))
+            .await
+            .map_err(|e| failed("listen on B's web port", e))?;
+        writeln!(std::io::stdout().lock(), "B: serving http://{IP_B}/ (hyper)")?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let page = |_request| async {
+            let mut response = hyper::Response::new(web::site::SiteBody::full(PAGE));
+            response.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            response
+        };
+        let limits = web::server::Limits { idle: STEP_LIMIT };
+        let server = tokio::spawn(web::server::serve(listener, page, limits, stopped));
+        let target = web::client::Target::parse(&format!("http://{IP_B}/"))
+            .map_err(|e| failed("fetch the page", e))?;
+        let mut body = Vec::new();
+        let head = web::client::get(
+            a,
+            target,
+            STEP_LIMIT,
+            |_| {},
+            |data| {
+                body.extend_from_slice(data);
+                Ok(())
+            },
+        )
+        .await
+        .map_err(|e| failed("fetch the page", e))?;
+        let _ = stop.send(true);
+        let _ = server.await;
+        match String::from_utf8(body) {
+            Ok(page) if page == PAGE => Ok((head, page)),
+            _ => Err(failed("fetch the page", "what came is not the page B served")),
+        }
+    })
 }
 
 /// A host's event stream and every event read from it so far.

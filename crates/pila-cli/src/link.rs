@@ -51,8 +51,20 @@ impl LinkArgs {
         self.ip.addr
     }
 
-    /// Opens the device, wraps it as asked and starts a stack on it.
+    /// Opens the device, wraps it as asked and starts a stack on it, with its driver on a
+    /// thread of its own.
     pub(crate) fn start(&self) -> Result<net::Stack, String> {
+        self.builder()?.build().map_err(start_failure)
+    }
+
+    /// Opens the device, wraps it as asked and starts a stack on it, with its driver as a
+    /// task on the current tokio runtime.
+    pub(crate) fn start_tokio(&self) -> Result<net::Stack, String> {
+        self.builder()?.build_tokio().map_err(start_failure)
+    }
+
+    /// The device, wrapped as asked, and the stack's settings.
+    fn builder(&self) -> Result<net::StackBuilder, String> {
         let mut device: Box<dyn WaitDevice> = match (&self.device.tap, &self.device.tun) {
             (Some(name), _) => Box::new(Tap::open(name).map_err(|e| open_failure("TAP", &e))?),
             (None, Some(name)) => Box::new(Tun::open(name).map_err(|e| open_failure("TUN", &e))?),
@@ -71,8 +83,12 @@ impl LinkArgs {
         if let Some(mtu) = self.mtu {
             builder = builder.mtu(usize::from(mtu));
         }
-        builder.build().map_err(|e| format!("cannot start the stack: {e} — check --ip and --mtu"))
+        Ok(builder)
     }
+}
+
+fn start_failure(e: std::io::Error) -> String {
+    format!("cannot start the stack: {e} — check --ip and --mtu")
 }
 
 /// A failure to open the device; the device layer's message already says how to fix it.

@@ -3,11 +3,13 @@
 mod bench;
 mod connect;
 mod demo;
+mod get;
 mod link;
 mod listen;
 mod ping;
 mod serve;
 mod timeline;
+mod web;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -25,8 +27,11 @@ enum Command {
     /// Two pila hosts on an in-memory wire, no privileges needed: ping, echo, a refused
     /// connection, and the timeline of every frame.
     Demo(demo::Args),
-    /// Serve TCP echo, discard and chargen and UDP echo on a TAP or TUN until SIGINT/SIGTERM.
+    /// Serve TCP echo, discard and chargen, UDP echo and static files over HTTP on a TAP or
+    /// TUN until SIGINT/SIGTERM.
     Serve(serve::Args),
+    /// Fetch an http:// URL through pila on a TAP or TUN, following redirects.
+    Get(get::Args),
     /// Open a TCP connection and copy standard input to it and it to standard output.
     Connect(connect::Args),
     /// Accept one TCP connection and copy standard input to it and it to standard output.
@@ -46,6 +51,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Get(args) => get::run(&args),
         Command::Connect(args) => connect::run(&args),
         Command::Listen(args) => listen::run(&args),
         Command::Ping(args) => ping::run(&args),

@@ -1,8 +1,14 @@
 //! `pila serve`: the classic small servers — echo (RFC 862), discard (RFC 863), chargen
-//! (RFC 864) over TCP, echo over UDP — on pila's stack, until SIGINT or SIGTERM.
+//! (RFC 864) over TCP, echo over UDP — and a static web server (HTTP/1.1 through hyper on
+//! `pila::tokio`), on pila's stack, until SIGINT or SIGTERM.
+//!
+//! The small servers are blocking `pila::net` code, a thread per connection. With `--http`
+//! the stack's driver runs as a task on a tokio runtime that also runs the web server, and
+//! the blocking servers share the same stack from their threads.
 
 use crate::Failure;
 use crate::link::{EventLog, LinkArgs, StopSignals, stop_requested};
+use crate::web;
 use pila::net::{TcpListener, TcpStream, UdpSocket};
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read as _, Write as _};
@@ -22,6 +28,13 @@ pub(crate) struct Args {
     events: Option<PathBuf>,
     #[command(flatten)]
     ports: Ports,
+    /// The directory `--http` serves.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    root: PathBuf,
+    /// Close an HTTP connection that moves no byte either way for SECS seconds.
+    #[arg(long = "http-idle", value_name = "SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    http_idle: u64,
 }
 
 /// The services and their ports: at least one.
@@ -40,6 +53,10 @@ struct Ports {
     /// Answer UDP echo (RFC 862) on PORT: every datagram goes back to its sender.
     #[arg(long = "udp-echo", value_name = "PORT")]
     udp_echo: Vec<u16>,
+    /// Serve the files under --root over HTTP/1.1 on PORT: listings, byte ranges, HEAD,
+    /// keep-alive.
+    #[arg(long = "http", value_name = "PORT")]
+    http: Vec<u16>,
 }
 
 /// What a TCP port does with a connection.
@@ -110,7 +127,14 @@ impl Connections {
 /// Serves until a stop signal, then closes every connection and stops the stack.
 pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     let mut signals = StopSignals::catch()?;
-    let stack = args.link.start()?;
+    let mut web = if args.ports.http.is_empty() { None } else { Some(Web::new(args)?) };
+    let stack = match &web {
+        Some(web) => {
+            let _runtime = web.runtime.enter();
+            args.link.start_tokio()?
+        }
+        None => args.link.start()?,
+    };
     let log = args.events.as_deref().map(|path| EventLog::start(&stack, path)).transpose()?;
     let addr = args.link.addr();
     let connections = Arc::new(Connections::default());
@@ -140,6 +164,15 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         threads.push(std::thread::spawn(move || udp_echo(&socket)));
         listening.push(format!("udp echo {port}"));
     }
+    if let Some(web) = &mut web {
+        for &port in &args.ports.http {
+            let listener =
+                pila::tokio::TcpListener::bind_with_backlog(&stack, (addr, port), BACKLOG)
+                    .map_err(|e| bind_failure("TCP", addr, port, &e))?;
+            web.spawn(listener);
+            listening.push(format!("http {port} ({})", args.root.display()));
+        }
+    }
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "pila serve: ready on {addr}: {}", listening.join(", "))?;
@@ -147,6 +180,9 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     }
 
     signals.wait();
+    // The web server stops accepting and finishes the requests under way, within the grace
+    // period.
+    let web = web.map(|web| web.stop());
     // Stop listening (the accept threads wake and end, so no connection comes after the
     // next step), then close every connection (FIN after what is queued); a connection's
     // thread ends once its peer closes too.
@@ -166,10 +202,74 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     // joined, the capture flushed) and the event log ends.
     connections.open().clear();
     drop(stack);
+    // Whatever the web server still holds goes with its runtime.
+    drop(web);
     if let Some(log) = log {
         log.finish()?;
     }
     Ok(())
+}
+
+/// `--http`: the runtime that runs the web servers (and the stack's driver), their tasks,
+/// and the signal that stops them.
+struct Web {
+    runtime: tokio::runtime::Runtime,
+    site: web::site::Site,
+    limits: web::server::Limits,
+    stop: tokio::sync::watch::Sender<bool>,
+    servers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Web {
+    fn new(args: &Args) -> Result<Self, Failure> {
+        let site = web::site::Site::new(&args.root).map_err(|e| {
+            Failure::Usage(format!(
+                "--root {}: {e} — give the directory to serve over HTTP",
+                args.root.display()
+            ))
+        })?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("pila web")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the web server's runtime: {e} — this is a bug"))?;
+        let limits = web::server::Limits { idle: Duration::from_secs(args.http_idle) };
+        let (stop, _) = tokio::sync::watch::channel(false);
+        Ok(Self { runtime, site, limits, stop, servers: Vec::new() })
+    }
+
+    /// Serves the site on `listener` from now until [`stop`](Self::stop).
+    fn spawn(&mut self, listener: pila::tokio::TcpListener) {
+        let site = self.site.clone();
+        let service = move |req: hyper::Request<hyper::body::Incoming>| {
+            let site = site.clone();
+            async move { site.respond(&req).await }
+        };
+        let server = web::server::serve(listener, service, self.limits, self.stop.subscribe());
+        self.servers.push(self.runtime.spawn(server));
+    }
+
+    /// Stops accepting and waits, for the grace period at most, for the requests under way;
+    /// what is left is cut. The runtime stays up for the stack's driver.
+    fn stop(self) -> tokio::runtime::Runtime {
+        let _ = self.stop.send(true);
+        let servers = self.servers;
+        self.runtime.block_on(async {
+            let deadline = tokio::time::Instant::now() + GRACE;
+            let mut left = Vec::new();
+            for mut server in servers {
+                if tokio::time::timeout_at(deadline, &mut server).await.is_err() {
+                    left.push(server);
+                }
+            }
+            for server in left {
+                server.abort();
+                let _ = server.await;
+            }
+        });
+        self.runtime
+    }
 }
 
 impl Service {

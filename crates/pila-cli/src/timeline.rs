@@ -109,7 +109,9 @@ pub(crate) fn render(seen: &[Seen], name: &str, peer: &str) -> Vec<String> {
             if s.outgoing { format!("{name} > {peer}") } else { format!("{peer} > {name}") };
         let parsed = parse(&s.frame);
         if let Some(Parsed::Tcp { src, dst, repr }) = &parsed {
-            let plain = !repr.flags.intersects(tcp::Flags::SYN | tcp::Flags::FIN | tcp::Flags::RST);
+            // An HTTP request or response starts a segment worth seeing on its own.
+            let plain = !repr.flags.intersects(tcp::Flags::SYN | tcp::Flags::FIN | tcp::Flags::RST)
+                && http_start(repr.payload).is_none();
             let key = if src.1 < dst.1 { (src.1, dst.1) } else { (dst.1, src.1) };
             let count = shown.entry(key).or_default();
             if plain && *count >= SHOWN_DATA {
@@ -241,8 +243,21 @@ fn describe(parsed: &Parsed<'_>, isns: &mut HashMap<(IpAddr, u16), SeqNumber>) -
             if !repr.payload.is_empty() {
                 let _ = write!(line, " length {}", repr.payload.len());
             }
+            if let Some(start) = http_start(repr.payload) {
+                let _ = write!(line, " HTTP {start:?}");
+            }
             line
         }
         Parsed::Other(text) => text.clone(),
     }
+}
+
+/// The first line of an HTTP/1 request or response that `payload` starts, if it starts one.
+fn http_start(payload: &[u8]) -> Option<&str> {
+    const STARTS: [&[u8]; 5] = [b"GET ", b"HEAD ", b"POST ", b"PUT ", b"HTTP/1."];
+    if !STARTS.iter().any(|start| payload.starts_with(start)) {
+        return None;
+    }
+    let line = payload.split(|&b| b == b'\r' || b == b'\n').next()?;
+    std::str::from_utf8(line.get(..line.len().min(72))?).ok()
 }

@@ -33,6 +33,13 @@ fn demo_runs_every_step_and_prints_the_timeline() {
         "> 192.0.2.2:8080 [S] seq 0",
         "192.0.2.2:8080 > 192.0.2.1:",
         "[R.] seq 0 ack 1",
+        "B: serving http://192.0.2.2/ (hyper)",
+        "A: GET http://192.0.2.2/ -> 200 OK (text/html; charset=utf-8, 157 bytes, title \"Hello from pila\")",
+        "> 192.0.2.2:80 [S] seq 0",
+        "length 72 HTTP \"GET / HTTP/1.1\"",
+        "HTTP \"HTTP/1.1 200 OK\"",
+        "A and B: the echo and web connections are closed",
+        "\"event\":\"closed\",\"local\":\"192.0.2.2:80\"",
         "Host A counters:",
         "Host B counters:",
         "all steps worked",
@@ -116,7 +123,12 @@ fn demo_capture_opens_in_tshark_as_one_conversation() {
     let protocols: Vec<&str> = protocols.lines().collect();
     assert_eq!(&protocols[..2], ["ARP", "ARP"], "{protocols:?}");
     assert_eq!(protocols.iter().filter(|p| **p == "ICMP").count(), 6, "{protocols:?}");
-    assert!(protocols.iter().all(|p| ["ARP", "ICMP", "TCP", "ECHO"].contains(p)), "{protocols:?}");
+    assert!(
+        protocols.iter().all(|p| ["ARP", "ICMP", "TCP", "ECHO", "HTTP"].contains(p)),
+        "{protocols:?}"
+    );
+    // The web step: one request, one response.
+    assert_eq!(protocols.iter().filter(|p| **p == "HTTP").count(), 2, "{protocols:?}");
     // One IP conversation: 192.0.2.1 <-> 192.0.2.2, and nothing malformed in it.
     let pairs: Vec<&str> = conversations.lines().filter(|l| l.contains("<->")).collect();
     assert_eq!(pairs.len(), 1, "{conversations}");

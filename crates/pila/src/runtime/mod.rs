@@ -42,26 +42,39 @@ pub(crate) fn now() -> Instant {
 }
 
 /// One running stack: its shared state and its driver. Every `Stack` handle and every
-/// socket holds it; the last one to go stops the driver.
+/// socket holds it; the last one to go stops the driver, which first sends what is queued.
 pub(crate) struct Handle {
     pub(crate) shared: Arc<Shared>,
-    /// The driver's thread, joined on drop; `None` for a driver running as a task, which
-    /// ends by itself once told to stop.
-    thread: Option<JoinHandle<()>>,
+    driver: Driver,
+}
+
+/// How a [`Handle`] waits for its driver to stop.
+pub(crate) enum Driver {
+    /// A thread, joined.
+    Thread(Option<JoinHandle<()>>),
+    /// A task, which says when it has ended (or was dropped with its runtime).
+    #[cfg(feature = "tokio")]
+    Task(Arc<task::Ended>),
 }
 
 impl Handle {
-    pub(crate) const fn new(shared: Arc<Shared>, thread: Option<JoinHandle<()>>) -> Self {
-        Self { shared, thread }
+    pub(crate) const fn new(shared: Arc<Shared>, driver: Driver) -> Self {
+        Self { shared, driver }
     }
 }
 
 impl Drop for Handle {
     fn drop(&mut self) {
         self.shared.shut_down();
-        if let Some(thread) = self.thread.take() {
-            // A panicking driver has already reported itself; there is nothing to add.
-            let _ = thread.join();
+        match &mut self.driver {
+            Driver::Thread(thread) => {
+                if let Some(thread) = thread.take() {
+                    // A panicking driver has already reported itself; there is nothing to add.
+                    let _ = thread.join();
+                }
+            }
+            #[cfg(feature = "tokio")]
+            Driver::Task(ended) => ended.wait_outside_runtime(),
         }
     }
 }
@@ -122,5 +135,5 @@ pub(crate) fn start_thread(
 ) -> io::Result<Handle> {
     let shared = Arc::new(Shared::new(stack, address, device.waker()));
     let thread = spawn_thread(Arc::clone(&shared), device)?;
-    Ok(Handle::new(shared, Some(thread)))
+    Ok(Handle::new(shared, Driver::Thread(Some(thread))))
 }

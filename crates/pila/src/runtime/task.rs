@@ -12,7 +12,7 @@
 
 use super::engine::{ERROR_BACKOFF, Engine};
 use super::shared::Shared;
-use super::{Handle, clock_epoch, now};
+use super::{Driver, Handle, clock_epoch, now};
 use crate::device::{DeviceWaker, FdReadiness, Readiness, ReadySignal, WaitDevice};
 use crate::time::Instant;
 use ::tokio::io::unix::AsyncFd;
@@ -23,10 +23,12 @@ use core::task::{Context, Poll, Waker};
 use std::fs::File;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 /// Turns one poll may take before the driver yields to the runtime's other tasks.
 const TURNS_PER_POLL: usize = 16;
+/// How long dropping the last handle waits for the driver task to send what is queued.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Starts the driver of `stack` on `device` as a task on the current tokio runtime; a
 /// device that only a thread can wait on gets a driver thread instead.
@@ -46,6 +48,7 @@ pub(crate) fn start(
     let kick = Arc::new(Kick::default());
     let kicker = Arc::clone(&kick);
     let shared = Arc::new(Shared::new(stack, address, DeviceWaker::new(move || kicker.kick())));
+    let ended = Arc::new(Ended::default());
     let driver = TaskDriver {
         engine: Engine::new(Arc::clone(&shared), &*device),
         source,
@@ -54,9 +57,39 @@ pub(crate) fn start(
         timer: Box::pin(::tokio::time::sleep(std::time::Duration::from_secs(86_400))),
         armed: None,
         backoff_until: None,
+        _ended: EndGuard(Arc::clone(&ended)),
     };
     runtime.spawn(driver);
-    Ok(Handle::new(shared, None))
+    Ok(Handle::new(shared, Driver::Task(ended)))
+}
+
+/// Set when the driver task has ended, or was dropped with its runtime.
+#[derive(Default)]
+pub(crate) struct Ended {
+    ended: Mutex<bool>,
+    changed: Condvar,
+}
+
+impl Ended {
+    /// Waits (a little, at most) for the driver to send what is queued and end — unless
+    /// called from a runtime's thread, which may be the one the driver needs to run on.
+    pub(crate) fn wait_outside_runtime(&self) {
+        if ::tokio::runtime::Handle::try_current().is_ok() {
+            return;
+        }
+        let ended = self.ended.lock().unwrap_or_else(PoisonError::into_inner);
+        let _ = self.changed.wait_timeout_while(ended, STOP_WAIT, |ended| !*ended);
+    }
+}
+
+/// Marks the driver ended when the task is dropped, however it ends.
+struct EndGuard(Arc<Ended>);
+
+impl Drop for EndGuard {
+    fn drop(&mut self) {
+        *self.0.ended.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.0.changed.notify_all();
+    }
 }
 
 /// Where the task learns that frames may be ready.
@@ -110,6 +143,8 @@ struct TaskDriver {
     armed: Option<Instant>,
     /// After a device failure, no turn before this instant.
     backoff_until: Option<Instant>,
+    /// Held for its drop, which comes last: after the device is closed (a capture flushed).
+    _ended: EndGuard,
 }
 
 impl Future for TaskDriver {

@@ -1,0 +1,545 @@
+//! A static site: files and directory listings under one root, answered as HTTP/1.1
+//! responses.
+//!
+//! What a request may reach is decided before any file is opened: the path is
+//! percent-decoded, `..` is refused outright (`403`), and the file found is resolved through
+//! its symbolic links and must still lie under the root (`403` otherwise). `GET` and `HEAD`
+//! only; single byte ranges (`206`, `416`); `If-Modified-Since` (`304`); content types from
+//! the file name.
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::Full;
+use hyper::body::{Body, Frame, SizeHint};
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
+use std::fmt::Write as _;
+use std::io;
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::SystemTime;
+use tokio::io::{AsyncRead, AsyncSeekExt, ReadBuf};
+
+/// How much of a file one body frame carries.
+const CHUNK: usize = 64 * 1024;
+
+/// The files under one directory, served read-only.
+#[derive(Clone, Debug)]
+pub(crate) struct Site {
+    /// The root, with its symbolic links resolved.
+    root: PathBuf,
+}
+
+/// A response body: nothing, bytes in memory, or part of a file read as it is sent.
+pub(crate) enum SiteBody {
+    Full(Full<Bytes>),
+    File(FileBody),
+}
+
+impl Site {
+    /// The site under `root`, which must be a directory.
+    pub(crate) fn new(root: &Path) -> io::Result<Self> {
+        let root = root.canonicalize()?;
+        if !root.is_dir() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a directory"));
+        }
+        Ok(Self { root })
+    }
+
+    /// The response to `req` (whose body, if any, is ignored).
+    pub(crate) async fn respond<B>(&self, req: &Request<B>) -> Response<SiteBody> {
+        let head = req.method() == Method::HEAD;
+        if !head && req.method() != Method::GET {
+            let mut response = status(StatusCode::METHOD_NOT_ALLOWED);
+            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return response;
+        }
+        let path = req.uri().path();
+        let found = match self.resolve(path) {
+            Ok(found) => found,
+            Err(code) => return status(code),
+        };
+        let response = match tokio::fs::metadata(&found).await {
+            Err(e) => status(io_status(&e)),
+            Ok(meta) if meta.is_dir() => {
+                if !path.ends_with('/') {
+                    // Relative links in the listing need the slash: send the client there.
+                    let mut to = format!("{path}/");
+                    if let Some(query) = req.uri().query() {
+                        let _ = write!(to, "?{query}");
+                    }
+                    redirect(&to)
+                } else if let Some(index) = tokio::fs::metadata(found.join("index.html"))
+                    .await
+                    .ok()
+                    .filter(std::fs::Metadata::is_file)
+                {
+                    self.file(req, &found.join("index.html"), &index).await
+                } else {
+                    listing(path, &found).await
+                }
+            }
+            Ok(meta) => self.file(req, &found, &meta).await,
+        };
+        if head { strip_body(response) } else { response }
+    }
+
+    /// The file or directory `uri_path` names under the root, or the status that refuses
+    /// it: `400` for a path that does not decode, `403` for one that leaves the root (by
+    /// `..` or through a symbolic link), `404` for one that is not there.
+    pub(crate) fn resolve(&self, uri_path: &str) -> Result<PathBuf, StatusCode> {
+        let decoded =
+            percent_decode_str(uri_path).decode_utf8().map_err(|_| StatusCode::BAD_REQUEST)?;
+        let mut path = self.root.clone();
+        for segment in decoded.split('/') {
+            match segment {
+                "" | "." => {}
+                ".." => return Err(StatusCode::FORBIDDEN),
+                s if s.contains(['\0', '\\']) => return Err(StatusCode::BAD_REQUEST),
+                s => path.push(s),
+            }
+        }
+        let real = path.canonicalize().map_err(|e| io_status(&e))?;
+        if real.starts_with(&self.root) { Ok(real) } else { Err(StatusCode::FORBIDDEN) }
+    }
+
+    /// A file, whole or the one byte range asked for.
+    async fn file<B>(
+        &self,
+        req: &Request<B>,
+        path: &Path,
+        meta: &std::fs::Metadata,
+    ) -> Response<SiteBody> {
+        let len = meta.len();
+        let modified = meta.modified().ok();
+        if let Some(modified) = modified {
+            if not_modified_since(req.headers(), modified) {
+                return status(StatusCode::NOT_MODIFIED);
+            }
+        }
+        let Ok(range) = wanted_range(req.headers(), modified, len) else {
+            let mut response = status(StatusCode::RANGE_NOT_SATISFIABLE);
+            insert(response.headers_mut(), header::CONTENT_RANGE, format!("bytes */{len}"));
+            return response;
+        };
+        let (start, count) =
+            range.as_ref().map_or((0, len), |r| (*r.start(), r.end() - r.start() + 1));
+        let mut file = match tokio::fs::File::open(path).await {
+            Ok(file) => file,
+            Err(e) => return status(io_status(&e)),
+        };
+        if start > 0 {
+            if let Err(e) = file.seek(io::SeekFrom::Start(start)).await {
+                return status(io_status(&e));
+            }
+        }
+        let mut response = Response::new(SiteBody::File(FileBody::new(file, count)));
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, content_type(path));
+        headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        insert(headers, header::CONTENT_LENGTH, count.to_string());
+        if let Some(modified) = modified {
+            insert(headers, header::LAST_MODIFIED, httpdate::fmt_http_date(modified));
+        }
+        if let Some(range) = range {
+            *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+            let content_range = format!("bytes {}-{}/{len}", range.start(), range.end());
+            insert(response.headers_mut(), header::CONTENT_RANGE, content_range);
+        }
+        response
+    }
+}
+
+/// The byte range a `Range` header asks for: `Ok(None)` for the whole file (no header, one
+/// this server ignores — several ranges, another unit — or an `If-Range` that no longer
+/// matches), `Err` when it cannot be satisfied.
+fn wanted_range(
+    headers: &HeaderMap,
+    modified: Option<SystemTime>,
+    len: u64,
+) -> Result<Option<RangeInclusive<u64>>, ()> {
+    let Some(value) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    // RFC 9110 §13.1.5: a range is served only while the representation is unchanged; with
+    // no entity tags here, that is an `If-Range` date equal to our `Last-Modified`.
+    if let Some(if_range) = headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()) {
+        let ours = modified.map(httpdate::fmt_http_date);
+        if ours.as_deref() != Some(if_range) {
+            return Ok(None);
+        }
+    }
+    if !value.trim_start().starts_with("bytes=") {
+        return Ok(None);
+    }
+    match http_range_header::parse_range_header(value).and_then(|r| r.validate(len)) {
+        Ok(ranges) if ranges.len() == 1 => Ok(ranges.into_iter().next()),
+        // Several ranges: RFC 9110 §14.2 lets a server send the whole file instead.
+        Ok(_) => Ok(None),
+        Err(_) => Err(()),
+    }
+}
+
+/// Whether an `If-Modified-Since` header says the client's copy is current.
+fn not_modified_since(headers: &HeaderMap, modified: SystemTime) -> bool {
+    let Some(since) = headers
+        .get(header::IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| httpdate::parse_http_date(v).ok())
+    else {
+        return false;
+    };
+    // HTTP dates have whole seconds.
+    let secs = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    secs(modified) <= secs(since)
+}
+
+/// The characters percent-encoded in a listing's links: controls and those that would end
+/// or change the meaning of a path segment in an `href`.
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'\'');
+
+/// An HTML page listing `dir`, which the client reached as `uri_path` (ending in `/`).
+async fn listing(uri_path: &str, dir: &Path) -> Response<SiteBody> {
+    let mut entries = match tokio::fs::read_dir(dir).await {
+        Ok(entries) => entries,
+        Err(e) => return status(io_status(&e)),
+    };
+    let mut names = Vec::new();
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let is_dir = entry.file_type().await.is_ok_and(|t| t.is_dir());
+        names.push((entry.file_name().to_string_lossy().into_owned(), is_dir));
+    }
+    names.sort();
+    let title = html_escape(&percent_decode_str(uri_path).decode_utf8_lossy());
+    let mut page = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of {title}</title>\
+         </head>\n<body><h1>Index of {title}</h1>\n<ul>\n"
+    );
+    if uri_path != "/" {
+        page.push_str("<li><a href=\"../\">../</a></li>\n");
+    }
+    for (name, is_dir) in names {
+        let slash = if is_dir { "/" } else { "" };
+        let href = utf8_percent_encode(&name, SEGMENT);
+        let _ =
+            writeln!(page, "<li><a href=\"{href}{slash}\">{}{slash}</a></li>", html_escape(&name));
+    }
+    page.push_str("</ul>\n</body></html>\n");
+    let mut response = Response::new(SiteBody::full(page));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    response
+}
+
+fn html_escape(text: &str) -> String {
+    text.chars().fold(String::with_capacity(text.len()), |mut out, c| {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+        out
+    })
+}
+
+/// The `Content-Type` for a file name; text in UTF-8.
+fn content_type(path: &Path) -> HeaderValue {
+    let mime = mime_guess::from_path(path).first_raw().unwrap_or("application/octet-stream");
+    if mime.starts_with("text/") {
+        HeaderValue::try_from(format!("{mime}; charset=utf-8"))
+            .unwrap_or(HeaderValue::from_static("text/plain"))
+    } else {
+        HeaderValue::from_static(mime)
+    }
+}
+
+/// The status for a file-system failure: missing is `404`, not allowed `403`.
+fn io_status(e: &io::Error) -> StatusCode {
+    match e.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => StatusCode::NOT_FOUND,
+        io::ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// A short HTML page for a status, or an empty body where none is allowed.
+pub(crate) fn status(code: StatusCode) -> Response<SiteBody> {
+    let body = if code == StatusCode::NOT_MODIFIED {
+        SiteBody::full(String::new())
+    } else {
+        let reason = code.canonical_reason().unwrap_or("");
+        SiteBody::full(format!(
+            "<!DOCTYPE html>\n<html><head><title>{} {reason}</title></head>\
+             <body><h1>{} {reason}</h1></body></html>\n",
+            code.as_u16(),
+            code.as_u16()
+        ))
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = code;
+    if code != StatusCode::NOT_MODIFIED {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    }
+    response
+}
+
+fn redirect(to: &str) -> Response<SiteBody> {
+    let mut response = status(StatusCode::MOVED_PERMANENTLY);
+    if let Ok(location) = HeaderValue::try_from(to) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+/// `response` as the answer to a `HEAD`: the same headers, `Content-Length` included, and
+/// no body.
+fn strip_body(response: Response<SiteBody>) -> Response<SiteBody> {
+    let length = response.body().size_hint().exact();
+    let (mut parts, _) = response.into_parts();
+    if let Some(length) = length {
+        parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    Response::from_parts(parts, SiteBody::full(Bytes::new()))
+}
+
+fn insert(headers: &mut HeaderMap, name: header::HeaderName, value: String) {
+    if let Ok(value) = HeaderValue::try_from(value) {
+        headers.insert(name, value);
+    }
+}
+
+impl SiteBody {
+    pub(crate) fn full(data: impl Into<Bytes>) -> Self {
+        Self::Full(Full::new(data.into()))
+    }
+}
+
+impl Body for SiteBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        match self.get_mut() {
+            Self::Full(full) => Pin::new(full).poll_frame(cx).map_err(|never| match never {}),
+            Self::File(file) => Pin::new(file).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Full(full) => full.is_end_stream(),
+            Self::File(file) => file.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Self::Full(full) => full.size_hint(),
+            Self::File(file) => file.size_hint(),
+        }
+    }
+}
+
+/// `left` bytes of an open file, read a chunk at a time as the connection takes them.
+pub(crate) struct FileBody {
+    file: tokio::fs::File,
+    left: u64,
+    chunk: BytesMut,
+}
+
+impl FileBody {
+    fn new(file: tokio::fs::File, left: u64) -> Self {
+        Self { file, left, chunk: BytesMut::new() }
+    }
+}
+
+impl Body for FileBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let this = self.get_mut();
+        if this.left == 0 {
+            return Poll::Ready(None);
+        }
+        let want = usize::try_from(this.left).unwrap_or(CHUNK).min(CHUNK);
+        // Kept across a pending read: the file fills the same chunk when it completes.
+        this.chunk.resize(want, 0);
+        let mut buf = ReadBuf::new(&mut this.chunk[..want]);
+        ready!(Pin::new(&mut this.file).poll_read(cx, &mut buf))?;
+        let n = buf.filled().len();
+        if n == 0 {
+            return Poll::Ready(Some(Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file got shorter while it was being sent",
+            ))));
+        }
+        this.left -= n as u64;
+        let data = this.chunk.split_to(n).freeze();
+        Poll::Ready(Some(Ok(Frame::data(data))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.left == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.left)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt as _;
+
+    /// A site in a fresh directory: `a.txt`, `sub/b.html`, `empty/`, a symbolic link out of
+    /// the root and one inside it.
+    fn site(tag: &str) -> (Site, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("pila-site-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let root = dir.join("root");
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::create_dir_all(root.join("empty")).unwrap();
+        std::fs::write(root.join("a.txt"), b"0123456789").unwrap();
+        std::fs::write(root.join("sub/b.html"), b"<p>b</p>").unwrap();
+        std::fs::write(dir.join("secret"), b"outside").unwrap();
+        std::os::unix::fs::symlink(dir.join("secret"), root.join("out")).unwrap();
+        std::os::unix::fs::symlink(root.join("a.txt"), root.join("in")).unwrap();
+        (Site::new(&root).unwrap(), dir)
+    }
+
+    fn get(path: &str) -> Request<()> {
+        Request::get(path).body(()).unwrap()
+    }
+
+    async fn body(response: Response<SiteBody>) -> Vec<u8> {
+        response.into_body().collect().await.unwrap().to_bytes().to_vec()
+    }
+
+    fn run<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+    }
+
+    #[test]
+    fn nothing_outside_the_root_is_reachable() {
+        let (site, dir) = site("escape");
+        for path in [
+            "/../secret",
+            "/sub/../../secret",
+            "/%2e%2e/secret",
+            "/%2E%2E%2Fsecret",
+            "/sub/..%2f..%2fsecret",
+            "/..",
+            "/out",
+        ] {
+            assert_eq!(site.resolve(path), Err(StatusCode::FORBIDDEN), "{path}");
+        }
+        // Doubly encoded dots are a plain (missing) name, not a way up.
+        assert_eq!(site.resolve("/%252e%252e/secret"), Err(StatusCode::NOT_FOUND));
+        assert_eq!(site.resolve("/a%00.txt"), Err(StatusCode::BAD_REQUEST));
+        assert_eq!(site.resolve("/%ff"), Err(StatusCode::BAD_REQUEST));
+        assert_eq!(site.resolve("/missing"), Err(StatusCode::NOT_FOUND));
+        // A link that stays inside the root is followed.
+        assert!(site.resolve("/in").unwrap().ends_with("a.txt"));
+        assert!(site.resolve("/./sub//b.html").unwrap().ends_with("sub/b.html"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn files_ranges_heads_and_listings() {
+        let (site, dir) = site("serve");
+        run(async {
+            let response = site.respond(&get("/a.txt")).await;
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(response.headers()[header::CONTENT_TYPE], "text/plain; charset=utf-8");
+            assert_eq!(response.headers()[header::CONTENT_LENGTH], "10");
+            assert_eq!(body(response).await, b"0123456789");
+
+            let ranged =
+                Request::get("/a.txt").header(header::RANGE, "bytes=2-4").body(()).unwrap();
+            let response = site.respond(&ranged).await;
+            assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+            assert_eq!(response.headers()[header::CONTENT_RANGE], "bytes 2-4/10");
+            assert_eq!(body(response).await, b"234");
+
+            let suffix = Request::get("/a.txt").header(header::RANGE, "bytes=-3").body(()).unwrap();
+            assert_eq!(body(site.respond(&suffix).await).await, b"789");
+
+            let beyond =
+                Request::get("/a.txt").header(header::RANGE, "bytes=20-").body(()).unwrap();
+            let response = site.respond(&beyond).await;
+            assert_eq!(response.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+            assert_eq!(response.headers()[header::CONTENT_RANGE], "bytes */10");
+
+            let head = Request::head("/a.txt").body(()).unwrap();
+            let response = site.respond(&head).await;
+            assert_eq!(response.headers()[header::CONTENT_LENGTH], "10");
+            assert!(body(response).await.is_empty());
+
+            let response = site.respond(&get("/sub")).await;
+            assert_eq!(response.status(), StatusCode::MOVED_PERMANENTLY);
+            assert_eq!(response.headers()[header::LOCATION], "/sub/");
+
+            let response = site.respond(&get("/")).await;
+            assert_eq!(response.headers()[header::CONTENT_TYPE], "text/html; charset=utf-8");
+            let page = String::from_utf8(body(response).await).unwrap();
+            for link in ["href=\"a.txt\"", "href=\"sub/\"", "href=\"empty/\""] {
+                assert!(page.contains(link), "{link} missing from {page}");
+            }
+            assert!(!page.contains("../"), "the root has no parent link");
+
+            assert_eq!(site.respond(&get("/nope")).await.status(), StatusCode::NOT_FOUND);
+            assert_eq!(site.respond(&get("/../secret")).await.status(), StatusCode::FORBIDDEN);
+            let post = Request::post("/a.txt").body(()).unwrap();
+            assert_eq!(site.respond(&post).await.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+            let modified = std::fs::metadata(dir.join("root/a.txt")).unwrap().modified().unwrap();
+            let cached = Request::get("/a.txt")
+                .header(header::IF_MODIFIED_SINCE, httpdate::fmt_http_date(modified))
+                .body(())
+                .unwrap();
+            assert_eq!(site.respond(&cached).await.status(), StatusCode::NOT_MODIFIED);
+        });
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn content_types_follow_the_file_name() {
+        for (name, want) in [
+            ("index.html", "text/html; charset=utf-8"),
+            ("app.js", "text/javascript; charset=utf-8"),
+            ("pixel.png", "image/png"),
+            ("style.css", "text/css; charset=utf-8"),
+            ("blob.bin", "application/octet-stream"),
+            ("no-extension", "application/octet-stream"),
+        ] {
+            assert_eq!(content_type(Path::new(name)), want, "{name}");
+        }
+    }
+}

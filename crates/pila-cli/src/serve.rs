@@ -244,7 +244,7 @@ impl Web {
         let site = self.site.clone();
         let service = move |req: hyper::Request<hyper::body::Incoming>| {
             let site = site.clone();
-            async move { site.respond(&req).await }
+            async move { site.respond(&req) }
         };
         let server = web::server::serve(listener, service, self.limits, self.stop.subscribe());
         self.servers.push(self.runtime.spawn(server));

@@ -284,6 +284,58 @@ fn a_dropped_connect_leaves_nothing_behind() {
     });
 }
 
+/// Counts its wake-ups.
+#[derive(Default)]
+struct CountingWaker(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A reader parked on a connection wakes when data comes, not for the ACKs and window
+/// updates of the data its own connection sends.
+#[test]
+fn a_parked_reader_wakes_for_data_not_for_acks() {
+    use std::sync::atomic::Ordering::SeqCst;
+    use tokio::io::{AsyncRead, ReadBuf};
+    on_both_runtimes(|| async {
+        let (a, b) = hosts(Driver::Task);
+        let listener = TcpListener::bind(&b, at(IP_B, 7)).await.unwrap();
+        let mut client = TcpStream::connect(&a, at(IP_B, 7)).await.unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        let wakes = std::sync::Arc::new(CountingWaker::default());
+        let waker = std::task::Waker::from(std::sync::Arc::clone(&wakes));
+        // One read, polled by hand with the counting waker.
+        let poll = |client: &mut TcpStream| {
+            let mut cx = std::task::Context::from_waker(&waker);
+            let mut buf = [0u8; 16];
+            let mut read = ReadBuf::new(&mut buf);
+            match std::pin::Pin::new(client).poll_read(&mut cx, &mut read) {
+                std::task::Poll::Ready(done) => done.map(|()| Some(read.filled().to_vec())),
+                std::task::Poll::Pending => Ok(None),
+            }
+        };
+        assert_eq!(poll(&mut client).unwrap(), None);
+        // 1 MiB out and read by the server: ACKs and window updates come back.
+        let data = vec![7u8; 1 << 20];
+        client.write_all(&data).await.unwrap();
+        let mut got = vec![0u8; data.len()];
+        server.read_exact(&mut got).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(client.tcp_info().unwrap().segments_received > 10);
+        assert_eq!(wakes.0.load(SeqCst), 0, "ACKs woke a reader with nothing to read");
+        server.write_all(b"x").await.unwrap();
+        let start = std::time::Instant::now();
+        while wakes.0.load(SeqCst) == 0 {
+            assert!(start.elapsed() < Duration::from_secs(10), "data did not wake the reader");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(poll(&mut client).unwrap(), Some(b"x".to_vec()));
+    });
+}
+
 #[test]
 fn into_split_halves_move_to_tasks_and_reunite() {
     on_both_runtimes(|| async {

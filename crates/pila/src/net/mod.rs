@@ -121,7 +121,7 @@ impl Stack {
         let deadline = std::time::Instant::now() + timeout;
         shared
             .block_on(
-                crate::runtime::shared::WaitKey::Ping,
+                crate::runtime::shared::Wait::PING,
                 false,
                 Some(deadline),
                 io::ErrorKind::TimedOut,

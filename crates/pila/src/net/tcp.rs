@@ -56,7 +56,7 @@ impl TcpListener {
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let core = &self.core;
         let tcp = core.shared().block_on(
-            core.key(),
+            core.wait_accept(),
             self.options.nonblocking(),
             None,
             io::ErrorKind::WouldBlock,
@@ -132,7 +132,7 @@ impl TcpStream {
     ) -> io::Result<Self> {
         let connecting = Connecting::start(stack.handle(), addr)?;
         connecting.shared().block_on(
-            connecting.key(),
+            connecting.wait_established(),
             false,
             deadline_after(timeout),
             io::ErrorKind::TimedOut,
@@ -179,7 +179,7 @@ impl TcpStream {
         super::check_timeout(timeout)?;
         let core = &self.core;
         core.shared().block_on(
-            core.key(),
+            core.wait_closed(),
             self.options.nonblocking(),
             deadline_after(timeout),
             io::ErrorKind::TimedOut,
@@ -242,7 +242,7 @@ impl TcpStream {
         }
         let core = &self.core;
         let read = core.shared().block_on(
-            core.key(),
+            core.wait_read(),
             self.options.nonblocking(),
             deadline_after(self.options.read_timeout()),
             io::ErrorKind::WouldBlock,
@@ -259,7 +259,7 @@ impl TcpStream {
         }
         let core = &self.core;
         let written = core.shared().block_on(
-            core.key(),
+            core.wait_write(),
             self.options.nonblocking(),
             deadline_after(self.options.write_timeout()),
             io::ErrorKind::WouldBlock,

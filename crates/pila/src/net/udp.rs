@@ -38,7 +38,7 @@ impl UdpSocket {
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         let core = &self.core;
         core.shared().block_on(
-            core.key(),
+            core.wait_recv(),
             self.options.nonblocking(),
             deadline_after(self.options.read_timeout()),
             io::ErrorKind::WouldBlock,

@@ -7,7 +7,8 @@
 //! only in how they fill the receive batch and how they sleep between turns.
 
 use super::now;
-use super::shared::{Shared, WaitKey};
+use super::shared::{Ready, Shared, WaitKey};
+use super::socket::readiness;
 use crate::device::{Device, FrameBatch, WaitDevice};
 use crate::time::Instant;
 use core::task::Waker;
@@ -98,12 +99,13 @@ impl Engine {
             state.publish(event);
         }
         while let Some(socket) = state.stack.poll_wake() {
-            state.wake_into(WaitKey::Socket(socket), &mut self.wakers);
+            let ready = readiness(state, socket);
+            state.wake_into(WaitKey::Socket(socket), ready, &mut self.wakers);
         }
         let echo_replies = state.stack.counters().icmp_in_echo_reps;
         if echo_replies != self.echo_replies {
             self.echo_replies = echo_replies;
-            state.wake_into(WaitKey::Ping, &mut self.wakers);
+            state.wake_into(WaitKey::Ping, Ready::ALL, &mut self.wakers);
         }
         let result = (state.stack.poll_timeout(), state.shutdown);
         drop(guard);

@@ -29,34 +29,103 @@ pub(crate) enum WaitKey {
     Ping,
 }
 
-impl From<SocketHandle> for WaitKey {
-    fn from(socket: SocketHandle) -> Self {
-        Self::Socket(socket)
+/// What a waiting call needs from a change before it can make progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Interest {
+    /// Data, the end of the stream, or an error (a read).
+    Read,
+    /// Room in the send buffer, or an error (a write).
+    Write,
+    /// Any change (accept, connect, close, a datagram, a ping reply).
+    Any,
+}
+
+impl Interest {
+    const ALL: [Self; 3] = [Self::Read, Self::Write, Self::Any];
+
+    const fn index(self) -> usize {
+        self as usize
     }
 }
 
-/// Who waits on one [`WaitKey`].
+/// A wait: the key and what the caller needs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Wait {
+    pub(crate) key: WaitKey,
+    pub(crate) interest: Interest,
+}
+
+impl Wait {
+    /// Waiting for the next echo reply.
+    pub(crate) const PING: Self = Self { key: WaitKey::Ping, interest: Interest::Any };
+
+    pub(crate) const fn on(socket: SocketHandle, interest: Interest) -> Self {
+        Self { key: WaitKey::Socket(socket), interest }
+    }
+}
+
+/// What a change on a socket made possible: whom to wake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Ready {
+    /// A read would return something now (data, end-of-file, an error).
+    pub(crate) read: bool,
+    /// A write would return something now (it takes bytes, or fails).
+    pub(crate) write: bool,
+}
+
+impl Ready {
+    /// Wake everyone: the change is not one the stack can judge (the application's own).
+    pub(crate) const ALL: Self = Self { read: true, write: true };
+
+    const fn wakes(self, interest: Interest) -> bool {
+        match interest {
+            Interest::Read => self.read,
+            Interest::Write => self.write,
+            Interest::Any => true,
+        }
+    }
+}
+
+/// Who waits with one [`Interest`] on one [`WaitKey`].
 #[derive(Debug, Default)]
-struct Waiters {
+struct Slot {
     /// Blocking callers sleep here; made the first time one does.
     condvar: Option<Arc<Condvar>>,
-    /// Async tasks parked here, each once; all are woken at the next change.
+    /// How many blocking callers sleep on it now: no one, no notification.
+    sleepers: usize,
+    /// Async tasks parked here, each once; all are woken at the next change that helps.
     wakers: Vec<Waker>,
 }
 
+/// Who waits on one [`WaitKey`], by interest.
+#[derive(Debug, Default)]
+struct Waiters {
+    slots: [Slot; 3],
+}
+
 impl Waiters {
-    /// Wakes the blocking callers now and moves the parked wakers to `out`.
-    fn wake_into(&mut self, out: &mut Vec<Waker>) {
-        if let Some(condvar) = &self.condvar {
-            condvar.notify_all();
+    /// Wakes the blocking callers `ready` can help now, and moves the wakers it can help to
+    /// `out`.
+    fn wake_into(&mut self, ready: Ready, out: &mut Vec<Waker>) {
+        for interest in Interest::ALL {
+            if !ready.wakes(interest) {
+                continue;
+            }
+            let slot = &mut self.slots[interest.index()];
+            if slot.sleepers > 0 {
+                if let Some(condvar) = &slot.condvar {
+                    condvar.notify_all();
+                }
+            }
+            out.append(&mut slot.wakers);
         }
-        out.append(&mut self.wakers);
     }
 
     #[cfg(feature = "tokio")]
-    fn park(&mut self, waker: &Waker) {
-        if !self.wakers.iter().any(|w| w.will_wake(waker)) {
-            self.wakers.push(waker.clone());
+    fn park(&mut self, interest: Interest, waker: &Waker) {
+        let wakers = &mut self.slots[interest.index()].wakers;
+        if !wakers.iter().any(|w| w.will_wake(waker)) {
+            wakers.push(waker.clone());
         }
     }
 }
@@ -85,12 +154,17 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// Wakes whoever waits on `key`: blocking callers at once, async tasks by moving their
-    /// wakers to `out`, for the caller to wake once the lock is released.
-    pub(crate) fn wake_into(&mut self, key: WaitKey, out: &mut Vec<Waker>) {
+    /// Wakes whoever waits on `key` for what `ready` says is possible: blocking callers at
+    /// once, async tasks by moving their wakers to `out`, for the caller to wake once the
+    /// lock is released.
+    pub(crate) fn wake_into(&mut self, key: WaitKey, ready: Ready, out: &mut Vec<Waker>) {
         if let Some(waiters) = self.waiters.get_mut(&key) {
-            waiters.wake_into(out);
+            waiters.wake_into(ready, out);
         }
+    }
+
+    fn slot(&mut self, wait: Wait) -> &mut Slot {
+        &mut self.waiters.entry(wait.key).or_default().slots[wait.interest.index()]
     }
 
     /// Hands `event` to every open event stream; streams whose reader is gone are dropped.
@@ -128,22 +202,21 @@ impl Shared {
         self.kick.wake();
     }
 
-    /// Runs `attempt` until it returns a result, sleeping on `key` between tries: the
+    /// Runs `attempt` until it returns a result, sleeping on `wait` between tries: the
     /// blocking front end's wait.
     ///
     /// `attempt` gets the state under the lock and returns `None` to wait for the next change
-    /// on `key`. Nonblocking, it runs once and `None` becomes `WouldBlock`; past `deadline`
-    /// it becomes an error of kind `on_timeout`. The driver is not kicked: a caller whose
-    /// attempt gave the stack work (queued data, freed buffer space) kicks it.
+    /// that can help. Nonblocking, it runs once and `None` becomes `WouldBlock`; past
+    /// `deadline` it becomes an error of kind `on_timeout`. The driver is not kicked: a
+    /// caller whose attempt gave the stack work (queued data, freed buffer space) kicks it.
     pub(crate) fn block_on<T>(
         &self,
-        key: impl Into<WaitKey>,
+        wait: Wait,
         nonblocking: bool,
         deadline: Option<std::time::Instant>,
         on_timeout: io::ErrorKind,
         mut attempt: impl FnMut(&mut State) -> Option<io::Result<T>>,
     ) -> io::Result<T> {
-        let key = key.into();
         let mut state = self.lock();
         let result = loop {
             if let Some(result) = attempt(&mut state) {
@@ -152,25 +225,27 @@ impl Shared {
             if nonblocking {
                 break Err(io::ErrorKind::WouldBlock.into());
             }
-            let waiters = state.waiters.entry(key).or_default();
-            let condvar = Arc::clone(waiters.condvar.get_or_insert_with(Arc::default));
-            state = match deadline {
+            let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+            if left.is_some_and(|left| left.is_zero()) {
+                break Err(io::Error::new(on_timeout, "timed out"));
+            }
+            let slot = state.slot(wait);
+            slot.sleepers += 1;
+            let condvar = Arc::clone(slot.condvar.get_or_insert_with(Arc::default));
+            state = match left {
                 None => condvar.wait(state).unwrap_or_else(PoisonError::into_inner),
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(std::time::Instant::now());
-                    if left.is_zero() {
-                        break Err(io::Error::new(on_timeout, "timed out"));
-                    }
+                Some(left) => {
                     condvar.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0
                 }
             };
+            state.slot(wait).sleepers -= 1;
         };
         drop(state);
         result
     }
 
-    /// Runs `attempt` once; when it returns `None`, parks `cx`'s waker on `key` to be woken
-    /// at the next change there: the async front end's wait.
+    /// Runs `attempt` once; when it returns `None`, parks `cx`'s waker on `wait` to be woken
+    /// at the next change that can help: the async front end's wait.
     ///
     /// Nothing is lost when the caller drops the future instead of polling it again: an
     /// attempt either completes (and its result is returned now) or changes nothing.
@@ -178,24 +253,24 @@ impl Shared {
     pub(crate) fn poll_on<T>(
         &self,
         cx: &mut Context<'_>,
-        key: impl Into<WaitKey>,
+        wait: Wait,
         attempt: impl FnOnce(&mut State) -> Option<io::Result<T>>,
     ) -> Poll<io::Result<T>> {
         let mut state = self.lock();
         match attempt(&mut state) {
             Some(result) => Poll::Ready(result),
             None => {
-                state.waiters.entry(key.into()).or_default().park(cx.waker());
+                state.waiters.entry(wait.key).or_default().park(wait.interest, cx.waker());
                 Poll::Pending
             }
         }
     }
 
-    /// Wakes everyone waiting on `key`, so that each looks again: the application changed
-    /// the socket (shut it down) without the stack reporting a change.
-    pub(crate) fn wake(&self, key: impl Into<WaitKey>) {
+    /// Wakes everyone waiting on `socket`, so that each looks again: the application changed
+    /// it (shut it down) without the stack reporting a change.
+    pub(crate) fn wake(&self, socket: SocketHandle) {
         let mut wakers = Vec::new();
-        self.lock().wake_into(key.into(), &mut wakers);
+        self.lock().wake_into(WaitKey::Socket(socket), Ready::ALL, &mut wakers);
         wakers.into_iter().for_each(Waker::wake);
     }
 
@@ -213,7 +288,7 @@ impl Shared {
         drop(state);
         if let Some(mut waiters) = waiters {
             let mut wakers = Vec::new();
-            waiters.wake_into(&mut wakers);
+            waiters.wake_into(Ready::ALL, &mut wakers);
             wakers.into_iter().for_each(Waker::wake);
         }
         self.kick();

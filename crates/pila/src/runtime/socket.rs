@@ -5,7 +5,7 @@
 //! `pila::net` runs an attempt in [`Shared::block_on`] (a condition variable), `pila::tokio`
 //! in [`Shared::poll_on`] (a parked waker); neither front end touches the stack otherwise.
 
-use super::shared::{Shared, State, WaitKey};
+use super::shared::{Interest, Ready, Shared, State, Wait};
 use super::{Handle, now, tcp_error};
 use crate::stack::{self, ListenerHandle, SocketHandle, TcpHandle, UdpHandle};
 use crate::tcp::{RecvError, SendError, State as TcpState, TcpInfo};
@@ -38,9 +38,9 @@ impl ListenerCore {
         &self.host.shared
     }
 
-    /// What an accept waits on.
-    pub(crate) const fn key(&self) -> WaitKey {
-        WaitKey::Socket(SocketHandle::Listener(self.handle))
+    /// What an accept waits on: any change on the listener.
+    pub(crate) const fn wait_accept(&self) -> Wait {
+        Wait::on(SocketHandle::Listener(self.handle), Interest::Any)
     }
 
     pub(crate) const fn local(&self) -> SocketAddr {
@@ -70,7 +70,7 @@ impl ListenerCore {
     pub(crate) fn shutdown(&self) {
         let shared = self.shared();
         shared.lock().stack.listener_close(self.handle);
-        shared.wake(self.key());
+        shared.wake(SocketHandle::Listener(self.handle));
         shared.kick();
     }
 }
@@ -101,10 +101,10 @@ impl Connecting {
         &self.host.shared
     }
 
-    /// What the connect waits on.
-    pub(crate) fn key(&self) -> WaitKey {
+    /// What the connect waits on: any change on the connection.
+    pub(crate) fn wait_established(&self) -> Wait {
         let handle = self.handle.expect("a connection being opened has its handle");
-        WaitKey::Socket(SocketHandle::Tcp(handle))
+        Wait::on(SocketHandle::Tcp(handle), Interest::Any)
     }
 
     /// `Ok` once the handshake is done, the failure if it failed, `None` while it goes on.
@@ -178,9 +178,19 @@ impl StreamCore {
         &self.host.shared
     }
 
-    /// What reads, writes and closes wait on.
-    pub(crate) const fn key(&self) -> WaitKey {
-        WaitKey::Socket(SocketHandle::Tcp(self.handle))
+    /// What a read waits for: data, the end, an error.
+    pub(crate) const fn wait_read(&self) -> Wait {
+        Wait::on(SocketHandle::Tcp(self.handle), Interest::Read)
+    }
+
+    /// What a write waits for: room in the send buffer, or an error.
+    pub(crate) const fn wait_write(&self) -> Wait {
+        Wait::on(SocketHandle::Tcp(self.handle), Interest::Write)
+    }
+
+    /// What waiting for the close waits on: any change on the connection.
+    pub(crate) const fn wait_closed(&self) -> Wait {
+        Wait::on(SocketHandle::Tcp(self.handle), Interest::Any)
     }
 
     pub(crate) const fn local(&self) -> SocketAddr {
@@ -272,7 +282,7 @@ impl StreamCore {
         }
         drop(state);
         // After the change, so that a woken call sees it when it looks again.
-        shared.wake(self.key());
+        shared.wake(SocketHandle::Tcp(self.handle));
         if write {
             shared.kick();
         }
@@ -323,6 +333,27 @@ impl Drop for StreamCore {
     }
 }
 
+/// What the stack's report of a change on `socket` made possible, judged from the socket as
+/// it is now: a connection's readers wake only for data, the end or an error, its writers
+/// only for room or an error. Every other socket's change wakes all its waiters.
+pub(crate) fn readiness(state: &State, socket: SocketHandle) -> Ready {
+    use TcpState::{CloseWait, Closed, Closing, LastAck, TimeWait};
+    let SocketHandle::Tcp(handle) = socket else { return Ready::ALL };
+    let Some(conn) = state.stack.tcp(handle) else { return Ready::ALL };
+    let failed = conn.error().is_some();
+    let state = conn.state();
+    Ready {
+        // No more data can come: a read returns end-of-file.
+        read: failed
+            || conn.recv_available() > 0
+            || matches!(state, CloseWait | Closing | LastAck | TimeWait | Closed),
+        // Past our FIN a write fails at once.
+        write: failed
+            || conn.send_capacity() > 0
+            || matches!(state, Closing | LastAck | TimeWait | Closed),
+    }
+}
+
 /// Kicks the driver when a read or write moved bytes, which gives it work (data to send, a
 /// window to reopen); a call that failed, waited or read end-of-file gave it none.
 pub(crate) fn kick_if_moved(shared: &Shared, result: io::Result<usize>) -> io::Result<usize> {
@@ -354,9 +385,9 @@ impl UdpCore {
         &self.host.shared
     }
 
-    /// What a receive waits on.
-    pub(crate) const fn key(&self) -> WaitKey {
-        WaitKey::Socket(SocketHandle::Udp(self.handle))
+    /// What a receive waits on: any change on the socket (a datagram, an error).
+    pub(crate) const fn wait_recv(&self) -> Wait {
+        Wait::on(SocketHandle::Udp(self.handle), Interest::Any)
     }
 
     pub(crate) const fn local(&self) -> SocketAddr {

@@ -27,6 +27,48 @@
 //! # }
 //! ```
 //!
+//! # hyper
+//! hyper runs unmodified on these streams through hyper-util's `TokioIo`, serving and
+//! fetching:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use bytes::Bytes;
+//! use http_body_util::{BodyExt as _, Empty, Full};
+//! use hyper::{Request, Response, body::Incoming, service::service_fn};
+//! use hyper_util::rt::TokioIo;
+//! use pila::device::{VirtualWire, WireConfig};
+//! use pila::tokio::{Stack, TcpListener, TcpStream};
+//!
+//! let (a, b) = VirtualWire::pair(WireConfig::default());
+//! let client = Stack::builder().device(a).address("192.0.2.1/24").build_tokio()?;
+//! let server = Stack::builder().device(b).address("192.0.2.2/24").build_tokio()?;
+//!
+//! // The server: a task per connection, as with tokio::net.
+//! let listener = TcpListener::bind(&server, "192.0.2.2:80").await?;
+//! tokio::spawn(async move {
+//!     while let Ok((stream, _peer)) = listener.accept().await {
+//!         let hello = service_fn(|_: Request<Incoming>| async {
+//!             let body = Full::new(Bytes::from("hello from pila"));
+//!             Ok::<_, std::convert::Infallible>(Response::new(body))
+//!         });
+//!         let conn = hyper::server::conn::http1::Builder::new();
+//!         tokio::spawn(conn.serve_connection(TokioIo::new(stream), hello));
+//!     }
+//! });
+//!
+//! // The client.
+//! let stream = TcpStream::connect(&client, "192.0.2.2:80").await?;
+//! let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+//! tokio::spawn(conn);
+//! let request = Request::get("/").header("host", "192.0.2.2").body(Empty::<Bytes>::new())?;
+//! let response = sender.send_request(request).await?;
+//! assert_eq!(response.into_body().collect().await?.to_bytes(), "hello from pila");
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # How it runs
 //! [`StackBuilder::build_tokio`] runs the stack's driver as a task on the current runtime: it
 //! sleeps on the device (a TAP or TUN descriptor through tokio's `AsyncFd`, the in-memory
@@ -61,7 +103,7 @@ pub use tcp::{
 };
 pub use udp::UdpSocket;
 
-use crate::runtime::shared::WaitKey;
+use crate::runtime::shared::Wait;
 use crate::runtime::socket::Ping;
 use crate::wire::Ipv4Addr;
 use core::future::poll_fn;
@@ -76,6 +118,6 @@ pub async fn ping(
 ) -> io::Result<std::time::Duration> {
     let shared = &stack.handle().shared;
     let ping = Ping::send(shared, addr)?;
-    let reply = poll_fn(|cx| shared.poll_on(cx, WaitKey::Ping, |state| ping.try_reply(state)));
+    let reply = poll_fn(|cx| shared.poll_on(cx, Wait::PING, |state| ping.try_reply(state)));
     ::tokio::time::timeout(timeout, reply).await.unwrap_or_else(|_| Err(ping.timed_out(timeout)))
 }

@@ -65,7 +65,8 @@ impl TcpListener {
     /// `cx` woken when one is ready.
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         let core = &self.core;
-        let tcp = ready!(core.shared().poll_on(cx, core.key(), |state| core.try_accept(state)))?;
+        let tcp =
+            ready!(core.shared().poll_on(cx, core.wait_accept(), |state| core.try_accept(state)))?;
         let stream = TcpStream::new(core.stream(tcp)?);
         let peer = stream.core.peer();
         Poll::Ready(Ok((stream, peer)))
@@ -105,9 +106,9 @@ impl TcpStream {
                     }
                 };
                 let established = poll_fn(|cx| {
-                    connecting
-                        .shared()
-                        .poll_on(cx, connecting.key(), |state| connecting.try_established(state))
+                    connecting.shared().poll_on(cx, connecting.wait_established(), |state| {
+                        connecting.try_established(state)
+                    })
                 });
                 match established.await {
                     Ok(()) => return Ok(Self::new(connecting.finish()?)),
@@ -160,7 +161,8 @@ impl TcpStream {
     /// Cancel safe: it only looks.
     pub async fn closed(&self) -> io::Result<()> {
         let core = &self.core;
-        poll_fn(|cx| core.shared().poll_on(cx, core.key(), |state| core.try_closed(state))).await
+        poll_fn(|cx| core.shared().poll_on(cx, core.wait_closed(), |state| core.try_closed(state)))
+            .await
     }
 
     /// Borrowed halves that read and write at the same time, from one task or two.
@@ -187,7 +189,8 @@ fn poll_read(
         return Poll::Ready(Ok(()));
     }
     let dst = buf.initialize_unfilled();
-    let read = ready!(core.shared().poll_on(cx, core.key(), |state| core.try_read(state, dst)));
+    let read =
+        ready!(core.shared().poll_on(cx, core.wait_read(), |state| core.try_read(state, dst)));
     // Reading freed receive buffer space: the driver sends the window update if one is due.
     let n = kick_if_moved(core.shared(), read)?;
     buf.advance(n);
@@ -203,10 +206,9 @@ fn poll_write(
     if bufs.iter().all(|b| b.is_empty()) {
         return Poll::Ready(Ok(0));
     }
-    let written = ready!(
-        core.shared()
-            .poll_on(cx, core.key(), |state| { core.try_write(state, bufs.iter().map(|b| &**b)) })
-    );
+    let written = ready!(core.shared().poll_on(cx, core.wait_write(), |state| {
+        core.try_write(state, bufs.iter().map(|b| &**b))
+    }));
     // Queued data is for the driver to send.
     Poll::Ready(kick_if_moved(core.shared(), written))
 }

@@ -53,8 +53,10 @@ impl UdpSocket {
     /// Cancel safe: a datagram is taken off the queue only by the poll that returns it.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         let core = &self.core;
-        poll_fn(|cx| core.shared().poll_on(cx, core.key(), |state| core.try_recv_from(state, buf)))
-            .await
+        poll_fn(|cx| {
+            core.shared().poll_on(cx, core.wait_recv(), |state| core.try_recv_from(state, buf))
+        })
+        .await
     }
 
     /// Waits for a datagram from the connected peer.
@@ -73,8 +75,9 @@ impl UdpSocket {
     ) -> Poll<io::Result<SocketAddr>> {
         let core = &self.core;
         let dst = buf.initialize_unfilled();
-        let (n, from) =
-            ready!(core.shared().poll_on(cx, core.key(), |state| core.try_recv_from(state, dst)))?;
+        let (n, from) = ready!(
+            core.shared().poll_on(cx, core.wait_recv(), |state| core.try_recv_from(state, dst))
+        )?;
         buf.advance(n);
         Poll::Ready(Ok(from))
     }

@@ -266,7 +266,7 @@ fn web_step(a: &Stack, b: &Stack) -> Result<(web::client::Head, String), crate::
             );
             response
         };
-        let limits = web::server::Limits { idle: STEP_LIMIT };
+        let limits = web::server::Limits { idle: STEP_LIMIT, connections: 16 };
         let server = tokio::spawn(web::server::serve(listener, page, limits, stopped));
         let target = web::client::Target::parse(&format!("http://{IP_B}/"))
             .map_err(|e| failed("fetch the page", e))?;

@@ -77,6 +77,8 @@ const LINGER: Duration = Duration::from_secs(5);
 const CUT: Duration = Duration::from_secs(1);
 /// Room for connections not yet accepted, per port (200 clients at once must fit).
 const BACKLOG: usize = 1024;
+/// The most HTTP connections served at once, per port; more wait in the backlog.
+const HTTP_CONNECTIONS: usize = 4096;
 
 /// The live connections, to close them on a stop signal and wait for them to end.
 #[derive(Default)]
@@ -234,7 +236,10 @@ impl Web {
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the web server's runtime: {e} — this is a bug"))?;
-        let limits = web::server::Limits { idle: Duration::from_secs(args.http_idle) };
+        let limits = web::server::Limits {
+            idle: Duration::from_secs(args.http_idle),
+            connections: HTTP_CONNECTIONS,
+        };
         let (stop, _) = tokio::sync::watch::channel(false);
         Ok(Self { runtime, site, limits, stop, servers: Vec::new() })
     }

@@ -79,7 +79,14 @@ impl Target {
 
     /// Where a `Location` header sends us from here (RFC 9110 §10.2.2: it may be relative).
     fn join(&self, location: &str) -> Result<Self, String> {
-        if location.contains("://") {
+        // RFC 3986 §3.1: a scheme is letters, digits, `+`, `-` and `.` up to the first `:`,
+        // which comes before any `/`, `?` or `#`.
+        let scheme = location
+            .split_once(':')
+            .map(|(scheme, _)| scheme)
+            .filter(|s| s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)))
+            .filter(|s| s.starts_with(|c: char| c.is_ascii_alphabetic()));
+        if scheme.is_some() {
             Self::parse(location)
         } else if location.starts_with("//") {
             Self::parse(&format!("http:{location}"))
@@ -222,6 +229,8 @@ mod tests {
             ("/top", "http://192.0.2.1:8000/top"),
             ("other", "http://192.0.2.1:8000/dir/other"),
             ("sub/", "http://192.0.2.1:8000/dir/sub/"),
+            ("/go?to=http://198.51.100.1/", "http://192.0.2.1:8000/go?to=http://198.51.100.1/"),
+            ("next?u=https://x", "http://192.0.2.1:8000/dir/next?u=https://x"),
         ] {
             assert_eq!(base.join(location).unwrap().url(), want, "{location}");
         }

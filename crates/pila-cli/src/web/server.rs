@@ -25,6 +25,8 @@ pub(crate) struct Limits {
     /// A connection that moves no byte either way for this long is closed: a client that
     /// sends no request, sends one too slowly, or stops reading the response.
     pub(crate) idle: Duration,
+    /// The most connections served at once; more wait in the listener's accept queue.
+    pub(crate) connections: usize,
 }
 
 /// Answers every connection `listener` accepts with `service` until `stop` turns `true`;
@@ -40,21 +42,30 @@ pub(crate) async fn serve<S, F>(
     F: Future<Output = Response<SiteBody>> + Send + 'static,
 {
     let mut connections = tokio::task::JoinSet::new();
+    let room = Arc::new(tokio::sync::Semaphore::new(limits.connections));
     loop {
         let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
+            // A connection is taken only when there is room for it.
+            accepted = async {
+                let permit = Arc::clone(&room).acquire_owned().await;
+                (permit, listener.accept().await)
+            } => accepted,
             _ = stop.wait_for(|stop| *stop) => break,
             // Reap finished connections as they end, so the set stays small.
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
         };
         match accepted {
-            Ok((stream, _peer)) => {
-                let service = service.clone();
-                connections.spawn(connection(stream, service, limits, stop.clone()));
+            (Ok(permit), Ok((stream, _peer))) => {
+                let served = connection(stream, service.clone(), limits, stop.clone());
+                connections.spawn(async move {
+                    served.await;
+                    drop(permit);
+                });
             }
+            (Err(_closed), _) => break,
             // The connection failed before it was accepted: the next one.
-            Err(e) if e.kind() != std::io::ErrorKind::InvalidInput => {}
-            Err(_) => break,
+            (_, Err(e)) if e.kind() != std::io::ErrorKind::InvalidInput => {}
+            (_, Err(_)) => break,
         }
     }
     listener.shutdown();

@@ -70,23 +70,24 @@ impl Site {
         };
         let response = match std::fs::metadata(&found) {
             Err(e) => status(io_status(&e)),
-            Ok(meta) if meta.is_dir() => {
-                if !path.ends_with('/') {
-                    // Relative links in the listing need the slash: send the client there.
-                    let mut to = format!("{path}/");
-                    if let Some(query) = req.uri().query() {
-                        let _ = write!(to, "?{query}");
-                    }
-                    redirect(&to)
-                } else if let Some(index) = std::fs::metadata(found.join("index.html"))
-                    .ok()
-                    .filter(std::fs::Metadata::is_file)
-                {
-                    file(req, &found.join("index.html"), &index)
-                } else {
-                    listing(path, &found)
+            Ok(meta) if meta.is_dir() && !path.ends_with('/') => {
+                // Relative links in the listing need the slash: send the client there, on
+                // this server (a path starting `//` would name another host).
+                let mut to = format!("/{}/", path.trim_start_matches('/'));
+                if let Some(query) = req.uri().query() {
+                    let _ = write!(to, "?{query}");
                 }
+                redirect(&to)
             }
+            // The index goes through `resolve` too: a link named index.html is no way out.
+            Ok(meta) if meta.is_dir() => match self.resolve(&format!("{path}index.html")) {
+                Ok(index) => match std::fs::metadata(&index) {
+                    Ok(meta) => file(req, &index, &meta),
+                    Err(e) => status(io_status(&e)),
+                },
+                Err(StatusCode::NOT_FOUND) => listing(path, &found),
+                Err(code) => status(code),
+            },
             Ok(meta) => file(req, &found, &meta),
         };
         if head { strip_body(response) } else { response }
@@ -112,8 +113,12 @@ impl Site {
     }
 }
 
-/// A file, whole or the one byte range asked for.
+/// A file, whole or the one byte range asked for. Only regular files: opening a FIFO or a
+/// device would block the connection's task (and the runtime thread under it).
 fn file<B>(req: &Request<B>, path: &Path, meta: &std::fs::Metadata) -> Response<SiteBody> {
+    if !meta.is_file() {
+        return status(StatusCode::FORBIDDEN);
+    }
     let len = meta.len();
     let modified = meta.modified().ok();
     if let Some(modified) = modified {
@@ -127,7 +132,14 @@ fn file<B>(req: &Request<B>, path: &Path, meta: &std::fs::Metadata) -> Response<
         return response;
     };
     let (start, count) = range.as_ref().map_or((0, len), |r| (*r.start(), r.end() - r.start() + 1));
-    let body = match open_at(path, start).and_then(|file| SiteBody::file(file, count)) {
+    let opened = open_at(path, start);
+    let body = if req.method() == Method::HEAD {
+        // The headers only, but the same ones (and the same failure) as for a GET.
+        opened.map(|_| SiteBody::full(Bytes::new()))
+    } else {
+        opened.and_then(|file| SiteBody::file(file, count))
+    };
+    let body = match body {
         Ok(body) => body,
         Err(e) => return status(io_status(&e)),
     };
@@ -240,8 +252,12 @@ fn listing(uri_path: &str, dir: &Path) -> Response<SiteBody> {
     for (name, is_dir) in names {
         let slash = if is_dir { "/" } else { "" };
         let href = utf8_percent_encode(&name, SEGMENT);
-        let _ =
-            writeln!(page, "<li><a href=\"{href}{slash}\">{}{slash}</a></li>", html_escape(&name));
+        // `./` keeps a name like `javascript:...` a relative path, never a scheme.
+        let _ = writeln!(
+            page,
+            "<li><a href=\"./{href}{slash}\">{}{slash}</a></li>",
+            html_escape(&name)
+        );
     }
     page.push_str("</ul>\n</body></html>\n");
     let mut response = Response::new(SiteBody::full(page));
@@ -316,13 +332,17 @@ fn redirect(to: &str) -> Response<SiteBody> {
     response
 }
 
-/// `response` as the answer to a `HEAD`: the same headers, `Content-Length` included, and
-/// no body.
+/// `response` as the answer to a `HEAD`: the same headers, `Content-Length` included
+/// (unless the response had none, as a `304` has not), and no body.
 fn strip_body(response: Response<SiteBody>) -> Response<SiteBody> {
     let length = response.body().size_hint().exact();
     let (mut parts, _) = response.into_parts();
-    if let Some(length) = length {
-        parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    if parts.status != StatusCode::NOT_MODIFIED
+        && !parts.headers.contains_key(header::CONTENT_LENGTH)
+    {
+        if let Some(length) = length {
+            parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        }
     }
     Response::from_parts(parts, SiteBody::full(Bytes::new()))
 }
@@ -483,6 +503,20 @@ mod tests {
         assert_eq!(site.resolve("/missing"), Err(StatusCode::NOT_FOUND));
         // A link that stays inside the root is followed.
         assert!(site.resolve("/in").unwrap().ends_with("a.txt"));
+        run(async {
+            // A directory whose index.html is a link out of the root.
+            let trap = dir.join("root/trap");
+            std::fs::create_dir_all(&trap).unwrap();
+            std::os::unix::fs::symlink(dir.join("secret"), trap.join("index.html")).unwrap();
+            assert_eq!(site.respond(&get("/trap/")).status(), StatusCode::FORBIDDEN);
+            // `//empty` must not redirect to `//empty/`, which names a host.
+            let response = site.respond(&get("//empty"));
+            assert_eq!(response.headers()[header::LOCATION], "/empty/");
+            // A FIFO would block the task that opens it: refused.
+            let fifo = dir.join("root/fifo");
+            assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+            assert_eq!(site.respond(&get("/fifo")).status(), StatusCode::FORBIDDEN);
+        });
         assert!(site.resolve("/./sub//b.html").unwrap().ends_with("sub/b.html"));
         std::fs::remove_dir_all(dir).unwrap();
     }
@@ -517,6 +551,17 @@ mod tests {
             let response = site.respond(&head);
             assert_eq!(response.headers()[header::CONTENT_LENGTH], "10");
             assert!(body(response).await.is_empty());
+            let modified = std::fs::metadata(dir.join("root/a.txt")).unwrap().modified().unwrap();
+            let cached_head = Request::head("/a.txt")
+                .header(header::IF_MODIFIED_SINCE, httpdate::fmt_http_date(modified))
+                .body(())
+                .unwrap();
+            let response = site.respond(&cached_head);
+            assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+            assert!(
+                !response.headers().contains_key(header::CONTENT_LENGTH),
+                "a 304 has no length"
+            );
 
             let response = site.respond(&get("/sub"));
             assert_eq!(response.status(), StatusCode::MOVED_PERMANENTLY);
@@ -525,7 +570,7 @@ mod tests {
             let response = site.respond(&get("/"));
             assert_eq!(response.headers()[header::CONTENT_TYPE], "text/html; charset=utf-8");
             let page = String::from_utf8(body(response).await).unwrap();
-            for link in ["href=\"a.txt\"", "href=\"sub/\"", "href=\"empty/\""] {
+            for link in ["href=\"./a.txt\"", "href=\"./sub/\"", "href=\"./empty/\""] {
                 assert!(page.contains(link), "{link} missing from {page}");
             }
             assert!(!page.contains("../"), "the root has no parent link");

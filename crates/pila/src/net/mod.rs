@@ -251,6 +251,13 @@ impl StackBuilder {
     /// such a stack must not be made on the runtime's own threads: they would hold up the
     /// driver they wait for.
     ///
+    /// When the last handle and socket are dropped the driver sends what is queued and ends,
+    /// on its runtime. A drop made outside any runtime waits for that (2 s at most), which
+    /// needs the runtime's threads running: a current-thread runtime outside `block_on`
+    /// runs nothing, so drop the stack inside it. A runtime that stops first takes the
+    /// driver with it; to be sure the peer has everything, shut a connection down and await
+    /// [`closed`](crate::tokio::TcpStream::closed) before the runtime ends.
+    ///
     /// Fails like [`build`](Self::build), and with [`io::ErrorKind::Other`] outside a
     /// runtime.
     #[cfg(feature = "tokio")]

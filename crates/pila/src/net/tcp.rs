@@ -62,9 +62,8 @@ impl TcpListener {
             io::ErrorKind::WouldBlock,
             |state| core.try_accept(state),
         )?;
-        let stream = TcpStream::new(core.stream(tcp)?);
-        let peer = stream.core.peer();
-        Ok((stream, peer))
+        let (stream, peer) = core.accepted(tcp)?;
+        Ok((TcpStream::new(stream), peer))
     }
 
     /// The connections as they come, like [`std::net::TcpListener::incoming`].

@@ -238,7 +238,8 @@ impl Shared {
                     condvar.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0
                 }
             };
-            state.slot(wait).sleepers -= 1;
+            let slot = state.slot(wait);
+            slot.sleepers = slot.sleepers.saturating_sub(1);
         };
         drop(state);
         result
@@ -263,6 +264,16 @@ impl Shared {
                 state.waiters.entry(wait.key).or_default().park(wait.interest, cx.waker());
                 Poll::Pending
             }
+        }
+    }
+
+    /// Takes `waker` back from `wait`, for a future dropped before it was woken whose key
+    /// lives on (the stack's pings): its waker would otherwise stay parked there.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn unpark(&self, wait: Wait, waker: &Waker) {
+        let mut state = self.lock();
+        if let Some(waiters) = state.waiters.get_mut(&wait.key) {
+            waiters.slots[wait.interest.index()].wakers.retain(|w| !w.will_wake(waker));
         }
     }
 

@@ -60,9 +60,14 @@ impl ListenerCore {
         }
     }
 
-    /// The stream of a connection [`try_accept`](Self::try_accept) took.
-    pub(crate) fn stream(&self, tcp: TcpHandle) -> io::Result<StreamCore> {
-        StreamCore::new(&self.host, tcp)
+    /// The stream of a connection [`try_accept`](Self::try_accept) took, with the peer's
+    /// address; if it cannot be made, the connection is closed rather than left without an
+    /// owner.
+    pub(crate) fn accepted(&self, tcp: TcpHandle) -> io::Result<(StreamCore, SocketAddr)> {
+        let stream = StreamCore::new(&self.host, tcp)
+            .inspect_err(|_| self.host.shared.close(SocketHandle::Tcp(tcp)))?;
+        let peer = stream.peer();
+        Ok((stream, peer))
     }
 
     /// Stops listening: the port is free, queued connections are reset, and accepts waiting
@@ -201,10 +206,24 @@ impl StreamCore {
         self.peer
     }
 
+    /// How many bytes a read would return now (`Some(0)`: end-of-file or an error), or
+    /// `None` when it would wait. Only looks.
+    pub(crate) fn readable(&self, state: &State) -> Option<usize> {
+        // Looked at under the lock: `shutdown(Read)` sets it there and wakes us.
+        if self.read_shut.load(Ordering::Relaxed) {
+            return Some(0);
+        }
+        let socket = SocketHandle::Tcp(self.handle);
+        readiness(state, socket)
+            .read
+            .then(|| state.stack.tcp(self.handle).map_or(0, |c| c.recv_available()))
+    }
+
     /// Reads what has arrived into `buf`: `Ok(0)` at end-of-file (the peer's FIN, or our
     /// `shutdown(Read)`), `None` when nothing has arrived yet. `buf` must not be empty.
     pub(crate) fn try_read(&self, state: &mut State, buf: &mut [u8]) -> Option<io::Result<usize>> {
-        // Looked at under the lock: `shutdown(Read)` sets it there and wakes us.
+        // Look first: a read that waits must not mark the connection for the driver.
+        self.readable(state)?;
         if self.read_shut.load(Ordering::Relaxed) {
             return Some(Ok(0));
         }
@@ -226,6 +245,10 @@ impl StreamCore {
         state: &mut State,
         bufs: impl IntoIterator<Item = &'b [u8]>,
     ) -> Option<io::Result<usize>> {
+        // Look first: a write that waits must not mark the connection for the driver.
+        if !readiness(state, SocketHandle::Tcp(self.handle)).write {
+            return None;
+        }
         let Some(conn) = state.stack.tcp_mut(self.handle) else {
             return Some(Err(io::ErrorKind::NotConnected.into()));
         };
@@ -337,7 +360,7 @@ impl Drop for StreamCore {
 /// it is now: a connection's readers wake only for data, the end or an error, its writers
 /// only for room or an error. Every other socket's change wakes all its waiters.
 pub(crate) fn readiness(state: &State, socket: SocketHandle) -> Ready {
-    use TcpState::{CloseWait, Closed, Closing, LastAck, TimeWait};
+    use TcpState::{CloseWait, Closed, Closing, FinWait1, FinWait2, LastAck, TimeWait};
     let SocketHandle::Tcp(handle) = socket else { return Ready::ALL };
     let Some(conn) = state.stack.tcp(handle) else { return Ready::ALL };
     let failed = conn.error().is_some();
@@ -347,10 +370,10 @@ pub(crate) fn readiness(state: &State, socket: SocketHandle) -> Ready {
         read: failed
             || conn.recv_available() > 0
             || matches!(state, CloseWait | Closing | LastAck | TimeWait | Closed),
-        // Past our FIN a write fails at once.
+        // Once our FIN is queued a write fails at once.
         write: failed
             || conn.send_capacity() > 0
-            || matches!(state, Closing | LastAck | TimeWait | Closed),
+            || matches!(state, FinWait1 | FinWait2 | Closing | LastAck | TimeWait | Closed),
     }
 }
 
@@ -487,10 +510,15 @@ impl Ping {
         Ok(Self { addr, ident, sent_at })
     }
 
-    /// The round-trip time once the reply is in; `None` until then.
+    /// The round-trip time once the reply is in; `None` until then. A reply from another
+    /// host (a late one to an earlier ping that used the same identifier) is passed over.
     pub(crate) fn try_reply(&self, state: &mut State) -> Option<io::Result<std::time::Duration>> {
-        let reply = state.stack.ping_poll_reply(self.ident)?;
-        Some(Ok(reply.at.saturating_duration_since(self.sent_at).to_std()))
+        loop {
+            let reply = state.stack.ping_poll_reply(self.ident)?;
+            if reply.from == self.addr {
+                return Some(Ok(reply.at.saturating_duration_since(self.sent_at).to_std()));
+            }
+        }
     }
 
     /// The error of a ping whose reply did not come within `timeout`.

@@ -118,6 +118,25 @@ pub async fn ping(
 ) -> io::Result<std::time::Duration> {
     let shared = &stack.handle().shared;
     let ping = Ping::send(shared, addr)?;
-    let reply = poll_fn(|cx| shared.poll_on(cx, Wait::PING, |state| ping.try_reply(state)));
+    // The pings' wait outlives this one: take the waker back however the future ends.
+    let mut parked = Parked { shared, waker: None };
+    let reply = poll_fn(|cx| {
+        parked.waker = Some(cx.waker().clone());
+        shared.poll_on(cx, Wait::PING, |state| ping.try_reply(state))
+    });
     ::tokio::time::timeout(timeout, reply).await.unwrap_or_else(|_| Err(ping.timed_out(timeout)))
+}
+
+/// The waker a ping last parked, taken back when the ping is over or dropped.
+struct Parked<'a> {
+    shared: &'a crate::runtime::shared::Shared,
+    waker: Option<std::task::Waker>,
+}
+
+impl Drop for Parked<'_> {
+    fn drop(&mut self) {
+        if let Some(waker) = &self.waker {
+            self.shared.unpark(Wait::PING, waker);
+        }
+    }
 }

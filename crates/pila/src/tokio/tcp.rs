@@ -67,9 +67,8 @@ impl TcpListener {
         let core = &self.core;
         let tcp =
             ready!(core.shared().poll_on(cx, core.wait_accept(), |state| core.try_accept(state)))?;
-        let stream = TcpStream::new(core.stream(tcp)?);
-        let peer = stream.core.peer();
-        Poll::Ready(Ok((stream, peer)))
+        let (stream, peer) = core.accepted(tcp)?;
+        Poll::Ready(Ok((TcpStream::new(stream), peer)))
     }
 
     /// The address the listener is bound to.
@@ -110,8 +109,9 @@ impl TcpStream {
                         connecting.try_established(state)
                     })
                 });
-                match established.await {
-                    Ok(()) => return Ok(Self::new(connecting.finish()?)),
+                // As the blocking connect does, a failure moves on to the next address.
+                match established.await.and_then(|()| connecting.finish()) {
+                    Ok(stream) => return Ok(Self::new(stream)),
                     Err(e) => last = Some(e),
                 }
             }

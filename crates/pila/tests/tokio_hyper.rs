@@ -54,6 +54,8 @@ async fn keep_alive_exchange(a: &Stack) {
     for path in ["/one", "/two", "/big"] {
         let request =
             Request::get(path).header("host", "192.0.2.2").body(Empty::<Bytes>::new()).unwrap();
+        // The connection takes the next request once it has finished the last one.
+        sender.ready().await.unwrap();
         let response = sender.send_request(request).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         let body = response.into_body().collect().await.unwrap().to_bytes();

@@ -140,40 +140,35 @@ fn refused_and_unbindable_are_the_tokio_kinds() {
 #[test]
 fn ten_thousand_concurrent_connections_from_tasks() {
     const CONNECTIONS: u32 = 10_000;
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    runtime.block_on(async {
-        let test = async {
-            let (a, b) = hosts(Driver::Task);
-            let listener = TcpListener::bind_with_backlog(&b, at(IP_B, 7), 16_384).unwrap();
-            let server = tokio::spawn(echo_server(listener));
-            let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(CONNECTIONS as usize));
-            let clients: Vec<_> = (0..CONNECTIONS)
-                .map(|i| {
-                    let (a, barrier) = (a.clone(), barrier.clone());
-                    tokio::spawn(async move {
-                        let mut stream = TcpStream::connect(&a, at(IP_B, 7)).await?;
-                        // Every connection is open before any sends.
-                        barrier.wait().await;
-                        stream.write_all(&i.to_be_bytes()).await?;
-                        stream.shutdown().await?;
-                        let mut back = Vec::new();
-                        stream.read_to_end(&mut back).await?;
-                        Ok::<_, std::io::Error>(back == i.to_be_bytes())
-                    })
+    on_both_runtimes(|| async {
+        let (a, b) = hosts(Driver::Task);
+        let listener = TcpListener::bind_with_backlog(&b, at(IP_B, 7), 16_384).unwrap();
+        let server = tokio::spawn(echo_server(listener));
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(CONNECTIONS as usize));
+        let clients: Vec<_> = (0..CONNECTIONS)
+            .map(|i| {
+                let (a, barrier) = (a.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    let mut stream = TcpStream::connect(&a, at(IP_B, 7)).await?;
+                    // Every connection is open before any sends.
+                    barrier.wait().await;
+                    stream.write_all(&i.to_be_bytes()).await?;
+                    stream.shutdown().await?;
+                    let mut back = Vec::new();
+                    stream.read_to_end(&mut back).await?;
+                    Ok::<_, std::io::Error>(back == i.to_be_bytes())
                 })
-                .collect();
-            let mut echoed = 0;
-            for client in clients {
-                if client.await.unwrap().unwrap() {
-                    echoed += 1;
-                }
+            })
+            .collect();
+        let mut echoed = 0;
+        for client in clients {
+            if client.await.unwrap().unwrap() {
+                echoed += 1;
             }
-            assert_eq!(echoed, CONNECTIONS);
-            assert_eq!(b.counters().tcp_passive_opens, u64::from(CONNECTIONS));
-            server.abort();
-        };
-        tokio::time::timeout(LIMIT, test).await.expect("10,000 connections did not finish");
+        }
+        assert_eq!(echoed, CONNECTIONS);
+        assert_eq!(b.counters().tcp_passive_opens, u64::from(CONNECTIONS));
+        server.abort();
     });
 }
 
@@ -418,51 +413,46 @@ fn ping_measures_a_round_trip_and_times_out() {
 fn one_gibibyte_arrives_intact_under_loss_and_reordering() {
     const TOTAL: usize = 1 << 30;
     const CHUNK: usize = 1 << 20;
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    runtime.block_on(async {
-        let test = async {
-            let lossy = Impairments { loss: 0.005, reorder: 0.005, seed: 11, ..Impairments::NONE };
-            let tcp = pila::tcp::Config {
-                // A wire with no delay: retransmit as soon as the RTT allows.
-                rto_min: PilaDuration::from_millis(20),
-                rto_initial: PilaDuration::from_millis(100),
-                ..pila::tcp::Config::default()
-            };
-            let config = WireConfig::default().with_impairments(lossy);
-            let (a, b) = hosts_with(config, Driver::Task, |b| b.tcp_config(tcp.clone()));
-            let listener = TcpListener::bind(&b, at(IP_B, 5001)).await.unwrap();
-            let reader = tokio::spawn(async move {
-                let (mut stream, _) = listener.accept().await.unwrap();
-                let (mut hash, mut total) = (Sha256::new(), 0usize);
-                let mut buf = vec![0u8; 256 * 1024];
-                loop {
-                    let n = stream.read(&mut buf).await.unwrap();
-                    if n == 0 {
-                        break;
-                    }
-                    hash.update(&buf[..n]);
-                    total += n;
-                }
-                (total, hash.finalize())
-            });
-            let mut stream = TcpStream::connect(&a, at(IP_B, 5001)).await.unwrap();
-            // One random mebibyte, stamped with its index so that order and duplication show.
-            let mut block = vec![0u8; CHUNK];
-            pila::rand::Rng::new(42).fill(&mut block);
-            let mut hash = Sha256::new();
-            for i in 0..TOTAL / CHUNK {
-                block[..8].copy_from_slice(&(i as u64).to_le_bytes());
-                stream.write_all(&block).await.unwrap();
-                hash.update(&block);
-            }
-            stream.shutdown().await.unwrap();
-            let retransmitted = stream.tcp_info().unwrap().retransmitted_segments;
-            let (received, got) = reader.await.unwrap();
-            assert_eq!(received, TOTAL);
-            assert_eq!(got, hash.finalize(), "SHA-256 of what arrived differs from what was sent");
-            assert!(retransmitted > 0, "nothing was lost: the impairments did not apply");
+    on_both_runtimes(|| async {
+        let lossy = Impairments { loss: 0.005, reorder: 0.005, seed: 11, ..Impairments::NONE };
+        let tcp = pila::tcp::Config {
+            // A wire with no delay: retransmit as soon as the RTT allows.
+            rto_min: PilaDuration::from_millis(20),
+            rto_initial: PilaDuration::from_millis(100),
+            ..pila::tcp::Config::default()
         };
-        tokio::time::timeout(LIMIT, test).await.expect("1 GiB did not arrive in time");
+        let config = WireConfig::default().with_impairments(lossy);
+        let (a, b) = hosts_with(config, Driver::Task, |b| b.tcp_config(tcp.clone()));
+        let listener = TcpListener::bind(&b, at(IP_B, 5001)).await.unwrap();
+        let reader = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let (mut hash, mut total) = (Sha256::new(), 0usize);
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                let n = stream.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                hash.update(&buf[..n]);
+                total += n;
+            }
+            (total, hash.finalize())
+        });
+        let mut stream = TcpStream::connect(&a, at(IP_B, 5001)).await.unwrap();
+        // One random mebibyte, stamped with its index so that order and duplication show.
+        let mut block = vec![0u8; CHUNK];
+        pila::rand::Rng::new(42).fill(&mut block);
+        let mut hash = Sha256::new();
+        for i in 0..TOTAL / CHUNK {
+            block[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            stream.write_all(&block).await.unwrap();
+            hash.update(&block);
+        }
+        stream.shutdown().await.unwrap();
+        let retransmitted = stream.tcp_info().unwrap().retransmitted_segments;
+        let (received, got) = reader.await.unwrap();
+        assert_eq!(received, TOTAL);
+        assert_eq!(got, hash.finalize(), "SHA-256 of what arrived differs from what was sent");
+        assert!(retransmitted > 0, "nothing was lost: the impairments did not apply");
     });
 }

@@ -84,6 +84,28 @@ fn refused_is_seen_on_both_ends() {
     });
 }
 
+/// An event stream nobody reads holds only its capacity; the rest is counted as missed, so
+/// SYNs to closed ports cannot grow it without limit.
+#[test]
+fn an_unread_event_stream_stays_bounded() {
+    within(LIMIT, || {
+        let (a, b) = pair();
+        let unread = b.events_with_capacity(16);
+        let everything = b.events_with_capacity(1_000);
+        for _ in 0..100 {
+            let err = TcpStream::connect(&a, addr(IP_B, 81)).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{err}");
+        }
+        // B's refusal is in its stream once A's connect has failed; allow the driver a turn.
+        std::thread::sleep(Duration::from_millis(50));
+        let kept = everything.try_iter().count();
+        assert_eq!(kept, 100, "a stream with room missed events");
+        assert_eq!(everything.missed(), 0);
+        assert_eq!(unread.try_iter().count(), 16);
+        assert_eq!(unread.missed(), 84);
+    });
+}
+
 #[test]
 fn connect_timeout_gives_up_on_a_silent_host() {
     within(LIMIT, || {

@@ -86,10 +86,13 @@ pub struct StackBuilder {
 
 /// The events of a [`Stack`] ([`Stack::events`]), in the order they happened.
 ///
-/// Iterating blocks for the next event and ends when the stack shuts down.
+/// Iterating blocks for the next event and ends when the stack shuts down. The stream holds
+/// a bounded number of events not yet read; what comes while it is full is left out and
+/// counted ([`missed`](Self::missed)).
 #[derive(Debug)]
 pub struct Events {
     rx: mpsc::Receiver<Event>,
+    missed: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Stack {
@@ -138,9 +141,19 @@ impl Stack {
     }
 
     /// A stream of the stack's events (established, refused, reset, timed out, closed), from
-    /// now on. Each call makes a new, independent stream.
+    /// now on. Each call makes a new, independent stream, which holds up to 16,384 events
+    /// not yet read ([`events_with_capacity`](Self::events_with_capacity)).
     pub fn events(&self) -> Events {
-        Events { rx: self.shared().subscribe() }
+        self.events_with_capacity(Events::DEFAULT_CAPACITY)
+    }
+
+    /// A stream of the stack's events that holds at most `capacity` events not yet read
+    /// (at least one). When it is full, newer events are left out and counted in
+    /// [`Events::missed`]: a stream nobody reads costs bounded memory, however many SYNs
+    /// reach closed ports.
+    pub fn events_with_capacity(&self, capacity: usize) -> Events {
+        let (rx, missed) = self.shared().subscribe(capacity.max(1));
+        Events { rx, missed }
     }
 
     /// The stack's first IPv4 address.
@@ -323,6 +336,14 @@ impl core::fmt::Debug for StackBuilder {
 }
 
 impl Events {
+    /// How many unread events a stream holds unless asked otherwise.
+    pub const DEFAULT_CAPACITY: usize = 16_384;
+
+    /// How many events this stream left out because it was full.
+    pub fn missed(&self) -> u64 {
+        self.missed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The next event if one has happened, without blocking.
     pub fn try_next(&self) -> Option<Event> {
         self.rx.try_recv().ok()

@@ -17,7 +17,7 @@ use core::task::Waker;
 use core::task::{Context, Poll};
 use std::collections::HashMap;
 use std::io;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, mpsc};
 
 /// What a caller waits on: a socket, or the echo replies of the stack's pings.
@@ -130,6 +130,12 @@ impl Waiters {
     }
 }
 
+/// An open event stream: a bounded queue, and how many events it had no room for.
+struct Subscriber {
+    tx: mpsc::SyncSender<Event>,
+    missed: Arc<AtomicU64>,
+}
+
 /// What the driver and the sockets share.
 pub(crate) struct Shared {
     state: Mutex<State>,
@@ -147,8 +153,8 @@ pub(crate) struct State {
     pub(crate) stack: stack::Stack,
     /// Who waits on what; an entry lives until its socket closes.
     waiters: HashMap<WaitKey, Waiters>,
-    /// The open [`super::Events`] streams.
-    subscribers: Vec<mpsc::Sender<Event>>,
+    /// The open [`crate::net::Events`] streams.
+    subscribers: Vec<Subscriber>,
     /// Set when the last handle is dropped: the driver sends what is queued and stops.
     pub(crate) shutdown: bool,
 }
@@ -167,9 +173,17 @@ impl State {
         &mut self.waiters.entry(wait.key).or_default().slots[wait.interest.index()]
     }
 
-    /// Hands `event` to every open event stream; streams whose reader is gone are dropped.
+    /// Hands `event` to every open event stream: a full one counts it as missed, and one
+    /// whose reader is gone is forgotten.
     pub(crate) fn publish(&mut self, event: Event) {
-        self.subscribers.retain(|tx| tx.send(event).is_ok());
+        self.subscribers.retain(|sub| match sub.tx.try_send(event) {
+            Ok(()) => true,
+            Err(mpsc::TrySendError::Full(_)) => {
+                sub.missed.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => false,
+        });
     }
 }
 
@@ -305,11 +319,13 @@ impl Shared {
         self.kick();
     }
 
-    /// A new event stream.
-    pub(crate) fn subscribe(&self) -> mpsc::Receiver<Event> {
-        let (tx, rx) = mpsc::channel();
-        self.lock().subscribers.push(tx);
-        rx
+    /// A new event stream that holds at most `capacity` events not yet read; the count of
+    /// those it had no room for grows in the returned counter.
+    pub(crate) fn subscribe(&self, capacity: usize) -> (mpsc::Receiver<Event>, Arc<AtomicU64>) {
+        let (tx, rx) = mpsc::sync_channel(capacity);
+        let missed = Arc::new(AtomicU64::new(0));
+        self.lock().subscribers.push(Subscriber { tx, missed: Arc::clone(&missed) });
+        (rx, missed)
     }
 
     /// An ICMP echo identifier no other ping of this stack uses at the moment.

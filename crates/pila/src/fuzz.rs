@@ -134,6 +134,7 @@ pub fn stack_receive(data: &[u8]) {
         gateway: Some(Ipv4Addr::new(192, 0, 2, 254)),
         checksums: NO_VERIFY,
         max_syn_backlog: 2,
+        seed: Some(1),
         ..Config::default()
     };
     let Ok(mut stack) = Stack::new(config) else { return };

@@ -140,11 +140,21 @@ fn configurations_are_checked() {
     assert_eq!(cfg(&|c| c.mtu = 100), Some(ConfigError::BadMtu));
     assert_eq!(cfg(&|c| c.ephemeral_ports = (5000, 4000)), Some(ConfigError::BadPortRange));
     assert_eq!(cfg(&|c| c.mac = ethernet::Address::BROADCAST), Some(ConfigError::BadMac));
+    assert_eq!(cfg(&|c| c.seed = None), Some(ConfigError::NoSeed));
     assert_eq!(cfg(&|_| {}), None);
     let mut c = config(false);
     c.mtu = 1280;
     assert_eq!(Stack::new(c).unwrap().config().tcp.mss, 1240);
     let _: Ipv4Cidr = "192.0.2.1/24".parse().unwrap();
+}
+
+/// The defaults hold no seed: keys everyone could predict are not a default.
+#[test]
+fn a_default_configuration_has_no_seed_to_predict() {
+    let addresses = vec!["192.0.2.1/24".parse().unwrap()];
+    let c = Config { addresses, ..Config::default() };
+    assert_eq!(c.seed, None);
+    assert_eq!(Stack::new(c).err(), Some(ConfigError::NoSeed));
 }
 
 /// A valid IPv4 datagram from A to B carrying an echo request, as bytes.

@@ -88,7 +88,7 @@ fn bind_rules() {
 fn ephemeral_ports_depend_on_the_seed() {
     let port = |seed| {
         let mut c = config(false);
-        c.seed = seed;
+        c.seed = Some(seed);
         let mut s = Stack::new(c).unwrap();
         let h = s.udp_bind(sa("0.0.0.0:0")).unwrap();
         s.udp_local_addr(h).unwrap().port()

@@ -17,7 +17,7 @@ fn host(mac: u8, cidr: &str, seed: u64) -> Result<Stack, String> {
     let config = Config {
         mac: ethernet::Address([2, 0, 0, 0, 0, mac]),
         addresses,
-        seed,
+        seed: Some(seed),
         ..Config::default()
     };
     Stack::new(config).map_err(|e| format!("cannot build a stack: {e}"))

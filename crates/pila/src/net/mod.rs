@@ -305,7 +305,7 @@ impl StackBuilder {
             mac: self.mac.unwrap_or(ethernet::Address([0x02, 0x00, o1, o2, o3, o4])),
             addresses,
             gateway: self.gateway,
-            seed: self.seed.unwrap_or_else(random_seed),
+            seed: Some(self.seed.unwrap_or_else(random_seed)),
             ..stack::Config::default()
         };
         if let Some(tcp) = self.tcp {

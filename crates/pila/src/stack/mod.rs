@@ -71,8 +71,11 @@ pub struct Config {
     pub gateway: Option<Ipv4Addr>,
     /// The IP MTU (default 1500).
     pub mtu: usize,
-    /// Seed of the stack's random generator (ISN key, ephemeral ports, IP identifiers).
-    pub seed: u64,
+    /// Seed of the stack's random generator: the keys of initial sequence numbers and SYN
+    /// cookies, ephemeral ports, IP identifiers. Required, and secret in production: anyone
+    /// who knows it can predict them. There is no default; the edges (`pila::net`, the CLI)
+    /// draw one from the operating system unless told otherwise.
+    pub seed: Option<u64>,
     /// Defaults of every TCP connection. Its `mss` follows the MTU when left at 1460.
     pub tcp: crate::tcp::Config,
     /// The ephemeral port range, inclusive (default 49152–65535, RFC 6335).
@@ -107,7 +110,7 @@ impl Default for Config {
             addresses: Vec::new(),
             gateway: None,
             mtu: 1500,
-            seed: 0,
+            seed: None,
             tcp: crate::tcp::Config::default(),
             ephemeral_ports: (49152, 65535),
             checksums: Checksums::SOFTWARE,
@@ -138,6 +141,8 @@ pub enum ConfigError {
     BadPortRange,
     /// The Ethernet address is not unicast.
     BadMac,
+    /// No seed was given: a stack's keys must not be predictable.
+    NoSeed,
 }
 
 impl fmt::Display for ConfigError {
@@ -148,6 +153,9 @@ impl fmt::Display for ConfigError {
             Self::BadMtu => "the MTU must be between 576 and 65535",
             Self::BadPortRange => "the ephemeral port range must be non-empty and above 0",
             Self::BadMac => "the MAC address must be unicast",
+            Self::NoSeed => {
+                "the stack needs a seed (Config::seed), secret and random in production"
+            }
         })
     }
 }
@@ -332,7 +340,7 @@ impl Stack {
         } else {
             config.tcp.mss = config.tcp.mss.min(mss_for_mtu);
         }
-        let mut rng = Rng::new(config.seed);
+        let mut rng = Rng::new(config.seed.ok_or(ConfigError::NoSeed)?);
         let ip_ident = rng.next_u32() as u16;
         let mut port_key = [0; 16];
         rng.fill(&mut port_key);

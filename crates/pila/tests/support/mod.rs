@@ -40,7 +40,7 @@ pub fn config(b: bool) -> Config {
     Config {
         mac: if b { B_MAC } else { A_MAC },
         addresses: vec![format!("{}/24", if b { B_IP } else { A_IP }).parse().unwrap()],
-        seed: if b { 2 } else { 1 },
+        seed: Some(if b { 2 } else { 1 }),
         ..Config::default()
     }
 }

@@ -7,7 +7,7 @@
 //! socket that the host is unreachable. A resolved entry lives `ttl`; used after that, it
 //! is still used while unicast requests refresh it, and dropped if they go unanswered.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use core::net::Ipv4Addr;
 
@@ -54,7 +54,9 @@ pub(crate) enum Enqueued {
 /// The neighbour cache.
 #[derive(Debug)]
 pub(crate) struct Neighbors {
-    entries: HashMap<Ipv4Addr, Entry>,
+    /// Ordered by address: `handle_timeout` walks it and its order reaches the wire, so a
+    /// randomly keyed hash map would make the same seed send different frames.
+    entries: BTreeMap<Ipv4Addr, Entry>,
     /// Requests to send: target address and, for a refresh, the MAC to unicast to.
     requests: VecDeque<(Ipv4Addr, Option<Address>)>,
     config: ArpConfig,
@@ -65,7 +67,7 @@ pub(crate) struct Neighbors {
 
 impl Neighbors {
     pub(crate) fn new(config: ArpConfig) -> Self {
-        Self { entries: HashMap::new(), requests: VecDeque::new(), config, next_deadline: None }
+        Self { entries: BTreeMap::new(), requests: VecDeque::new(), config, next_deadline: None }
     }
 
     /// The MAC address of `ip`, if known. An expired entry is still answered while a

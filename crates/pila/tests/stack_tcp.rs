@@ -309,3 +309,38 @@ fn ten_thousand_concurrent_connections() {
     assert!(b.tcp_syn_cookies_sent > 0 && b.tcp_syn_cookies_recv > 0, "{b}");
     assert_eq!(b.tcp_syn_cookies_failed, 0);
 }
+
+/// A chatty peer on a keepalive connection moves its deadlines with every segment: the
+/// timer heap still holds O(connections) entries, not one per segment.
+#[test]
+fn a_million_exchanges_leave_the_timer_heap_small() {
+    let keepalive = pila::tcp::Keepalive {
+        idle: Duration::from_secs(7200),
+        interval: Duration::from_secs(75),
+        probes: 9,
+    };
+    // ACKs at once: between exchanges the keepalive is each side's only deadline.
+    let tcp = pila::tcp::Config {
+        keepalive: Some(keepalive),
+        delayed_ack: None,
+        ..pila::tcp::Config::default()
+    };
+    let a = pila::stack::Config { tcp: tcp.clone(), ..config(false) };
+    let b = pila::stack::Config { tcp, ..config(true) };
+    let mut net = Net::with(a, b, pila::device::WireConfig::default());
+    let (c, s) = connected(&mut net);
+    let mut buf = [0u8; 16];
+    let mut most = 0;
+    for i in 0..1_000_000u32 {
+        net.a().tcp_mut(c).unwrap().send(&i.to_le_bytes()[..1]).unwrap();
+        net.settle();
+        assert_eq!(net.b().tcp_mut(s).unwrap().recv(&mut buf), Ok(1), "exchange {i}");
+        net.b().tcp_mut(s).unwrap().send(b"k").unwrap();
+        net.settle();
+        assert_eq!(net.a().tcp_mut(c).unwrap().recv(&mut buf), Ok(1), "exchange {i}");
+        // Time moves on, so every exchange re-arms the timers at a new instant.
+        net.advance(Duration::from_micros(100));
+        most = most.max(net.a().tcp_timer_entries()).max(net.b().tcp_timer_entries());
+    }
+    assert!(most <= 2 + 64 + 2, "the timer heap grew to {most} entries for one connection");
+}

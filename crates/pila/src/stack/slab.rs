@@ -72,6 +72,14 @@ impl<T> Slab<T> {
     pub(crate) fn len(&self) -> usize {
         self.len
     }
+
+    /// Every stored value with its key, in slot order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Key, &T)> + '_ {
+        self.slots.iter().zip(0u32..).filter_map(|(slot, index)| {
+            let key = Key { index, generation: slot.generation };
+            slot.value.as_ref().map(|value| (key, value))
+        })
+    }
 }
 
 #[cfg(test)]

@@ -110,6 +110,41 @@ impl TcpTable {
     pub(crate) fn poll_at(&self) -> Option<Instant> {
         self.timers.peek().map(|Reverse((t, _))| *t)
     }
+
+    /// Files `key`'s new earliest deadline.
+    ///
+    /// The entry of its old deadline stays behind: a heap cannot move an entry. Stale
+    /// entries are dropped when they reach the top (so `poll_at` stays exact), and once
+    /// they could outnumber the live ones the heap is rebuilt from the connections' own
+    /// deadlines, so it holds O(connections) entries however often a peer moves them
+    /// (each segment re-arms a keepalive) — at O(1) amortised per change.
+    fn schedule(&mut self, key: Key, deadline: Instant) {
+        self.timers.push(Reverse((deadline, key)));
+        if self.timers.len() > 2 * self.conns.len() + 64 {
+            self.timers = self
+                .conns
+                .iter()
+                .filter_map(|(key, slot)| slot.deadline.map(|d| Reverse((d, key))))
+                .collect();
+        }
+        self.drop_stale_timers();
+    }
+
+    /// Pops the entries at the top of the heap whose connection is gone or has another
+    /// deadline now.
+    fn drop_stale_timers(&mut self) {
+        while let Some(&Reverse((at, key))) = self.timers.peek() {
+            if self.conns.get(key).is_some_and(|slot| slot.deadline == Some(at)) {
+                return;
+            }
+            self.timers.pop();
+        }
+    }
+
+    /// How many entries the timer heap holds, stale ones included.
+    pub(crate) fn timer_entries(&self) -> usize {
+        self.timers.len()
+    }
 }
 
 /// What became of one polled segment.
@@ -305,6 +340,12 @@ impl Stack {
         self.tcp.conns.len()
     }
 
+    /// How many entries the TCP timer heap holds, stale ones included: O(connections).
+    #[doc(hidden)]
+    pub fn tcp_timer_entries(&self) -> usize {
+        self.tcp.timer_entries()
+    }
+
     // ---- internals ----
 
     /// Files a new connection by its tuple, in its listener's SYN queue if it has one, and
@@ -480,13 +521,6 @@ impl Stack {
         let retrans = slot.conn.retransmitted_segments();
         self.counters.tcp_retrans_segs += retrans.saturating_sub(slot.retrans);
         slot.retrans = retrans;
-        let deadline = slot.conn.poll_timeout();
-        if deadline != slot.deadline {
-            slot.deadline = deadline;
-            if let Some(d) = deadline {
-                self.tcp.timers.push(Reverse((d, key)));
-            }
-        }
         let (local, remote) = (SocketAddr::V4(slot.tuple.0), SocketAddr::V4(slot.tuple.1));
         let silent = slot.silent;
         let listener = slot.listener;
@@ -498,6 +532,14 @@ impl Stack {
         } else {
             (0, 0)
         };
+        let deadline = slot.conn.poll_timeout();
+        if deadline != slot.deadline {
+            slot.deadline = deadline;
+            match deadline {
+                Some(d) => self.tcp.schedule(key, d),
+                None => self.tcp.drop_stale_timers(),
+            }
+        }
         let event = |kind| Event {
             at: now,
             kind,
@@ -569,6 +611,7 @@ impl Stack {
                     l.forget(key);
                 }
                 self.tcp.conns.remove(key);
+                self.tcp.drop_stale_timers();
                 return;
             }
         }

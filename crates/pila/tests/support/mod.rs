@@ -138,6 +138,11 @@ impl Net {
     }
 
     /// Settles, then jumps the clock to the next deadline; `false` when nothing is due.
+    /// Moves the clock on by `d`; what falls due meanwhile runs at the next settle.
+    pub fn advance(&mut self, d: Duration) {
+        self.clock.advance(d);
+    }
+
     pub fn step(&mut self) -> bool {
         self.settle();
         match self.next_deadline() {
@@ -157,6 +162,8 @@ impl Net {
             if done(self) {
                 return true;
             }
+            // What `done` gave the stacks to do goes out first: the deadlines it arms count.
+            self.settle();
             match self.next_deadline() {
                 Some(t) if t <= end => self.clock.advance_to(t.max(self.clock.now())),
                 _ => {

@@ -1351,3 +1351,38 @@ fn data_segments_leave_room_for_sack_blocks() {
     // Timestamps take 12 bytes (two NOPs and 10), one SACK block 12 more (two NOPs, 2 and 8).
     assert_eq!(segments[0].payload.len(), 1460 - 12 - 12);
 }
+
+/// Data that wraps around the send ring is copied into the caller's scratch: with a
+/// scratch smaller than the MSS each segment carries only what fits, and the sequence space
+/// (and the FIN) follows what was carried, so the stream arrives whole.
+#[test]
+fn a_small_scratch_never_cuts_a_wrapping_segment_short() {
+    let config = Config { send_buffer: 4096, ..cfg() };
+    let mut c = established_with(&config);
+    let first = data(2 * MSS);
+    assert_eq!(c.send(&first), Ok(2 * MSS));
+    let sent = drain(&mut c, ms(20));
+    assert_eq!(sent.iter().map(|s| s.payload.len()).sum::<usize>(), 2 * MSS);
+    // 2000 bytes acknowledged: the ring holds [2000, 2920) and the next write wraps its end.
+    inject(&mut c, ms(30), Repr { ack_number: Some(seq(ISS + 1 + 2000)), ..peer() });
+    let second: Vec<u8> = (0..3000u32).map(|i| (i % 241) as u8 ^ 0x5a).collect();
+    assert_eq!(c.send(&second), Ok(3000));
+    c.shutdown_write();
+    let mut scratch = [0u8; 100];
+    let mut next = seq(ISS + 1 + 2 * MSS as u32);
+    let mut got = Vec::new();
+    let mut fin = false;
+    while let Some(seg) = c.poll_transmit(ms(40), &mut scratch) {
+        assert!(!fin, "a segment after the FIN");
+        assert_eq!(seg.seq_number, next, "a gap in the sequence space after {} bytes", got.len());
+        assert!(seg.payload.len() <= 100);
+        got.extend_from_slice(seg.payload);
+        fin = seg.flags.contains(Flags::FIN);
+        next = seg.seq_number + (seg.payload.len() + usize::from(fin));
+        if got.len() >= second.len() && fin {
+            break;
+        }
+    }
+    assert_eq!(got, second, "what the segments carried is not what was written");
+    assert!(fin, "no FIN after the data");
+}

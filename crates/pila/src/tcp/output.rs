@@ -45,19 +45,21 @@ fn flags(list: &[Flags]) -> Flags {
 
 impl Connection {
     /// The next segment to send, or `None`; call until `None`. The payload borrows the
-    /// send buffer, or `scratch` (which should hold at least 64 KiB) when the bytes wrap
-    /// around the ring.
+    /// send buffer, or `scratch` when the bytes wrap around the ring; a segment carries no
+    /// more data than `scratch` holds (give it at least the MSS, 64 KiB to be safe), so
+    /// what the sequence space counts as sent is always what the segment carries.
     pub fn poll_transmit<'a>(
         &'a mut self,
         now: Instant,
         scratch: &'a mut [u8],
     ) -> Option<Repr<'a>> {
-        let plan = self.plan(now)?;
+        let plan = self.plan(now, scratch.len())?;
         self.stats.segments_sent += 1;
         Some(self.materialize(now, plan, scratch))
     }
 
-    fn plan(&mut self, now: Instant) -> Option<Plan> {
+    /// `room`: the most data the segment may carry.
+    fn plan(&mut self, now: Instant, room: usize) -> Option<Plan> {
         if let Some((seq, ack)) = self.rst_pending.take() {
             let f = flags(&[Flags::RST]);
             return Some(Plan {
@@ -82,21 +84,21 @@ impl Connection {
                 Some(self.finish(iss, ack, flags(&[Flags::SYN]), 0, 0, Kind::Syn, None))
             }
             State::SynSent => None,
-            _ => self.plan_synchronized(now),
+            _ => self.plan_synchronized(now, room),
         }
     }
 
-    fn plan_synchronized(&mut self, now: Instant) -> Option<Plan> {
+    fn plan_synchronized(&mut self, now: Instant, room: usize) -> Option<Plan> {
         if self.state.sends_data() {
-            if let Some(p) = self.plan_retransmit(now) {
+            if let Some(p) = self.plan_retransmit(now, room) {
                 return Some(p);
             }
-            if let Some(p) = self.plan_new_data(now) {
+            if let Some(p) = self.plan_new_data(now, room) {
                 return Some(p);
             }
             if self.snd.probe_pending {
                 self.snd.probe_pending = false;
-                if let Some(p) = self.plan_probe(now) {
+                if let Some(p) = self.plan_probe(now, room) {
                     return Some(p);
                 }
             }
@@ -122,9 +124,9 @@ impl Connection {
 
     /// Retransmissions: with SACK, tail loss probes and what RACK marked lost; without,
     /// fast retransmit and go-back-N after a timeout.
-    fn plan_retransmit(&mut self, now: Instant) -> Option<Plan> {
+    fn plan_retransmit(&mut self, now: Instant, room: usize) -> Option<Plan> {
         if self.sack_ok {
-            return self.plan_rack_retransmit(now);
+            return self.plan_rack_retransmit(now, room);
         }
         let smss = self.snd.mss;
         let (una, nxt) = (self.snd.snd_una, self.snd.snd_nxt);
@@ -133,7 +135,7 @@ impl Connection {
             // segment goes out regardless of cwnd.
             self.snd.fast_rtx = false;
             if nxt > una {
-                return self.data_segment(now, una, nxt, smss, true);
+                return self.data_segment(now, una, nxt, smss, true, room);
             }
         }
         if let Some(p) = self.snd.rtx_next {
@@ -143,7 +145,7 @@ impl Connection {
             if self.snd.effective_cwnd() <= pipe || p >= nxt {
                 return None;
             }
-            let seg = self.data_segment(now, p, nxt, smss, true)?;
+            let seg = self.data_segment(now, p, nxt, smss, true, room)?;
             let end = seg.seq.plus(seg.data_len + usize::from(seg.flags.contains(Flags::FIN)));
             self.snd.rtx_next = (end < nxt).then_some(end);
             return Some(seg);
@@ -154,7 +156,7 @@ impl Connection {
     /// With SACK: a tail loss probe when the PTO fired (RFC 8985 §7.3), else the lowest
     /// segment RACK marked lost while `cwnd - pipe >= SMSS` (RFC 6675 §5 (C) with NextSeg()
     /// rule 1 on RACK's marks); the first retransmission of a recovery goes regardless.
-    fn plan_rack_retransmit(&mut self, now: Instant) -> Option<Plan> {
+    fn plan_rack_retransmit(&mut self, now: Instant, room: usize) -> Option<Plan> {
         let smss = self.snd.mss;
         let (una, nxt) = (self.snd.snd_una, self.snd.snd_nxt);
         if core::mem::take(&mut self.snd.tlp_pending) && nxt > una {
@@ -163,10 +165,10 @@ impl Connection {
             let room = if wnd_end > nxt { wnd_end.since(nxt) } else { 0 };
             let len = self.snd.unsent().min(room).min(smss);
             let p = if len > 0 {
-                self.data_segment(now, nxt, nxt.plus(len), len, false)
+                self.data_segment(now, nxt, nxt.plus(len), len, false, room)
             } else {
                 let (start, end) = self.snd.rack.last()?;
-                self.data_segment(now, start, end, smss, true)
+                self.data_segment(now, start, end, smss, true, room)
             }?;
             self.snd.rack.tlp = Some((self.snd.snd_nxt, len == 0));
             self.stats.tlp_probes += 1;
@@ -179,11 +181,11 @@ impl Connection {
         if !force && self.snd.cc.cwnd() < self.snd.rack.pipe() + smss {
             return None;
         }
-        self.data_segment(now, start, end, smss, true)
+        self.data_segment(now, start, end, smss, true, room)
     }
 
     /// New data as congestion window, peer window, sender SWS avoidance and Nagle allow.
-    fn plan_new_data(&mut self, now: Instant) -> Option<Plan> {
+    fn plan_new_data(&mut self, now: Instant, room: usize) -> Option<Plan> {
         if self.snd.rtx_next.is_some() {
             return None;
         }
@@ -234,27 +236,28 @@ impl Connection {
         self.snd.sws_override = false;
         // The FIN follows the last byte; it needs no window (as BSD).
         let limit = if len == unsent && fin_pending { nxt.plus(len + 1) } else { nxt.plus(len) };
-        self.data_segment(now, nxt, limit, len, false)
+        self.data_segment(now, nxt, limit, len, false, room)
     }
 
     /// A zero-window probe (RFC 9293 §3.8.6.1): one byte beyond the window, or the FIN.
-    fn plan_probe(&mut self, now: Instant) -> Option<Plan> {
+    fn plan_probe(&mut self, now: Instant, room: usize) -> Option<Plan> {
         if self.snd.snd_wnd > 0 {
             return None;
         }
         let (una, nxt) = (self.snd.snd_una, self.snd.snd_nxt);
         let p = if nxt > una {
-            self.data_segment(now, una, nxt, 1, true)
+            self.data_segment(now, una, nxt, 1, true, room)
         } else {
             let fin_now = self.snd.unsent() == 0;
-            self.data_segment(now, nxt, nxt.plus(1), usize::from(!fin_now), false)
+            self.data_segment(now, nxt, nxt.plus(1), usize::from(!fin_now), false, room)
         }?;
         self.stats.zero_window_probes += 1;
         Some(p)
     }
 
-    /// The segment starting at `seq` with at most `max_data` bytes, within `[seq, limit)`
-    /// in sequence space; the FIN rides along if it falls below `limit`.
+    /// The segment starting at `seq` with at most `max_data` bytes (and at most `room`, what
+    /// the caller's scratch holds), within `[seq, limit)` in sequence space; the FIN rides
+    /// along if it falls below `limit` and right after the data.
     fn data_segment(
         &mut self,
         now: Instant,
@@ -262,13 +265,14 @@ impl Connection {
         limit: SeqNumber,
         max_data: usize,
         retransmit: bool,
+        room: usize,
     ) -> Option<Plan> {
         // RFC 6691: options count against the MSS. Data segments of a connection that is also
         // receiving out of order carry SACK blocks, so they carry that much less data. The
         // blocks take kind, length and 8 bytes a block (RFC 2018 §3), aligned by two NOPs.
         let sack_blocks = self.next_sack_blocks();
         let sack_len = if sack_blocks.is_empty() { 0 } else { 4 + 8 * sack_blocks.len() };
-        let max_data = max_data.min(self.snd.mss.saturating_sub(sack_len).max(1));
+        let max_data = max_data.min(self.snd.mss.saturating_sub(sack_len).max(1)).min(room);
         let buf_end = self.snd.buf_end();
         let data_stop = seq_min(seq_min(seq.plus(max_data), limit), buf_end);
         let len = if data_stop > seq { data_stop.since(seq) } else { 0 };
@@ -421,6 +425,8 @@ impl Connection {
             if b.is_empty() {
                 a
             } else {
+                // `plan` left no more data than the scratch holds.
+                debug_assert!(a.len() + b.len() <= scratch.len());
                 let n = (a.len() + b.len()).min(scratch.len());
                 let first = a.len().min(n);
                 scratch[..first].copy_from_slice(&a[..first]);

@@ -5,8 +5,9 @@
 //! joins the link queue (Linux does it in `ip_finish_output`): a datagram waiting for ARP
 //! waits whole, so the per-neighbour queue bound counts datagrams, not fragments.
 
+use super::Stack;
+use super::link::LinkFrame;
 use super::reassembly::{Reassembled, quote};
-use super::{LinkFrame, Stack};
 use crate::time::Instant;
 use crate::wire::{Checksum, ethernet, icmpv4, ipv4};
 

@@ -1,11 +1,15 @@
-//! ICMP bookkeeping: the token bucket that limits the errors we send (RFC 1812 §4.3.2.8,
-//! RFC 1122 §3.2.2), and the echo replies waiting for the ping API.
+//! ICMP: echo requests answered and sent (the ping API), errors sent under a token bucket
+//! (RFC 1812 §4.3.2.8, RFC 1122 §3.2.2), and errors received turned into socket errors or a
+//! smaller path MTU (RFC 1191, RFC 5927).
 
 use std::collections::{HashMap, VecDeque};
 
-use core::net::Ipv4Addr;
+use core::net::{Ipv4Addr, SocketAddrV4};
 
+use super::{Error, SocketHandle, Stack, UdpHandle};
 use crate::time::Instant;
+use crate::wire::ip::Protocol;
+use crate::wire::{icmpv4, ipv4};
 
 /// Echo replies kept per identifier before the oldest is dropped.
 const MAX_REPLIES: usize = 64;
@@ -80,6 +84,175 @@ impl Pings {
     /// The oldest reply for `ident`.
     pub(crate) fn poll(&mut self, ident: u16) -> Option<PingReply> {
         self.replies.get_mut(&ident)?.pop_front()
+    }
+}
+
+impl Stack {
+    /// Sends an ICMP echo request to `dst`; replies come from [`Stack::ping_poll_reply`].
+    pub fn ping_send(
+        &mut self,
+        now: Instant,
+        dst: Ipv4Addr,
+        ident: u16,
+        seq: u16,
+        data: &[u8],
+    ) -> Result<(), Error> {
+        if dst.is_unspecified() || dst.is_multicast() {
+            return Err(Error::InvalidInput);
+        }
+        let repr = icmpv4::Repr::EchoRequest { ident, seq_no: seq, data };
+        let src = self.iface.source_for(dst).ok_or(Error::NetworkUnreachable);
+        let src = match src {
+            Ok(src) => src,
+            Err(e) => {
+                self.counters.ip_out_no_routes += 1;
+                return Err(e);
+            }
+        };
+        if repr.buffer_len() + ipv4::HEADER_LEN > self.config.mtu {
+            return Err(Error::MessageTooLong);
+        }
+        let packet = self.icmp_packet(src, dst, &repr);
+        self.pings.register(ident);
+        self.counters.icmp_out_msgs += 1;
+        self.send_ip(now, dst, packet, None)
+    }
+
+    /// The oldest echo reply with identifier `ident` not yet returned.
+    pub fn ping_poll_reply(&mut self, ident: u16) -> Option<PingReply> {
+        self.pings.poll(ident)
+    }
+
+    pub(super) fn icmp_input(
+        &mut self,
+        now: Instant,
+        ip: &ipv4::Repr,
+        payload: &[u8],
+        broadcast: bool,
+    ) {
+        self.counters.icmp_in_msgs += 1;
+        let Ok(packet) = icmpv4::Packet::new_checked(payload) else {
+            self.counters.icmp_in_errors += 1;
+            return;
+        };
+        let repr = match icmpv4::Repr::parse(&packet, &self.config.checksums) {
+            Ok(repr) => repr,
+            Err(crate::wire::Error::Unsupported) => return,
+            Err(_) => {
+                self.counters.icmp_in_errors += 1;
+                return;
+            }
+        };
+        match repr {
+            icmpv4::Repr::EchoRequest { ident, seq_no, data } => {
+                self.counters.icmp_in_echos += 1;
+                // Like Linux's icmp_echo_ignore_broadcasts: no smurf amplifier.
+                if broadcast {
+                    return;
+                }
+                let reply = icmpv4::Repr::EchoReply { ident, seq_no, data };
+                let packet = self.icmp_packet(ip.dst_addr, ip.src_addr, &reply);
+                if self.send_ip(now, ip.src_addr, packet, None).is_ok() {
+                    self.counters.icmp_out_msgs += 1;
+                    self.counters.icmp_out_echo_reps += 1;
+                }
+            }
+            icmpv4::Repr::EchoReply { ident, seq_no, data } => {
+                self.counters.icmp_in_echo_reps += 1;
+                let reply =
+                    PingReply { from: ip.src_addr, seq: seq_no, at: now, data_len: data.len() };
+                self.pings.record(ident, reply);
+            }
+            icmpv4::Repr::DstUnreachable { reason, next_hop_mtu, header, data } => {
+                self.counters.icmp_in_dest_unreachs += 1;
+                self.dst_unreachable(now, reason, next_hop_mtu, &header, data);
+            }
+            icmpv4::Repr::TimeExceeded { .. } => {}
+        }
+    }
+
+    /// Sends a destination unreachable error about `raw`, unless its source is unspecified
+    /// or the rate limit says no. The callers hold the rest of RFC 1122 §3.2.2: they pass
+    /// only whole (or reassembled), non-ICMP datagrams not sent to a broadcast address.
+    pub(super) fn icmp_error(
+        &mut self,
+        now: Instant,
+        reason: icmpv4::DstUnreachable,
+        ip: &ipv4::Repr,
+        raw: &[u8],
+    ) {
+        if ip.src_addr.is_unspecified() {
+            return;
+        }
+        if !self.icmp_bucket.take(now) {
+            self.counters.icmp_out_rate_limited += 1;
+            return;
+        }
+        let Ok(repr) = icmpv4::Repr::dst_unreachable(reason, raw) else { return };
+        let packet = self.icmp_packet(ip.dst_addr, ip.src_addr, &repr);
+        if self.send_ip(now, ip.src_addr, packet, None).is_ok() {
+            self.counters.icmp_out_msgs += 1;
+            self.counters.icmp_out_dest_unreachs += 1;
+        }
+    }
+
+    /// A whole IPv4 datagram carrying `repr`.
+    pub(super) fn icmp_packet(
+        &mut self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        repr: &icmpv4::Repr<'_>,
+    ) -> Vec<u8> {
+        let len = repr.buffer_len();
+        let mut packet = self.ip_packet(src, dst, Protocol::Icmp, len, false);
+        let body = &mut packet[ipv4::HEADER_LEN..];
+        repr.emit(&mut icmpv4::Packet::new_unchecked(body), &self.config.checksums);
+        packet
+    }
+
+    /// An ICMP destination unreachable about a datagram we sent: `header` and the first
+    /// bytes of its payload. RFC 1122 §4.1.3.3: a connected UDP socket learns of it.
+    pub(super) fn dst_unreachable(
+        &mut self,
+        now: Instant,
+        reason: icmpv4::DstUnreachable,
+        next_hop_mtu: u16,
+        header: &ipv4::Repr,
+        data: &[u8],
+    ) {
+        use icmpv4::DstUnreachable as U;
+        if !self.iface.has_addr(header.src_addr) {
+            return;
+        }
+        let port = |i: usize| data.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+        let (Some(sport), Some(dport)) = (port(0), port(2)) else { return };
+        let local = SocketAddrV4::new(header.src_addr, sport);
+        let remote = SocketAddrV4::new(header.dst_addr, dport);
+        // The quoted TCP sequence number, for RFC 5927's in-window check.
+        let seq = data.get(4..8).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        let seq = seq.map(crate::wire::tcp::SeqNumber);
+        let error = match reason {
+            U::PortUnreachable | U::ProtoUnreachable => Error::ConnectionRefused,
+            U::NetUnreachable | U::DstNetUnknown => Error::NetworkUnreachable,
+            U::FragRequired if header.protocol == Protocol::Tcp => {
+                self.tcp_icmp_error(now, (local, remote), seq, None, Some(next_hop_mtu));
+                return;
+            }
+            U::FragRequired => return,
+            _ => Error::HostUnreachable,
+        };
+        if header.protocol == Protocol::Tcp {
+            self.tcp_icmp_error(now, (local, remote), seq, Some(error), None);
+            return;
+        }
+        if header.protocol == Protocol::Udp {
+            let Some(key) = self.udp.by_local(local) else { return };
+            let Some(s) = self.udp.sockets.get_mut(key) else { return };
+            if s.remote == Some(remote) {
+                s.error = Some(error);
+                self.wake(SocketHandle::Udp(UdpHandle(key)));
+            }
+        }
     }
 }
 

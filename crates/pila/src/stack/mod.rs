@@ -16,38 +16,54 @@
 //!
 //! Socket calls (`tcp_*`, `udp_*`, `ping_*`) may come at any point; the frames they cause
 //! come out of the next `poll_transmit`.
+//!
+//! # Layout
+//!
+//! This file holds the configuration and the dispatch; each layer's input, output and
+//! socket API live together, each in its own file:
+//!
+//! * `link`: Ethernet in and out, ARP, the control queue of frames; `arp`: the neighbour
+//!   cache;
+//! * `ipv4`: datagrams in and out, routing; `fragment`, `reassembly`: fragments both ways;
+//! * `icmp`: echo, errors sent and received; `udp`: UDP input and sockets; `tcp`: the
+//!   connection table, listeners, timers and TCP input and output;
+//! * `socket`: the socket API's errors and handles; `iface`, `ports`, `slab`, `counters`:
+//!   addresses and routes, ephemeral ports, the socket slab, counters and events.
 
 mod arp;
 mod counters;
 mod fragment;
 mod icmp;
 mod iface;
+mod ipv4;
+mod link;
 mod ports;
 mod reassembly;
 mod slab;
+mod socket;
 mod tcp;
 mod udp;
 
 pub use counters::{Counters, Event, EventKind};
 pub use icmp::PingReply;
 pub use iface::{Ipv4Cidr, ParseCidrError};
+pub use socket::{Error, ListenerHandle, SocketHandle, TcpHandle, UdpHandle};
 
 use std::collections::{HashSet, VecDeque};
 
 use core::fmt;
-use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use core::net::Ipv4Addr;
 
 use crate::device::Medium;
 use crate::rand::Rng;
 use crate::time::{Duration, Instant};
-use crate::wire::ip::Protocol;
-use crate::wire::{Checksums, arp as warp, ethernet, icmpv4, ipv4, udp as wudp};
-use arp::{ArpConfig, Enqueued, Neighbors, Pending};
+use crate::wire::{Checksums, ethernet};
+use arp::{ArpConfig, Neighbors};
 use icmp::{Pings, TokenBucket};
 use iface::Interface;
+use link::LinkFrame;
 use ports::Ports;
 use reassembly::Reassembler;
-use slab::Key;
 use tcp::TcpTable;
 use udp::UdpTable;
 
@@ -161,132 +177,6 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
-
-/// What a socket call failed with. Converts to [`std::io::Error`] with the kind
-/// `std::net` would give.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Error {
-    /// Nothing to do now: no data, no connection to accept, a full buffer.
-    WouldBlock,
-    /// The local address and port are taken.
-    AddrInUse,
-    /// The local address is not one of ours, or no ephemeral port is free.
-    AddrNotAvailable,
-    /// A bad argument: a zero port, an IPv6 address, a stale handle.
-    InvalidInput,
-    /// The socket is not connected.
-    NotConnected,
-    /// The peer refused: RST to our SYN, or ICMP port unreachable.
-    ConnectionRefused,
-    /// The peer reset the connection.
-    ConnectionReset,
-    /// The connection was aborted locally.
-    ConnectionAborted,
-    /// The peer stopped answering.
-    TimedOut,
-    /// The next hop never answered ARP, or ICMP said the host is unreachable.
-    HostUnreachable,
-    /// No route to the destination.
-    NetworkUnreachable,
-    /// The sending direction is closed.
-    BrokenPipe,
-    /// The datagram is larger than UDP allows.
-    MessageTooLong,
-    /// A queue is full.
-    NoBufferSpace,
-}
-
-impl Error {
-    /// The [`std::io::ErrorKind`] `std::net` uses for this error.
-    pub fn kind(self) -> std::io::ErrorKind {
-        use std::io::ErrorKind as K;
-        match self {
-            Self::WouldBlock => K::WouldBlock,
-            Self::AddrInUse => K::AddrInUse,
-            Self::AddrNotAvailable => K::AddrNotAvailable,
-            Self::InvalidInput | Self::MessageTooLong => K::InvalidInput,
-            Self::NotConnected => K::NotConnected,
-            Self::ConnectionRefused => K::ConnectionRefused,
-            Self::ConnectionReset => K::ConnectionReset,
-            Self::ConnectionAborted => K::ConnectionAborted,
-            Self::TimedOut => K::TimedOut,
-            Self::HostUnreachable => K::HostUnreachable,
-            Self::NetworkUnreachable => K::NetworkUnreachable,
-            Self::BrokenPipe => K::BrokenPipe,
-            Self::NoBufferSpace => K::OutOfMemory,
-        }
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::WouldBlock => "operation would block",
-            Self::AddrInUse => "address in use",
-            Self::AddrNotAvailable => "address not available",
-            Self::InvalidInput => "invalid argument",
-            Self::NotConnected => "not connected",
-            Self::ConnectionRefused => "connection refused",
-            Self::ConnectionReset => "connection reset by peer",
-            Self::ConnectionAborted => "connection aborted",
-            Self::TimedOut => "connection timed out",
-            Self::HostUnreachable => "host unreachable",
-            Self::NetworkUnreachable => "network unreachable",
-            Self::BrokenPipe => "broken pipe",
-            Self::MessageTooLong => "message too long",
-            Self::NoBufferSpace => "no buffer space available",
-        })
-    }
-}
-
-impl std::error::Error for Error {}
-
-impl From<Error> for std::io::Error {
-    fn from(e: Error) -> Self {
-        Self::new(e.kind(), e)
-    }
-}
-
-macro_rules! handle {
-    ($(#[doc = $doc:literal])* $name:ident) => {
-        $(#[doc = $doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(Key);
-    };
-}
-
-handle!(
-    /// A TCP connection of a [`Stack`]: a slot index and its generation.
-    TcpHandle
-);
-handle!(
-    /// A TCP listener of a [`Stack`].
-    ListenerHandle
-);
-handle!(
-    /// A UDP socket of a [`Stack`].
-    UdpHandle
-);
-
-/// Any socket, as [`Stack::poll_wake`] names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SocketHandle {
-    /// A TCP connection.
-    Tcp(TcpHandle),
-    /// A TCP listener.
-    Listener(ListenerHandle),
-    /// A UDP socket.
-    Udp(UdpHandle),
-}
-
-/// A frame waiting in the control queue: its link destination and payload.
-#[derive(Debug)]
-struct LinkFrame {
-    dst: ethernet::Address,
-    ethertype: ethernet::EtherType,
-    payload: Vec<u8>,
-}
 
 /// A host: an interface with its addresses, routes and sockets. See the [module
 /// documentation](self) for the calling order.
@@ -411,30 +301,16 @@ impl Stack {
     /// is dropped.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
         loop {
-            if let Some((target, unicast)) = self.neighbors.pop_request() {
-                if let Some(len) = self.arp_request(buf, target, unicast) {
-                    self.counters.arp_requests_sent += 1;
-                    return Some(len);
-                }
-                continue;
-            }
-            if let Some(frame) = self.link_out.pop_front() {
-                match self.write_frame(buf, frame.dst, frame.ethertype, &frame.payload) {
-                    Some(len) => return Some(len),
-                    None => {
-                        self.counters.ip_out_discards += 1;
-                        continue;
-                    }
-                }
+            if let Some(len) = self.link_poll_transmit(buf) {
+                return Some(len);
             }
             if let Some(len) = self.tcp_poll_transmit(now, buf) {
                 return Some(len);
             }
             // A connection's segment may have started an ARP resolution.
-            if self.neighbors.has_requests() || !self.link_out.is_empty() {
-                continue;
+            if !self.link_pending() {
+                return None;
             }
-            return None;
         }
     }
 
@@ -462,391 +338,6 @@ impl Stack {
         }
     }
 
-    /// Sends an ICMP echo request to `dst`; replies come from [`Stack::ping_poll_reply`].
-    pub fn ping_send(
-        &mut self,
-        now: Instant,
-        dst: Ipv4Addr,
-        ident: u16,
-        seq: u16,
-        data: &[u8],
-    ) -> Result<(), Error> {
-        if dst.is_unspecified() || dst.is_multicast() {
-            return Err(Error::InvalidInput);
-        }
-        let repr = icmpv4::Repr::EchoRequest { ident, seq_no: seq, data };
-        let src = self.iface.source_for(dst).ok_or(Error::NetworkUnreachable);
-        let src = match src {
-            Ok(src) => src,
-            Err(e) => {
-                self.counters.ip_out_no_routes += 1;
-                return Err(e);
-            }
-        };
-        if repr.buffer_len() + ipv4::HEADER_LEN > self.config.mtu {
-            return Err(Error::MessageTooLong);
-        }
-        let packet = self.icmp_packet(src, dst, &repr);
-        self.pings.register(ident);
-        self.counters.icmp_out_msgs += 1;
-        self.send_ip(now, dst, packet, None)
-    }
-
-    /// The oldest echo reply with identifier `ident` not yet returned.
-    pub fn ping_poll_reply(&mut self, ident: u16) -> Option<PingReply> {
-        self.pings.poll(ident)
-    }
-
-    // ---- input ----
-
-    fn ethernet_input(&mut self, now: Instant, data: &[u8]) {
-        let Ok(frame) = ethernet::Frame::new_checked(data) else {
-            self.counters.eth_dropped += 1;
-            return;
-        };
-        let dst = frame.dst_addr();
-        if dst != self.config.mac && !dst.is_broadcast() {
-            self.counters.eth_dropped += 1;
-            return;
-        }
-        match frame.ethertype() {
-            ethernet::EtherType::Arp => self.arp_input(now, frame.payload()),
-            ethernet::EtherType::Ipv4 => self.ipv4_input(now, frame.payload()),
-            _ => self.counters.eth_dropped += 1,
-        }
-    }
-
-    fn arp_input(&mut self, now: Instant, data: &[u8]) {
-        let Ok(packet) = warp::Packet::new_checked(data) else {
-            self.counters.eth_dropped += 1;
-            return;
-        };
-        let Ok(repr) = warp::Repr::parse(&packet) else {
-            self.counters.eth_dropped += 1;
-            return;
-        };
-        let sender = repr.source_protocol_addr;
-        let sender_mac = repr.source_hardware_addr;
-        let for_us = self.iface.has_addr(repr.target_protocol_addr);
-        let sender_ok = !sender.is_unspecified()
-            && !sender.is_multicast()
-            && !self.iface.is_broadcast(sender)
-            && !self.iface.has_addr(sender)
-            && sender_mac.is_unicast();
-        if sender_ok {
-            // RFC 826: update a known sender; add it only if the packet is for us.
-            let released = self.neighbors.learn(now, sender, sender_mac, for_us);
-            for pending in released {
-                self.push_datagram(sender_mac, pending.packet);
-            }
-        } else if !sender.is_unspecified() || !sender_mac.is_unicast() {
-            self.counters.eth_dropped += 1;
-            return;
-        }
-        if for_us && repr.operation == warp::Operation::Request {
-            let reply = warp::Repr {
-                operation: warp::Operation::Reply,
-                source_hardware_addr: self.config.mac,
-                source_protocol_addr: repr.target_protocol_addr,
-                target_hardware_addr: sender_mac,
-                target_protocol_addr: sender,
-            };
-            let mut payload = vec![0; reply.buffer_len()];
-            reply.emit(&mut warp::Packet::new_unchecked(&mut payload[..]));
-            if self.push_link(sender_mac, ethernet::EtherType::Arp, payload) {
-                self.counters.arp_replies_sent += 1;
-            }
-        }
-    }
-
-    fn ipv4_input(&mut self, now: Instant, data: &[u8]) {
-        self.counters.ip_in_receives += 1;
-        let Ok(packet) = ipv4::Packet::new_checked(data) else {
-            self.counters.ip_in_hdr_errors += 1;
-            return;
-        };
-        let Ok(repr) = ipv4::Repr::parse(&packet, &self.config.checksums) else {
-            self.counters.ip_in_hdr_errors += 1;
-            return;
-        };
-        let src = repr.src_addr;
-        // RFC 1122 §3.2.1.3: a source that is broadcast or multicast is discarded; TTL 0
-        // was never legal to send.
-        if repr.ttl == 0 || src.is_broadcast() || src.is_multicast() || self.iface.is_broadcast(src)
-        {
-            self.counters.ip_in_hdr_errors += 1;
-            return;
-        }
-        let broadcast = self.iface.is_broadcast(repr.dst_addr);
-        if !broadcast && !self.iface.has_addr(repr.dst_addr) {
-            self.counters.ip_in_addr_errors += 1;
-            return;
-        }
-        let total = usize::from(packet.total_len());
-        let raw = data.get(..total).unwrap_or(data);
-        let payload = packet.payload();
-        if repr.more_frags || repr.frag_offset != 0 {
-            self.fragment_input(now, &repr, payload, broadcast);
-            return;
-        }
-        self.deliver(now, &repr, payload, raw, broadcast);
-    }
-
-    /// Hands a whole datagram to its protocol. `raw` is the datagram as received (or as
-    /// rebuilt after reassembly), quoted by the ICMP errors it causes.
-    fn deliver(
-        &mut self,
-        now: Instant,
-        ip: &ipv4::Repr,
-        payload: &[u8],
-        raw: &[u8],
-        broadcast: bool,
-    ) {
-        match ip.protocol {
-            Protocol::Icmp => {
-                self.counters.ip_in_delivers += 1;
-                self.icmp_input(now, ip, payload, broadcast);
-            }
-            Protocol::Udp => {
-                self.counters.ip_in_delivers += 1;
-                self.udp_input(now, ip, payload, raw, broadcast);
-            }
-            // TCP is unicast only (RFC 1122 §4.2.3.10).
-            Protocol::Tcp if broadcast => self.counters.ip_in_addr_errors += 1,
-            Protocol::Tcp => {
-                self.counters.ip_in_delivers += 1;
-                self.tcp_input(now, ip, payload);
-            }
-            _ => {
-                self.counters.ip_in_unknown_protos += 1;
-                if !broadcast {
-                    self.icmp_error(now, icmpv4::DstUnreachable::ProtoUnreachable, ip, raw);
-                }
-            }
-        }
-    }
-
-    fn icmp_input(&mut self, now: Instant, ip: &ipv4::Repr, payload: &[u8], broadcast: bool) {
-        self.counters.icmp_in_msgs += 1;
-        let Ok(packet) = icmpv4::Packet::new_checked(payload) else {
-            self.counters.icmp_in_errors += 1;
-            return;
-        };
-        let repr = match icmpv4::Repr::parse(&packet, &self.config.checksums) {
-            Ok(repr) => repr,
-            Err(crate::wire::Error::Unsupported) => return,
-            Err(_) => {
-                self.counters.icmp_in_errors += 1;
-                return;
-            }
-        };
-        match repr {
-            icmpv4::Repr::EchoRequest { ident, seq_no, data } => {
-                self.counters.icmp_in_echos += 1;
-                // Like Linux's icmp_echo_ignore_broadcasts: no smurf amplifier.
-                if broadcast {
-                    return;
-                }
-                let reply = icmpv4::Repr::EchoReply { ident, seq_no, data };
-                let packet = self.icmp_packet(ip.dst_addr, ip.src_addr, &reply);
-                if self.send_ip(now, ip.src_addr, packet, None).is_ok() {
-                    self.counters.icmp_out_msgs += 1;
-                    self.counters.icmp_out_echo_reps += 1;
-                }
-            }
-            icmpv4::Repr::EchoReply { ident, seq_no, data } => {
-                self.counters.icmp_in_echo_reps += 1;
-                let reply =
-                    PingReply { from: ip.src_addr, seq: seq_no, at: now, data_len: data.len() };
-                self.pings.record(ident, reply);
-            }
-            icmpv4::Repr::DstUnreachable { reason, next_hop_mtu, header, data } => {
-                self.counters.icmp_in_dest_unreachs += 1;
-                self.dst_unreachable(now, reason, next_hop_mtu, &header, data);
-            }
-            icmpv4::Repr::TimeExceeded { .. } => {}
-        }
-    }
-
-    // ---- output ----
-
-    /// Sends a destination unreachable error about `raw`, unless its source is unspecified
-    /// or the rate limit says no. The callers hold the rest of RFC 1122 §3.2.2: they pass
-    /// only whole (or reassembled), non-ICMP datagrams not sent to a broadcast address.
-    fn icmp_error(
-        &mut self,
-        now: Instant,
-        reason: icmpv4::DstUnreachable,
-        ip: &ipv4::Repr,
-        raw: &[u8],
-    ) {
-        if ip.src_addr.is_unspecified() {
-            return;
-        }
-        if !self.icmp_bucket.take(now) {
-            self.counters.icmp_out_rate_limited += 1;
-            return;
-        }
-        let Ok(repr) = icmpv4::Repr::dst_unreachable(reason, raw) else { return };
-        let packet = self.icmp_packet(ip.dst_addr, ip.src_addr, &repr);
-        if self.send_ip(now, ip.src_addr, packet, None).is_ok() {
-            self.counters.icmp_out_msgs += 1;
-            self.counters.icmp_out_dest_unreachs += 1;
-        }
-    }
-
-    /// A whole IPv4 datagram carrying `repr`.
-    fn icmp_packet(&mut self, src: Ipv4Addr, dst: Ipv4Addr, repr: &icmpv4::Repr<'_>) -> Vec<u8> {
-        let len = repr.buffer_len();
-        let mut packet = self.ip_packet(src, dst, Protocol::Icmp, len, false);
-        let body = &mut packet[ipv4::HEADER_LEN..];
-        repr.emit(&mut icmpv4::Packet::new_unchecked(body), &self.config.checksums);
-        packet
-    }
-
-    /// A datagram of `payload_len` zero bytes behind a filled-in IPv4 header.
-    fn ip_packet(
-        &mut self,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
-        protocol: Protocol,
-        payload_len: usize,
-        dont_frag: bool,
-    ) -> Vec<u8> {
-        let repr = ipv4::Repr {
-            src_addr: src,
-            dst_addr: dst,
-            protocol,
-            payload_len,
-            ttl: TTL,
-            tos: 0,
-            ident: self.next_ident(),
-            dont_frag,
-            more_frags: false,
-            frag_offset: 0,
-        };
-        let mut packet = vec![0; repr.buffer_len()];
-        repr.emit(&mut ipv4::Packet::new_unchecked(&mut packet[..]), &self.config.checksums);
-        packet
-    }
-
-    fn next_ident(&mut self) -> u16 {
-        bump_ident(&mut self.ip_ident)
-    }
-
-    /// Routes a whole datagram to `dst`: straight to the control queue when its next hop
-    /// is known, or to the neighbour's pending queue while ARP resolves it.
-    fn send_ip(
-        &mut self,
-        now: Instant,
-        dst: Ipv4Addr,
-        packet: Vec<u8>,
-        owner: Option<SocketHandle>,
-    ) -> Result<(), Error> {
-        self.counters.ip_out_requests += 1;
-        if self.config.medium == Medium::Ip {
-            return self.push_ip(ethernet::Address::BROADCAST, packet);
-        }
-        let Some(hop) = self.iface.next_hop(dst) else {
-            self.counters.ip_out_no_routes += 1;
-            return Err(Error::NetworkUnreachable);
-        };
-        if self.iface.is_broadcast(dst) {
-            return self.push_ip(ethernet::Address::BROADCAST, packet);
-        }
-        if let Some(mac) = self.neighbors.lookup(now, hop) {
-            return self.push_ip(mac, packet);
-        }
-        match self.neighbors.enqueue(now, hop, Pending { packet, owner }) {
-            Enqueued::Queued => Ok(()),
-            Enqueued::Dropped => {
-                self.counters.ip_out_discards += 1;
-                Err(Error::NoBufferSpace)
-            }
-        }
-    }
-
-    fn push_ip(&mut self, dst: ethernet::Address, packet: Vec<u8>) -> Result<(), Error> {
-        if self.push_datagram(dst, packet) { Ok(()) } else { Err(Error::NoBufferSpace) }
-    }
-
-    /// Queues a frame in the bounded control queue; `false` (and counted) when full.
-    fn push_link(
-        &mut self,
-        dst: ethernet::Address,
-        ethertype: ethernet::EtherType,
-        payload: Vec<u8>,
-    ) -> bool {
-        if self.link_out.len() >= LINK_QUEUE {
-            self.counters.ip_out_discards += 1;
-            return false;
-        }
-        self.link_out.push_back(LinkFrame { dst, ethertype, payload });
-        true
-    }
-
-    /// The link header for the medium, written at the front of `buf`; returns its length,
-    /// or `None` when `buf` cannot hold it and `payload_len` more bytes.
-    fn link_header(
-        &self,
-        buf: &mut [u8],
-        dst: ethernet::Address,
-        ethertype: ethernet::EtherType,
-        payload_len: usize,
-    ) -> Option<usize> {
-        match self.config.medium {
-            Medium::Ip => (buf.len() >= payload_len).then_some(0),
-            Medium::Ethernet => {
-                let repr = ethernet::Repr {
-                    src_addr: self.config.mac,
-                    dst_addr: dst,
-                    ethertype,
-                    vlan: None,
-                };
-                let len = repr.buffer_len(payload_len);
-                let frame = buf.get_mut(..len)?;
-                repr.emit(&mut ethernet::Frame::new_unchecked(frame));
-                Some(repr.header_len())
-            }
-        }
-    }
-
-    fn write_frame(
-        &self,
-        buf: &mut [u8],
-        dst: ethernet::Address,
-        ethertype: ethernet::EtherType,
-        payload: &[u8],
-    ) -> Option<usize> {
-        let header = self.link_header(buf, dst, ethertype, payload.len())?;
-        let end = header + payload.len();
-        buf.get_mut(header..end)?.copy_from_slice(payload);
-        Some(end)
-    }
-
-    fn arp_request(
-        &self,
-        buf: &mut [u8],
-        target: Ipv4Addr,
-        unicast: Option<ethernet::Address>,
-    ) -> Option<usize> {
-        let src = self.iface.source_for(target)?;
-        let repr = warp::Repr {
-            operation: warp::Operation::Request,
-            source_hardware_addr: self.config.mac,
-            source_protocol_addr: src,
-            target_hardware_addr: ethernet::Address([0; 6]),
-            target_protocol_addr: target,
-        };
-        let dst = unicast.unwrap_or(ethernet::Address::BROADCAST);
-        let header = self.link_header(buf, dst, ethernet::EtherType::Arp, repr.buffer_len())?;
-        let body = buf.get_mut(header..header + repr.buffer_len())?;
-        repr.emit(&mut warp::Packet::new_unchecked(body));
-        Some(header + repr.buffer_len())
-    }
-
-    // ---- sockets ----
-
     /// Tells `owner` its datagram's next hop never answered.
     fn unreachable(&mut self, now: Instant, owner: SocketHandle) {
         match owner {
@@ -861,228 +352,6 @@ impl Stack {
         }
     }
 
-    /// An ICMP destination unreachable about a datagram we sent: `header` and the first
-    /// bytes of its payload. RFC 1122 §4.1.3.3: a connected UDP socket learns of it.
-    fn dst_unreachable(
-        &mut self,
-        now: Instant,
-        reason: icmpv4::DstUnreachable,
-        next_hop_mtu: u16,
-        header: &ipv4::Repr,
-        data: &[u8],
-    ) {
-        use icmpv4::DstUnreachable as U;
-        if !self.iface.has_addr(header.src_addr) {
-            return;
-        }
-        let port = |i: usize| data.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
-        let (Some(sport), Some(dport)) = (port(0), port(2)) else { return };
-        let local = SocketAddrV4::new(header.src_addr, sport);
-        let remote = SocketAddrV4::new(header.dst_addr, dport);
-        // The quoted TCP sequence number, for RFC 5927's in-window check.
-        let seq = data.get(4..8).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-        let seq = seq.map(crate::wire::tcp::SeqNumber);
-        let error = match reason {
-            U::PortUnreachable | U::ProtoUnreachable => Error::ConnectionRefused,
-            U::NetUnreachable | U::DstNetUnknown => Error::NetworkUnreachable,
-            U::FragRequired if header.protocol == Protocol::Tcp => {
-                self.tcp_icmp_error(now, (local, remote), seq, None, Some(next_hop_mtu));
-                return;
-            }
-            U::FragRequired => return,
-            _ => Error::HostUnreachable,
-        };
-        if header.protocol == Protocol::Tcp {
-            self.tcp_icmp_error(now, (local, remote), seq, Some(error), None);
-            return;
-        }
-        if header.protocol == Protocol::Udp {
-            let Some(key) = self.udp.by_local(local) else { return };
-            let Some(s) = self.udp.sockets.get_mut(key) else { return };
-            if s.remote == Some(remote) {
-                s.error = Some(error);
-                self.wake(SocketHandle::Udp(UdpHandle(key)));
-            }
-        }
-    }
-
-    fn udp_input(
-        &mut self,
-        now: Instant,
-        ip: &ipv4::Repr,
-        payload: &[u8],
-        raw: &[u8],
-        broadcast: bool,
-    ) {
-        let (src_ip, dst_ip) = (IpAddr::V4(ip.src_addr), IpAddr::V4(ip.dst_addr));
-        let Ok(packet) = wudp::Packet::new_checked(payload) else {
-            self.counters.udp_in_errors += 1;
-            return;
-        };
-        let Ok(repr) = wudp::Repr::parse(&packet, src_ip, dst_ip, &self.config.checksums) else {
-            self.counters.udp_in_errors += 1;
-            return;
-        };
-        let src = SocketAddrV4::new(ip.src_addr, repr.src_port);
-        let dst = SocketAddrV4::new(ip.dst_addr, repr.dst_port);
-        let Some(key) = self.udp.lookup(dst, src) else {
-            self.counters.udp_no_ports += 1;
-            if !broadcast {
-                self.icmp_error(now, icmpv4::DstUnreachable::PortUnreachable, ip, raw);
-            }
-            return;
-        };
-        let Some(socket) = self.udp.sockets.get_mut(key) else { return };
-        if socket.push(src, packet.payload()) {
-            self.counters.udp_in_datagrams += 1;
-            self.wake(SocketHandle::Udp(UdpHandle(key)));
-        } else {
-            self.counters.udp_in_errors += 1;
-        }
-    }
-
-    /// Checks that `ip` may be a local address: ours or unspecified.
-    fn check_local(&self, ip: IpAddr) -> Result<Ipv4Addr, Error> {
-        let ip = v4(ip).ok_or(Error::InvalidInput)?;
-        if ip.is_unspecified() || self.iface.has_addr(ip) {
-            Ok(ip)
-        } else {
-            Err(Error::AddrNotAvailable)
-        }
-    }
-
-    /// Checks that `addr` may be a remote address: IPv4, not unspecified, port not 0.
-    fn check_remote(addr: SocketAddr) -> Result<SocketAddrV4, Error> {
-        match addr {
-            SocketAddr::V4(a) if !a.ip().is_unspecified() && a.port() != 0 => Ok(a),
-            _ => Err(Error::InvalidInput),
-        }
-    }
-
-    // ---- UDP API ----
-
-    /// Binds a UDP socket to `local`: one of our addresses or the unspecified address, and
-    /// a port, 0 for an ephemeral one. [`Error::AddrInUse`] if taken,
-    /// [`Error::AddrNotAvailable`] if the address is not ours.
-    pub fn udp_bind(&mut self, local: SocketAddr) -> Result<UdpHandle, Error> {
-        let ip = self.check_local(local.ip())?;
-        let port = if local.port() == 0 {
-            let salt = self.rng.next_u32();
-            let udp = &self.udp;
-            self.ports
-                .allocate(ip, None, salt, |p| !udp.in_use(SocketAddrV4::new(ip, p)))
-                .ok_or(Error::AddrNotAvailable)?
-        } else {
-            local.port()
-        };
-        let local = SocketAddrV4::new(ip, port);
-        if self.udp.in_use(local) {
-            return Err(Error::AddrInUse);
-        }
-        Ok(UdpHandle(self.udp.bind(local, self.config.udp_recv_queue)))
-    }
-
-    /// Connects a UDP socket: `udp_send` goes to `remote`, and only datagrams from it are
-    /// received.
-    pub fn udp_connect(&mut self, h: UdpHandle, remote: SocketAddr) -> Result<(), Error> {
-        let remote = Self::check_remote(remote)?;
-        let s = self.udp.sockets.get_mut(h.0).ok_or(Error::InvalidInput)?;
-        s.remote = Some(remote);
-        s.error = None;
-        Ok(())
-    }
-
-    /// Sends `data` as one datagram to `to`; returns its length. [`Error::MessageTooLong`]
-    /// above 65507 bytes; larger than the MTU, it is fragmented.
-    pub fn udp_send_to(
-        &mut self,
-        now: Instant,
-        h: UdpHandle,
-        data: &[u8],
-        to: SocketAddr,
-    ) -> Result<usize, Error> {
-        let to = Self::check_remote(to)?;
-        let local = self.udp.sockets.get(h.0).ok_or(Error::InvalidInput)?.local;
-        if data.len() > 65535 - ipv4::HEADER_LEN - wudp::HEADER_LEN {
-            return Err(Error::MessageTooLong);
-        }
-        let src = if local.ip().is_unspecified() {
-            match self.iface.source_for(*to.ip()) {
-                Some(src) => src,
-                None => {
-                    self.counters.ip_out_no_routes += 1;
-                    return Err(Error::NetworkUnreachable);
-                }
-            }
-        } else {
-            *local.ip()
-        };
-        let repr = wudp::Repr { src_port: local.port(), dst_port: to.port() };
-        let len = repr.buffer_len(data.len());
-        let mut packet = self.ip_packet(src, *to.ip(), Protocol::Udp, len, false);
-        let (s, d) = (IpAddr::V4(src), IpAddr::V4(*to.ip()));
-        let body = &mut packet[ipv4::HEADER_LEN..];
-        repr.emit(
-            &mut wudp::Packet::new_unchecked(body),
-            s,
-            d,
-            data.len(),
-            |p| p.copy_from_slice(data),
-            &self.config.checksums,
-        )
-        .map_err(|_| Error::MessageTooLong)?;
-        // Not DF: larger than the MTU, it goes out in fragments.
-        self.send_ip(now, *to.ip(), packet, Some(SocketHandle::Udp(h)))?;
-        self.counters.udp_out_datagrams += 1;
-        Ok(data.len())
-    }
-
-    /// Sends `data` to the connected peer.
-    pub fn udp_send(&mut self, now: Instant, h: UdpHandle, data: &[u8]) -> Result<usize, Error> {
-        let s = self.udp.sockets.get(h.0).ok_or(Error::InvalidInput)?;
-        let remote = s.remote.ok_or(Error::NotConnected)?;
-        self.udp_send_to(now, h, data, SocketAddr::V4(remote))
-    }
-
-    /// Receives the oldest datagram into `buf` (the rest of a longer one is discarded);
-    /// [`Error::WouldBlock`] when none waits. A pending error (from ICMP) comes first.
-    pub fn udp_recv_from(
-        &mut self,
-        h: UdpHandle,
-        buf: &mut [u8],
-    ) -> Result<(usize, SocketAddr), Error> {
-        let s = self.udp.sockets.get_mut(h.0).ok_or(Error::InvalidInput)?;
-        if let Some(e) = s.error.take() {
-            return Err(e);
-        }
-        s.pop(buf).map(|(n, from)| (n, SocketAddr::V4(from))).ok_or(Error::WouldBlock)
-    }
-
-    /// Receives from the connected peer, like [`Stack::udp_recv_from`].
-    pub fn udp_recv(&mut self, h: UdpHandle, buf: &mut [u8]) -> Result<usize, Error> {
-        self.udp_recv_from(h, buf).map(|(n, _)| n)
-    }
-
-    /// Takes the socket's pending error, if any.
-    pub fn udp_take_error(&mut self, h: UdpHandle) -> Option<Error> {
-        self.udp.sockets.get_mut(h.0)?.error.take()
-    }
-
-    /// The address the socket is bound to.
-    pub fn udp_local_addr(&self, h: UdpHandle) -> Option<SocketAddr> {
-        self.udp.sockets.get(h.0).map(|s| SocketAddr::V4(s.local))
-    }
-
-    /// The peer the socket is connected to.
-    pub fn udp_peer_addr(&self, h: UdpHandle) -> Option<SocketAddr> {
-        self.udp.sockets.get(h.0)?.remote.map(SocketAddr::V4)
-    }
-
-    /// Closes the socket; its handle becomes stale.
-    pub fn udp_close(&mut self, h: UdpHandle) {
-        self.udp.close(h.0);
-    }
-
     fn wake(&mut self, h: SocketHandle) {
         if self.wake_set.insert(h) {
             self.wakes.push_back(h);
@@ -1095,18 +364,4 @@ impl Stack {
         }
         self.events.push_back(event);
     }
-}
-
-/// The IPv4 address of an `IpAddr`, if it is one.
-fn v4(ip: IpAddr) -> Option<Ipv4Addr> {
-    match ip {
-        IpAddr::V4(ip) => Some(ip),
-        IpAddr::V6(_) => None,
-    }
-}
-
-/// Advances the IPv4 identification counter and returns the new value.
-fn bump_ident(ident: &mut u16) -> u16 {
-    *ident = ident.wrapping_add(1);
-    *ident
 }

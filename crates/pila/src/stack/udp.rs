@@ -1,12 +1,16 @@
-//! UDP sockets: the table that finds a socket by local address and port (exact address
-//! first, then the wildcard), and each socket's bounded receive queue.
+//! UDP: datagrams in (to the socket bound to their address and port, exact address first,
+//! then the wildcard, or an ICMP port unreachable), the socket API, and each socket's
+//! bounded receive queue.
 
 use std::collections::{HashMap, VecDeque};
 
-use core::net::{Ipv4Addr, SocketAddrV4};
+use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
-use super::Error;
 use super::slab::{Key, Slab};
+use super::{Error, SocketHandle, Stack, UdpHandle};
+use crate::time::Instant;
+use crate::wire::ip::Protocol;
+use crate::wire::{icmpv4, ipv4, udp as wudp};
 
 /// One UDP socket.
 #[derive(Debug)]
@@ -108,5 +112,164 @@ impl UdpTable {
             .get(&(*local.ip(), local.port()))
             .or_else(|| self.bound.get(&(Ipv4Addr::UNSPECIFIED, local.port())))
             .copied()
+    }
+}
+
+impl Stack {
+    pub(super) fn udp_input(
+        &mut self,
+        now: Instant,
+        ip: &ipv4::Repr,
+        payload: &[u8],
+        raw: &[u8],
+        broadcast: bool,
+    ) {
+        let (src_ip, dst_ip) = (IpAddr::V4(ip.src_addr), IpAddr::V4(ip.dst_addr));
+        let Ok(packet) = wudp::Packet::new_checked(payload) else {
+            self.counters.udp_in_errors += 1;
+            return;
+        };
+        let Ok(repr) = wudp::Repr::parse(&packet, src_ip, dst_ip, &self.config.checksums) else {
+            self.counters.udp_in_errors += 1;
+            return;
+        };
+        let src = SocketAddrV4::new(ip.src_addr, repr.src_port);
+        let dst = SocketAddrV4::new(ip.dst_addr, repr.dst_port);
+        let Some(key) = self.udp.lookup(dst, src) else {
+            self.counters.udp_no_ports += 1;
+            if !broadcast {
+                self.icmp_error(now, icmpv4::DstUnreachable::PortUnreachable, ip, raw);
+            }
+            return;
+        };
+        let Some(socket) = self.udp.sockets.get_mut(key) else { return };
+        if socket.push(src, packet.payload()) {
+            self.counters.udp_in_datagrams += 1;
+            self.wake(SocketHandle::Udp(UdpHandle(key)));
+        } else {
+            self.counters.udp_in_errors += 1;
+        }
+    }
+
+    /// Binds a UDP socket to `local`: one of our addresses or the unspecified address, and
+    /// a port, 0 for an ephemeral one. [`Error::AddrInUse`] if taken,
+    /// [`Error::AddrNotAvailable`] if the address is not ours.
+    pub fn udp_bind(&mut self, local: SocketAddr) -> Result<UdpHandle, Error> {
+        let ip = self.check_local(local.ip())?;
+        let port = if local.port() == 0 {
+            let salt = self.rng.next_u32();
+            let udp = &self.udp;
+            self.ports
+                .allocate(ip, None, salt, |p| !udp.in_use(SocketAddrV4::new(ip, p)))
+                .ok_or(Error::AddrNotAvailable)?
+        } else {
+            local.port()
+        };
+        let local = SocketAddrV4::new(ip, port);
+        if self.udp.in_use(local) {
+            return Err(Error::AddrInUse);
+        }
+        Ok(UdpHandle(self.udp.bind(local, self.config.udp_recv_queue)))
+    }
+
+    /// Connects a UDP socket: `udp_send` goes to `remote`, and only datagrams from it are
+    /// received.
+    pub fn udp_connect(&mut self, h: UdpHandle, remote: SocketAddr) -> Result<(), Error> {
+        let remote = Self::check_remote(remote)?;
+        let s = self.udp.sockets.get_mut(h.0).ok_or(Error::InvalidInput)?;
+        s.remote = Some(remote);
+        s.error = None;
+        Ok(())
+    }
+
+    /// Sends `data` as one datagram to `to`; returns its length. [`Error::MessageTooLong`]
+    /// above 65507 bytes; larger than the MTU, it is fragmented.
+    pub fn udp_send_to(
+        &mut self,
+        now: Instant,
+        h: UdpHandle,
+        data: &[u8],
+        to: SocketAddr,
+    ) -> Result<usize, Error> {
+        let to = Self::check_remote(to)?;
+        let local = self.udp.sockets.get(h.0).ok_or(Error::InvalidInput)?.local;
+        if data.len() > 65535 - ipv4::HEADER_LEN - wudp::HEADER_LEN {
+            return Err(Error::MessageTooLong);
+        }
+        let src = if local.ip().is_unspecified() {
+            match self.iface.source_for(*to.ip()) {
+                Some(src) => src,
+                None => {
+                    self.counters.ip_out_no_routes += 1;
+                    return Err(Error::NetworkUnreachable);
+                }
+            }
+        } else {
+            *local.ip()
+        };
+        let repr = wudp::Repr { src_port: local.port(), dst_port: to.port() };
+        let len = repr.buffer_len(data.len());
+        let mut packet = self.ip_packet(src, *to.ip(), Protocol::Udp, len, false);
+        let (s, d) = (IpAddr::V4(src), IpAddr::V4(*to.ip()));
+        let body = &mut packet[ipv4::HEADER_LEN..];
+        repr.emit(
+            &mut wudp::Packet::new_unchecked(body),
+            s,
+            d,
+            data.len(),
+            |p| p.copy_from_slice(data),
+            &self.config.checksums,
+        )
+        .map_err(|_| Error::MessageTooLong)?;
+        // Not DF: larger than the MTU, it goes out in fragments.
+        self.send_ip(now, *to.ip(), packet, Some(SocketHandle::Udp(h)))?;
+        self.counters.udp_out_datagrams += 1;
+        Ok(data.len())
+    }
+
+    /// Sends `data` to the connected peer.
+    pub fn udp_send(&mut self, now: Instant, h: UdpHandle, data: &[u8]) -> Result<usize, Error> {
+        let s = self.udp.sockets.get(h.0).ok_or(Error::InvalidInput)?;
+        let remote = s.remote.ok_or(Error::NotConnected)?;
+        self.udp_send_to(now, h, data, SocketAddr::V4(remote))
+    }
+
+    /// Receives the oldest datagram into `buf` (the rest of a longer one is discarded);
+    /// [`Error::WouldBlock`] when none waits. A pending error (from ICMP) comes first.
+    pub fn udp_recv_from(
+        &mut self,
+        h: UdpHandle,
+        buf: &mut [u8],
+    ) -> Result<(usize, SocketAddr), Error> {
+        let s = self.udp.sockets.get_mut(h.0).ok_or(Error::InvalidInput)?;
+        if let Some(e) = s.error.take() {
+            return Err(e);
+        }
+        s.pop(buf).map(|(n, from)| (n, SocketAddr::V4(from))).ok_or(Error::WouldBlock)
+    }
+
+    /// Receives from the connected peer, like [`Stack::udp_recv_from`].
+    pub fn udp_recv(&mut self, h: UdpHandle, buf: &mut [u8]) -> Result<usize, Error> {
+        self.udp_recv_from(h, buf).map(|(n, _)| n)
+    }
+
+    /// Takes the socket's pending error, if any.
+    pub fn udp_take_error(&mut self, h: UdpHandle) -> Option<Error> {
+        self.udp.sockets.get_mut(h.0)?.error.take()
+    }
+
+    /// The address the socket is bound to.
+    pub fn udp_local_addr(&self, h: UdpHandle) -> Option<SocketAddr> {
+        self.udp.sockets.get(h.0).map(|s| SocketAddr::V4(s.local))
+    }
+
+    /// The peer the socket is connected to.
+    pub fn udp_peer_addr(&self, h: UdpHandle) -> Option<SocketAddr> {
+        self.udp.sockets.get(h.0)?.remote.map(SocketAddr::V4)
+    }
+
+    /// Closes the socket; its handle becomes stale.
+    pub fn udp_close(&mut self, h: UdpHandle) {
+        self.udp.close(h.0);
     }
 }

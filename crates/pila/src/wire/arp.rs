@@ -11,7 +11,7 @@
 //! ```
 
 use super::ethernet::{self, EtherType};
-use super::{Error, Ipv4Addr, Result};
+use super::{Error, Fields as _, FieldsMut as _, Ipv4Addr, Result};
 use core::fmt;
 
 mod field {
@@ -108,11 +108,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.buffer
     }
 
-    fn read_u16(&self, range: core::ops::Range<usize>) -> u16 {
-        let data = self.buffer.as_ref();
-        u16::from_be_bytes([data[range.start], data[range.start + 1]])
-    }
-
     /// The length of the packet its length fields announce: 8 + 2 × (hlen + plen).
     pub fn packet_len(&self) -> usize {
         FIXED_LEN + 2 * (usize::from(self.hardware_len()) + usize::from(self.protocol_len()))
@@ -120,12 +115,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// The hardware type (1 for Ethernet).
     pub fn hardware_type(&self) -> u16 {
-        self.read_u16(field::HTYPE)
+        self.buffer.read_u16(field::HTYPE)
     }
 
     /// The protocol type, an EtherType ([`EtherType::Ipv4`] for IPv4).
     pub fn protocol_type(&self) -> EtherType {
-        EtherType::from(self.read_u16(field::PTYPE))
+        EtherType::from(self.buffer.read_u16(field::PTYPE))
     }
 
     /// The length of a hardware address in bytes (6 for Ethernet).
@@ -140,7 +135,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// The operation.
     pub fn operation(&self) -> Operation {
-        Operation::from(self.read_u16(field::OPER))
+        Operation::from(self.buffer.read_u16(field::OPER))
     }
 
     fn sha_range(&self) -> core::ops::Range<usize> {
@@ -185,18 +180,14 @@ impl<T: AsRef<[u8]>> Packet<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
-    fn write_u16(&mut self, range: core::ops::Range<usize>, value: u16) {
-        self.buffer.as_mut()[range].copy_from_slice(&value.to_be_bytes());
-    }
-
     /// Sets the hardware type.
     pub fn set_hardware_type(&mut self, value: u16) {
-        self.write_u16(field::HTYPE, value);
+        self.buffer.write_u16(field::HTYPE, value);
     }
 
     /// Sets the protocol type.
     pub fn set_protocol_type(&mut self, value: EtherType) {
-        self.write_u16(field::PTYPE, value.into());
+        self.buffer.write_u16(field::PTYPE, value.into());
     }
 
     /// Sets the hardware address length; set it before the addresses.
@@ -211,7 +202,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 
     /// Sets the operation.
     pub fn set_operation(&mut self, value: Operation) {
-        self.write_u16(field::OPER, value.into());
+        self.buffer.write_u16(field::OPER, value.into());
     }
 
     /// Sets the sender's hardware address.

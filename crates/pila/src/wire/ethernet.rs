@@ -13,7 +13,7 @@
 //! The frame check sequence is not part of a [`Frame`]: devices strip it on receive and add
 //! it on transmit.
 
-use super::{Error, Result};
+use super::{Error, Fields as _, FieldsMut as _, Result};
 use core::fmt;
 use core::str::FromStr;
 
@@ -240,11 +240,6 @@ impl<T: AsRef<[u8]>> Frame<T> {
         self.buffer
     }
 
-    fn read_u16(&self, range: core::ops::Range<usize>) -> u16 {
-        let data = self.buffer.as_ref();
-        u16::from_be_bytes([data[range.start], data[range.start + 1]])
-    }
-
     fn read_addr(&self, range: core::ops::Range<usize>) -> Address {
         let mut bytes = [0u8; 6];
         bytes.copy_from_slice(&self.buffer.as_ref()[range]);
@@ -263,7 +258,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
 
     /// The EtherType field at bytes 12..14: [`EtherType::Vlan`] on a tagged frame.
     pub fn outer_ethertype(&self) -> EtherType {
-        EtherType::from(self.read_u16(field::ETHERTYPE))
+        EtherType::from(self.buffer.read_u16(field::ETHERTYPE))
     }
 
     /// Whether the frame carries an 802.1Q tag.
@@ -274,7 +269,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
     /// The type of the payload: the EtherType after the 802.1Q tag when there is one.
     pub fn ethertype(&self) -> EtherType {
         if self.is_tagged() {
-            EtherType::from(self.read_u16(field::INNER_ETHERTYPE))
+            EtherType::from(self.buffer.read_u16(field::INNER_ETHERTYPE))
         } else {
             self.outer_ethertype()
         }
@@ -282,7 +277,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
 
     /// The 802.1Q tag, if the frame carries one.
     pub fn vlan_tag(&self) -> Option<VlanTag> {
-        self.is_tagged().then(|| VlanTag::from_tci(self.read_u16(field::TCI)))
+        self.is_tagged().then(|| VlanTag::from_tci(self.buffer.read_u16(field::TCI)))
     }
 
     /// The header length: [`HEADER_LEN`], or [`VLAN_HEADER_LEN`] for a tagged frame.
@@ -301,10 +296,6 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Frame<&'a T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
-    fn write_u16(&mut self, range: core::ops::Range<usize>, value: u16) {
-        self.buffer.as_mut()[range].copy_from_slice(&value.to_be_bytes());
-    }
-
     /// Sets the destination address.
     pub fn set_dst_addr(&mut self, addr: Address) {
         self.buffer.as_mut()[field::DST].copy_from_slice(&addr.0);
@@ -318,14 +309,14 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
     /// Writes the EtherType field at bytes 12..14. Writing [`EtherType::Vlan`] makes the
     /// frame tagged; anything else makes it untagged.
     pub fn set_outer_ethertype(&mut self, ethertype: EtherType) {
-        self.write_u16(field::ETHERTYPE, ethertype.into());
+        self.buffer.write_u16(field::ETHERTYPE, ethertype.into());
     }
 
     /// Tags the frame: writes the 0x8100 TPID and the tag's control information at bytes
     /// 12..16. The payload type then lives at bytes 16..18 and the payload starts at 18.
     pub fn set_vlan_tag(&mut self, tag: VlanTag) {
         self.set_outer_ethertype(EtherType::Vlan);
-        self.write_u16(field::TCI, tag.tci());
+        self.buffer.write_u16(field::TCI, tag.tci());
     }
 
     /// Sets the payload type where [`ethertype`](Self::ethertype) reads it: after the tag on
@@ -333,7 +324,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
     /// [`set_vlan_tag`](Self::set_vlan_tag) or [`set_outer_ethertype`](Self::set_outer_ethertype)).
     pub fn set_ethertype(&mut self, ethertype: EtherType) {
         if self.is_tagged() {
-            self.write_u16(field::INNER_ETHERTYPE, ethertype.into());
+            self.buffer.write_u16(field::INNER_ETHERTYPE, ethertype.into());
         } else {
             self.set_outer_ethertype(ethertype);
         }
@@ -395,7 +386,7 @@ impl Repr {
         match self.vlan {
             Some(tag) => {
                 frame.set_vlan_tag(tag);
-                frame.write_u16(field::INNER_ETHERTYPE, self.ethertype.into());
+                frame.buffer.write_u16(field::INNER_ETHERTYPE, self.ethertype.into());
             }
             None => frame.set_outer_ethertype(self.ethertype),
         }

@@ -13,7 +13,7 @@
 //! ```
 
 use super::ipv4;
-use super::{Checksums, Error, Result, checksum};
+use super::{Checksums, Error, Fields as _, FieldsMut as _, Result, checksum};
 use core::fmt;
 
 /// The length of the ICMP header before the data.
@@ -286,11 +286,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.buffer
     }
 
-    fn read_u16(&self, range: core::ops::Range<usize>) -> u16 {
-        let data = self.buffer.as_ref();
-        u16::from_be_bytes([data[range.start], data[range.start + 1]])
-    }
-
     /// The message type.
     pub fn msg_type(&self) -> Message {
         Message::from(self.buffer.as_ref()[field::TYPE])
@@ -303,23 +298,23 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// The checksum field.
     pub fn checksum(&self) -> u16 {
-        self.read_u16(field::CHECKSUM)
+        self.buffer.read_u16(field::CHECKSUM)
     }
 
     /// The identifier of an echo request or reply.
     pub fn echo_ident(&self) -> u16 {
-        self.read_u16(field::ECHO_IDENT)
+        self.buffer.read_u16(field::ECHO_IDENT)
     }
 
     /// The sequence number of an echo request or reply.
     pub fn echo_seq_no(&self) -> u16 {
-        self.read_u16(field::ECHO_SEQNO)
+        self.buffer.read_u16(field::ECHO_SEQNO)
     }
 
     /// The next-hop MTU of a "fragmentation needed" message (RFC 1191); zero from routers
     /// that predate it.
     pub fn next_hop_mtu(&self) -> u16 {
-        self.read_u16(field::NEXT_HOP_MTU)
+        self.buffer.read_u16(field::NEXT_HOP_MTU)
     }
 
     /// Whether the checksum is right: the one's complement sum of the whole message is all
@@ -337,10 +332,6 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Packet<&'a T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
-    fn write_u16(&mut self, range: core::ops::Range<usize>, value: u16) {
-        self.buffer.as_mut()[range].copy_from_slice(&value.to_be_bytes());
-    }
-
     /// Sets the message type.
     pub fn set_msg_type(&mut self, value: Message) {
         self.buffer.as_mut()[field::TYPE] = value.into();
@@ -353,22 +344,22 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 
     /// Sets the checksum field.
     pub fn set_checksum(&mut self, value: u16) {
-        self.write_u16(field::CHECKSUM, value);
+        self.buffer.write_u16(field::CHECKSUM, value);
     }
 
     /// Sets the identifier of an echo request or reply.
     pub fn set_echo_ident(&mut self, value: u16) {
-        self.write_u16(field::ECHO_IDENT, value);
+        self.buffer.write_u16(field::ECHO_IDENT, value);
     }
 
     /// Sets the sequence number of an echo request or reply.
     pub fn set_echo_seq_no(&mut self, value: u16) {
-        self.write_u16(field::ECHO_SEQNO, value);
+        self.buffer.write_u16(field::ECHO_SEQNO, value);
     }
 
     /// Sets the next-hop MTU of a "fragmentation needed" message.
     pub fn set_next_hop_mtu(&mut self, value: u16) {
-        self.write_u16(field::NEXT_HOP_MTU, value);
+        self.buffer.write_u16(field::NEXT_HOP_MTU, value);
     }
 
     /// Zeroes bytes 4..8, which error messages leave unused.

@@ -22,7 +22,7 @@
 
 use super::checksum;
 use super::ip::Protocol;
-use super::{Checksums, Error, Ipv4Addr, Result};
+use super::{Checksums, Error, Fields as _, FieldsMut as _, Ipv4Addr, Result};
 use core::fmt;
 
 /// The length of an IPv4 header without options.
@@ -85,11 +85,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.buffer
     }
 
-    fn read_u16(&self, range: core::ops::Range<usize>) -> u16 {
-        let data = self.buffer.as_ref();
-        u16::from_be_bytes([data[range.start], data[range.start + 1]])
-    }
-
     fn read_addr(&self, range: core::ops::Range<usize>) -> Ipv4Addr {
         let mut octets = [0u8; 4];
         octets.copy_from_slice(&self.buffer.as_ref()[range]);
@@ -118,27 +113,27 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// The total length of the datagram in bytes, header included.
     pub fn total_len(&self) -> u16 {
-        self.read_u16(field::LENGTH)
+        self.buffer.read_u16(field::LENGTH)
     }
 
     /// The identification field.
     pub fn ident(&self) -> u16 {
-        self.read_u16(field::IDENT)
+        self.buffer.read_u16(field::IDENT)
     }
 
     /// The don't-fragment flag.
     pub fn dont_frag(&self) -> bool {
-        self.read_u16(field::FLG_OFF) & FLAG_DF != 0
+        self.buffer.read_u16(field::FLG_OFF) & FLAG_DF != 0
     }
 
     /// The more-fragments flag.
     pub fn more_frags(&self) -> bool {
-        self.read_u16(field::FLG_OFF) & FLAG_MF != 0
+        self.buffer.read_u16(field::FLG_OFF) & FLAG_MF != 0
     }
 
     /// The fragment offset in bytes (the field counts 8-byte units).
     pub fn frag_offset(&self) -> u16 {
-        (self.read_u16(field::FLG_OFF) & OFFSET_MASK) << 3
+        (self.buffer.read_u16(field::FLG_OFF) & OFFSET_MASK) << 3
     }
 
     /// The time to live.
@@ -153,7 +148,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// The header checksum field.
     pub fn checksum(&self) -> u16 {
-        self.read_u16(field::CHECKSUM)
+        self.buffer.read_u16(field::CHECKSUM)
     }
 
     /// The source address.
@@ -188,13 +183,9 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Packet<&'a T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
-    fn write_u16(&mut self, range: core::ops::Range<usize>, value: u16) {
-        self.buffer.as_mut()[range].copy_from_slice(&value.to_be_bytes());
-    }
-
     fn update_flg_off(&mut self, mask: u16, value: u16) {
-        let old = self.read_u16(field::FLG_OFF);
-        self.write_u16(field::FLG_OFF, (old & !mask) | (value & mask));
+        let old = self.buffer.read_u16(field::FLG_OFF);
+        self.buffer.write_u16(field::FLG_OFF, (old & !mask) | (value & mask));
     }
 
     /// Sets the version field (low 4 bits of `value`).
@@ -224,12 +215,12 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 
     /// Sets the total length.
     pub fn set_total_len(&mut self, value: u16) {
-        self.write_u16(field::LENGTH, value);
+        self.buffer.write_u16(field::LENGTH, value);
     }
 
     /// Sets the identification field.
     pub fn set_ident(&mut self, value: u16) {
-        self.write_u16(field::IDENT, value);
+        self.buffer.write_u16(field::IDENT, value);
     }
 
     /// Sets the don't-fragment flag.
@@ -259,7 +250,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 
     /// Sets the header checksum field.
     pub fn set_checksum(&mut self, value: u16) {
-        self.write_u16(field::CHECKSUM, value);
+        self.buffer.write_u16(field::CHECKSUM, value);
     }
 
     /// Sets the source address.
@@ -434,7 +425,7 @@ impl Repr {
         data[field::DSCP_ECN] = self.tos;
         packet.set_total_len(total_len);
         packet.set_ident(self.ident);
-        packet.write_u16(field::FLG_OFF, flg_off);
+        packet.buffer.write_u16(field::FLG_OFF, flg_off);
         packet.set_ttl(self.ttl);
         packet.set_protocol(self.protocol);
         packet.set_src_addr(self.src_addr);

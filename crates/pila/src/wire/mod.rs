@@ -110,3 +110,37 @@ impl Checksums {
         icmpv4: Checksum::Both,
     };
 }
+
+/// Big-endian fields of a packet's bytes, read by the zero-copy views. A view has checked
+/// its buffer's length before any getter runs, so the fields are in range.
+pub(crate) trait Fields: AsRef<[u8]> {
+    /// The `u16` in the two bytes at `field`.
+    fn read_u16(&self, field: core::ops::Range<usize>) -> u16 {
+        let data = self.as_ref();
+        u16::from_be_bytes([data[field.start], data[field.start + 1]])
+    }
+
+    /// The `u32` in the four bytes at `field`.
+    fn read_u32(&self, field: core::ops::Range<usize>) -> u32 {
+        let data = self.as_ref();
+        let at = field.start;
+        u32::from_be_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]])
+    }
+}
+
+impl<T: AsRef<[u8]> + ?Sized> Fields for T {}
+
+/// Big-endian fields of a packet's bytes, written by the views' setters.
+pub(crate) trait FieldsMut: AsMut<[u8]> {
+    /// Writes `value` into the two bytes at `field`.
+    fn write_u16(&mut self, field: core::ops::Range<usize>, value: u16) {
+        self.as_mut()[field].copy_from_slice(&value.to_be_bytes());
+    }
+
+    /// Writes `value` into the four bytes at `field`.
+    fn write_u32(&mut self, field: core::ops::Range<usize>, value: u32) {
+        self.as_mut()[field].copy_from_slice(&value.to_be_bytes());
+    }
+}
+
+impl<T: AsMut<[u8]> + ?Sized> FieldsMut for T {}

@@ -24,7 +24,7 @@ pub use seq::SeqNumber;
 
 use super::checksum;
 use super::ip::Protocol;
-use super::{Checksums, Error, Result};
+use super::{Checksums, Error, Fields as _, FieldsMut as _, Result};
 use core::fmt;
 use core::net::IpAddr;
 
@@ -96,47 +96,47 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// The source port.
     pub fn src_port(&self) -> u16 {
-        read_u16(self.buffer.as_ref(), field::SRC_PORT)
+        self.buffer.read_u16(field::SRC_PORT)
     }
 
     /// The destination port.
     pub fn dst_port(&self) -> u16 {
-        read_u16(self.buffer.as_ref(), field::DST_PORT)
+        self.buffer.read_u16(field::DST_PORT)
     }
 
     /// The sequence number.
     pub fn seq_number(&self) -> SeqNumber {
-        SeqNumber(read_u32(self.buffer.as_ref(), field::SEQ_NUMBER))
+        SeqNumber(self.buffer.read_u32(field::SEQ_NUMBER))
     }
 
     /// The acknowledgment number field, meaningful only with [`Flags::ACK`].
     pub fn ack_number(&self) -> SeqNumber {
-        SeqNumber(read_u32(self.buffer.as_ref(), field::ACK_NUMBER))
+        SeqNumber(self.buffer.read_u32(field::ACK_NUMBER))
     }
 
     /// The header length in bytes, options included: the data offset times 4 (0 to 60).
     pub fn header_len(&self) -> usize {
-        usize::from(read_u16(self.buffer.as_ref(), field::OFFSET_FLAGS) >> 12) * 4
+        usize::from(self.buffer.read_u16(field::OFFSET_FLAGS) >> 12) * 4
     }
 
     /// The control bits (the reserved bits are not included).
     pub fn flags(&self) -> Flags {
-        Flags::from_bits_truncate(read_u16(self.buffer.as_ref(), field::OFFSET_FLAGS))
+        Flags::from_bits_truncate(self.buffer.read_u16(field::OFFSET_FLAGS))
     }
 
     /// The window field, as sent (not scaled).
     pub fn window_len(&self) -> u16 {
-        read_u16(self.buffer.as_ref(), field::WINDOW)
+        self.buffer.read_u16(field::WINDOW)
     }
 
     /// The checksum field.
     pub fn checksum(&self) -> u16 {
-        read_u16(self.buffer.as_ref(), field::CHECKSUM)
+        self.buffer.read_u16(field::CHECKSUM)
     }
 
     /// The urgent pointer field, meaningful only with [`Flags::URG`].
     pub fn urgent_at(&self) -> u16 {
-        read_u16(self.buffer.as_ref(), field::URGENT)
+        self.buffer.read_u16(field::URGENT)
     }
 
     /// The raw options area: the bytes between the fixed header and the payload (empty if
@@ -182,52 +182,52 @@ impl<T: AsRef<[u8]>> Packet<T> {
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Sets the source port.
     pub fn set_src_port(&mut self, port: u16) {
-        write_u16(self.buffer.as_mut(), field::SRC_PORT, port);
+        self.buffer.write_u16(field::SRC_PORT, port);
     }
 
     /// Sets the destination port.
     pub fn set_dst_port(&mut self, port: u16) {
-        write_u16(self.buffer.as_mut(), field::DST_PORT, port);
+        self.buffer.write_u16(field::DST_PORT, port);
     }
 
     /// Sets the sequence number.
     pub fn set_seq_number(&mut self, seq: SeqNumber) {
-        self.buffer.as_mut()[field::SEQ_NUMBER].copy_from_slice(&seq.0.to_be_bytes());
+        self.buffer.write_u32(field::SEQ_NUMBER, seq.0);
     }
 
     /// Sets the acknowledgment number field.
     pub fn set_ack_number(&mut self, ack: SeqNumber) {
-        self.buffer.as_mut()[field::ACK_NUMBER].copy_from_slice(&ack.0.to_be_bytes());
+        self.buffer.write_u32(field::ACK_NUMBER, ack.0);
     }
 
     /// Sets the data offset from a header length in bytes, a multiple of 4 from 20 to 60
     /// (other values are rounded down to a multiple of 4 and taken modulo 64). The flags are
     /// kept.
     pub fn set_header_len(&mut self, header_len: usize) {
-        let raw = read_u16(self.buffer.as_ref(), field::OFFSET_FLAGS);
+        let raw = self.buffer.read_u16(field::OFFSET_FLAGS);
         let offset = ((header_len / 4) & 0xf) as u16;
-        write_u16(self.buffer.as_mut(), field::OFFSET_FLAGS, (raw & 0x0fff) | (offset << 12));
+        self.buffer.write_u16(field::OFFSET_FLAGS, (raw & 0x0fff) | (offset << 12));
     }
 
     /// Sets the control bits and clears the reserved bits; the data offset is kept.
     pub fn set_flags(&mut self, flags: Flags) {
-        let raw = read_u16(self.buffer.as_ref(), field::OFFSET_FLAGS);
-        write_u16(self.buffer.as_mut(), field::OFFSET_FLAGS, (raw & 0xf000) | flags.bits());
+        let raw = self.buffer.read_u16(field::OFFSET_FLAGS);
+        self.buffer.write_u16(field::OFFSET_FLAGS, (raw & 0xf000) | flags.bits());
     }
 
     /// Sets the window field.
     pub fn set_window_len(&mut self, window: u16) {
-        write_u16(self.buffer.as_mut(), field::WINDOW, window);
+        self.buffer.write_u16(field::WINDOW, window);
     }
 
     /// Sets the checksum field.
     pub fn set_checksum(&mut self, checksum: u16) {
-        write_u16(self.buffer.as_mut(), field::CHECKSUM, checksum);
+        self.buffer.write_u16(field::CHECKSUM, checksum);
     }
 
     /// Sets the urgent pointer field.
     pub fn set_urgent_at(&mut self, urgent: u16) {
-        write_u16(self.buffer.as_mut(), field::URGENT, urgent);
+        self.buffer.write_u16(field::URGENT, urgent);
     }
 
     /// The raw options area, mutably.
@@ -435,22 +435,6 @@ impl fmt::Display for Repr<'_> {
         }
         write!(f, ", length {}", self.payload.len())
     }
-}
-
-fn read_u16(data: &[u8], field: core::ops::Range<usize>) -> u16 {
-    let mut bytes = [0; 2];
-    bytes.copy_from_slice(&data[field]);
-    u16::from_be_bytes(bytes)
-}
-
-fn read_u32(data: &[u8], field: core::ops::Range<usize>) -> u32 {
-    let mut bytes = [0; 4];
-    bytes.copy_from_slice(&data[field]);
-    u32::from_be_bytes(bytes)
-}
-
-fn write_u16(data: &mut [u8], field: core::ops::Range<usize>, value: u16) {
-    data[field].copy_from_slice(&value.to_be_bytes());
 }
 
 #[cfg(test)]

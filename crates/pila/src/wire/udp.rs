@@ -8,7 +8,7 @@
 
 use super::checksum;
 use super::ip::Protocol;
-use super::{Checksums, Error, Result};
+use super::{Checksums, Error, Fields as _, FieldsMut as _, Result};
 use core::fmt;
 use core::net::IpAddr;
 
@@ -73,12 +73,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// The source port.
     pub fn src_port(&self) -> u16 {
-        read_u16(self.buffer.as_ref(), field::SRC_PORT)
+        self.buffer.read_u16(field::SRC_PORT)
     }
 
     /// The destination port.
     pub fn dst_port(&self) -> u16 {
-        read_u16(self.buffer.as_ref(), field::DST_PORT)
+        self.buffer.read_u16(field::DST_PORT)
     }
 
     /// The length field: header plus payload, in bytes.
@@ -87,12 +87,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
         reason = "a header field, never zero in a valid datagram"
     )]
     pub fn len(&self) -> u16 {
-        read_u16(self.buffer.as_ref(), field::LENGTH)
+        self.buffer.read_u16(field::LENGTH)
     }
 
     /// The checksum field.
     pub fn checksum(&self) -> u16 {
-        read_u16(self.buffer.as_ref(), field::CHECKSUM)
+        self.buffer.read_u16(field::CHECKSUM)
     }
 
     /// The payload: the bytes after the header, up to the length field (and never past the
@@ -126,22 +126,22 @@ impl<T: AsRef<[u8]>> Packet<T> {
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Sets the source port.
     pub fn set_src_port(&mut self, port: u16) {
-        write_u16(self.buffer.as_mut(), field::SRC_PORT, port);
+        self.buffer.write_u16(field::SRC_PORT, port);
     }
 
     /// Sets the destination port.
     pub fn set_dst_port(&mut self, port: u16) {
-        write_u16(self.buffer.as_mut(), field::DST_PORT, port);
+        self.buffer.write_u16(field::DST_PORT, port);
     }
 
     /// Sets the length field.
     pub fn set_len(&mut self, len: u16) {
-        write_u16(self.buffer.as_mut(), field::LENGTH, len);
+        self.buffer.write_u16(field::LENGTH, len);
     }
 
     /// Sets the checksum field.
     pub fn set_checksum(&mut self, checksum: u16) {
-        write_u16(self.buffer.as_mut(), field::CHECKSUM, checksum);
+        self.buffer.write_u16(field::CHECKSUM, checksum);
     }
 
     /// The payload, mutably: the bytes after the header, up to the length field.
@@ -248,16 +248,6 @@ impl fmt::Display for Repr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "UDP {} > {}", self.src_port, self.dst_port)
     }
-}
-
-fn read_u16(data: &[u8], field: core::ops::Range<usize>) -> u16 {
-    let mut bytes = [0; 2];
-    bytes.copy_from_slice(&data[field]);
-    u16::from_be_bytes(bytes)
-}
-
-fn write_u16(data: &mut [u8], field: core::ops::Range<usize>, value: u16) {
-    data[field].copy_from_slice(&value.to_be_bytes());
 }
 
 #[cfg(test)]

@@ -47,14 +47,9 @@ use core::fmt;
 use std::io;
 use std::sync::Arc;
 
-/// What a device carries in its frames.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Medium {
-    /// Ethernet II frames (a TAP device, a virtual Ethernet wire).
-    Ethernet,
-    /// Bare IP packets, no link header (a TUN device).
-    Ip,
-}
+/// What a device carries in its frames: the stack's own [`crate::stack::Medium`], which a
+/// device reports and a stack is configured with (the core knows no device).
+pub use crate::stack::Medium;
 
 /// What a device is and what it can do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,8 +2,7 @@
 //! (routed, fragmented to the MTU, queued behind ARP when the next hop is unresolved).
 
 use super::arp::{Enqueued, Pending};
-use super::{Error, SocketHandle, Stack, TTL};
-use crate::device::Medium;
+use super::{Error, Medium, SocketHandle, Stack, TTL};
 use crate::time::Instant;
 use crate::wire::ip::Protocol;
 use crate::wire::{ethernet, icmpv4, ipv4};

@@ -1,8 +1,7 @@
 //! The link layer: Ethernet frames in and out, ARP requests and replies, and the control
 //! queue of frames (ARP, ICMP, RST, UDP) that wait for the next `poll_transmit`.
 
-use super::{Error, LINK_QUEUE, Stack};
-use crate::device::Medium;
+use super::{Error, LINK_QUEUE, Medium, Stack};
 use crate::time::Instant;
 use crate::wire::{arp as warp, ethernet};
 use core::net::Ipv4Addr;

@@ -54,7 +54,6 @@ use std::collections::{HashSet, VecDeque};
 use core::fmt;
 use core::net::Ipv4Addr;
 
-use crate::device::Medium;
 use crate::rand::Rng;
 use crate::time::{Duration, Instant};
 use crate::wire::{Checksums, ethernet};
@@ -73,6 +72,15 @@ const TTL: u8 = 64;
 const LINK_QUEUE: usize = 4096;
 /// The most events kept for [`Stack::poll_event`]; older ones are dropped.
 const MAX_EVENTS: usize = 1 << 16;
+
+/// What the stack's frames carry: the link it runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Medium {
+    /// Ethernet II frames, with ARP (a TAP device, a virtual Ethernet wire).
+    Ethernet,
+    /// Bare IP packets, no link header and no ARP (a TUN device).
+    Ip,
+}
 
 /// How a [`Stack`] is built. [`Config::default`] has no address; add at least one.
 #[derive(Clone, Debug)]

@@ -11,10 +11,10 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
+use super::Medium;
 use super::ipv4::bump_ident;
 use super::slab::{Key, Slab};
 use super::{Error, Event, EventKind, ListenerHandle, SocketHandle, Stack, TTL, TcpHandle};
-use crate::device::Medium;
 use crate::tcp::cookie::CookieJar;
 use crate::tcp::listener::Listener;
 use crate::tcp::{self, Connection, IsnGenerator, State};

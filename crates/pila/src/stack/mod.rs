@@ -262,7 +262,7 @@ impl Stack {
             pings: Pings::default(),
             ports,
             udp: UdpTable::default(),
-            tcp: TcpTable::new(isn_key, cookie_key),
+            tcp: TcpTable::new(isn_key, cookie_key, &config.tcp),
             counters: Counters::default(),
             events: VecDeque::new(),
             wakes: VecDeque::new(),

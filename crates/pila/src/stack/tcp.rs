@@ -8,6 +8,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::Arc;
 
 use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
@@ -54,7 +55,9 @@ pub(crate) struct TcpSlot {
 /// All TCP state of a stack.
 #[derive(Debug)]
 pub(crate) struct TcpTable {
-    pub(crate) conns: Slab<TcpSlot>,
+    /// Boxed: a slab grows by doubling, and its free slots then cost a pointer each rather
+    /// than a whole connection.
+    pub(crate) conns: Slab<Box<TcpSlot>>,
     pub(crate) by_tuple: HashMap<Tuple, Key>,
     pub(crate) listeners: Slab<Listener<Key>>,
     pub(crate) listen_map: HashMap<(Ipv4Addr, u16), Key>,
@@ -64,11 +67,18 @@ pub(crate) struct TcpTable {
     pub(crate) isn: IsnGenerator,
     pub(crate) cookies: CookieJar,
     pub(crate) scratch: Vec<u8>,
+    /// The settings every connection shares: one copy for the whole table.
+    pub(crate) config: std::sync::Arc<crate::tcp::Config>,
 }
 
 impl TcpTable {
-    pub(crate) fn new(isn_key: [u8; 16], cookie_key: [u8; 16]) -> Self {
+    pub(crate) fn new(
+        isn_key: [u8; 16],
+        cookie_key: [u8; 16],
+        config: &crate::tcp::Config,
+    ) -> Self {
         Self {
+            config: config.shared(),
             conns: Slab::default(),
             by_tuple: HashMap::new(),
             listeners: Slab::default(),
@@ -295,7 +305,7 @@ impl Stack {
         let local = SocketAddrV4::new(ip, port);
         let (l, r) = (SocketAddr::V4(local), SocketAddr::V4(remote));
         let isn = self.tcp.isn.isn(now, l, r);
-        let conn = Connection::connect(now, l, r, isn, &self.config.tcp);
+        let conn = Connection::connect_shared(now, l, r, isn, Arc::clone(&self.tcp.config));
         let key = self.insert_conn(conn, (local, remote), None);
         self.counters.tcp_active_opens += 1;
         self.after_tcp(now, key);
@@ -350,7 +360,7 @@ impl Stack {
     /// Files a new connection by its tuple, in its listener's SYN queue if it has one, and
     /// marks it ready.
     fn insert_conn(&mut self, conn: Connection, tuple: Tuple, listener: Option<Key>) -> Key {
-        let key = self.tcp.conns.insert(TcpSlot {
+        let key = self.tcp.conns.insert(Box::new(TcpSlot {
             conn,
             tuple,
             listener,
@@ -362,7 +372,7 @@ impl Stack {
             abort_kind: None,
             retrans: 0,
             silent: false,
-        });
+        }));
         self.tcp.by_tuple.insert(tuple, key);
         // A listener's connection is half-open until its handshake completes.
         if let Some(listener) = listener.and_then(|l| self.tcp.listeners.get_mut(l)) {
@@ -440,7 +450,7 @@ impl Stack {
         }
         let (lo, re) = (SocketAddr::V4(local), SocketAddr::V4(remote));
         let isn = self.tcp.isn.isn(now, lo, re);
-        let conn = Connection::accept(now, lo, re, seg, isn, &self.config.tcp);
+        let conn = Connection::accept_shared(now, lo, re, seg, isn, Arc::clone(&self.tcp.config));
         let key = self.insert_conn(conn, (local, remote), Some(l));
         self.counters.tcp_passive_opens += 1;
         self.after_tcp(now, key);
@@ -766,7 +776,8 @@ impl Stack {
         let (lo, re) = (SocketAddr::V4(local), SocketAddr::V4(remote));
         let isn = SeqNumber(seg.ack_number.map_or(0, |a| a.0.wrapping_sub(1)));
         let syn = syn.syn(local, remote);
-        let conn = Connection::accept_cookie(now, lo, re, &syn, isn, &self.config.tcp);
+        let conn =
+            Connection::accept_cookie_shared(now, lo, re, &syn, isn, Arc::clone(&self.tcp.config));
         let key = self.insert_conn(conn, (local, remote), Some(l));
         self.counters.tcp_passive_opens += 1;
         if let Some(slot) = self.tcp.conns.get_mut(key) {

@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 
 use core::fmt;
 use core::net::SocketAddr;
+use std::sync::Arc;
 
 use super::isn::IsnGenerator;
 use super::recv::Receiver;
@@ -199,7 +200,8 @@ pub struct Connection {
     pub(super) origin: Origin,
     pub(super) local: SocketAddr,
     pub(super) remote: Option<SocketAddr>,
-    pub(super) config: Config,
+    /// The settings, shared by every connection of a stack (a stack makes one `Arc`).
+    pub(super) config: Arc<Config>,
     pub(super) snd: Sender,
     pub(super) rcv: Receiver,
     pub(super) rtt: RttEstimator,
@@ -238,11 +240,8 @@ impl Connection {
         local: SocketAddr,
         remote: Option<SocketAddr>,
         iss: SeqNumber,
-        config: &Config,
+        config: Arc<Config>,
     ) -> Self {
-        let mut config = config.clone();
-        // The delayed-ACK timer never exceeds 200 ms (RFC 9293 §3.8.6.3, RFC 1122 4.2.3.2).
-        config.delayed_ack = config.delayed_ack.map(|d| d.min(Duration::from_millis(200)));
         Self {
             state,
             origin,
@@ -279,6 +278,18 @@ impl Connection {
         isn: SeqNumber,
         config: &Config,
     ) -> Self {
+        Self::connect_shared(now, local, remote, isn, config.shared())
+    }
+
+    /// [`Connection::connect`] with settings shared with other connections
+    /// ([`Config::shared`]).
+    pub fn connect_shared(
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        isn: SeqNumber,
+        config: Arc<Config>,
+    ) -> Self {
         let mut c = Self::new(State::SynSent, Origin::Active, local, Some(remote), isn, config);
         c.syn_pending = true;
         c.snd.last_progress = now;
@@ -290,16 +301,28 @@ impl Connection {
     /// local address, which is predictable: a stack uses its listener and
     /// [`Connection::accept`], or [`Connection::listen_with_isn`].
     pub fn listen(local: SocketAddr, config: &Config) -> Self {
+        Self::listen_shared(local, config.shared())
+    }
+
+    pub(super) fn listen_shared(local: SocketAddr, config: Arc<Config>) -> Self {
         let mut key = [0x5a; 16];
         if let SocketAddr::V4(a) = local {
             key[..4].copy_from_slice(&a.ip().octets());
         }
         key[4..6].copy_from_slice(&local.port().to_be_bytes());
-        Self::listen_with_isn(local, config, IsnGenerator::new(key))
+        Self::listen_with_isn_shared(local, config, IsnGenerator::new(key))
     }
 
     /// Passive open whose ISN comes from `isn` (RFC 6528).
     pub fn listen_with_isn(local: SocketAddr, config: &Config, isn: IsnGenerator) -> Self {
+        Self::listen_with_isn_shared(local, config.shared(), isn)
+    }
+
+    pub(super) fn listen_with_isn_shared(
+        local: SocketAddr,
+        config: Arc<Config>,
+        isn: IsnGenerator,
+    ) -> Self {
         let mut c = Self::new(State::Listen, Origin::Listen, local, None, SeqNumber(0), config);
         c.isn_gen = Some(isn);
         c
@@ -315,6 +338,18 @@ impl Connection {
         syn: &Repr<'_>,
         isn: SeqNumber,
         config: &Config,
+    ) -> Self {
+        Self::accept_shared(now, local, remote, syn, isn, config.shared())
+    }
+
+    /// [`Connection::accept`] with settings shared with other connections.
+    pub fn accept_shared(
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        syn: &Repr<'_>,
+        isn: SeqNumber,
+        config: Arc<Config>,
     ) -> Self {
         let mut c =
             Self::new(State::SynReceived, Origin::Accepted, local, Some(remote), isn, config);
@@ -337,7 +372,19 @@ impl Connection {
         isn: SeqNumber,
         config: &Config,
     ) -> Self {
-        let mut c = Self::accept(now, local, remote, syn, isn, config);
+        Self::accept_cookie_shared(now, local, remote, syn, isn, config.shared())
+    }
+
+    /// [`Connection::accept_cookie`] with settings shared with other connections.
+    pub fn accept_cookie_shared(
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        syn: &Repr<'_>,
+        isn: SeqNumber,
+        config: Arc<Config>,
+    ) -> Self {
+        let mut c = Self::accept_shared(now, local, remote, syn, isn, config);
         c.syn_pending = false;
         c.snd.snd_nxt = isn.plus(1);
         c.timers.set(Timer::Retransmit, now + c.rtt.rto());

@@ -115,6 +115,17 @@ pub struct Config {
     pub max_ooo_ranges: usize,
 }
 
+impl Config {
+    /// These settings as connections hold them, to share among many: one allocation for a
+    /// whole stack's connections instead of a copy in each. The delayed-ACK timer is capped
+    /// at 200 ms here (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2).
+    pub fn shared(&self) -> std::sync::Arc<Self> {
+        let mut config = self.clone();
+        config.delayed_ack = config.delayed_ack.map(|d| d.min(Duration::from_millis(200)));
+        std::sync::Arc::new(config)
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {

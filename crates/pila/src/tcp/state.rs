@@ -494,10 +494,10 @@ impl Connection {
         let generator = self.isn_gen.clone();
         let events = core::mem::take(&mut self.events);
         let stats = self.stats;
-        let config = self.config.clone();
+        let config = std::sync::Arc::clone(&self.config);
         *self = match generator {
-            Some(g) => Self::listen_with_isn(self.local, &config, g),
-            None => Self::listen(self.local, &config),
+            Some(g) => Self::listen_with_isn_shared(self.local, config, g),
+            None => Self::listen_shared(self.local, config),
         };
         self.events = events;
         self.stats = stats;

@@ -11,15 +11,15 @@ use core::fmt;
 use core::net::SocketAddr;
 use std::sync::Arc;
 
+use super::Config;
 use super::isn::IsnGenerator;
 use super::recv::Receiver;
 use super::rtt::RttEstimator;
 use super::send::Sender;
 use super::state::State;
 use super::timers::{Timer, Timers};
-use super::{Config, SeqExt};
 use crate::time::{Duration, Instant};
-use crate::wire::tcp::{Repr, SeqNumber};
+use crate::wire::tcp::{Repr, SeqNumber, TsVal};
 
 /// What the application should learn, from [`Connection::poll_event`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -611,7 +611,7 @@ impl Connection {
         }
         match (self.ts_ok, syn.options.timestamp) {
             // RFC 6191 §2: timestamps on both: the SYN's TSval must be newer.
-            (true, Some(ts)) => (ts.tsval.wrapping_sub(self.rcv.ts_recent) as i32) > 0,
+            (true, Some(ts)) => TsVal(ts.tsval) > TsVal(self.rcv.ts_recent),
             // RFC 9293 §3.6.1 / RFC 1122 §4.2.2.13: the SYN's ISN must be above RCV.NXT.
             _ => syn.seq_number > self.rcv.rcv_nxt,
         }

@@ -26,9 +26,9 @@ use core::net::SocketAddrV4;
 use siphasher::sip::SipHasher24;
 
 use super::state::our_wscale;
-use super::{Config, Connection, SeqExt};
+use super::{Config, Connection};
 use crate::time::Instant;
-use crate::wire::tcp::{Flags, Options, Repr, SeqNumber, Timestamp};
+use crate::wire::tcp::{Flags, Options, Repr, SeqNumber, Timestamp, TsVal};
 
 /// The MSS values a cookie can say, ascending (Linux's table, widened to 3 bits).
 const MSS_TABLE: [u16; 8] = [256, 536, 1024, 1220, 1300, 1380, 1440, 1460];
@@ -123,7 +123,7 @@ impl CookieJar {
             // its later TSvals never go backwards (PAWS at the peer, RFC 7323 §5).
             let clock = Connection::timestamp_at(isn, now);
             let mut tsval = (clock & !TS_MASK) | bits;
-            if tsval.wrapping_sub(clock) as i32 > 0 {
+            if TsVal(tsval) > TsVal(clock) {
                 tsval = tsval.wrapping_sub(TS_MASK + 1);
             }
             Timestamp { tsval, tsecr: peer.tsval }
@@ -267,7 +267,7 @@ mod tests {
         assert_eq!(sa.options.timestamp.unwrap().tsecr, 777);
         assert!(sa.options.sack_permitted && sa.options.window_scale.is_some());
         let tsval = sa.options.timestamp.unwrap().tsval;
-        assert!(tsval.wrapping_sub(Connection::timestamp_at(sa.seq_number, now)) as i32 <= 0);
+        assert!(TsVal(tsval) <= TsVal(Connection::timestamp_at(sa.seq_number, now)));
         let got = jar.check(now + Duration::from_secs(70), l, r, &ack_for(&sa), &config).unwrap();
         assert_eq!(
             got,

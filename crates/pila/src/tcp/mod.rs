@@ -40,7 +40,6 @@ pub use isn::IsnGenerator;
 pub use state::{State, reset_for};
 
 use crate::time::Duration;
-use crate::wire::tcp::SeqNumber;
 
 /// Keepalive probing (RFC 9293 §3.8.4; Linux's `SO_KEEPALIVE` knobs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,32 +150,4 @@ impl Default for Config {
             max_ooo_ranges: 32,
         }
     }
-}
-
-/// Sequence-space arithmetic on [`SeqNumber`] used throughout `tcp/`.
-pub(crate) trait SeqExt: Copy {
-    /// `self + n`, wrapping.
-    fn plus(self, n: usize) -> Self;
-    /// Bytes from `earlier` forward to `self` (`self - earlier`, wrapping).
-    fn since(self, earlier: Self) -> usize;
-}
-
-impl SeqExt for SeqNumber {
-    fn plus(self, n: usize) -> Self {
-        // Sequence space is mod 2^32: truncating `n` is the arithmetic we want.
-        Self(self.0.wrapping_add(n as u32))
-    }
-    fn since(self, earlier: Self) -> usize {
-        self.wrapping_sub(earlier) as usize
-    }
-}
-
-/// The later of two sequence numbers.
-pub(crate) fn seq_max(a: SeqNumber, b: SeqNumber) -> SeqNumber {
-    if a < b { b } else { a }
-}
-
-/// The earlier of two sequence numbers.
-pub(crate) fn seq_min(a: SeqNumber, b: SeqNumber) -> SeqNumber {
-    if a < b { a } else { b }
 }

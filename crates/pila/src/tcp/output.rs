@@ -5,7 +5,6 @@
 use super::connection::Connection;
 use super::state::{State, our_wscale};
 use super::timers::Timer;
-use super::{SeqExt, seq_min};
 use crate::time::Instant;
 use crate::wire::tcp::{Flags, Options, Repr, SackBlocks, SeqNumber, Timestamp};
 
@@ -274,7 +273,7 @@ impl Connection {
         let sack_len = if sack_blocks.is_empty() { 0 } else { 4 + 8 * sack_blocks.len() };
         let max_data = max_data.min(self.snd.mss.saturating_sub(sack_len).max(1)).min(room);
         let buf_end = self.snd.buf_end();
-        let data_stop = seq_min(seq_min(seq.plus(max_data), limit), buf_end);
+        let data_stop = seq.plus(max_data).min(limit).min(buf_end);
         let len = if data_stop > seq { data_stop.since(seq) } else { 0 };
         let end = seq.plus(len);
         let fin = self.snd.fin_seq().is_some_and(|f| f == end && limit > f);

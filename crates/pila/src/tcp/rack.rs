@@ -24,7 +24,6 @@
 use std::collections::VecDeque;
 
 use super::sack::Scoreboard;
-use super::{SeqExt, seq_max};
 use crate::time::{Duration, Instant};
 use crate::wire::tcp::SeqNumber;
 
@@ -275,7 +274,7 @@ impl Rack {
             if !s.retransmitted && self.fack.is_some_and(|f| s.end < f) {
                 self.reordering_seen = true;
             }
-            self.fack = Some(self.fack.map_or(s.end, |f| seq_max(f, s.end)));
+            self.fack = Some(self.fack.map_or(s.end, |f| f.max(s.end)));
             let newer = self.recent.is_none_or(|(t, e)| s.xmit > t || (s.xmit == t && s.end > e));
             if newer {
                 self.recent = Some((s.xmit, s.end));
@@ -452,7 +451,6 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::tcp::seq_min;
     use crate::wire::tcp::SackBlocks;
 
     fn seq(n: u32) -> SeqNumber {
@@ -582,7 +580,7 @@ mod tests {
                 if !s.retransmitted && self.fack.is_some_and(|f| s.end < f) {
                     self.reordering_seen = true;
                 }
-                self.fack = Some(self.fack.map_or(s.end, |f| seq_max(f, s.end)));
+                self.fack = Some(self.fack.map_or(s.end, |f| f.max(s.end)));
                 let newer =
                     self.recent.is_none_or(|(t, e)| s.xmit > t || (s.xmit == t && s.end > e));
                 if newer {
@@ -689,11 +687,11 @@ mod tests {
                         let end = start.plus(len as usize);
                         r.on_sent(start, end, now);
                         model.on_sent(start, end, now);
-                        nxt = seq_max(nxt, end);
+                        nxt = nxt.max(end);
                     }
                     Op::Sack(a, len) if nxt > una => {
                         let left = at(una, nxt, a);
-                        let right = seq_min(left.plus(len as usize), nxt);
+                        let right = left.plus(len as usize).min(nxt);
                         let mut b = SackBlocks::EMPTY;
                         prop_assert!(b.push((left, right)));
                         board.update(una, nxt, &b);

@@ -3,11 +3,11 @@
 //! avoidance (RFC 9293 §3.8.6.2.2), delayed ACKs (RFC 9293 §3.8.6.3, RFC 5681 §4.2) and the
 //! SACK blocks we send (RFC 2018).
 
+use super::Config;
 use super::assembler::Assembler;
 use super::buffer::RingBuffer;
 use super::connection::{Connection, Event};
 use super::timers::Timer;
-use super::{Config, SeqExt, seq_max};
 use crate::time::Instant;
 use crate::wire::tcp::{SackBlocks, SeqNumber};
 
@@ -100,7 +100,7 @@ impl Receiver {
         if syn {
             // RFC 7323 §2.2: the window in a SYN is never scaled.
             let wnd = free.min(usize::from(u16::MAX));
-            self.rcv_adv = seq_max(self.rcv_adv, self.rcv_nxt.plus(wnd));
+            self.rcv_adv = self.rcv_adv.max(self.rcv_nxt.plus(wnd));
             return wnd as u16;
         }
         let cur = self.rcv_wnd();
@@ -108,7 +108,7 @@ impl Receiver {
         let step = (self.buffer.max_capacity() / 2).min(self.mss_est).max(1);
         let wnd = if free >= cur + step { free } else { cur.min(free) };
         let field = (wnd >> self.wscale).min(usize::from(u16::MAX));
-        self.rcv_adv = seq_max(self.rcv_adv, self.rcv_nxt.plus(field << self.wscale));
+        self.rcv_adv = self.rcv_adv.max(self.rcv_nxt.plus(field << self.wscale));
         field as u16
     }
 

@@ -16,9 +16,9 @@ use super::rack::Rack;
 use super::sack::{self, Scoreboard};
 use super::state::State;
 use super::timers::Timer;
-use super::{Config, Congestion, SeqExt, seq_max};
+use super::{Config, Congestion};
 use crate::time::{Duration, Instant};
-use crate::wire::tcp::{Flags, Repr, SeqNumber};
+use crate::wire::tcp::{Flags, Repr, SeqNumber, TsVal};
 
 /// The send half of the transmission control block.
 #[derive(Debug)]
@@ -256,7 +256,7 @@ impl Connection {
         let mut dsack = None;
         let sack_new = if self.sack_ok && !seg.options.sack_blocks.is_empty() {
             dsack = sack::dsack(ack, &seg.options.sack_blocks);
-            let high = seq_max(ack, snd_una);
+            let high = ack.max(snd_una);
             self.snd.scoreboard.update(high, snd_nxt, &seg.options.sack_blocks)
         } else {
             0
@@ -308,9 +308,8 @@ impl Connection {
         let echo = seg.options.timestamp.filter(|_| self.ts_ok).map(|t| t.tsecr);
         let offset = self.ts_offset;
         // The ACK echoes a timestamp older than the transmission at `xmit`.
-        let echo_older = move |xmit: Instant| {
-            echo.is_some_and(|e| (e.wrapping_sub(ts_at(xmit, offset)) as i32) < 0)
-        };
+        let echo_older =
+            move |xmit: Instant| echo.is_some_and(|e| TsVal(e) < TsVal(ts_at(xmit, offset)));
         let snd_una = self.snd.snd_una;
         self.snd.rack.on_ack(now, snd_una, &self.snd.scoreboard, echo_older);
         // RFC 8985 §7.4.2: did the probe repair a loss?
@@ -437,7 +436,7 @@ impl Connection {
         self.snd.snd_una = ack;
         self.snd.scoreboard.on_ack(ack);
         if let Some(p) = self.snd.rtx_next {
-            let p = seq_max(p, ack);
+            let p = p.max(ack);
             self.snd.rtx_next = (p < self.snd.snd_nxt).then_some(p);
         }
         let sample = self.rtt_sample(now, seg, ack);
@@ -457,7 +456,7 @@ impl Connection {
             let _ = una;
             self.snd.rto_undo = None;
             let echo = seg.options.timestamp.filter(|_| self.ts_ok).map(|t| t.tsecr);
-            if echo.is_some_and(|e| (e.wrapping_sub(self.ts_now(at)) as i32) < 0) {
+            if echo.is_some_and(|e| TsVal(e) < TsVal(self.ts_now(at))) {
                 self.undo_spurious(now);
             }
         }

@@ -4,12 +4,12 @@
 use core::fmt;
 use core::net::SocketAddr;
 
+use super::Config;
 use super::connection::{Connection, Error, Origin};
 use super::send::AckCheck;
 use super::timers::Timer;
-use super::{Config, SeqExt};
 use crate::time::Instant;
-use crate::wire::tcp::{Flags, Options, Repr, SeqNumber};
+use crate::wire::tcp::{Flags, Options, Repr, SeqNumber, TsVal};
 
 /// The eleven states of RFC 9293 §3.3.2.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -266,7 +266,7 @@ impl Connection {
         // RFC 7323 §5.3 R1 (before the sequence check): PAWS. An older TSval than
         // TS.Recent marks an old duplicate: ACK and drop.
         if let (true, Some(ts), false) = (self.ts_ok, seg.options.timestamp, rst) {
-            if (ts.tsval.wrapping_sub(self.rcv.ts_recent) as i32) < 0 {
+            if TsVal(ts.tsval) < TsVal(self.rcv.ts_recent) {
                 self.stats.paws_dropped += 1;
                 self.rcv.ack_now = true;
                 return;
@@ -306,9 +306,7 @@ impl Connection {
         }
         // RFC 7323 §4.3 (2): TS.Recent from a segment covering Last.ACK.sent.
         if let (true, Some(ts)) = (self.ts_ok, seg.options.timestamp) {
-            if seq <= self.rcv.last_ack_sent
-                && (ts.tsval.wrapping_sub(self.rcv.ts_recent) as i32) >= 0
-            {
+            if seq <= self.rcv.last_ack_sent && TsVal(ts.tsval) >= TsVal(self.rcv.ts_recent) {
                 self.rcv.ts_recent = ts.tsval;
             }
         }

@@ -20,7 +20,7 @@ pub use options::{
     MAX_OPTIONS_LEN, MAX_WINDOW_SCALE, Options, OptionsIter, SackBlock, SackBlocks, TcpOption,
     Timestamp,
 };
-pub use seq::SeqNumber;
+pub use seq::{SeqNumber, TsVal};
 
 use super::checksum;
 use super::ip::Protocol;

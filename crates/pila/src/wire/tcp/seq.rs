@@ -1,5 +1,5 @@
-//! Sequence numbers: 32-bit counters that wrap, compared modulo 2^32 (RFC 9293 §3.4,
-//! RFC 1982).
+//! Sequence numbers and timestamp values: 32-bit counters that wrap, compared modulo 2^32
+//! (RFC 9293 §3.4, RFC 7323 §5.3, RFC 1982).
 
 use core::cmp::Ordering;
 use core::fmt;
@@ -21,6 +21,17 @@ impl SeqNumber {
         self.0.wrapping_sub(other.0)
     }
 
+    /// `self` advanced by `n` bytes, modulo 2^32 (the same as `self + n`).
+    pub const fn plus(self, n: usize) -> Self {
+        // Sequence space is mod 2^32: truncating `n` is the arithmetic we want.
+        Self(self.0.wrapping_add(n as u32))
+    }
+
+    /// Bytes from `earlier` forward to `self`, modulo 2^32: `earlier.plus(d) == self`.
+    pub const fn since(self, earlier: Self) -> usize {
+        self.wrapping_sub(earlier) as usize
+    }
+
     /// The signed distance from `other` to `self`: positive when `self` is ahead. The same as
     /// `self - other`.
     pub const fn signed_diff(self, other: Self) -> i32 {
@@ -40,10 +51,30 @@ impl SeqNumber {
 
 impl PartialOrd for SeqNumber {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        match self.signed_diff(*other) {
-            i32::MIN => None,
-            diff => Some(diff.cmp(&0)),
-        }
+        serial_cmp(self.0, other.0)
+    }
+}
+
+/// RFC 1982 serial-number order of two 32-bit counters: `a < b` when `b` lies less than
+/// 2^31 ahead; exactly 2^31 apart they are not ordered.
+const fn serial_cmp(a: u32, b: u32) -> Option<Ordering> {
+    match a.wrapping_sub(b) as i32 {
+        i32::MIN => None,
+        0 => Some(Ordering::Equal),
+        d if d < 0 => Some(Ordering::Less),
+        _ => Some(Ordering::Greater),
+    }
+}
+
+/// A TCP timestamp value (TSval or TSecr, RFC 7323): a 32-bit clock that wraps, ordered
+/// like [`SeqNumber`] — `a < b` when `b` is less than 2^31 ticks ahead — so PAWS and the
+/// undo checks compare clocks, never raw integers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TsVal(pub u32);
+
+impl PartialOrd for TsVal {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        serial_cmp(self.0, other.0)
     }
 }
 
@@ -52,7 +83,7 @@ impl Add<usize> for SeqNumber {
     type Output = Self;
 
     fn add(self, rhs: usize) -> Self {
-        Self(self.0.wrapping_add(rhs as u32))
+        self.plus(rhs)
     }
 }
 
@@ -103,6 +134,16 @@ mod tests {
     /// A number on the unbounded line of the model, mapped onto the 32-bit circle.
     fn wrap(x: i64) -> SeqNumber {
         SeqNumber(x.rem_euclid(1 << 32) as u32)
+    }
+
+    #[test]
+    fn timestamps_compare_across_the_wrap_as_sequence_numbers_do() {
+        assert!(TsVal(u32::MAX) < TsVal(0));
+        assert!(TsVal(5) > TsVal(u32::MAX - 5));
+        assert!(TsVal(7) >= TsVal(7) && TsVal(7) <= TsVal(7));
+        assert_eq!(TsVal(0).partial_cmp(&TsVal(1 << 31)), None);
+        assert_eq!(SeqNumber(5).plus(10).since(SeqNumber(5)), 10);
+        assert_eq!(SeqNumber(u32::MAX).plus(2), SeqNumber(1));
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! on a virtual one.
 
 pub mod device;
+#[cfg(feature = "fuzz")]
 #[doc(hidden)]
 pub mod fuzz;
 pub mod net;

@@ -48,6 +48,7 @@ pub use counters::{Counters, Event, EventKind};
 pub use icmp::PingReply;
 pub use iface::{Ipv4Cidr, ParseCidrError};
 pub use socket::{Error, ListenerHandle, SocketHandle, TcpHandle, UdpHandle};
+pub use tcp::TcpSocket;
 
 use std::collections::{HashSet, VecDeque};
 

@@ -30,7 +30,7 @@ pub(crate) type Tuple = (SocketAddrV4, SocketAddrV4);
 /// One connection with the stack's bookkeeping around it.
 #[derive(Debug)]
 pub(crate) struct TcpSlot {
-    pub(crate) conn: Connection,
+    pub(crate) conn: TcpSocket,
     pub(crate) tuple: Tuple,
     /// The listener that holds it until `accept`.
     pub(crate) listener: Option<Key>,
@@ -50,6 +50,60 @@ pub(crate) struct TcpSlot {
     pub(crate) retrans: u64,
     /// Emit no more events (a TIME-WAIT connection replaced by a new SYN).
     pub(crate) silent: bool,
+}
+
+/// A connection as its application sees it ([`Stack::tcp_mut`]): the calls a socket makes
+/// — send, receive, shut down, abort, tune — and the figures it reads. What the stack does
+/// to a connection itself (segments in and out, timers) is not here, so no application call
+/// can go around the stack's bookkeeping.
+#[derive(Debug)]
+pub struct TcpSocket(Connection);
+
+impl TcpSocket {
+    /// Queues `data` for sending; how much fit ([`Connection::send`]).
+    pub fn send(&mut self, data: &[u8]) -> Result<usize, crate::tcp::SendError> {
+        self.0.send(data)
+    }
+
+    /// Reads received data into `buf`; `Ok(0)` at end-of-file ([`Connection::recv`]).
+    pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, crate::tcp::RecvError> {
+        self.0.recv(buf)
+    }
+
+    /// Closes the sending direction: a FIN follows the queued data.
+    pub fn shutdown_write(&mut self) {
+        self.0.shutdown_write();
+    }
+
+    /// Resets the connection (RST) and drops what is queued.
+    pub fn abort(&mut self) {
+        self.0.abort();
+    }
+
+    /// Turns Nagle's algorithm off (`true`) or back on.
+    pub fn set_nodelay(&mut self, on: bool) {
+        self.0.set_nodelay(on);
+    }
+
+    /// The connection itself, to read its state and figures.
+    pub fn connection(&self) -> &Connection {
+        &self.0
+    }
+
+    /// The RFC 9293 state.
+    pub fn state(&self) -> State {
+        self.0.state()
+    }
+
+    /// A snapshot of the connection's figures, like `TCP_INFO`.
+    pub fn info(&self) -> crate::tcp::TcpInfo {
+        self.0.info()
+    }
+
+    /// Why the connection failed, if it did.
+    pub fn error(&self) -> Option<crate::tcp::Error> {
+        self.0.error()
+    }
 }
 
 /// All TCP state of a stack.
@@ -260,7 +314,7 @@ impl Stack {
             if let Some(slot) = self.tcp.conns.get_mut(key) {
                 slot.listener = None;
                 slot.released = true;
-                slot.conn.abort();
+                slot.conn.0.abort();
             }
             self.tcp.mark_ready(key);
         }
@@ -314,12 +368,12 @@ impl Stack {
 
     /// The connection, to read its state and figures.
     pub fn tcp(&self, h: TcpHandle) -> Option<&Connection> {
-        self.tcp.conns.get(h.0).map(|s| &s.conn)
+        self.tcp.conns.get(h.0).map(|s| &s.conn.0)
     }
 
-    /// The connection, to send, receive, shut down or tune it. The stack polls it on the
-    /// next `poll_transmit`, so whatever the call changed goes out.
-    pub fn tcp_mut(&mut self, h: TcpHandle) -> Option<&mut Connection> {
+    /// The connection as its application drives it: send, receive, shut down or tune it.
+    /// The stack polls it on the next `poll_transmit`, so whatever the call changed goes out.
+    pub fn tcp_mut(&mut self, h: TcpHandle) -> Option<&mut TcpSocket> {
         self.tcp.mark_ready(h.0);
         self.tcp.conns.get_mut(h.0).map(|s| &mut s.conn)
     }
@@ -336,10 +390,10 @@ impl Stack {
     pub fn tcp_release(&mut self, h: TcpHandle) {
         let Some(slot) = self.tcp.conns.get_mut(h.0) else { return };
         slot.released = true;
-        if slot.conn.state() == State::SynSent {
-            slot.conn.abort();
+        if slot.conn.0.state() == State::SynSent {
+            slot.conn.0.abort();
         } else {
-            slot.conn.close();
+            slot.conn.0.close();
         }
         self.tcp.mark_ready(h.0);
     }
@@ -361,7 +415,7 @@ impl Stack {
     /// marks it ready.
     fn insert_conn(&mut self, conn: Connection, tuple: Tuple, listener: Option<Key>) -> Key {
         let key = self.tcp.conns.insert(Box::new(TcpSlot {
-            conn,
+            conn: TcpSocket(conn),
             tuple,
             listener,
             released: false,
@@ -397,14 +451,14 @@ impl Stack {
         let remote = SocketAddrV4::new(ip.src_addr, seg.src_port);
         if let Some(&key) = self.tcp.by_tuple.get(&(local, remote)) {
             let Some(slot) = self.tcp.conns.get_mut(key) else { return };
-            if slot.conn.time_wait_accepts(&seg) {
+            if slot.conn.0.time_wait_accepts(&seg) {
                 // RFC 6191: a new incarnation replaces the TIME-WAIT connection.
                 self.tcp.by_tuple.remove(&(local, remote));
                 slot.silent = true;
-                slot.conn.abort();
+                slot.conn.0.abort();
                 self.tcp.mark_ready(key);
             } else {
-                slot.conn.handle_segment(now, SocketAddr::V4(remote), &seg);
+                slot.conn.0.handle_segment(now, SocketAddr::V4(remote), &seg);
                 self.tcp.mark_ready(key);
                 self.after_tcp(now, key);
                 self.wake_conn(key);
@@ -524,10 +578,10 @@ impl Stack {
     pub(crate) fn after_tcp(&mut self, now: Instant, key: Key) {
         let Some(slot) = self.tcp.conns.get_mut(key) else { return };
         let mut events = Vec::new();
-        while let Some(e) = slot.conn.poll_event() {
+        while let Some(e) = slot.conn.0.poll_event() {
             events.push(e);
         }
-        let retrans = slot.conn.retransmitted_segments();
+        let retrans = slot.conn.0.retransmitted_segments();
         self.counters.tcp_retrans_segs += retrans.saturating_sub(slot.retrans);
         slot.retrans = retrans;
         let (local, remote) = (SocketAddr::V4(slot.tuple.0), SocketAddr::V4(slot.tuple.1));
@@ -536,12 +590,12 @@ impl Stack {
         let wake = !events.is_empty();
         // The figures every event carries; a snapshot only when there is an event.
         let (bytes_sent, bytes_received) = if wake {
-            let info = slot.conn.info();
+            let info = slot.conn.0.info();
             (info.bytes_sent, info.bytes_received)
         } else {
             (0, 0)
         };
-        let deadline = slot.conn.poll_timeout();
+        let deadline = slot.conn.0.poll_timeout();
         if deadline != slot.deadline {
             slot.deadline = deadline;
             match deadline {
@@ -606,7 +660,7 @@ impl Stack {
             }
         }
         let Some(slot) = self.tcp.conns.get_mut(key) else { return };
-        if slot.conn.is_closed() {
+        if slot.conn.0.is_closed() {
             let tuple = slot.tuple;
             let half_open = slot.listener.is_some() && !slot.established;
             let accepted_queue = slot.listener;
@@ -645,7 +699,7 @@ impl Stack {
                 continue;
             }
             slot.deadline = None;
-            slot.conn.handle_timeout(now);
+            slot.conn.0.handle_timeout(now);
             self.tcp.mark_ready(key);
             self.after_tcp(now, key);
             self.wake_conn(key);
@@ -661,7 +715,7 @@ impl Stack {
                 continue;
             };
             let (local, remote) = slot.tuple;
-            let Some(seg) = slot.conn.poll_transmit(now, scratch) else {
+            let Some(seg) = slot.conn.0.poll_transmit(now, scratch) else {
                 slot.queued = false;
                 self.tcp.ready.pop_front();
                 self.after_tcp(now, key);
@@ -781,7 +835,7 @@ impl Stack {
         let key = self.insert_conn(conn, (local, remote), Some(l));
         self.counters.tcp_passive_opens += 1;
         if let Some(slot) = self.tcp.conns.get_mut(key) {
-            slot.conn.handle_segment(now, re, seg);
+            slot.conn.0.handle_segment(now, re, seg);
         }
         self.after_tcp(now, key);
         self.wake_conn(key);
@@ -793,9 +847,9 @@ impl Stack {
     pub(crate) fn tcp_unreachable(&mut self, now: Instant, key: Key) {
         let Some(slot) = self.tcp.conns.get_mut(key) else { return };
         slot.error = Some(Error::HostUnreachable);
-        if matches!(slot.conn.state(), State::SynSent) {
+        if matches!(slot.conn.0.state(), State::SynSent) {
             slot.abort_kind = Some(EventKind::TimedOut);
-            slot.conn.abort();
+            slot.conn.0.abort();
             self.tcp.mark_ready(key);
             self.after_tcp(now, key);
         }
@@ -816,7 +870,7 @@ impl Stack {
     ) {
         let Some(&key) = self.tcp.by_tuple.get(&tuple) else { return };
         let Some(slot) = self.tcp.conns.get_mut(key) else { return };
-        let (una, nxt) = (slot.conn.snd_una(), slot.conn.snd_nxt());
+        let (una, nxt) = (slot.conn.0.snd_una(), slot.conn.0.snd_nxt());
         if !seq.is_some_and(|seq| una <= seq && seq < nxt) {
             self.counters.tcp_out_of_window_icmps += 1;
             return;
@@ -825,15 +879,15 @@ impl Stack {
             // RFC 1191 §5: an old router says 0 (or anything below IPv4's 68-byte
             // minimum): fall back to 576. Never above our own MTU.
             let mtu = if mtu < 68 { 576 } else { usize::from(mtu) };
-            slot.conn.set_path_mtu(mtu.min(self.config.mtu));
+            slot.conn.0.set_path_mtu(mtu.min(self.config.mtu));
             self.tcp.mark_ready(key);
             return;
         }
         let Some(error) = error else { return };
-        if slot.conn.state() == State::SynSent && error == Error::ConnectionRefused {
+        if slot.conn.0.state() == State::SynSent && error == Error::ConnectionRefused {
             slot.error = Some(error);
             slot.abort_kind = Some(EventKind::Refused);
-            slot.conn.abort();
+            slot.conn.0.abort();
             self.tcp.mark_ready(key);
             self.after_tcp(now, key);
             self.wake_conn(key);

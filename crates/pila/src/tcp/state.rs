@@ -160,15 +160,38 @@ impl Connection {
     /// RFC 9293 §3.7.1); the SYN-ACK is due.
     pub(super) fn passive_open(&mut self, now: Instant, syn: &Repr<'_>) {
         self.state = State::SynReceived;
-        self.rcv.on_syn(syn.seq_number);
-        self.negotiate(syn);
-        // RFC 7323 §2.2: the window in a SYN is not scaled.
-        self.snd.snd_wnd = usize::from(syn.window_len);
-        self.snd.max_snd_wnd = self.snd.snd_wnd;
-        self.snd.snd_wl1 = syn.seq_number;
-        self.snd.snd_wl2 = self.snd.iss;
+        self.peer_syn(syn, self.snd.iss);
         self.snd.last_progress = now;
         self.syn_pending = true;
+    }
+
+    /// The peer's SYN (or SYN-ACK), the same in every open: its sequence number, the options
+    /// both sides now use, and its window, taken with `wl2` as SND.WL2 (RFC 7323 §2.2: the
+    /// window in a SYN is not scaled).
+    fn peer_syn(&mut self, syn: &Repr<'_>, wl2: SeqNumber) {
+        self.rcv.on_syn(syn.seq_number);
+        self.negotiate(syn);
+        self.take_window(usize::from(syn.window_len), syn.seq_number, wl2);
+    }
+
+    /// The send window `wnd` from the segment at `seq` acknowledging `ack` (SND.WND,
+    /// SND.WL1, SND.WL2), which is also the largest the peer has offered so far.
+    fn take_window(&mut self, wnd: usize, seq: SeqNumber, ack: SeqNumber) {
+        self.snd.snd_wnd = wnd;
+        self.snd.max_snd_wnd = wnd;
+        self.snd.snd_wl1 = seq;
+        self.snd.snd_wl2 = ack;
+    }
+
+    /// Our SYN is acknowledged by `ack` (RFC 9293 §3.10.7.3 fourth, §3.10.7.4 fifth): SND.UNA
+    /// moves past it, its round trip is sampled, and the connection is ESTABLISHED.
+    fn our_syn_acked(&mut self, now: Instant, seg: &Repr<'_>, ack: SeqNumber) {
+        self.snd.snd_una = ack;
+        if let Some(rtt) = self.rtt_sample(now, seg, ack) {
+            self.rtt.sample(rtt);
+        }
+        self.timers.clear(Timer::Retransmit);
+        self.enter_established(now);
     }
 
     /// Options from the peer's SYN or SYN-ACK: a feature is on only if both SYNs carry it.
@@ -226,21 +249,11 @@ impl Connection {
             // RFC 9293 §3.10.7.3 fifth: neither SYN nor RST: drop.
             return;
         }
-        self.rcv.on_syn(seg.seq_number);
-        self.negotiate(seg);
-        self.snd.snd_wnd = usize::from(seg.window_len);
-        self.snd.max_snd_wnd = self.snd.snd_wnd;
-        self.snd.snd_wl1 = seg.seq_number;
         match seg.ack_number {
             Some(ack) => {
                 // Our SYN is acknowledged: ESTABLISHED, and ACK the peer's SYN.
-                self.snd.snd_una = ack;
-                self.snd.snd_wl2 = ack;
-                if let Some(rtt) = self.rtt_sample(now, seg, ack) {
-                    self.rtt.sample(rtt);
-                }
-                self.timers.clear(Timer::Retransmit);
-                self.enter_established(now);
+                self.peer_syn(seg, ack);
+                self.our_syn_acked(now, seg, ack);
                 self.rcv.ack_now = true;
                 // RFC 9293 §3.10.7.3 fourth: continue with the sixth step (text, FIN).
                 let fin = seg.flags.contains(Flags::FIN);
@@ -248,8 +261,8 @@ impl Connection {
             }
             None => {
                 // Simultaneous open: SYN-RECEIVED, SYN-ACK with the same ISS.
+                self.peer_syn(seg, iss);
                 self.state = State::SynReceived;
-                self.snd.snd_wl2 = iss;
                 self.snd.snd_nxt = iss;
                 self.syn_pending = true;
                 self.timers.clear(Timer::Retransmit);
@@ -388,17 +401,9 @@ impl Connection {
                 self.rst_pending = Some((ack, None));
                 return;
             }
-            self.snd.snd_una = ack;
             // RFC 7323 §2.2: windows after the SYNs are scaled.
-            self.snd.snd_wnd = usize::from(seg.window_len) << self.snd.wscale;
-            self.snd.max_snd_wnd = self.snd.snd_wnd;
-            self.snd.snd_wl1 = seq;
-            self.snd.snd_wl2 = ack;
-            if let Some(rtt) = self.rtt_sample(now, seg, ack) {
-                self.rtt.sample(rtt);
-            }
-            self.timers.clear(Timer::Retransmit);
-            self.enter_established(now);
+            self.take_window(usize::from(seg.window_len) << self.snd.wscale, seq, ack);
+            self.our_syn_acked(now, seg, ack);
         } else if self.process_ack(now, seg, ack) == AckCheck::Drop {
             return;
         }

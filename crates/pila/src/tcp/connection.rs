@@ -493,12 +493,12 @@ impl Connection {
             State::Established => {
                 self.write_closed = true;
                 self.snd.fin_queued = true;
-                self.state = State::FinWait1;
+                self.transition(State::FinWait1);
             }
             State::CloseWait => {
                 self.write_closed = true;
                 self.snd.fin_queued = true;
-                self.state = State::LastAck;
+                self.transition(State::LastAck);
             }
             _ => self.write_closed = true,
         }
@@ -666,7 +666,7 @@ impl Connection {
         if self.state == State::Closed {
             return;
         }
-        self.state = State::Closed;
+        self.transition(State::Closed);
         self.timers.clear_all();
         if let Some(e) = error {
             self.error = Some(e);
@@ -682,7 +682,7 @@ impl Connection {
 
     /// Enters TIME-WAIT and starts its 2·MSL timer (RFC 9293 §3.10.7.4).
     pub(super) fn enter_time_wait(&mut self, now: Instant) {
-        self.state = State::TimeWait;
+        self.transition(State::TimeWait);
         self.timers.clear_all();
         self.timers.set(Timer::TimeWait, now + self.config.time_wait);
         self.snd.buffer.shrink_when_empty();
@@ -690,7 +690,7 @@ impl Connection {
 
     /// The handshake completed.
     pub(super) fn enter_established(&mut self, now: Instant) {
-        self.state = if self.snd.fin_queued { State::FinWait1 } else { State::Established };
+        self.transition(if self.snd.fin_queued { State::FinWait1 } else { State::Established });
         self.events.push_back(Event::Connected);
         self.snd.on_established(&self.config);
         if self.snd.syn_retransmitted {

@@ -44,6 +44,25 @@ impl State {
         !matches!(self, Self::Closed | Self::Listen | Self::SynSent | Self::SynReceived)
     }
 
+    /// Whether the state diagram (RFC 9293 §3.3.2, Figure 5) goes from `self` to `to`,
+    /// with what a real connection adds to it: any state may be aborted to CLOSED, a state
+    /// may be entered again (a retransmitted SYN, a TIME-WAIT restarted), and a half-close
+    /// made before the handshake ends enters FIN-WAIT-1 straight from it.
+    pub(crate) fn may_become(self, to: Self) -> bool {
+        use State::*;
+        matches!(
+            (self, to),
+            (_, Closed)
+                | (Listen | SynSent, SynReceived)
+                | (SynSent | SynReceived, Established | FinWait1)
+                | (SynReceived | Established, CloseWait)
+                | (Established, FinWait1)
+                | (CloseWait, LastAck)
+                | (FinWait1, FinWait2 | Closing | TimeWait)
+                | (FinWait2 | Closing, TimeWait)
+        ) || self == to
+    }
+
     /// The states in which we may send data or a FIN, or resend them: our FIN is not yet
     /// acknowledged.
     pub(crate) fn sends_data(self) -> bool {
@@ -159,10 +178,17 @@ impl Connection {
     /// Records the peer's SYN and negotiates options (RFC 9293 §3.10.7.2; RFC 7323, RFC 2018,
     /// RFC 9293 §3.7.1); the SYN-ACK is due.
     pub(super) fn passive_open(&mut self, now: Instant, syn: &Repr<'_>) {
-        self.state = State::SynReceived;
+        self.transition(State::SynReceived);
         self.peer_syn(syn, self.snd.iss);
         self.snd.last_progress = now;
         self.syn_pending = true;
+    }
+
+    /// Every change of state goes through here; a move the state diagram does not allow
+    /// ([`State::may_become`]) is a bug, caught in debug builds.
+    pub(super) fn transition(&mut self, to: State) {
+        debug_assert!(self.state.may_become(to), "no TCP transition from {} to {to}", self.state);
+        self.state = to;
     }
 
     /// The peer's SYN (or SYN-ACK), the same in every open: its sequence number, the options
@@ -262,7 +288,7 @@ impl Connection {
             None => {
                 // Simultaneous open: SYN-RECEIVED, SYN-ACK with the same ISS.
                 self.peer_syn(seg, iss);
-                self.state = State::SynReceived;
+                self.transition(State::SynReceived);
                 self.snd.snd_nxt = iss;
                 self.syn_pending = true;
                 self.timers.clear(Timer::Retransmit);
@@ -409,7 +435,7 @@ impl Connection {
         }
         match self.state {
             // RFC 9293 §3.10.7.4 fifth, FIN-WAIT-1: our FIN acknowledged: FIN-WAIT-2.
-            State::FinWait1 if self.snd.fin_acked() => self.state = State::FinWait2,
+            State::FinWait1 if self.snd.fin_acked() => self.transition(State::FinWait2),
             // RFC 9293 §3.10.7.4 fifth, CLOSING: our FIN acknowledged: TIME-WAIT.
             State::Closing => {
                 if self.snd.fin_acked() {
@@ -475,13 +501,13 @@ impl Connection {
         self.rcv.ack_now = true;
         match self.state {
             // SYN-RECEIVED, ESTABLISHED: CLOSE-WAIT.
-            State::SynReceived | State::Established => self.state = State::CloseWait,
+            State::SynReceived | State::Established => self.transition(State::CloseWait),
             // FIN-WAIT-1: TIME-WAIT if our FIN is acknowledged, else CLOSING.
             State::FinWait1 => {
                 if self.snd.fin_acked() {
                     self.enter_time_wait(now);
                 } else {
-                    self.state = State::Closing;
+                    self.transition(State::Closing);
                 }
             }
             // FIN-WAIT-2: TIME-WAIT.
@@ -504,5 +530,49 @@ impl Connection {
         };
         self.events = events;
         self.stats = stats;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::State::{self, *};
+
+    #[test]
+    fn the_state_diagram_allows_its_moves_and_no_others() {
+        let allowed: [(State, State); 14] = [
+            (Listen, SynReceived),
+            (SynSent, SynReceived),
+            (SynSent, Established),
+            (SynReceived, Established),
+            (SynReceived, FinWait1),
+            (SynReceived, CloseWait),
+            (Established, FinWait1),
+            (Established, CloseWait),
+            (CloseWait, LastAck),
+            (FinWait1, FinWait2),
+            (FinWait1, Closing),
+            (FinWait2, TimeWait),
+            (Closing, TimeWait),
+            (TimeWait, TimeWait),
+        ];
+        for (from, to) in allowed {
+            assert!(from.may_become(to), "{from} -> {to} should be allowed");
+        }
+        for from in [Listen, SynSent, Established, FinWait2, LastAck, TimeWait] {
+            assert!(from.may_become(Closed), "{from} -> CLOSED should be allowed");
+        }
+        let forbidden = [
+            (Closed, Established),
+            (Listen, Established),
+            (Established, SynSent),
+            (Established, LastAck),
+            (FinWait2, FinWait1),
+            (LastAck, CloseWait),
+            (TimeWait, Established),
+            (CloseWait, FinWait1),
+        ];
+        for (from, to) in forbidden {
+            assert!(!from.may_become(to), "{from} -> {to} should be refused");
+        }
     }
 }

@@ -19,7 +19,7 @@ use super::send::Sender;
 use super::state::State;
 use super::timers::{Timer, Timers};
 use crate::time::{Duration, Instant};
-use crate::wire::tcp::{Repr, SeqNumber, TsVal};
+use crate::wire::tcp::{Repr, SeqNumber};
 
 /// What the application should learn, from [`Connection::poll_event`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -418,7 +418,7 @@ impl Connection {
                 Timer::Retransmit => self.on_retransmit_timeout(now),
                 Timer::Persist => self.on_persist_timeout(now),
                 Timer::Keepalive => self.on_keepalive_timeout(now),
-                Timer::DelayedAck => self.rcv.ack_now = true,
+                Timer::DelayedAck => self.rcv.request_ack(),
                 Timer::Reorder => self.on_reorder_timeout(now),
                 Timer::Probe => self.on_probe_timeout(now),
             }
@@ -456,16 +456,10 @@ impl Connection {
 
     /// Reads received data into `buf`; `Ok(0)` means the peer closed (EOF).
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, RecvError> {
-        if !self.rcv.buffer.is_empty() {
-            let n = self.rcv.buffer.read(buf);
-            // Out-of-order data lives beyond `len` in the same storage: keep it.
-            if self.rcv.buffer.is_empty() && self.rcv.assembler.is_empty() {
-                self.rcv.buffer.shrink_when_empty();
-            }
-            self.rcv.on_app_read();
-            return Ok(n);
+        if self.rcv.queued() > 0 {
+            return Ok(self.rcv.read(buf));
         }
-        if self.rcv.fin_received {
+        if self.rcv.fin_received() {
             return Ok(0);
         }
         if let Some(e) = self.error {
@@ -511,9 +505,9 @@ impl Connection {
             State::Closed => {}
             // RFC 9293 §3.10.4: CLOSE in LISTEN or SYN-SENT deletes the TCB.
             State::Listen | State::SynSent => self.enter_closed(None),
-            _ if !self.rcv.buffer.is_empty() => self.abort(),
+            _ if self.rcv.queued() > 0 => self.abort(),
             _ => {
-                self.rcv.read_closed = true;
+                self.rcv.close_read();
                 self.shutdown_write();
             }
         }
@@ -589,7 +583,7 @@ impl Connection {
 
     /// How many received bytes wait to be read.
     pub fn recv_available(&self) -> usize {
-        self.rcv.buffer.len()
+        self.rcv.queued()
     }
 
     /// CLOSED with nothing left to send: the owner may free the connection.
@@ -611,9 +605,9 @@ impl Connection {
         }
         match (self.ts_ok, syn.options.timestamp) {
             // RFC 6191 §2: timestamps on both: the SYN's TSval must be newer.
-            (true, Some(ts)) => TsVal(ts.tsval) > TsVal(self.rcv.ts_recent),
+            (true, Some(ts)) => self.rcv.newer_than_recent(ts.tsval),
             // RFC 9293 §3.6.1 / RFC 1122 §4.2.2.13: the SYN's ISN must be above RCV.NXT.
-            _ => syn.seq_number > self.rcv.rcv_nxt,
+            _ => syn.seq_number > self.rcv.rcv_nxt(),
         }
     }
 
@@ -633,7 +627,7 @@ impl Connection {
             ssthresh: self.snd.cc.ssthresh(),
             snd_mss: self.snd.mss,
             snd_wnd: self.snd.snd_wnd,
-            rcv_wnd: self.rcv.rcv_adv.since(self.rcv.rcv_nxt),
+            rcv_wnd: self.rcv.rcv_wnd(),
             bytes_sent: self.stats.bytes_sent,
             bytes_acked: self.stats.bytes_acked,
             bytes_received: self.stats.bytes_received,
@@ -650,13 +644,13 @@ impl Connection {
             sack_enabled: self.sack_ok,
             timestamps_enabled: self.ts_ok,
             snd_wscale: self.snd.wscale,
-            rcv_wscale: self.rcv.wscale,
+            rcv_wscale: self.rcv.wscale(),
             challenge_acks_sent: self.stats.challenge_acks_sent,
             paws_dropped: self.stats.paws_dropped,
             zero_window_probes: self.stats.zero_window_probes,
             keepalive_probes: self.stats.keepalive_probes,
             send_queued: self.snd.buffer.len(),
-            recv_queued: self.rcv.buffer.len(),
+            recv_queued: self.rcv.queued(),
             congestion: self.snd.cc.name(),
         }
     }
@@ -673,8 +667,7 @@ impl Connection {
             self.events.push_back(Event::Error(e));
             // RFC 9293 §3.10.7.4: a reset flushes queued data both ways.
             self.snd.buffer = super::buffer::RingBuffer::new(0);
-            self.rcv.buffer.consume(self.rcv.buffer.len());
-            self.rcv.buffer.shrink_when_empty();
+            self.rcv.discard();
         }
         self.snd.buffer.shrink_when_empty();
         self.events.push_back(Event::Closed);
@@ -755,7 +748,7 @@ impl Connection {
         }
         self.challenge_window.1 += 1;
         self.stats.challenge_acks_sent += 1;
-        self.rcv.ack_now = true;
+        self.rcv.request_ack();
     }
 }
 

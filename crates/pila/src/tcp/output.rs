@@ -79,7 +79,7 @@ impl Connection {
                 let iss = self.snd.iss;
                 let retransmit = self.snd.syn_retransmitted;
                 self.note_sent(now, iss, iss.plus(1), 0, retransmit);
-                let ack = (self.state == State::SynReceived).then_some(self.rcv.rcv_nxt);
+                let ack = (self.state == State::SynReceived).then_some(self.rcv.rcv_nxt());
                 Some(self.finish(iss, ack, flags(&[Flags::SYN]), 0, 0, Kind::Syn, None))
             }
             State::SynSent => None,
@@ -110,14 +110,14 @@ impl Connection {
             let seq = SeqNumber(self.snd.snd_una.0.wrapping_sub(1));
             return Some(self.ack_plan(seq));
         }
-        if self.rcv.ack_now {
+        if self.rcv.ack_due() {
             return Some(self.ack_plan(self.snd.snd_nxt));
         }
         None
     }
 
     fn ack_plan(&mut self, seq: SeqNumber) -> Plan {
-        let ack = Some(self.rcv.rcv_nxt);
+        let ack = Some(self.rcv.rcv_nxt());
         self.finish(seq, ack, Flags::default(), 0, 0, Kind::Normal, None)
     }
 
@@ -297,7 +297,7 @@ impl Connection {
                 self.schedule_probe(now);
             }
         }
-        let ack = Some(self.rcv.rcv_nxt);
+        let ack = Some(self.rcv.rcv_nxt());
         Some(self.finish(seq, ack, f, off, len, Kind::Normal, Some(sack_blocks)))
     }
 
@@ -360,12 +360,10 @@ impl Connection {
             if kind == Kind::Normal && self.sack_ok {
                 blocks = sack_blocks.unwrap_or_else(|| self.next_sack_blocks());
                 // RFC 2883 §4: a D-SACK is reported once, in the next segment.
-                let dsack = self.rcv.dsack.take();
+                let dsack = self.rcv.take_dsack();
                 self.stats.dsacks_sent += u64::from(dsack.is_some());
             }
-            self.rcv.ack_now = false;
-            self.rcv.unacked_bytes = 0;
-            self.rcv.last_ack_sent = self.rcv.rcv_nxt;
+            self.rcv.on_ack_sent();
             self.timers.clear(Timer::DelayedAck);
         }
         Plan { seq, ack, flags, data_off, data_len, window, kind, sack_blocks: blocks }
@@ -378,7 +376,7 @@ impl Connection {
             return SackBlocks::EMPTY;
         }
         let max = if self.ts_ok { 3 } else { 4 };
-        match self.rcv.dsack {
+        match self.rcv.dsack() {
             Some(d) => {
                 let mut blocks = SackBlocks::EMPTY;
                 blocks.push(d);
@@ -387,7 +385,7 @@ impl Connection {
                 }
                 blocks
             }
-            None if !self.rcv.assembler.is_empty() => self.rcv.sack_blocks(max),
+            None if self.rcv.has_out_of_order() => self.rcv.sack_blocks(max),
             None => SackBlocks::EMPTY,
         }
     }
@@ -404,14 +402,14 @@ impl Connection {
                 }
                 options.sack_permitted = self.config.sack && (!syn_ack || self.sack_ok);
                 if self.config.timestamps && (!syn_ack || self.ts_ok) {
-                    let tsecr = if syn_ack { self.rcv.ts_recent } else { 0 };
+                    let tsecr = if syn_ack { self.rcv.ts_recent() } else { 0 };
                     options.timestamp = Some(Timestamp { tsval: self.ts_now(now), tsecr });
                 }
             }
             Kind::Normal => {
                 if self.ts_ok {
                     options.timestamp =
-                        Some(Timestamp { tsval: self.ts_now(now), tsecr: self.rcv.ts_recent });
+                        Some(Timestamp { tsval: self.ts_now(now), tsecr: self.rcv.ts_recent() });
                 }
                 options.sack_blocks = plan.sack_blocks;
             }

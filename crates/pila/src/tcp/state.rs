@@ -9,7 +9,7 @@ use super::connection::{Connection, Error, Origin};
 use super::send::AckCheck;
 use super::timers::Timer;
 use crate::time::Instant;
-use crate::wire::tcp::{Flags, Options, Repr, SeqNumber, TsVal};
+use crate::wire::tcp::{Flags, Options, Repr, SeqNumber};
 
 /// The eleven states of RFC 9293 §3.3.2.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -230,17 +230,17 @@ impl Connection {
             (true, Some(ws)) => {
                 // RFC 7323 §2.3: shifts above 14 are treated as 14.
                 self.snd.wscale = ws.min(14);
-                self.rcv.wscale = our_wscale(&self.config);
+                self.rcv.set_wscale(our_wscale(&self.config));
             }
             _ => {
                 self.snd.wscale = 0;
-                self.rcv.wscale = 0;
+                self.rcv.set_wscale(0);
             }
         }
         self.sack_ok = self.config.sack && o.sack_permitted;
         self.ts_ok = self.config.timestamps && o.timestamp.is_some();
         if let (true, Some(ts)) = (self.ts_ok, o.timestamp) {
-            self.rcv.ts_recent = ts.tsval;
+            self.rcv.set_ts_recent(ts.tsval);
         }
         // Effective send MSS: the smaller MSS minus the options every segment carries.
         let opts = if self.ts_ok { 12 } else { 0 };
@@ -280,7 +280,7 @@ impl Connection {
                 // Our SYN is acknowledged: ESTABLISHED, and ACK the peer's SYN.
                 self.peer_syn(seg, ack);
                 self.our_syn_acked(now, seg, ack);
-                self.rcv.ack_now = true;
+                self.rcv.request_ack();
                 // RFC 9293 §3.10.7.3 fourth: continue with the sixth step (text, FIN).
                 let fin = seg.flags.contains(Flags::FIN);
                 self.accept_text(now, seg.seq_number.plus(1), seg.payload, fin);
@@ -305,9 +305,9 @@ impl Connection {
         // RFC 7323 §5.3 R1 (before the sequence check): PAWS. An older TSval than
         // TS.Recent marks an old duplicate: ACK and drop.
         if let (true, Some(ts), false) = (self.ts_ok, seg.options.timestamp, rst) {
-            if TsVal(ts.tsval) < TsVal(self.rcv.ts_recent) {
+            if self.rcv.paws_rejects(ts.tsval) {
                 self.stats.paws_dropped += 1;
-                self.rcv.ack_now = true;
+                self.rcv.request_ack();
                 return;
             }
         }
@@ -315,7 +315,7 @@ impl Connection {
         // RFC 9293 §3.10.7.4 first: the acceptability test, four cases.
         let seq = seg.seq_number;
         let seg_len = seg.segment_len();
-        let rcv_nxt = self.rcv.rcv_nxt;
+        let rcv_nxt = self.rcv.rcv_nxt();
         let wnd = self.rcv.rcv_wnd();
         let in_window = |s: SeqNumber| rcv_nxt <= s && s < rcv_nxt.plus(wnd);
         let acceptable = match (seg_len, wnd) {
@@ -331,11 +331,11 @@ impl Connection {
             // RFC 9293 §3.10.7.4 first: unacceptable: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
             // unless RST. A retransmitted FIN in TIME-WAIT restarts the 2·MSL timer.
             if !rst {
-                self.rcv.ack_now = true;
+                self.rcv.request_ack();
                 // RFC 2883 §4 (1): data wholly below RCV.NXT is a duplicate: D-SACK it.
                 let len = seg.payload.len();
                 if len > 0 && seq.plus(len) <= rcv_nxt && !syn {
-                    self.rcv.dsack = Some((seq, seq.plus(len)));
+                    self.rcv.report_duplicate(seq, seq.plus(len));
                 }
                 if self.state == State::TimeWait && fin {
                     self.timers.set(Timer::TimeWait, now + self.config.time_wait);
@@ -345,9 +345,7 @@ impl Connection {
         }
         // RFC 7323 §4.3 (2): TS.Recent from a segment covering Last.ACK.sent.
         if let (true, Some(ts)) = (self.ts_ok, seg.options.timestamp) {
-            if seq <= self.rcv.last_ack_sent && TsVal(ts.tsval) >= TsVal(self.rcv.ts_recent) {
-                self.rcv.ts_recent = ts.tsval;
-            }
+            self.rcv.update_ts_recent(seq, ts.tsval);
         }
         self.restart_keepalive(now);
 
@@ -366,14 +364,13 @@ impl Connection {
                 // RFC 2883 §4 (1): the part below RCV.NXT was a duplicate: D-SACK it.
                 if !syn && skip > 0 && !data.is_empty() {
                     let dup_end = seq.plus(skip.min(data.len()));
-                    self.rcv.dsack = Some((seq, dup_end));
-                    self.rcv.ack_now = true;
+                    self.rcv.report_duplicate(seq, dup_end);
                 }
                 data = data.get(skip..).unwrap_or(&[]);
                 text_seq = rcv_nxt;
             }
             // ...and beyond the right edge (a FIN beyond it goes too).
-            let room = self.rcv.rcv_adv.since(text_seq).min(wnd);
+            let room = self.rcv.room_from(text_seq).min(wnd);
             if data.len() > room {
                 data = data.get(..room).unwrap_or(&[]);
                 fin = false;
@@ -458,7 +455,7 @@ impl Connection {
 
         // RFC 9293 §3.10.7.4 seventh and eighth: text and FIN.
         if zero_window_text && seg_len > 0 {
-            self.rcv.ack_now = true;
+            self.rcv.request_ack();
             return;
         }
         self.accept_text(now, text_seq, data, fin);
@@ -470,10 +467,10 @@ impl Connection {
         match self.state {
             // RFC 9293 §3.10.7.4 seventh: ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2 take text.
             State::Established | State::FinWait1 | State::FinWait2 => {
-                if self.rcv.read_closed && !data.is_empty() {
+                if self.rcv.read_closed() && !data.is_empty() {
                     // The application closed its receiving side: new data is answered with
                     // RST, as Linux does (RFC 2525 §2.17).
-                    self.rst_pending = Some((self.snd.snd_nxt, Some(self.rcv.rcv_nxt)));
+                    self.rst_pending = Some((self.snd.snd_nxt, Some(self.rcv.rcv_nxt())));
                     self.error = Some(Error::Aborted);
                     self.enter_closed(None);
                     return;
@@ -486,7 +483,7 @@ impl Connection {
             // text (the peer already sent FIN); a FIN is acknowledged again.
             _ => {
                 if fin_at.is_some() {
-                    self.rcv.ack_now = true;
+                    self.rcv.request_ack();
                     // RFC 9293 §3.10.7.4 eighth, TIME-WAIT: restart the 2·MSL timer.
                     if self.state == State::TimeWait {
                         self.timers.set(Timer::TimeWait, now + self.config.time_wait);
@@ -498,7 +495,7 @@ impl Connection {
 
     /// RFC 9293 §3.10.7.4 eighth: the peer's FIN has been consumed (RCV.NXT advanced over it).
     pub(super) fn on_fin(&mut self, now: Instant) {
-        self.rcv.ack_now = true;
+        self.rcv.request_ack();
         match self.state {
             // SYN-RECEIVED, ESTABLISHED: CLOSE-WAIT.
             State::SynReceived | State::Established => self.transition(State::CloseWait),

@@ -239,7 +239,7 @@ fn passive_handshake_echoes_only_offered_options() {
 
 #[test]
 fn listen_then_rst_in_syn_received_returns_to_listen() {
-    let mut c = Connection::listen(local(), &cfg());
+    let mut c = Connection::listen(local(), cfg());
     assert_eq!(c.state(), State::Listen);
     // RFC 9293 §3.10.7.2: an ACK in LISTEN gets <SEQ=SEG.ACK><CTL=RST>.
     inject(&mut c, ms(0), Repr { ack_number: Some(seq(77)), ..peer() });
@@ -274,7 +274,7 @@ fn listen_then_rst_in_syn_received_returns_to_listen() {
 
 #[test]
 fn simultaneous_open() {
-    let mut c = Connection::connect(ms(0), local(), remote(), seq(ISS), &cfg());
+    let mut c = Connection::connect(ms(0), local(), remote(), seq(ISS), cfg());
     drain(&mut c, ms(0));
     // The peer's SYN crosses ours.
     inject(&mut c, ms(5), Repr { ack_number: None, ..syn_ack() });
@@ -300,7 +300,7 @@ fn simultaneous_open() {
 
 #[test]
 fn rst_in_syn_sent_is_refused() {
-    let mut c = Connection::connect(ms(0), local(), remote(), seq(ISS), &cfg());
+    let mut c = Connection::connect(ms(0), local(), remote(), seq(ISS), cfg());
     drain(&mut c, ms(0));
     // A RST whose ACK does not cover our SYN is dropped (RFC 5961 §3).
     inject(&mut c, ms(1), Repr { flags: fl(&[Flags::RST]), ack_number: Some(seq(ISS)), ..peer() });
@@ -315,7 +315,7 @@ fn rst_in_syn_sent_is_refused() {
 
 #[test]
 fn bad_ack_in_syn_sent_gets_rst() {
-    let mut c = Connection::connect(ms(0), local(), remote(), seq(ISS), &cfg());
+    let mut c = Connection::connect(ms(0), local(), remote(), seq(ISS), cfg());
     drain(&mut c, ms(0));
     inject(&mut c, ms(1), Repr { ack_number: Some(seq(ISS + 50)), ..syn_ack() });
     expect(
@@ -334,7 +334,7 @@ fn bad_ack_in_syn_sent_gets_rst() {
 
 #[test]
 fn syn_retransmissions_then_timeout() {
-    let mut c = Connection::connect(ms(0), local(), remote(), seq(ISS), &cfg());
+    let mut c = Connection::connect(ms(0), local(), remote(), seq(ISS), cfg());
     let syn = drain(&mut c, ms(0));
     // RTO 1 s doubling: 1, 3, 7, 15, 31, 63 s; the 6th retransmission waits 60 s (rto_max).
     for at in [1_000, 3_000, 7_000, 15_000, 31_000, 63_000] {
@@ -400,7 +400,7 @@ fn out_of_order_data_is_reassembled() {
 fn isn_near_wrap() {
     let iss = u32::MAX - 10;
     let irs = u32::MAX - 1;
-    let mut c = Connection::connect(ms(0), local(), remote(), seq(iss), &cfg());
+    let mut c = Connection::connect(ms(0), local(), remote(), seq(iss), cfg());
     drain(&mut c, ms(0));
     inject(
         &mut c,

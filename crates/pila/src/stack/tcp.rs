@@ -132,7 +132,7 @@ impl TcpTable {
         config: &crate::tcp::Config,
     ) -> Self {
         Self {
-            config: config.shared(),
+            config: Arc::new(config.clone()),
             conns: Slab::default(),
             by_tuple: HashMap::new(),
             listeners: Slab::default(),
@@ -359,7 +359,7 @@ impl Stack {
         let local = SocketAddrV4::new(ip, port);
         let (l, r) = (SocketAddr::V4(local), SocketAddr::V4(remote));
         let isn = self.tcp.isn.isn(now, l, r);
-        let conn = Connection::connect_shared(now, l, r, isn, Arc::clone(&self.tcp.config));
+        let conn = Connection::connect(now, l, r, isn, Arc::clone(&self.tcp.config));
         let key = self.insert_conn(conn, (local, remote), None);
         self.counters.tcp_active_opens += 1;
         self.after_tcp(now, key);
@@ -504,7 +504,7 @@ impl Stack {
         }
         let (lo, re) = (SocketAddr::V4(local), SocketAddr::V4(remote));
         let isn = self.tcp.isn.isn(now, lo, re);
-        let conn = Connection::accept_shared(now, lo, re, seg, isn, Arc::clone(&self.tcp.config));
+        let conn = Connection::accept(now, lo, re, seg, isn, Arc::clone(&self.tcp.config));
         let key = self.insert_conn(conn, (local, remote), Some(l));
         self.counters.tcp_passive_opens += 1;
         self.after_tcp(now, key);
@@ -830,8 +830,7 @@ impl Stack {
         let (lo, re) = (SocketAddr::V4(local), SocketAddr::V4(remote));
         let isn = SeqNumber(seg.ack_number.map_or(0, |a| a.0.wrapping_sub(1)));
         let syn = syn.syn(local, remote);
-        let conn =
-            Connection::accept_cookie_shared(now, lo, re, &syn, isn, Arc::clone(&self.tcp.config));
+        let conn = Connection::accept_cookie(now, lo, re, &syn, isn, Arc::clone(&self.tcp.config));
         let key = self.insert_conn(conn, (local, remote), Some(l));
         self.counters.tcp_passive_opens += 1;
         if let Some(slot) = self.tcp.conns.get_mut(key) {

@@ -271,25 +271,17 @@ impl Connection {
 
     /// Active open (RFC 9293 §3.10.1): a connection in SYN-SENT whose SYN, with initial
     /// sequence number `isn`, is the first thing [`Connection::poll_transmit`] returns.
+    ///
+    /// `config` is a [`Config`] (copied) or an `Arc<Config>` shared with other connections,
+    /// as a stack shares one among all of its own.
     pub fn connect(
         now: Instant,
         local: SocketAddr,
         remote: SocketAddr,
         isn: SeqNumber,
-        config: &Config,
+        config: impl Into<Arc<Config>>,
     ) -> Self {
-        Self::connect_shared(now, local, remote, isn, config.shared())
-    }
-
-    /// [`Connection::connect`] with settings shared with other connections
-    /// ([`Config::shared`]).
-    pub fn connect_shared(
-        now: Instant,
-        local: SocketAddr,
-        remote: SocketAddr,
-        isn: SeqNumber,
-        config: Arc<Config>,
-    ) -> Self {
+        let config = config.into();
         let mut c = Self::new(State::SynSent, Origin::Active, local, Some(remote), isn, config);
         c.syn_pending = true;
         c.snd.last_progress = now;
@@ -300,29 +292,22 @@ impl Connection {
     /// with the first peer whose SYN arrives. Its ISNs come from a generator keyed with the
     /// local address, which is predictable: a stack uses its listener and
     /// [`Connection::accept`], or [`Connection::listen_with_isn`].
-    pub fn listen(local: SocketAddr, config: &Config) -> Self {
-        Self::listen_shared(local, config.shared())
-    }
-
-    pub(super) fn listen_shared(local: SocketAddr, config: Arc<Config>) -> Self {
+    pub fn listen(local: SocketAddr, config: impl Into<Arc<Config>>) -> Self {
         let mut key = [0x5a; 16];
         if let SocketAddr::V4(a) = local {
             key[..4].copy_from_slice(&a.ip().octets());
         }
         key[4..6].copy_from_slice(&local.port().to_be_bytes());
-        Self::listen_with_isn_shared(local, config, IsnGenerator::new(key))
+        Self::listen_with_isn(local, config, IsnGenerator::new(key))
     }
 
     /// Passive open whose ISN comes from `isn` (RFC 6528).
-    pub fn listen_with_isn(local: SocketAddr, config: &Config, isn: IsnGenerator) -> Self {
-        Self::listen_with_isn_shared(local, config.shared(), isn)
-    }
-
-    pub(super) fn listen_with_isn_shared(
+    pub fn listen_with_isn(
         local: SocketAddr,
-        config: Arc<Config>,
+        config: impl Into<Arc<Config>>,
         isn: IsnGenerator,
     ) -> Self {
+        let config = config.into();
         let mut c = Self::new(State::Listen, Origin::Listen, local, None, SeqNumber(0), config);
         c.isn_gen = Some(isn);
         c
@@ -337,20 +322,9 @@ impl Connection {
         remote: SocketAddr,
         syn: &Repr<'_>,
         isn: SeqNumber,
-        config: &Config,
+        config: impl Into<Arc<Config>>,
     ) -> Self {
-        Self::accept_shared(now, local, remote, syn, isn, config.shared())
-    }
-
-    /// [`Connection::accept`] with settings shared with other connections.
-    pub fn accept_shared(
-        now: Instant,
-        local: SocketAddr,
-        remote: SocketAddr,
-        syn: &Repr<'_>,
-        isn: SeqNumber,
-        config: Arc<Config>,
-    ) -> Self {
+        let config = config.into();
         let mut c =
             Self::new(State::SynReceived, Origin::Accepted, local, Some(remote), isn, config);
         c.passive_open(now, syn);
@@ -370,21 +344,9 @@ impl Connection {
         remote: SocketAddr,
         syn: &Repr<'_>,
         isn: SeqNumber,
-        config: &Config,
+        config: impl Into<Arc<Config>>,
     ) -> Self {
-        Self::accept_cookie_shared(now, local, remote, syn, isn, config.shared())
-    }
-
-    /// [`Connection::accept_cookie`] with settings shared with other connections.
-    pub fn accept_cookie_shared(
-        now: Instant,
-        local: SocketAddr,
-        remote: SocketAddr,
-        syn: &Repr<'_>,
-        isn: SeqNumber,
-        config: Arc<Config>,
-    ) -> Self {
-        let mut c = Self::accept_shared(now, local, remote, syn, isn, config);
+        let mut c = Self::accept(now, local, remote, syn, isn, config);
         c.syn_pending = false;
         c.snd.snd_nxt = isn.plus(1);
         c.timers.set(Timer::Retransmit, now + c.rtt.rto());

@@ -114,14 +114,11 @@ pub struct Config {
     pub max_ooo_ranges: usize,
 }
 
-impl Config {
-    /// These settings as connections hold them, to share among many: one allocation for a
-    /// whole stack's connections instead of a copy in each. The delayed-ACK timer is capped
-    /// at 200 ms here (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2).
-    pub fn shared(&self) -> std::sync::Arc<Self> {
-        let mut config = self.clone();
-        config.delayed_ack = config.delayed_ack.map(|d| d.min(Duration::from_millis(200)));
-        std::sync::Arc::new(config)
+/// A copy of the settings for one connection, from a borrowed `Config` (a connection
+/// holds them behind an `Arc`; share one `Arc` to give many connections one copy).
+impl From<&Config> for std::sync::Arc<Config> {
+    fn from(config: &Config) -> Self {
+        Self::new(config.clone())
     }
 }
 

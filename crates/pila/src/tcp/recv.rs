@@ -70,7 +70,9 @@ impl Receiver {
             ts_recent: 0,
             last_ack_sent: SeqNumber(0),
             read_closed: false,
-            delayed_ack: config.delayed_ack,
+            // The delayed-ACK timer never exceeds 200 ms (RFC 9293 §3.8.6.3, RFC 1122
+            // §4.2.3.2).
+            delayed_ack: config.delayed_ack.map(|d| d.min(Duration::from_millis(200))),
             dsack: None,
         }
     }

@@ -522,8 +522,8 @@ impl Connection {
         let stats = self.stats;
         let config = std::sync::Arc::clone(&self.config);
         *self = match generator {
-            Some(g) => Self::listen_with_isn_shared(self.local, config, g),
-            None => Self::listen_shared(self.local, config),
+            Some(g) => Self::listen_with_isn(self.local, config, g),
+            None => Self::listen(self.local, config),
         };
         self.events = events;
         self.stats = stats;

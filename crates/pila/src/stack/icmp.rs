@@ -123,6 +123,8 @@ impl Stack {
         self.pings.poll(ident)
     }
 
+    /// An ICMP message arrived: echo requests answered, replies kept for the ping API,
+    /// errors turned into socket errors or a smaller path MTU.
     pub(super) fn icmp_input(
         &mut self,
         now: Instant,

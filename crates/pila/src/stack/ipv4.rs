@@ -9,6 +9,7 @@ use crate::wire::{ethernet, icmpv4, ipv4};
 use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
 impl Stack {
+    /// An IPv4 datagram arrived: validated, reassembled if a fragment, and delivered.
     pub(super) fn ipv4_input(&mut self, now: Instant, data: &[u8]) {
         self.counters.ip_in_receives += 1;
         let Ok(packet) = ipv4::Packet::new_checked(data) else {
@@ -102,6 +103,7 @@ impl Stack {
         packet
     }
 
+    /// The next IP identifier.
     pub(super) fn next_ident(&mut self) -> u16 {
         bump_ident(&mut self.ip_ident)
     }

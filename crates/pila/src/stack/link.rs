@@ -38,6 +38,7 @@ impl Stack {
         self.neighbors.has_requests() || !self.link_out.is_empty()
     }
 
+    /// An Ethernet frame arrived: checked, filtered by destination, handed to ARP or IPv4.
     pub(super) fn ethernet_input(&mut self, now: Instant, data: &[u8]) {
         let Ok(frame) = ethernet::Frame::new_checked(data) else {
             self.counters.eth_dropped += 1;
@@ -55,6 +56,8 @@ impl Stack {
         }
     }
 
+    /// An ARP packet arrived: the neighbour cache learns from it, and a request for one of
+    /// our addresses is answered.
     pub(super) fn arp_input(&mut self, now: Instant, data: &[u8]) {
         let Ok(packet) = warp::Packet::new_checked(data) else {
             self.counters.eth_dropped += 1;
@@ -98,6 +101,7 @@ impl Stack {
         }
     }
 
+    /// Queues an IPv4 datagram for `dst` in the control queue.
     pub(super) fn push_ip(&mut self, dst: ethernet::Address, packet: Vec<u8>) -> Result<(), Error> {
         if self.push_datagram(dst, packet) { Ok(()) } else { Err(Error::NoBufferSpace) }
     }
@@ -143,6 +147,7 @@ impl Stack {
         }
     }
 
+    /// Writes a whole frame (link header, then `payload`) into `buf`; its length.
     pub(super) fn write_frame(
         &self,
         buf: &mut [u8],
@@ -156,6 +161,7 @@ impl Stack {
         Some(end)
     }
 
+    /// Writes an ARP request for `target` into `buf` (unicast to refresh an entry).
     pub(super) fn arp_request(
         &self,
         buf: &mut [u8],

@@ -116,6 +116,8 @@ impl UdpTable {
 }
 
 impl Stack {
+    /// A UDP datagram arrived: to the socket bound to its address and port, or answered
+    /// with ICMP port unreachable.
     pub(super) fn udp_input(
         &mut self,
         now: Instant,

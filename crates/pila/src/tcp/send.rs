@@ -661,3 +661,67 @@ impl Connection {
         self.timers.set(Timer::Retransmit, now + self.rtt.rto());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ISS: SeqNumber = SeqNumber(5000);
+
+    /// A sender past its handshake: SND.UNA = SND.NXT = ISS + 1, MSS 1000, IW 10 segments.
+    fn sender() -> Sender {
+        let config = Config { mss: 1000, initial_window: 10, ..Config::default() };
+        let mut snd = Sender::new(ISS, &config);
+        snd.snd_una = ISS.plus(1);
+        snd.snd_nxt = ISS.plus(1);
+        snd.on_established(&config);
+        snd
+    }
+
+    #[test]
+    fn sequence_space_tracks_the_buffer_and_the_fin() {
+        let mut snd = sender();
+        assert_eq!(snd.buffer.write(&[1; 3000]), 3000);
+        assert_eq!((snd.unsent(), snd.flight()), (3000, 0));
+        assert!(snd.has_unsent());
+        snd.snd_nxt = snd.snd_nxt.plus(2000);
+        assert_eq!((snd.unsent(), snd.flight()), (1000, 2000));
+        // The FIN goes after the last byte and counts once sent, then once acknowledged.
+        snd.fin_queued = true;
+        assert_eq!(snd.fin_seq(), Some(ISS.plus(1 + 3000)));
+        snd.snd_nxt = snd.buf_end();
+        assert!(snd.has_unsent() && !snd.fin_sent(), "the FIN itself is still to send");
+        snd.snd_nxt = snd.snd_nxt.plus(1);
+        assert!(snd.fin_sent() && !snd.fin_acked() && !snd.has_unsent());
+        snd.snd_una = snd.snd_nxt;
+        assert!(snd.fin_acked());
+    }
+
+    #[test]
+    fn the_window_grows_by_limited_transmit_and_by_inflation_in_recovery() {
+        let mut snd = sender();
+        let cwnd = snd.cc.cwnd();
+        assert_eq!(cwnd, 10 * 1000, "IW10");
+        // RFC 3042: one and two duplicate ACKs each allow a segment more, not three.
+        for (dupacks, extra) in [(0, 0), (1, 1000), (2, 2000), (3, 2000)] {
+            snd.dupacks = dupacks;
+            assert_eq!(snd.effective_cwnd(), cwnd + extra, "{dupacks} duplicate ACKs");
+        }
+        // RFC 6582: in recovery the inflation counts instead.
+        snd.in_recovery = true;
+        snd.inflation = 3000;
+        assert_eq!(snd.effective_cwnd(), cwnd + 3000);
+    }
+
+    #[test]
+    fn after_a_timeout_the_pipe_is_what_was_resent_since() {
+        let mut snd = sender();
+        snd.buffer.write(&[0; 8000]);
+        snd.snd_nxt = snd.snd_una.plus(8000);
+        assert_eq!(snd.pipe(false), 8000, "without SACK or a timeout: the flight");
+        // Go-back-N after an RTO: only the bytes resent since count.
+        snd.rtx_next = Some(snd.snd_una.plus(1500));
+        assert_eq!(snd.pipe(false), 1500);
+        assert_eq!(snd.pipe(true), 1500, "the timeout's rule holds with SACK too");
+    }
+}

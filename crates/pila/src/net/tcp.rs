@@ -1,9 +1,10 @@
 //! [`TcpListener`] and [`TcpStream`].
 
 use super::{SocketOptions, Stack, deadline_after};
-use crate::runtime::socket::{Connecting, ListenerCore, StreamCore, kick_if_moved};
+use crate::runtime::socket::{
+    Connecting, ListenerCore, StreamCore, kick_if_moved, stream_addresses, stream_options,
+};
 use crate::runtime::try_each;
-use crate::tcp::TcpInfo;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 
@@ -108,6 +109,9 @@ impl Iterator for Incoming<'_> {
 }
 
 impl TcpStream {
+    stream_addresses!();
+    stream_options!();
+
     /// Opens a connection to `addr`, trying each address it names until one answers.
     pub fn connect(stack: &Stack, addr: impl ToSocketAddrs) -> io::Result<Self> {
         try_each(addr, |addr| Self::open(stack, addr, None))
@@ -142,16 +146,6 @@ impl TcpStream {
 
     fn new(core: StreamCore) -> Self {
         Self { core, options: SocketOptions::default() }
-    }
-
-    /// The remote address.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.core.peer())
-    }
-
-    /// The local address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.core.local())
     }
 
     /// Closes the reading half, the writing half, or both, and wakes the calls blocked on
@@ -215,26 +209,6 @@ impl TcpStream {
         Ok(())
     }
 
-    /// Turns Nagle's algorithm off (`true`) or back on, like `TCP_NODELAY`.
-    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.core.set_nodelay(nodelay)
-    }
-
-    /// Whether Nagle's algorithm is off.
-    pub fn nodelay(&self) -> io::Result<bool> {
-        Ok(self.core.nodelay())
-    }
-
-    /// The connection's error, once (like `SO_ERROR`): reset, timed out, refused.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.core.take_error()
-    }
-
-    /// A snapshot of the connection's state and figures, like Linux's `TCP_INFO`.
-    pub fn tcp_info(&self) -> io::Result<TcpInfo> {
-        self.core.tcp_info()
-    }
-
     fn read_some(&self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
@@ -245,7 +219,7 @@ impl TcpStream {
             self.options.nonblocking(),
             deadline_after(self.options.read_timeout()),
             io::ErrorKind::WouldBlock,
-            |state| core.try_read(state, buf),
+            |state| core.try_read(state, |_| &mut *buf),
         );
         // Reading freed receive buffer space: the driver sends the window update if one is
         // due.

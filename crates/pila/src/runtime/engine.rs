@@ -8,7 +8,6 @@
 
 use super::now;
 use super::shared::{Ready, Shared, WaitKey};
-use super::socket::readiness;
 use crate::device::{Device, FrameBatch, WaitDevice};
 use crate::time::Instant;
 use core::task::Waker;
@@ -99,8 +98,7 @@ impl Engine {
             state.publish(event);
         }
         while let Some(socket) = state.stack.poll_wake() {
-            let ready = readiness(state, socket);
-            state.wake_into(WaitKey::Socket(socket), ready, &mut self.wakers);
+            state.wake_socket(socket, &mut self.wakers);
         }
         let echo_replies = state.stack.counters().icmp_in_echo_reps;
         if echo_replies != self.echo_replies {

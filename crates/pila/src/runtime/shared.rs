@@ -9,6 +9,7 @@
 //! list it took under it), so no wake-up falls between a failed attempt and the wait.
 
 use super::Event;
+use super::socket::readiness;
 use crate::device::DeviceWaker;
 use crate::stack::{self, SocketHandle};
 use crate::wire::Ipv4Addr;
@@ -104,6 +105,11 @@ struct Waiters {
 }
 
 impl Waiters {
+    /// Nobody waits: no sleeper, no parked waker.
+    fn is_idle(&self) -> bool {
+        self.slots.iter().all(|s| s.sleepers == 0 && s.wakers.is_empty())
+    }
+
     /// Wakes the blocking callers `ready` can help now, and moves the wakers it can help to
     /// `out`.
     fn wake_into(&mut self, ready: Ready, out: &mut Vec<Waker>) {
@@ -167,6 +173,17 @@ impl State {
         if let Some(waiters) = self.waiters.get_mut(&key) {
             waiters.wake_into(ready, out);
         }
+    }
+
+    /// Wakes whoever waits on `socket`, after the stack named it as changed, for what the
+    /// change made possible ([`readiness`]) — judged only when someone waits, since most
+    /// changes (every ACK) find nobody.
+    pub(crate) fn wake_socket(&mut self, socket: SocketHandle, out: &mut Vec<Waker>) {
+        let Some(waiters) = self.waiters.get_mut(&WaitKey::Socket(socket)) else { return };
+        if waiters.is_idle() {
+            return;
+        }
+        waiters.wake_into(readiness(&self.stack, socket), out);
     }
 
     fn slot(&mut self, wait: Wait) -> &mut Slot {
@@ -300,8 +317,8 @@ impl Shared {
     }
 
     /// Closes `socket` in the stack (a TCP connection closes as Linux does, with a FIN or a
-    /// RST), wakes and forgets its waiters, and kicks the driver to send what the close
-    /// queued.
+    /// RST), forgets its waiters (none are left: whoever waited held the socket), and kicks
+    /// the driver to send what the close queued.
     pub(crate) fn close(&self, socket: SocketHandle) {
         let mut state = self.lock();
         match socket {
@@ -309,13 +326,8 @@ impl Shared {
             SocketHandle::Tcp(handle) => state.stack.tcp_release(handle),
             SocketHandle::Udp(handle) => state.stack.udp_close(handle),
         }
-        let waiters = state.waiters.remove(&WaitKey::Socket(socket));
+        state.waiters.remove(&WaitKey::Socket(socket));
         drop(state);
-        if let Some(mut waiters) = waiters {
-            let mut wakers = Vec::new();
-            waiters.wake_into(Ready::ALL, &mut wakers);
-            wakers.into_iter().for_each(Waker::wake);
-        }
         self.kick();
     }
 

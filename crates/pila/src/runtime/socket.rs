@@ -147,6 +147,50 @@ impl Drop for Connecting {
     }
 }
 
+/// The address accessors of a stream type of either front end: `peer_addr`, `local_addr`,
+/// forwarded to the [`StreamCore`] in its `core` field.
+macro_rules! stream_addresses {
+    () => {
+        /// The remote address.
+        pub fn peer_addr(&self) -> ::std::io::Result<::std::net::SocketAddr> {
+            Ok(self.core.peer())
+        }
+
+        /// The local address.
+        pub fn local_addr(&self) -> ::std::io::Result<::std::net::SocketAddr> {
+            Ok(self.core.local())
+        }
+    };
+}
+
+/// The options and figures of a whole stream of either front end: `set_nodelay`,
+/// `nodelay`, `take_error`, `tcp_info`, forwarded to the [`StreamCore`] in its `core` field.
+macro_rules! stream_options {
+    () => {
+        /// Turns Nagle's algorithm off (`true`) or back on, like `TCP_NODELAY`.
+        pub fn set_nodelay(&self, nodelay: bool) -> ::std::io::Result<()> {
+            self.core.set_nodelay(nodelay)
+        }
+
+        /// Whether Nagle's algorithm is off.
+        pub fn nodelay(&self) -> ::std::io::Result<bool> {
+            Ok(self.core.nodelay())
+        }
+
+        /// The connection's error, once (like `SO_ERROR`): reset, timed out, refused.
+        pub fn take_error(&self) -> ::std::io::Result<Option<::std::io::Error>> {
+            self.core.take_error()
+        }
+
+        /// A snapshot of the connection's state and figures, like Linux's `TCP_INFO`.
+        pub fn tcp_info(&self) -> ::std::io::Result<$crate::tcp::TcpInfo> {
+            self.core.tcp_info()
+        }
+    };
+}
+
+pub(crate) use {stream_addresses, stream_options};
+
 /// An open TCP connection: closed in the stack, as Linux closes, when dropped.
 #[derive(Debug)]
 pub(crate) struct StreamCore {
@@ -206,32 +250,29 @@ impl StreamCore {
         self.peer
     }
 
-    /// How many bytes a read would return now (`Some(0)`: end-of-file or an error), or
-    /// `None` when it would wait. Only looks.
-    pub(crate) fn readable(&self, state: &State) -> Option<usize> {
+    /// Reads what has arrived: `Ok(0)` at end-of-file (the peer's FIN, or our
+    /// `shutdown(Read)`), `None` when nothing has arrived yet. `buf` is asked for once the
+    /// read will not wait, given how many bytes are queued (0 at end-of-file or an error),
+    /// and must not come back empty; so a caller sizes (or zeroes) only what it fills.
+    pub(crate) fn try_read<'b>(
+        &self,
+        state: &mut State,
+        buf: impl FnOnce(usize) -> &'b mut [u8],
+    ) -> Option<io::Result<usize>> {
         // Looked at under the lock: `shutdown(Read)` sets it there and wakes us.
-        if self.read_shut.load(Ordering::Relaxed) {
-            return Some(0);
-        }
-        let socket = SocketHandle::Tcp(self.handle);
-        readiness(state, socket)
-            .read
-            .then(|| state.stack.tcp(self.handle).map_or(0, |c| c.recv_available()))
-    }
-
-    /// Reads what has arrived into `buf`: `Ok(0)` at end-of-file (the peer's FIN, or our
-    /// `shutdown(Read)`), `None` when nothing has arrived yet. `buf` must not be empty.
-    pub(crate) fn try_read(&self, state: &mut State, buf: &mut [u8]) -> Option<io::Result<usize>> {
-        // Look first: a read that waits must not mark the connection for the driver.
-        self.readable(state)?;
         if self.read_shut.load(Ordering::Relaxed) {
             return Some(Ok(0));
         }
+        // Look first: a read that waits must not mark the connection for the driver.
+        if !readiness(&state.stack, SocketHandle::Tcp(self.handle)).read {
+            return None;
+        }
+        let queued = state.stack.tcp(self.handle).map_or(0, |c| c.recv_available());
         // `tcp_mut` marks the connection for the driver: reading may owe a window update.
         let Some(conn) = state.stack.tcp_mut(self.handle) else {
             return Some(Err(io::ErrorKind::NotConnected.into()));
         };
-        match conn.recv(buf) {
+        match conn.recv(buf(queued)) {
             Ok(n) => Some(Ok(n)),
             Err(RecvError::WouldBlock) => None,
             Err(RecvError::Error(e)) => Some(Err(tcp_error(e))),
@@ -246,7 +287,7 @@ impl StreamCore {
         bufs: impl IntoIterator<Item = &'b [u8]>,
     ) -> Option<io::Result<usize>> {
         // Look first: a write that waits must not mark the connection for the driver.
-        if !readiness(state, SocketHandle::Tcp(self.handle)).write {
+        if !readiness(&state.stack, SocketHandle::Tcp(self.handle)).write {
             return None;
         }
         let Some(conn) = state.stack.tcp_mut(self.handle) else {
@@ -359,10 +400,10 @@ impl Drop for StreamCore {
 /// What the stack's report of a change on `socket` made possible, judged from the socket as
 /// it is now: a connection's readers wake only for data, the end or an error, its writers
 /// only for room or an error. Every other socket's change wakes all its waiters.
-pub(crate) fn readiness(state: &State, socket: SocketHandle) -> Ready {
+pub(crate) fn readiness(stack: &stack::Stack, socket: SocketHandle) -> Ready {
     use TcpState::{CloseWait, Closed, Closing, FinWait1, FinWait2, LastAck, TimeWait};
     let SocketHandle::Tcp(handle) = socket else { return Ready::ALL };
-    let Some(conn) = state.stack.tcp(handle) else { return Ready::ALL };
+    let Some(conn) = stack.tcp(handle) else { return Ready::ALL };
     let failed = conn.error().is_some();
     let state = conn.state();
     Ready {

@@ -1,9 +1,10 @@
 //! [`TcpListener`], [`TcpStream`] and the stream's halves.
 
 use super::Stack;
-use crate::runtime::socket::{Connecting, ListenerCore, StreamCore, kick_if_moved};
+use crate::runtime::socket::{
+    Connecting, ListenerCore, StreamCore, kick_if_moved, stream_addresses, stream_options,
+};
 use crate::runtime::{resolve, try_each};
-use crate::tcp::TcpInfo;
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use core::fmt;
 use core::future::{Future, poll_fn};
@@ -85,6 +86,9 @@ impl TcpListener {
 }
 
 impl TcpStream {
+    stream_addresses!();
+    stream_options!();
+
     /// Opens a connection to `addr`, trying each address it names until one answers.
     ///
     /// Dropping the future before it completes aborts the connection it was opening.
@@ -123,36 +127,6 @@ impl TcpStream {
         Self { core: Arc::new(core) }
     }
 
-    /// The remote address.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.core.peer())
-    }
-
-    /// The local address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.core.local())
-    }
-
-    /// Turns Nagle's algorithm off (`true`) or back on, like `TCP_NODELAY`.
-    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.core.set_nodelay(nodelay)
-    }
-
-    /// Whether Nagle's algorithm is off.
-    pub fn nodelay(&self) -> io::Result<bool> {
-        Ok(self.core.nodelay())
-    }
-
-    /// The connection's error, once (like `SO_ERROR`): reset, timed out, refused.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.core.take_error()
-    }
-
-    /// A snapshot of the connection's state and figures, like Linux's `TCP_INFO`.
-    pub fn tcp_info(&self) -> io::Result<TcpInfo> {
-        self.core.tcp_info()
-    }
-
     /// Waits until the connection is over: both sides have closed and the peer has
     /// acknowledged our FIN, so nothing we sent can be lost any more. Call it after
     /// `shutdown().await`: until our FIN is sent the connection cannot end. Fails with the
@@ -188,9 +162,12 @@ fn poll_read(
     if buf.remaining() == 0 {
         return Poll::Ready(Ok(()));
     }
-    let dst = buf.initialize_unfilled();
-    let read =
-        ready!(core.shared().poll_on(cx, core.wait_read(), |state| core.try_read(state, dst)));
+    let remaining = buf.remaining();
+    let read = ready!(core.shared().poll_on(cx, core.wait_read(), |state| {
+        // Zero only what the read fills of the caller's buffer (hyper hands over hundreds of
+        // kilobytes uninitialised, on every poll), and nothing when the read waits.
+        core.try_read(state, |queued| buf.initialize_unfilled_to(queued.clamp(1, remaining)))
+    }));
     // Reading freed receive buffer space: the driver sends the window update if one is due.
     let n = kick_if_moved(core.shared(), read)?;
     buf.advance(n);
@@ -312,27 +289,11 @@ impl OwnedReadHalf {
         Ok(TcpStream { core: self.core })
     }
 
-    /// The remote address.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.core.peer())
-    }
-
-    /// The local address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.core.local())
-    }
+    stream_addresses!();
 }
 
 impl OwnedWriteHalf {
-    /// The remote address.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.core.peer())
-    }
-
-    /// The local address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.core.local())
-    }
+    stream_addresses!();
 
     /// Turns Nagle's algorithm off (`true`) or back on, like `TCP_NODELAY`.
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {

@@ -259,7 +259,7 @@ fn web_step(a: &Stack, b: &Stack) -> Result<(web::client::Head, String), crate::
         writeln!(std::io::stdout().lock(), "B: serving http://{IP_B}/ (hyper)")?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let page = |_request| async {
-            let mut response = hyper::Response::new(web::site::SiteBody::full(PAGE));
+            let mut response = hyper::Response::new(web::site::full(PAGE));
             response.headers_mut().insert(
                 hyper::header::CONTENT_TYPE,
                 hyper::header::HeaderValue::from_static("text/html; charset=utf-8"),

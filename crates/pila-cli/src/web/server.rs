@@ -5,7 +5,7 @@
 use super::site::SiteBody;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper::service::Service;
+use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use pila::tokio::TcpListener;
@@ -90,7 +90,13 @@ async fn connection<S, F>(
         .timer(TokioTimer::new())
         // Covers a keep-alive connection waiting for its next request too.
         .header_read_timeout(limits.idle)
-        .serve_connection(io, Handler(service));
+        .serve_connection(
+            io,
+            service_fn(move |req| {
+                let response = service(req);
+                async move { Ok::<_, Infallible>(response.await) }
+            }),
+        );
     tokio::pin!(conn);
     let mut stopping = false;
     loop {
@@ -109,24 +115,6 @@ async fn connection<S, F>(
                 }
             }
         }
-    }
-}
-
-/// hyper's view of a plain async function from request to response.
-struct Handler<S>(S);
-
-impl<S, F> Service<Request<Incoming>> for Handler<S>
-where
-    S: Fn(Request<Incoming>) -> F,
-    F: Future<Output = Response<SiteBody>> + Send + 'static,
-{
-    type Response = Response<SiteBody>;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<SiteBody>, Infallible>> + Send>>;
-
-    fn call(&self, req: Request<Incoming>) -> Self::Future {
-        let response = (self.0)(req);
-        Box::pin(async move { Ok(response.await) })
     }
 }
 

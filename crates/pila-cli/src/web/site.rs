@@ -13,7 +13,7 @@
 //! through `tokio::fs`, whose reads run on that pool.
 
 use bytes::{Bytes, BytesMut};
-use http_body_util::Full;
+use http_body_util::{Either, Full};
 use hyper::body::{Body, Frame, SizeHint};
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -39,11 +39,9 @@ pub(crate) struct Site {
     root: PathBuf,
 }
 
-/// A response body: nothing, bytes in memory, or part of a file read as it is sent.
-pub(crate) enum SiteBody {
-    Full(Full<Bytes>),
-    File(FileBody),
-}
+/// A response body: bytes in memory (`Left`), or part of a file read as it is sent
+/// (`Right`).
+pub(crate) type SiteBody = Either<Full<Bytes>, FileBody>;
 
 impl Site {
     /// The site under `root`, which must be a directory.
@@ -135,9 +133,9 @@ fn file<B>(req: &Request<B>, path: &Path, meta: &std::fs::Metadata) -> Response<
     let opened = open_at(path, start);
     let body = if req.method() == Method::HEAD {
         // The headers only, but the same ones (and the same failure) as for a GET.
-        opened.map(|_| SiteBody::full(Bytes::new()))
+        opened.map(|_| full(Bytes::new()))
     } else {
-        opened.and_then(|file| SiteBody::file(file, count))
+        opened.and_then(|file| file_body(file, count))
     };
     let body = match body {
         Ok(body) => body,
@@ -260,7 +258,7 @@ fn listing(uri_path: &str, dir: &Path) -> Response<SiteBody> {
         );
     }
     page.push_str("</ul>\n</body></html>\n");
-    let mut response = Response::new(SiteBody::full(page));
+    let mut response = Response::new(full(page));
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
@@ -304,10 +302,10 @@ fn io_status(e: &io::Error) -> StatusCode {
 /// A short HTML page for a status, or an empty body where none is allowed.
 pub(crate) fn status(code: StatusCode) -> Response<SiteBody> {
     let body = if code == StatusCode::NOT_MODIFIED {
-        SiteBody::full(String::new())
+        full(String::new())
     } else {
         let reason = code.canonical_reason().unwrap_or("");
-        SiteBody::full(format!(
+        full(format!(
             "<!DOCTYPE html>\n<html><head><title>{} {reason}</title></head>\
              <body><h1>{} {reason}</h1></body></html>\n",
             code.as_u16(),
@@ -344,7 +342,7 @@ fn strip_body(response: Response<SiteBody>) -> Response<SiteBody> {
             parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
         }
     }
-    Response::from_parts(parts, SiteBody::full(Bytes::new()))
+    Response::from_parts(parts, full(Bytes::new()))
 }
 
 fn insert(headers: &mut HeaderMap, name: header::HeaderName, value: String) {
@@ -353,49 +351,19 @@ fn insert(headers: &mut HeaderMap, name: header::HeaderName, value: String) {
     }
 }
 
-impl SiteBody {
-    pub(crate) fn full(data: impl Into<Bytes>) -> Self {
-        Self::Full(Full::new(data.into()))
-    }
-
-    /// The next `count` bytes of `file`: read now when they are few, else as they are sent.
-    fn file(mut file: std::fs::File, count: u64) -> io::Result<Self> {
-        if count > SMALL {
-            return Ok(Self::File(FileBody::new(tokio::fs::File::from_std(file), count)));
-        }
-        let mut data = vec![0; usize::try_from(count).unwrap_or(0)];
-        io::Read::read_exact(&mut file, &mut data)?;
-        Ok(Self::full(data))
-    }
+/// A body of bytes in memory.
+pub(crate) fn full(data: impl Into<Bytes>) -> SiteBody {
+    Either::Left(Full::new(data.into()))
 }
 
-impl Body for SiteBody {
-    type Data = Bytes;
-    type Error = io::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
-        match self.get_mut() {
-            Self::Full(full) => Pin::new(full).poll_frame(cx).map_err(|never| match never {}),
-            Self::File(file) => Pin::new(file).poll_frame(cx),
-        }
+/// The next `count` bytes of `file`: read now when they are few, else as they are sent.
+fn file_body(mut file: std::fs::File, count: u64) -> io::Result<SiteBody> {
+    if count > SMALL {
+        return Ok(Either::Right(FileBody::new(tokio::fs::File::from_std(file), count)));
     }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            Self::Full(full) => full.is_end_stream(),
-            Self::File(file) => file.is_end_stream(),
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            Self::Full(full) => full.size_hint(),
-            Self::File(file) => file.size_hint(),
-        }
-    }
+    let mut data = vec![0; usize::try_from(count).unwrap_or(0)];
+    io::Read::read_exact(&mut file, &mut data)?;
+    Ok(full(data))
 }
 
 /// `left` bytes of an open file, read a chunk at a time as the connection takes them.
@@ -597,7 +565,7 @@ mod tests {
         std::fs::write(dir.join("root/large.bin"), &data).unwrap();
         run(async {
             let response = site.respond(&get("/large.bin"));
-            assert!(matches!(response.body(), SiteBody::File(_)), "a large file is streamed");
+            assert!(matches!(response.body(), Either::Right(_)), "a large file is streamed");
             assert_eq!(response.headers()[header::CONTENT_LENGTH], data.len().to_string());
             assert_eq!(body(response).await, data);
             let range = format!("bytes=100000-{}", 100_000 + SMALL * 2);

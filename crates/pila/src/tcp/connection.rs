@@ -14,8 +14,7 @@ use std::sync::Arc;
 use super::Config;
 use super::isn::IsnGenerator;
 use super::recv::Receiver;
-use super::rtt::RttEstimator;
-use super::send::Sender;
+use super::send::{self, Expiry, Sender};
 use super::state::State;
 use super::timers::{Timer, Timers};
 use crate::time::{Duration, Instant};
@@ -153,25 +152,15 @@ pub struct TcpInfo {
     pub congestion: &'static str,
 }
 
-/// Counters kept for [`TcpInfo`].
+/// Counters kept for [`TcpInfo`] beyond the send side's own ([`send::SendStats`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Stats {
-    pub(super) bytes_sent: u64,
-    pub(super) bytes_acked: u64,
     pub(super) bytes_received: u64,
     pub(super) segments_sent: u64,
     pub(super) segments_received: u64,
-    pub(super) retransmitted_segments: u64,
-    pub(super) fast_recoveries: u64,
-    pub(super) rto_expiries: u64,
-    pub(super) spurious_recoveries: u64,
-    pub(super) tlp_probes: u64,
-    pub(super) dsacks_received: u64,
     pub(super) dsacks_sent: u64,
-    pub(super) rack_lost: u64,
     pub(super) challenge_acks_sent: u64,
     pub(super) paws_dropped: u64,
-    pub(super) zero_window_probes: u64,
     pub(super) keepalive_probes: u64,
 }
 
@@ -186,12 +175,6 @@ pub(super) enum Origin {
     Accepted,
 }
 
-/// The offset of a connection's timestamp clock (RFC 7323 §7.1), from its ISS, which is
-/// already secret and per-connection.
-pub(super) fn ts_offset_for(iss: SeqNumber) -> u32 {
-    iss.0.rotate_left(16) ^ 0x5bd1_e995
-}
-
 /// One TCP connection: the RFC 9293 state machine with its buffers, timers and
 /// congestion control. See the [module documentation](super) for the calling order.
 #[derive(Debug)]
@@ -204,7 +187,6 @@ pub struct Connection {
     pub(super) config: Arc<Config>,
     pub(super) snd: Sender,
     pub(super) rcv: Receiver,
-    pub(super) rtt: RttEstimator,
     pub(super) timers: Timers,
     pub(super) events: VecDeque<Event>,
     pub(super) error: Option<Error>,
@@ -213,8 +195,6 @@ pub struct Connection {
     pub(super) sack_ok: bool,
     /// Timestamps negotiated (both SYNs carried TSopt).
     pub(super) ts_ok: bool,
-    /// Per-connection offset of our timestamp clock (RFC 7323 §7.1).
-    pub(super) ts_offset: u32,
     /// The SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED) must be (re)sent.
     pub(super) syn_pending: bool,
     /// An RST to send: (SEQ, ACK).
@@ -249,14 +229,12 @@ impl Connection {
             remote,
             snd: Sender::new(iss, &config),
             rcv: Receiver::new(&config),
-            rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max),
             timers: Timers::default(),
             events: VecDeque::new(),
             error: None,
             stats: Stats::default(),
             sack_ok: false,
             ts_ok: false,
-            ts_offset: ts_offset_for(iss),
             syn_pending: false,
             rst_pending: None,
             rst_port: None,
@@ -284,7 +262,7 @@ impl Connection {
         let config = config.into();
         let mut c = Self::new(State::SynSent, Origin::Active, local, Some(remote), isn, config);
         c.syn_pending = true;
-        c.snd.last_progress = now;
+        c.snd.open(now);
         c
     }
 
@@ -348,15 +326,14 @@ impl Connection {
     ) -> Self {
         let mut c = Self::accept(now, local, remote, syn, isn, config);
         c.syn_pending = false;
-        c.snd.snd_nxt = isn.plus(1);
-        c.timers.set(Timer::Retransmit, now + c.rtt.rto());
+        c.snd.syn_sent_by_cookie(now, &mut c.timers);
         c
     }
 
     /// The TSval (RFC 7323) a connection with initial sequence number `isn` sends at
     /// `now`: a millisecond clock with a per-connection offset.
     pub fn timestamp_at(isn: SeqNumber, now: Instant) -> u32 {
-        (now.total_millis() as u32).wrapping_add(ts_offset_for(isn))
+        send::ts_at(now, send::ts_offset_for(isn))
     }
 
     /// Feeds a segment of this connection (ports and addresses already matched; `remote`
@@ -378,11 +355,13 @@ impl Connection {
                 Timer::TimeWait => self.enter_closed(None),
                 Timer::User => self.on_user_timeout(now),
                 Timer::Retransmit => self.on_retransmit_timeout(now),
-                Timer::Persist => self.on_persist_timeout(now),
+                Timer::Persist => {
+                    self.snd.on_persist_timeout(now, self.state, &mut self.timers, &self.config);
+                }
                 Timer::Keepalive => self.on_keepalive_timeout(now),
                 Timer::DelayedAck => self.rcv.request_ack(),
-                Timer::Reorder => self.on_reorder_timeout(now),
-                Timer::Probe => self.on_probe_timeout(now),
+                Timer::Reorder => self.snd.on_reorder_timeout(now, self.state, &mut self.timers),
+                Timer::Probe => self.snd.on_probe_timeout(self.state),
             }
         }
     }
@@ -410,7 +389,7 @@ impl Connection {
         if data.is_empty() {
             return Ok(0);
         }
-        match self.snd.buffer.write(data) {
+        match self.snd.write(data) {
             0 => Err(SendError::WouldBlock),
             n => Ok(n),
         }
@@ -444,16 +423,16 @@ impl Connection {
             // the connection going: the FIN follows once established.
             State::SynSent | State::SynReceived => {
                 self.write_closed = true;
-                self.snd.fin_queued = true;
+                self.snd.queue_fin();
             }
             State::Established => {
                 self.write_closed = true;
-                self.snd.fin_queued = true;
+                self.snd.queue_fin();
                 self.transition(State::FinWait1);
             }
             State::CloseWait => {
                 self.write_closed = true;
-                self.snd.fin_queued = true;
+                self.snd.queue_fin();
                 self.transition(State::LastAck);
             }
             _ => self.write_closed = true,
@@ -481,7 +460,7 @@ impl Connection {
             return;
         }
         if self.state.is_synchronized() && self.state != State::TimeWait {
-            self.rst_pending = Some((self.snd.snd_nxt, None));
+            self.rst_pending = Some((self.snd.nxt(), None));
         }
         self.error = Some(Error::Aborted);
         self.enter_closed(None);
@@ -489,7 +468,7 @@ impl Connection {
 
     /// Turns Nagle's algorithm off (`true`, like `TCP_NODELAY`) or on.
     pub fn set_nodelay(&mut self, on: bool) {
-        self.snd.nagle = !on;
+        self.snd.set_nagle(!on);
     }
 
     /// Lowers the send MSS to fit a path MTU of `mtu` bytes (IPv4: 40 bytes of headers),
@@ -501,20 +480,17 @@ impl Connection {
     /// Lowers the maximum segment size (TCP payload plus options) to `mss`, minimum 64.
     pub fn clamp_mss(&mut self, mss: usize) {
         let opts = if self.ts_ok { 12 } else { 0 };
-        let eff = mss.max(64).saturating_sub(opts);
-        if eff < self.snd.mss {
-            self.snd.mss = eff;
-        }
+        self.snd.lower_mss(mss.max(64).saturating_sub(opts));
     }
 
     /// SND.UNA: the oldest sequence number not yet acknowledged (RFC 9293 §3.3.1).
     pub fn snd_una(&self) -> SeqNumber {
-        self.snd.snd_una
+        self.snd.una()
     }
 
     /// SND.NXT: the next sequence number to send (RFC 9293 §3.3.1).
     pub fn snd_nxt(&self) -> SeqNumber {
-        self.snd.snd_nxt
+        self.snd.nxt()
     }
 
     /// Why the connection failed (reset, refused, timed out, aborted), if it did; the same
@@ -540,7 +516,7 @@ impl Connection {
 
     /// How many bytes [`Connection::send`] would take now.
     pub fn send_capacity(&self) -> usize {
-        if self.write_closed || self.error.is_some() { 0 } else { self.snd.buffer.free() }
+        if self.write_closed || self.error.is_some() { 0 } else { self.snd.free() }
     }
 
     /// How many received bytes wait to be read.
@@ -575,46 +551,54 @@ impl Connection {
 
     /// Segments retransmitted so far (the `retransmitted_segments` of [`Self::info`]).
     pub fn retransmitted_segments(&self) -> u64 {
-        self.stats.retransmitted_segments
+        self.snd.stats().retransmitted_segments
     }
 
     /// A snapshot of the connection's figures.
     pub fn info(&self) -> TcpInfo {
+        let (rtt, cc, sent) = (self.snd.rtt(), self.snd.congestion(), self.snd.stats());
         TcpInfo {
             state: self.state,
-            srtt: self.rtt.srtt(),
-            rttvar: self.rtt.rttvar(),
-            rto: self.rtt.rto(),
-            cwnd: self.snd.cc.cwnd(),
-            ssthresh: self.snd.cc.ssthresh(),
-            snd_mss: self.snd.mss,
-            snd_wnd: self.snd.snd_wnd,
+            srtt: rtt.srtt(),
+            rttvar: rtt.rttvar(),
+            rto: rtt.rto(),
+            cwnd: cc.cwnd(),
+            ssthresh: cc.ssthresh(),
+            snd_mss: self.snd.mss(),
+            snd_wnd: self.snd.window(),
             rcv_wnd: self.rcv.rcv_wnd(),
-            bytes_sent: self.stats.bytes_sent,
-            bytes_acked: self.stats.bytes_acked,
+            bytes_sent: sent.bytes_sent,
+            bytes_acked: sent.bytes_acked,
             bytes_received: self.stats.bytes_received,
             segments_sent: self.stats.segments_sent,
             segments_received: self.stats.segments_received,
-            retransmitted_segments: self.stats.retransmitted_segments,
-            fast_recoveries: self.stats.fast_recoveries,
-            rto_expiries: self.stats.rto_expiries,
-            spurious_recoveries: self.stats.spurious_recoveries,
-            tlp_probes: self.stats.tlp_probes,
-            dsacks_received: self.stats.dsacks_received,
+            retransmitted_segments: sent.retransmitted_segments,
+            fast_recoveries: sent.fast_recoveries,
+            rto_expiries: sent.rto_expiries,
+            spurious_recoveries: sent.spurious_recoveries,
+            tlp_probes: sent.tlp_probes,
+            dsacks_received: sent.dsacks_received,
             dsacks_sent: self.stats.dsacks_sent,
-            rack_lost: self.stats.rack_lost,
+            rack_lost: sent.rack_lost,
             sack_enabled: self.sack_ok,
             timestamps_enabled: self.ts_ok,
-            snd_wscale: self.snd.wscale,
+            snd_wscale: self.snd.wscale(),
             rcv_wscale: self.rcv.wscale(),
             challenge_acks_sent: self.stats.challenge_acks_sent,
             paws_dropped: self.stats.paws_dropped,
-            zero_window_probes: self.stats.zero_window_probes,
+            zero_window_probes: sent.zero_window_probes,
             keepalive_probes: self.stats.keepalive_probes,
-            send_queued: self.snd.buffer.len(),
+            send_queued: self.snd.queued(),
             recv_queued: self.rcv.queued(),
-            congestion: self.snd.cc.name(),
+            congestion: cc.name(),
         }
+    }
+
+    /// Every change of state goes through here; a move the state diagram does not allow
+    /// ([`State::may_become`]) is a bug, caught in debug builds.
+    pub(super) fn transition(&mut self, to: State) {
+        debug_assert!(self.state.may_become(to), "no TCP transition from {} to {to}", self.state);
+        self.state = to;
     }
 
     /// Enters CLOSED, reporting `error` if any; then [`Event::Closed`].
@@ -628,10 +612,10 @@ impl Connection {
             self.error = Some(e);
             self.events.push_back(Event::Error(e));
             // RFC 9293 §3.10.7.4: a reset flushes queued data both ways.
-            self.snd.buffer = super::buffer::RingBuffer::new(0);
+            self.snd.discard();
             self.rcv.discard();
         }
-        self.snd.buffer.shrink_when_empty();
+        self.snd.release_buffer();
         self.events.push_back(Event::Closed);
     }
 
@@ -640,27 +624,20 @@ impl Connection {
         self.transition(State::TimeWait);
         self.timers.clear_all();
         self.timers.set(Timer::TimeWait, now + self.config.time_wait);
-        self.snd.buffer.shrink_when_empty();
+        self.snd.release_buffer();
     }
 
     /// The handshake completed.
     pub(super) fn enter_established(&mut self, now: Instant) {
-        self.transition(if self.snd.fin_queued { State::FinWait1 } else { State::Established });
+        self.transition(if self.snd.fin_queued() { State::FinWait1 } else { State::Established });
         self.events.push_back(Event::Connected);
         self.snd.on_established(&self.config);
-        if self.snd.syn_retransmitted {
-            self.rtt.after_syn_timeout();
-        }
-        // RFC 8985 §6.2: the handshake's RTT is RACK's first min_RTT.
-        if self.rtt.srtt() > Duration::ZERO {
-            self.snd.rack.on_rtt(self.rtt.srtt());
-        }
         self.restart_keepalive(now);
     }
 
     /// Our timestamp clock: milliseconds plus the per-connection offset (RFC 7323 §5.4).
     pub(super) fn ts_now(&self, now: Instant) -> u32 {
-        ts_at(now, self.ts_offset)
+        self.snd.ts_now(now)
     }
 
     /// (Re)arms the keepalive timer after hearing from the peer.
@@ -680,7 +657,7 @@ impl Connection {
             return;
         }
         // Data in flight or queued: retransmission (not keepalive) judges the peer.
-        if self.snd.flight() > 0 || self.snd.unsent() > 0 {
+        if !self.snd.is_idle() {
             self.timers.set(Timer::Keepalive, now + k.idle);
             return;
         }
@@ -695,8 +672,17 @@ impl Connection {
 
     fn on_user_timeout(&mut self, now: Instant) {
         let Some(limit) = self.config.user_timeout else { return };
-        if self.snd.flight() > 0 && now - self.snd.last_progress >= limit {
+        if self.snd.user_timed_out(now, limit) {
             self.enter_closed(Some(Error::TimedOut));
+        }
+    }
+
+    /// The retransmission timer fired: the sender backs off and resends, or gives up.
+    fn on_retransmit_timeout(&mut self, now: Instant) {
+        match self.snd.on_retransmit_timeout(now, self.state, &mut self.timers, &self.config) {
+            Expiry::GiveUp => self.enter_closed(Some(Error::TimedOut)),
+            Expiry::ResendSyn => self.syn_pending = true,
+            Expiry::Resend | Expiry::Idle => {}
         }
     }
 
@@ -712,10 +698,4 @@ impl Connection {
         self.stats.challenge_acks_sent += 1;
         self.rcv.request_ack();
     }
-}
-
-/// Our timestamp clock at `at` for a connection with timestamp offset `offset`
-/// ([`Connection::ts_now`]; usable while the connection is borrowed).
-pub(super) fn ts_at(at: Instant, offset: u32) -> u32 {
-    (at.total_millis() as u32).wrapping_add(offset)
 }

@@ -12,18 +12,30 @@
 //! The application side is [`Connection::send`], [`Connection::recv`],
 //! [`Connection::shutdown_write`], [`Connection::close`] and [`Connection::abort`].
 //!
-//! The connection is split by concern: `state.rs` holds the RFC 9293 states and the
-//! SEGMENT ARRIVES procedure, `send.rs` the send sequence space, retransmission and loss
-//! recovery, `recv.rs` the receive sequence space, window advertisement and delayed ACKs,
-//! `rtt.rs` the RFC 6298 estimator, `rack.rs` RACK-TLP loss detection (RFC 8985), `timers.rs` the deadlines and `isn.rs` RFC 6528 initial
-//! sequence numbers. Buffers live in `buffer.rs`/`assembler.rs`, the SACK scoreboard in
-//! `sack.rs` and congestion control in [`congestion`].
+//! The connection is split by concern, and its files depend on each other one way only:
+//!
+//! - `connection.rs` holds [`Connection`], its constructors, the application calls, the
+//!   timers' dispatch and the one `transition` every change of state goes through;
+//!   `input.rs` runs RFC 9293 §3.10.7 SEGMENT ARRIVES on it and `output.rs` builds the
+//!   segments it sends. These three are the only code that sees the connection whole.
+//! - `send.rs` is the `Sender`: the send sequence space and buffer, ACK
+//!   processing, RTT sampling, loss recovery and the retransmission and persist timers, with
+//!   `send/next.rs` choosing the next data segment; `recv.rs` is the
+//!   `Receiver`: the receive sequence space, reassembly, window
+//!   advertisement, delayed ACKs and TS.Recent. Each owns its fields; the connection hands
+//!   them explicit inputs (the instant, a segment's fields, the timers) and gets back what
+//!   happened.
+//! - Below them: `rtt.rs` (the RFC 6298 estimator), `rack.rs` (RACK-TLP, RFC 8985), `sack.rs`
+//!   (the SACK scoreboard), `buffer.rs`/`assembler.rs` (the byte rings and out-of-order
+//!   ranges), [`congestion`], `timers.rs` (the deadlines), `state.rs` (the RFC 9293 states)
+//!   and `isn.rs` (RFC 6528 initial sequence numbers).
 
 pub(crate) mod assembler;
 pub(crate) mod buffer;
 pub mod congestion;
 mod connection;
 pub(crate) mod cookie;
+mod input;
 mod isn;
 pub(crate) mod listener;
 mod output;

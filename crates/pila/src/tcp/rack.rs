@@ -123,7 +123,7 @@ pub(super) struct Rack {
     /// RACK.dsack_round: `SND.NXT` when the last D-SACK widened the window.
     dsack_round: Option<SeqNumber>,
     /// TLP.end_seq and TLP.is_retrans of the probe in flight.
-    pub(super) tlp: Option<(SeqNumber, bool)>,
+    tlp: Option<(SeqNumber, bool)>,
 }
 
 impl Rack {
@@ -424,6 +424,51 @@ impl Rack {
     /// The last segment sent (highest in sequence space), as `[start, end)`.
     pub(super) fn last(&self) -> Option<(SeqNumber, SeqNumber)> {
         self.segs.back().map(|s| (s.start, s.end))
+    }
+
+    /// RFC 8985 §7.3: a tail loss probe went out, ending at `end` (TLP.end_seq); it was a
+    /// retransmission of old data rather than new data (TLP.is_retrans).
+    pub(super) fn on_probe_sent(&mut self, end: SeqNumber, retransmission: bool) {
+        self.tlp = Some((end, retransmission));
+    }
+
+    /// Whether a tail loss probe is in flight, its fate not yet known.
+    pub(super) fn probe_outstanding(&self) -> bool {
+        self.tlp.is_some()
+    }
+
+    /// Forgets the probe in flight (recovery or a timeout takes over).
+    pub(super) fn forget_probe(&mut self) {
+        self.tlp = None;
+    }
+
+    /// RFC 8985 §7.4.2: what an ACK says of the probe in flight — `snd_una` after it, whether
+    /// it advanced SND.UNA, the bytes it newly SACKed and whether it carried a D-SACK.
+    /// Returns `true` when the probe repaired a loss, which calls for the congestion response
+    /// of a fast recovery; the probe is forgotten once its fate is known.
+    pub(super) fn probe_repaired(
+        &mut self,
+        snd_una: SeqNumber,
+        advanced: bool,
+        sack_new: usize,
+        dsack: bool,
+    ) -> bool {
+        let Some((end, retransmission)) = self.tlp else { return false };
+        if snd_una < end {
+            return false;
+        }
+        if !retransmission || dsack {
+            // A new-data probe (RACK judges the rest), or the probe was a duplicate.
+            self.tlp = None;
+        } else if snd_una > end {
+            // The probe repaired a loss.
+            self.tlp = None;
+            return true;
+        } else if !advanced && sack_new == 0 {
+            // A plain duplicate ACK: the original and the probe both arrived.
+            self.tlp = None;
+        }
+        false
     }
 
     /// RFC 6675 `pipe` under RACK: the bytes of segments neither SACKed nor lost.

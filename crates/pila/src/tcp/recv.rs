@@ -6,9 +6,7 @@
 use super::Config;
 use super::assembler::Assembler;
 use super::buffer::RingBuffer;
-use super::connection::{Connection, Event};
-use super::timers::Timer;
-use crate::time::{Duration, Instant};
+use crate::time::Duration;
 use crate::wire::tcp::{SackBlocks, SeqNumber, TsVal};
 
 /// The receive half of the transmission control block.
@@ -322,28 +320,6 @@ pub(super) struct Text {
     pub(super) fin: bool,
     /// The ACK may wait this long (the delayed-ACK timer), unless one is due now.
     pub(super) delayed_ack: Option<Duration>,
-}
-
-impl Connection {
-    /// RFC 9293 §3.10.7.4 seventh and eighth through the receiver: counts what arrived,
-    /// arms the delayed-ACK timer, and handles a FIN.
-    pub(super) fn process_text(
-        &mut self,
-        now: Instant,
-        seq: SeqNumber,
-        data: &[u8],
-        fin: Option<SeqNumber>,
-    ) {
-        let text = self.rcv.text(seq, data, fin);
-        self.stats.bytes_received += text.in_order as u64;
-        if let Some(delay) = text.delayed_ack {
-            self.timers.set_if_idle(Timer::DelayedAck, now + delay);
-        }
-        if text.fin {
-            self.events.push_back(Event::PeerClosed);
-            self.on_fin(now);
-        }
-    }
 }
 
 #[cfg(test)]

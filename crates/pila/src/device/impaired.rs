@@ -314,6 +314,7 @@ mod tests {
                 mtu: 1500,
                 max_burst: 8,
                 checksums: crate::wire::Checksums::SOFTWARE,
+                offloads: crate::device::Offloads::default(),
             }
         }
 

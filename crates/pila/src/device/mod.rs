@@ -50,6 +50,9 @@ use std::sync::Arc;
 /// What a device carries in its frames: the stack's own [`crate::stack::Medium`], which a
 /// device reports and a stack is configured with (the core knows no device).
 pub use crate::stack::Medium;
+/// The offloads a device negotiated: the stack's own [`crate::stack::Offloads`], which a
+/// device reports in its [`Capabilities`].
+pub use crate::stack::Offloads;
 
 /// What a device is and what it can do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,15 +66,19 @@ pub struct Capabilities {
     pub max_burst: usize,
     /// Which checksums software must compute and verify.
     pub checksums: Checksums,
+    /// The offloads the device negotiated: a virtio-net header on every frame, TCP
+    /// segmentation (none for most devices).
+    pub offloads: Offloads,
 }
 
 impl Capabilities {
     /// The largest frame the device carries, link header included.
     pub const fn max_frame_len(&self) -> usize {
-        match self.medium {
-            Medium::Ethernet => self.mtu + 18,
-            Medium::Ip => self.mtu,
-        }
+        let link = match self.medium {
+            Medium::Ethernet => 18,
+            Medium::Ip => 0,
+        };
+        self.offloads.max_frame_len(self.mtu, link)
     }
 }
 

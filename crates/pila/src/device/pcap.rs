@@ -133,6 +133,8 @@ struct Capture {
     offset: std::time::Duration,
     /// The first write error, after which nothing more is written.
     failure: Option<(io::ErrorKind, String)>,
+    /// Bytes of virtio-net header before each frame, left out of the capture.
+    skip: usize,
 }
 
 /// The snapshot length written in the header: at least the classic 65535, and never less
@@ -156,13 +158,16 @@ impl Capture {
         };
         let output = Output(Arc::new(Mutex::new(BufWriter::new(writer))));
         let writer = PcapWriter::with_header(output.clone(), header).map_err(into_io_error)?;
-        Ok(Self { writer, output, offset: std::time::Duration::ZERO, failure: None })
+        let skip = if caps.offloads.virtio_header { crate::wire::virtio::HEADER_LEN } else { 0 };
+        Ok(Self { writer, output, offset: std::time::Duration::ZERO, failure: None, skip })
     }
 
     fn record(&mut self, now: Instant, frame: &[u8]) {
         if self.failure.is_some() {
             return;
         }
+        // A capture holds what the link carries: the virtio-net header is the device's.
+        let frame = frame.get(self.skip..).unwrap_or_default();
         let snaplen = usize::try_from(self.writer.snaplen()).unwrap_or(usize::MAX);
         let packet = PcapPacket::new(
             self.offset.saturating_add(now.since_epoch().to_std()),

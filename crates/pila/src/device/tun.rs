@@ -24,13 +24,27 @@ impl Tun {
     /// needs root or `CAP_NET_ADMIN`; attaching to one made with
     /// `ip tuntap add dev NAME mode tun user USER` needs only to be USER.
     pub fn open(name: &str) -> io::Result<Self> {
-        Ok(Self { fd: TunFd::open(name, Kind::Tun, false)? })
+        Ok(Self { fd: TunFd::open(name, Kind::Tun, false, false)? })
+    }
+
+    /// Like [`open`](Self::open), asking the kernel for offloads: a virtio-net header on every
+    /// frame, TCP checksums left to fill in, and TCP segments of up to 64 KiB both ways
+    /// (segmentation and coalescing, TSO/GRO). [`offloads`](Self::offloads) says what it
+    /// granted; the device works the same without them.
+    pub fn open_with_offloads(name: &str) -> io::Result<Self> {
+        Ok(Self { fd: TunFd::open(name, Kind::Tun, false, true)? })
+    }
+
+    /// The offloads negotiated with the kernel (none unless opened with
+    /// [`open_with_offloads`](Self::open_with_offloads)).
+    pub const fn offloads(&self) -> super::Offloads {
+        self.fd.offloads()
     }
 
     /// Creates the TUN `name`; fails when a device of that name already exists, instead of
     /// attaching to it.
     pub fn create(name: &str) -> io::Result<Self> {
-        Ok(Self { fd: TunFd::open(name, Kind::Tun, true)? })
+        Ok(Self { fd: TunFd::open(name, Kind::Tun, true, false)? })
     }
 
     /// The interface's name.

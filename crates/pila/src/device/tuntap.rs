@@ -8,11 +8,17 @@
 //! `write(2)` sends one. The descriptor is non-blocking: a read with nothing queued fails
 //! with `EAGAIN`, which ends a batch.
 //!
+//! Offloads are asked for, never assumed: with `IFF_VNET_HDR` every frame both ways starts
+//! with a virtio-net header, and `TUNSETOFFLOAD` with `TUN_F_CSUM | TUN_F_TSO4` lets the
+//! kernel hand over TCP segments of up to 64 KiB whose checksum is left to fill in, and
+//! take such segments from pila, cutting them itself. A kernel that refuses leaves the
+//! device working without them.
+//!
 //! All the `unsafe` of TAP and TUN is in this file, each block with its `SAFETY:` argument.
 
 #![allow(unsafe_code)]
 
-use super::{Capabilities, DeviceWaker, FdReadiness, FrameBatch, Medium};
+use super::{Capabilities, DeviceWaker, FdReadiness, FrameBatch, Medium, Offloads};
 use crate::wire::Checksums;
 use std::ffi::c_int;
 use std::fs::{File, OpenOptions};
@@ -81,12 +87,20 @@ pub(super) struct TunFd {
     readiness: FdReadiness,
     /// Frames the kernel refused on transmit, dropped.
     dropped: u64,
+    /// What was negotiated with the kernel.
+    offloads: Offloads,
 }
+
+/// The largest TCP payload pila hands the kernel in one segment to cut (TSO): a 64 KiB
+/// IPv4 datagram less its header and the largest TCP header.
+const TSO_MAX_PAYLOAD: usize = 65_535 - 20 - 60;
 
 impl TunFd {
     /// Binds to the device `name` (created when missing unless `exclusive` makes an existing
     /// one an error). An empty `name` lets the kernel choose one (`tap0`, `tun1`...).
-    pub(super) fn open(name: &str, kind: Kind, exclusive: bool) -> io::Result<Self> {
+    /// With `offload`, asks for the virtio-net header and the checksum and TSO offloads
+    /// ([`offloads`](Self::offloads) says what the kernel granted).
+    pub(super) fn open(name: &str, kind: Kind, exclusive: bool, offload: bool) -> io::Result<Self> {
         let mut req = ifreq_named(name)?;
         let file = OpenOptions::new()
             .read(true)
@@ -97,6 +111,9 @@ impl TunFd {
         let mut flags = kind.flag() | libc::IFF_NO_PI;
         if exclusive {
             flags |= libc::IFF_TUN_EXCL;
+        }
+        if offload {
+            flags |= libc::IFF_VNET_HDR;
         }
         // The flags all fit in 16 bits (IFF_TUN_EXCL is 0x8000: the sign bit of a short,
         // which is how the kernel reads it too).
@@ -109,9 +126,16 @@ impl TunFd {
         }
         let name = name_of(&req);
         let mtu = device_mtu(&name)?;
+        let offloads = if offload { negotiate(&file) } else { Offloads::default() };
         let file = Arc::new(file);
         let readiness = FdReadiness::new(Arc::clone(&file));
-        Ok(Self { file, name, kind, mtu, wake: Arc::new(eventfd()?), readiness, dropped: 0 })
+        let wake = Arc::new(eventfd()?);
+        Ok(Self { file, name, kind, mtu, wake, readiness, dropped: 0, offloads })
+    }
+
+    /// The offloads negotiated with the kernel.
+    pub(super) const fn offloads(&self) -> Offloads {
+        self.offloads
     }
 
     /// The device's name, as the kernel knows it.
@@ -138,6 +162,7 @@ impl TunFd {
             mtu: self.mtu,
             max_burst: MAX_BURST,
             checksums: Checksums::SOFTWARE,
+            offloads: self.offloads,
         }
     }
 
@@ -259,6 +284,27 @@ impl AsFd for TunFd {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         self.file.as_fd()
     }
+}
+
+/// Sets up the virtio-net header of a descriptor opened with `IFF_VNET_HDR` (10 bytes,
+/// little-endian) and asks for checksum and TCPv4 segmentation offloads; what the kernel
+/// grants is what the stack may use.
+fn negotiate(file: &File) -> Offloads {
+    let fd = file.as_raw_fd();
+    let mut len: c_int = crate::wire::virtio::HEADER_LEN as c_int;
+    // SAFETY: TUNSETVNETHDRSZ reads one `int` through the pointer, which points at `len`,
+    // alive for the call; `fd` is an open TUN/TAP descriptor.
+    // A kernel that refuses keeps the default length, which is 10 bytes too.
+    let _ = unsafe { libc::ioctl(fd, libc::TUNSETVNETHDRSZ, &raw mut len) };
+    let mut little: c_int = 1;
+    // SAFETY: as above, TUNSETVNETLE reads one `int` through a pointer to `little`. A kernel
+    // without it uses the native order, little-endian on the hosts pila runs on.
+    let _ = unsafe { libc::ioctl(fd, libc::TUNSETVNETLE, &raw mut little) };
+    let features = libc::c_ulong::from(libc::TUN_F_CSUM | libc::TUN_F_TSO4);
+    // SAFETY: TUNSETOFFLOAD takes its argument by value (an unsigned long of flags); no
+    // memory is passed.
+    let tso = unsafe { libc::ioctl(fd, libc::TUNSETOFFLOAD, features) } == 0;
+    Offloads { virtio_header: true, tcp_segmentation: if tso { TSO_MAX_PAYLOAD } else { 0 } }
 }
 
 /// Whether the kernel refused this one frame (the next may pass), rather than the device

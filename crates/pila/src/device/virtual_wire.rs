@@ -71,6 +71,7 @@ impl WireConfig {
             mtu: self.mtu,
             max_burst: MAX_BURST,
             checksums: self.checksums,
+            offloads: super::Offloads::default(),
         }
     }
 }

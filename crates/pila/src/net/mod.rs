@@ -301,6 +301,7 @@ impl StackBuilder {
         let mut config = stack::Config {
             medium: caps.medium,
             checksums: caps.checksums,
+            offloads: caps.offloads,
             mtu: self.mtu.unwrap_or(caps.mtu).min(caps.mtu),
             mac: self.mac.unwrap_or(ethernet::Address([0x02, 0x00, o1, o2, o3, o4])),
             addresses,

@@ -57,7 +57,7 @@ use core::net::Ipv4Addr;
 
 use crate::rand::Rng;
 use crate::time::{Duration, Instant};
-use crate::wire::{Checksums, ethernet};
+use crate::wire::{Checksum, Checksums, ethernet, virtio};
 use arp::{ArpConfig, Neighbors};
 use icmp::{Pings, TokenBucket};
 use iface::Interface;
@@ -81,6 +81,36 @@ pub enum Medium {
     Ethernet,
     /// Bare IP packets, no link header and no ARP (a TUN device).
     Ip,
+}
+
+/// The offloads a device negotiated with its kernel (a TAP or TUN opened with
+/// `IFF_VNET_HDR`), which change how the stack frames what it sends and reads what it
+/// receives. The default is none: plain frames, every checksum in software, nothing larger
+/// than the MTU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Offloads {
+    /// Every frame, both ways, starts with a virtio-net header
+    /// ([`wire::virtio`](crate::wire::virtio)). Received frames whose header says their
+    /// transport checksum was verified, or is left to be filled in, are not checked again;
+    /// frames up to 64 KiB may arrive (segments the kernel coalesced).
+    pub virtio_header: bool,
+    /// The device cuts large TCP segments into MSS-sized ones (TSO): connections may send
+    /// segments of up to this many payload bytes, which leave with a virtio-net header
+    /// saying how to cut them. `0` is off; it needs `virtio_header`.
+    pub tcp_segmentation: usize,
+}
+
+impl Offloads {
+    /// The largest frame the stack writes or reads on a link with these offloads whose IP
+    /// MTU is `mtu` and whose link header takes `link` bytes.
+    pub const fn max_frame_len(&self, mtu: usize, link: usize) -> usize {
+        if !self.virtio_header {
+            return mtu + link;
+        }
+        // A coalesced or to-be-cut segment is one IPv4 datagram of at most 64 KiB.
+        let packet = if mtu > 65_535 { mtu } else { 65_535 };
+        crate::wire::virtio::HEADER_LEN + link + packet
+    }
 }
 
 /// How a [`Stack`] is built. [`Config::default`] has no address; add at least one.
@@ -107,6 +137,8 @@ pub struct Config {
     pub ephemeral_ports: (u16, u16),
     /// Which checksums software computes and verifies.
     pub checksums: Checksums,
+    /// The device's offloads (default none).
+    pub offloads: Offloads,
     /// How long a resolved neighbour is trusted (default 60 s).
     pub arp_cache_ttl: Duration,
     /// ARP requests sent before a neighbour is declared unreachable (default 3).
@@ -139,6 +171,7 @@ impl Default for Config {
             tcp: crate::tcp::Config::default(),
             ephemeral_ports: (49152, 65535),
             checksums: Checksums::SOFTWARE,
+            offloads: Offloads::default(),
             arp_cache_ttl: Duration::from_secs(60),
             arp_retries: 3,
             arp_retry_interval: Duration::from_secs(1),
@@ -207,6 +240,12 @@ pub struct Stack {
     events: VecDeque<Event>,
     wakes: VecDeque<SocketHandle>,
     wake_set: HashSet<SocketHandle>,
+    /// The frame being received carried a virtio-net header saying its transport checksum
+    /// needs no check.
+    rx_checksum_trusted: bool,
+    /// The virtio-net header of the frame being sent, when it is not a plain one (a TCP
+    /// segment for the device to cut, or whose checksum it fills in).
+    tx_virtio: Option<virtio::Repr>,
 }
 
 impl Stack {
@@ -268,6 +307,8 @@ impl Stack {
             events: VecDeque::new(),
             wakes: VecDeque::new(),
             wake_set: HashSet::new(),
+            rx_checksum_trusted: false,
+            tx_virtio: None,
             rng,
             config,
         })
@@ -299,16 +340,56 @@ impl Stack {
     /// A frame arrived. Never fails: a frame that is malformed, not for us or of no use is
     /// counted and dropped.
     pub fn receive(&mut self, now: Instant, frame: &[u8]) {
+        let frame = if self.config.offloads.virtio_header {
+            match virtio::Repr::parse(frame) {
+                Ok(header) => {
+                    self.rx_checksum_trusted = header.checksum_trusted();
+                    frame.get(virtio::HEADER_LEN..).unwrap_or_default()
+                }
+                Err(_) => {
+                    self.counters.eth_dropped += 1;
+                    return;
+                }
+            }
+        } else {
+            frame
+        };
         match self.config.medium {
             Medium::Ip => self.ipv4_input(now, frame),
             Medium::Ethernet => self.ethernet_input(now, frame),
         }
+        self.rx_checksum_trusted = false;
+    }
+
+    /// The checksums to verify on the frame being received: the configured ones, less the
+    /// transport checksums its virtio-net header vouched for.
+    pub(crate) fn rx_checksums(&self) -> Checksums {
+        let mut checksums = self.config.checksums;
+        if self.rx_checksum_trusted {
+            let unverified = |c: Checksum| if c.compute() { Checksum::Tx } else { Checksum::None };
+            checksums.tcp = unverified(checksums.tcp);
+            checksums.udp = unverified(checksums.udp);
+        }
+        checksums
     }
 
     /// Writes the next frame to send into `buf` and returns its length; `None` when there is
-    /// nothing to send. Give a buffer of at least MTU + 14 bytes; a frame that does not fit
-    /// is dropped.
+    /// nothing to send. Give a buffer of at least MTU + 14 bytes (with offloads,
+    /// [`Offloads::max_frame_len`]); a frame that does not fit is dropped.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        if !self.config.offloads.virtio_header {
+            return self.poll_frame(now, buf);
+        }
+        let (header, frame) = buf.split_at_mut_checked(virtio::HEADER_LEN)?;
+        let len = self.poll_frame(now, frame)?;
+        let repr = self.tx_virtio.take().unwrap_or(virtio::Repr::PLAIN);
+        repr.emit(header).ok()?;
+        Some(virtio::HEADER_LEN + len)
+    }
+
+    /// The next frame, without the virtio-net header.
+    fn poll_frame(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        self.tx_virtio = None;
         loop {
             if let Some(len) = self.link_poll_transmit(buf) {
                 return Some(len);

@@ -22,7 +22,7 @@ use crate::tcp::{self, Connection, IsnGenerator, State};
 use crate::time::{Duration, Instant};
 use crate::wire::ip::Protocol;
 use crate::wire::tcp::{Flags, Packet, Repr, SeqNumber};
-use crate::wire::{Checksums, ethernet, ipv4};
+use crate::wire::{Checksum, Checksums, checksum, ethernet, ipv4, virtio};
 
 /// A connection's 4-tuple: local, remote.
 pub(crate) type Tuple = (SocketAddrV4, SocketAddrV4);
@@ -253,6 +253,44 @@ fn write_tcp_ip(
     Some(len)
 }
 
+/// The virtio-net header of `seg`, to be written after a link header of `link` bytes, for
+/// a connection whose full segments carry `mss` payload bytes: the device fills in the TCP
+/// checksum and, when the payload is longer than one segment's, cuts it into segments of
+/// that many bytes (less the SACK blocks this one carries, which every piece repeats).
+fn virtio_tcp(link: usize, seg: &Repr<'_>, mss: usize) -> virtio::Repr {
+    let header = seg.buffer_len() - seg.payload.len();
+    let blocks = seg.options.sack_blocks.len();
+    let per = mss.saturating_sub(if blocks == 0 { 0 } else { 4 + 8 * blocks }).max(1);
+    let large = seg.payload.len() > per;
+    let narrow = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+    virtio::Repr {
+        flags: virtio::FLAG_NEEDS_CSUM,
+        gso: if large { virtio::Gso::TcpV4 } else { virtio::Gso::None },
+        ecn: false,
+        hdr_len: narrow(link + ipv4::HEADER_LEN + header),
+        gso_size: if large { narrow(per) } else { 0 },
+        csum_start: narrow(link + ipv4::HEADER_LEN),
+        csum_offset: 16,
+    }
+}
+
+/// Puts the pseudo-header's sum in the TCP checksum field of the datagram of `len` bytes at
+/// `link` in `buf`, for a device that adds the rest (`VIRTIO_NET_HDR_F_NEEDS_CSUM`).
+fn partial_checksum(
+    buf: &mut [u8],
+    link: usize,
+    len: usize,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+) {
+    let tcp_len = u16::try_from(len - ipv4::HEADER_LEN).unwrap_or(u16::MAX);
+    let sum = checksum::pseudo_header_v4(*local.ip(), *remote.ip(), 6, tcp_len);
+    let at = link + ipv4::HEADER_LEN + 16;
+    if let Some(field) = buf.get_mut(at..at + 2) {
+        field.copy_from_slice(&sum.to_be_bytes());
+    }
+}
+
 impl Stack {
     // ---- TCP API ----
 
@@ -414,6 +452,10 @@ impl Stack {
     /// Files a new connection by its tuple, in its listener's SYN queue if it has one, and
     /// marks it ready.
     fn insert_conn(&mut self, conn: Connection, tuple: Tuple, listener: Option<Key>) -> Key {
+        let mut conn = conn;
+        if self.config.offloads.tcp_segmentation > 0 {
+            conn.set_segmentation_offload(self.config.offloads.tcp_segmentation);
+        }
         let key = self.tcp.conns.insert(Box::new(TcpSlot {
             conn: TcpSocket(conn),
             tuple,
@@ -442,7 +484,7 @@ impl Stack {
             self.counters.tcp_in_errs += 1;
             return;
         };
-        let Ok(seg) = Repr::parse(&packet, src, dst, &self.config.checksums) else {
+        let Ok(seg) = Repr::parse(&packet, src, dst, &self.rx_checksums()) else {
             self.counters.tcp_in_errs += 1;
             return;
         };
@@ -715,6 +757,7 @@ impl Stack {
                 continue;
             };
             let (local, remote) = slot.tuple;
+            let mss = slot.conn.0.mss();
             let Some(seg) = slot.conn.0.poll_transmit(now, scratch) else {
                 slot.queued = false;
                 self.tcp.ready.pop_front();
@@ -734,10 +777,21 @@ impl Stack {
                 None => Out::Unrouted,
                 Some(link) => {
                     let ident = bump_ident(&mut self.ip_ident);
-                    let checksums = &self.config.checksums;
+                    // A frame that leaves now with a virtio-net header leaves its TCP
+                    // checksum (and, for a large segment, its cutting) to the device.
+                    let offload = (self.config.offloads.virtio_header && mac.is_some())
+                        .then(|| virtio_tcp(link, &seg, mss));
+                    let mut checksums = self.config.checksums;
+                    if offload.is_some() {
+                        checksums.tcp = Checksum::Rx;
+                    }
                     let written = buf
                         .get_mut(link..)
-                        .and_then(|b| write_tcp_ip(b, ident, local, remote, &seg, checksums));
+                        .and_then(|b| write_tcp_ip(b, ident, local, remote, &seg, &checksums));
+                    if let (Some(len), Some(header)) = (written, offload) {
+                        partial_checksum(buf, link, len, local, remote);
+                        self.tx_virtio = Some(header);
+                    }
                     match (written, mac) {
                         (Some(len), Some(mac)) => Out::Frame { link, len, mac },
                         (Some(len), None) => Out::Pending { link, len },

@@ -131,7 +131,7 @@ impl Stack {
             self.counters.udp_in_errors += 1;
             return;
         };
-        let Ok(repr) = wudp::Repr::parse(&packet, src_ip, dst_ip, &self.config.checksums) else {
+        let Ok(repr) = wudp::Repr::parse(&packet, src_ip, dst_ip, &self.rx_checksums()) else {
             self.counters.udp_in_errors += 1;
             return;
         };

@@ -477,6 +477,18 @@ impl Connection {
         self.clamp_mss(mtu.saturating_sub(40));
     }
 
+    /// Lets the connection send new data in segments of up to `max` payload bytes, for a
+    /// device that cuts them into segments of [`mss`](Self::mss) bytes (TCP segmentation
+    /// offload); 0 turns it off. Retransmissions and probes stay one MSS long.
+    pub fn set_segmentation_offload(&mut self, max: usize) {
+        self.snd.set_segmentation_offload(max);
+    }
+
+    /// The effective send MSS: the payload bytes of a full segment (before SACK blocks).
+    pub fn mss(&self) -> usize {
+        self.snd.mss()
+    }
+
     /// Lowers the maximum segment size (TCP payload plus options) to `mss`, minimum 64.
     pub fn clamp_mss(&mut self, mss: usize) {
         let opts = if self.ts_ok { 12 } else { 0 };

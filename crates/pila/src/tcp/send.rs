@@ -117,6 +117,9 @@ pub(super) struct Sender {
     sws_override: bool,
     /// Nagle's algorithm on.
     nagle: bool,
+    /// Segmentation offload: new data may go out in segments of up to this many payload
+    /// bytes, which the device cuts into MSS-sized ones (0: off).
+    tso: usize,
     /// When we last sent a segment occupying sequence space (RFC 5681 §4.1 idle restart).
     last_send: Option<Instant>,
     /// Last forward progress (data acknowledged, or first data sent) — user timeout.
@@ -283,6 +286,7 @@ impl Sender {
             persist_backoff: 0,
             sws_override: false,
             nagle: config.nagle,
+            tso: 0,
             last_send: None,
             last_progress: Instant::ZERO,
             stats: SendStats::default(),
@@ -336,6 +340,18 @@ impl Sender {
     /// Nagle's algorithm on or off.
     pub(super) fn set_nagle(&mut self, on: bool) {
         self.nagle = on;
+    }
+
+    /// Lets new data go out in segments of up to `max` payload bytes, for a device that cuts
+    /// them into MSS-sized ones (TSO); 0 turns it off. Retransmissions stay MSS-sized.
+    pub(super) fn set_segmentation_offload(&mut self, max: usize) {
+        self.tso = max;
+    }
+
+    /// The most payload one new-data segment may carry: the MSS, or with segmentation
+    /// offload as many whole MSS-sized pieces as fit in it.
+    fn burst(&self) -> usize {
+        if self.tso > self.mss { self.tso - self.tso % self.mss } else { self.mss }
     }
 
     /// Lowers the effective send MSS to `mss` payload bytes (path MTU discovery); never

@@ -22,6 +22,7 @@ pub mod ip;
 pub mod ipv4;
 pub mod tcp;
 pub mod udp;
+pub mod virtio;
 
 use core::fmt;
 

@@ -122,7 +122,7 @@ impl Sender {
         let wnd_end = self.snd_una.plus(self.snd_wnd);
         let nxt = self.snd_nxt;
         let usable_wnd = if wnd_end > nxt { wnd_end.since(nxt) } else { 0 };
-        let len = unsent.min(usable_wnd).min(usable_cwnd).min(smss);
+        let len = unsent.min(usable_wnd).min(usable_cwnd).min(self.burst());
         if len < unsent {
             if len == 0 {
                 if usable_wnd == 0 {
@@ -182,9 +182,12 @@ impl Sender {
         max_data: usize,
         retransmit: bool,
     ) -> Option<DataSegment> {
-        // RFC 6691: options count against the MSS.
+        // RFC 6691: options count against the MSS, in every piece a device cuts a large
+        // segment into too.
         let room = plan.room;
-        let max_data = max_data.min(self.mss.saturating_sub(room.options).max(1)).min(room.scratch);
+        let per = self.mss.saturating_sub(room.options).max(1);
+        let most = if retransmit || self.tso <= per { per } else { self.tso - self.tso % per };
+        let max_data = max_data.min(most).min(room.scratch);
         let buf_end = self.buf_end();
         let data_stop = seq.plus(max_data).min(limit).min(buf_end);
         let len = if data_stop > seq { data_stop.since(seq) } else { 0 };

@@ -426,6 +426,17 @@ impl Rack {
         self.segs.back().map(|s| (s.start, s.end))
     }
 
+    /// Nothing is in flight: gives back the memory of the per-segment records, as the send
+    /// buffer does, so that an idle connection holds none.
+    pub(super) fn release_when_idle(&mut self) {
+        if self.segs.is_empty() {
+            self.segs = VecDeque::new();
+            self.delivered = Vec::new();
+            self.split_points = Vec::new();
+            self.lost_from = 0;
+        }
+    }
+
     /// RFC 8985 §7.3: a tail loss probe went out, ending at `end` (TLP.end_seq); it was a
     /// retransmission of old data rather than new data (TLP.is_retrans).
     pub(super) fn on_probe_sent(&mut self, end: SeqNumber, retransmission: bool) {

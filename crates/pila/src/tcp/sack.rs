@@ -33,6 +33,14 @@ impl Scoreboard {
         Self::default()
     }
 
+    /// Nothing is in flight: gives back the lists' memory once they are empty.
+    pub(crate) fn release_when_empty(&mut self) {
+        if self.ranges.is_empty() {
+            self.ranges = Vec::new();
+            self.touched = Vec::new();
+        }
+    }
+
     /// Records the SACK blocks of an ACK and returns how many bytes they newly SACK.
     ///
     /// First drops what `snd_una` now covers. Blocks that are empty or inverted, end at or

@@ -644,6 +644,11 @@ impl Sender {
                 timers,
             );
         }
+        if self.flight() == 0 {
+            // Idle: the per-segment records and SACK lists give their memory back.
+            self.rack.release_when_idle();
+            self.scoreboard.release_when_empty();
+        }
         outcome
     }
 

@@ -36,10 +36,20 @@ const ALL: [Timer; 8] = [
     Timer::DelayedAck,
 ];
 
-/// The armed deadlines.
-#[derive(Debug, Clone, Default)]
+/// The deadline of a timer that is not armed: the end of time, which never comes.
+const UNARMED: Instant = Instant::from_micros(u64::MAX);
+
+/// The armed deadlines: [`UNARMED`] marks a timer that is not armed, which keeps the
+/// table at one word a timer.
+#[derive(Debug, Clone)]
 pub(super) struct Timers {
-    deadlines: [Option<Instant>; 8],
+    deadlines: [Instant; 8],
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Self { deadlines: [UNARMED; 8] }
+    }
 }
 
 fn index(t: Timer) -> usize {
@@ -58,40 +68,41 @@ fn index(t: Timer) -> usize {
 impl Timers {
     /// Arms `t` to fire at `at` (replacing any earlier setting).
     pub(super) fn set(&mut self, t: Timer, at: Instant) {
-        self.deadlines[index(t)] = Some(at);
+        // An instant at the end of time never comes: the same as not armed.
+        self.deadlines[index(t)] = at;
     }
 
     /// Arms `t` unless it is already armed.
     pub(super) fn set_if_idle(&mut self, t: Timer, at: Instant) {
         let slot = &mut self.deadlines[index(t)];
-        if slot.is_none() {
-            *slot = Some(at);
+        if *slot == UNARMED {
+            *slot = at;
         }
     }
 
     /// Disarms `t`.
     pub(super) fn clear(&mut self, t: Timer) {
-        self.deadlines[index(t)] = None;
+        self.deadlines[index(t)] = UNARMED;
     }
 
     /// Disarms every timer.
     pub(super) fn clear_all(&mut self) {
-        self.deadlines = [None; 8];
+        self.deadlines = [UNARMED; 8];
     }
 
     /// When `t` fires, if armed.
     pub(super) fn get(&self, t: Timer) -> Option<Instant> {
-        self.deadlines[index(t)]
+        Some(self.deadlines[index(t)]).filter(|&at| at != UNARMED)
     }
 
     /// Whether `t` is armed.
     pub(super) fn is_set(&self, t: Timer) -> bool {
-        self.deadlines[index(t)].is_some()
+        self.deadlines[index(t)] != UNARMED
     }
 
     /// The earliest armed deadline.
     pub(super) fn next(&self) -> Option<Instant> {
-        self.deadlines.iter().flatten().copied().min()
+        self.deadlines.iter().copied().min().filter(|&at| at != UNARMED)
     }
 
     /// Disarms and returns the most important timer due at `now`, if any.

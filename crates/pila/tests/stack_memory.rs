@@ -78,7 +78,8 @@ fn ten_thousand_idle_connections_hold_little_heap() {
         std::mem::size_of::<Connection>()
     );
     assert_eq!(net.a().counters().tcp_curr_estab, N as u64);
-    // Measured at 2,553 (2026-12-02; 5,423 before the slab held its connections boxed):
+    // Measured at 2,625 on sim::Net (2026-12-02; 2,553 on the old harness, 5,423 before the
+    // slab held its connections boxed; BENCHMARKS.md says why):
     // the boxed slot with its Connection (1,216 bytes), the demultiplexing map, and the
     // lists a connection keeps once it has gone idle. Not the few hundred bytes DESIGN.md
     // promises; the bound catches a regression.

@@ -154,6 +154,38 @@ struct Host {
 /// the hosts and the wire that drops or answers frames ([`Net::set_filter`]), and feed a
 /// forged frame straight into a stack ([`Net::inject`]). [`TcpPair`](super::TcpPair)
 /// is built on it.
+///
+/// ```
+/// use pila::device::WireConfig;
+/// use pila::sim::Net;
+/// use pila::stack::Config;
+/// use pila::time::Duration;
+/// use pila::wire::ethernet;
+///
+/// let host = |cidr: &str, mac: u8| Config {
+///     mac: ethernet::Address([0x02, 0, 0, 0, 0, mac]),
+///     addresses: vec![cidr.parse().unwrap()],
+///     seed: Some(u64::from(mac)),
+///     ..Config::default()
+/// };
+/// let (a, b) = (host("192.0.2.1/24", 1), host("192.0.2.2/24", 2));
+/// let mut net = Net::new(a, b, WireConfig::default()).unwrap();
+/// let server = "192.0.2.2:80".parse().unwrap();
+/// let listener = net.b().tcp_listen(server, 8).unwrap();
+/// let now = net.now();
+/// net.a().tcp_connect(now, server, None).unwrap();
+/// let mut accepted = None;
+/// net.run_until(
+///     |n| {
+///         accepted = accepted.or_else(|| n.b().tcp_accept(listener).ok());
+///         accepted.is_some()
+///     },
+///     Duration::from_secs(1),
+/// )
+/// .unwrap();
+/// // A asked for B's MAC address first: these stacks were given no static neighbours.
+/// assert_eq!(net.a().counters().arp_requests_sent, 1);
+/// ```
 pub struct Net {
     clock: VirtualClock,
     hosts: [Host; 2],

@@ -9,7 +9,7 @@
 //! * [`time`]: the [`time::Instant`] and [`time::Duration`] the core is handed, and the
 //!   simulator's [`time::VirtualClock`].
 //! * [`tcp`]: one connection's RFC 9293 state machine, Sans-IO.
-//! * [`sim`]: the simulator: TCP endpoints on virtual wires under a virtual clock.
+//! * [`sim`]: the simulator: two stacks on a virtual wire under a virtual clock.
 //! * [`net`]: blocking, `std::net`-shaped sockets on a stack driven by a thread.
 //! * `tokio` (feature `tokio`): async, `tokio::net`-shaped sockets on the same stack.
 //!

@@ -116,18 +116,18 @@ fn bad_frames_during_a_transfer_are_dropped_counted_and_harmless() {
         ..Impairments::NONE
     };
     let wire = WireConfig { a_to_b: link, b_to_a: link, ..WireConfig::default() };
-    let mut net = Net::with(config(false), config(true), wire);
+    let mut net = net_with(config(false), config(true), wire);
     let l = net.b().tcp_listen(sa("0.0.0.0:80"), 8).unwrap();
     let now = net.now();
     let c = net.a().tcp_connect(now, sa("192.0.2.2:80"), None).unwrap();
     let mut server = None;
-    assert!(net.run_until(Duration::from_secs(5), |n| {
+    assert!(net.run_within(Duration::from_secs(5), |n| {
         server = server.or_else(|| n.b().tcp_accept(l).ok());
         server.is_some() && n.a().tcp(c).unwrap().state() == State::Established
     }));
     let s = server.unwrap();
     // A template for each direction: a data segment each way.
-    net.capture = true;
+    net.set_capture(true);
     net.a().tcp_mut(c).unwrap().send(&[0xa5; 100]).unwrap();
     net.b().tcp_mut(s).unwrap().send(&[0x5a; 100]).unwrap();
     net.run_for(Duration::from_millis(300));
@@ -135,10 +135,10 @@ fn bad_frames_during_a_transfer_are_dropped_counted_and_harmless() {
     assert_eq!(net.b().tcp_mut(s).unwrap().recv(&mut sink), Ok(100));
     assert_eq!(net.a().tcp_mut(c).unwrap().recv(&mut sink), Ok(100));
     let data_frame = |from: usize| {
-        net.sent.iter().find(|(i, f)| *i == from && f.len() > 100 + 54).unwrap().1.clone()
+        sent(&net).iter().find(|(i, f)| *i == from && f.len() > 100 + 54).unwrap().1.clone()
     };
     let templates = [data_frame(1), data_frame(0)]; // what A receives, what B receives
-    net.capture = false;
+    net.set_capture(false);
     let before = [net.a().counters().clone(), net.b().counters().clone()];
 
     let data: Vec<u8> =
@@ -148,12 +148,12 @@ fn bad_frames_during_a_transfer_are_dropped_counted_and_harmless() {
     let mut buf = vec![0; 65536];
     let mut rounds = 0u16;
     let mut expect = Expect::default();
-    let ok = net.run_until(Duration::from_secs(60), |n| {
+    let ok = net.run_within(Duration::from_secs(60), |n| {
         if rounds < 200 {
             for (host, template) in templates.iter().enumerate() {
                 let (frames, e) = bad_frames(template, rounds);
                 for f in &frames {
-                    n.inject(host, f);
+                    n.inject(side(host), f);
                 }
                 if host == 1 {
                     expect = Expect {
@@ -186,7 +186,7 @@ fn bad_frames_during_a_transfer_are_dropped_counted_and_harmless() {
     // The never-completing fragments time out.
     net.run_for(Duration::from_secs(31));
     for (host, b) in before.iter().enumerate() {
-        let c = net.hosts[host].stack.counters().clone();
+        let c = net.stack(side(host)).counters().clone();
         let what = format!("host {host} after {rounds} rounds: {c}");
         assert_eq!(c.eth_dropped - b.eth_dropped, expect.eth, "{what}");
         assert_eq!(c.ip_in_hdr_errors - b.ip_in_hdr_errors, expect.hdr, "{what}");

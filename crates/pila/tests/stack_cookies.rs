@@ -71,12 +71,12 @@ fn b_with_gateway() -> Config {
 
 #[test]
 fn a_syn_flood_does_not_keep_a_legitimate_client_out() {
-    let mut net = Net::with(config(false), b_with_gateway(), pila::device::WireConfig::default());
+    let mut net = net_with(config(false), b_with_gateway(), pila::device::WireConfig::default());
     let l = net.b().tcp_listen(sa("0.0.0.0:80"), 1024).unwrap();
     // 5,000 spoofed SYNs from 250 addresses on 198.51.100.0/24.
     for i in 0..5000 {
         let (src, syn) = spoofed_syn(i);
-        net.inject(1, &segment(src, &syn));
+        net.inject(B, &segment(src, &syn));
     }
     net.settle();
     let c = net.b().counters().clone();
@@ -89,11 +89,11 @@ fn a_syn_flood_does_not_keep_a_legitimate_client_out() {
     let client = net.a().tcp_connect(now, sa("192.0.2.2:80"), None).unwrap();
     let mut server = None;
     let mut i = 5000;
-    let ok = net.run_until(Duration::from_secs(10), |n| {
+    let ok = net.run_within(Duration::from_secs(10), |n| {
         for _ in 0..50 {
             let (src, syn) = spoofed_syn(i);
             i += 1;
-            n.inject(1, &segment(src, &syn));
+            n.inject(B, &segment(src, &syn));
         }
         server = server.or_else(|| n.b().tcp_accept(l).ok());
         server.is_some() && n.a().tcp(client).unwrap().state() == State::Established
@@ -103,7 +103,7 @@ fn a_syn_flood_does_not_keep_a_legitimate_client_out() {
     net.a().tcp_mut(client).unwrap().send(b"hello through the flood").unwrap();
     let mut buf = [0; 64];
     let mut got = 0;
-    assert!(net.run_until(Duration::from_secs(5), |n| {
+    assert!(net.run_within(Duration::from_secs(5), |n| {
         if let Ok(k) = n.b().tcp_mut(server).unwrap().recv(&mut buf) {
             got = k;
         }
@@ -122,7 +122,7 @@ fn a_syn_flood_does_not_keep_a_legitimate_client_out() {
 fn forged_cookie_acks_are_counted_and_reset() {
     let mut b = config(true);
     b.max_syn_backlog = 1;
-    let mut net = Net::with(config(false), b, pila::device::WireConfig::default());
+    let mut net = net_with(config(false), b, pila::device::WireConfig::default());
     let _l = net.b().tcp_listen(sa("0.0.0.0:80"), 64).unwrap();
     // Before any cookie: a stray ACK is just reset, not counted as a failed cookie.
     let src = sa("192.0.2.1:4000");
@@ -134,7 +134,7 @@ fn forged_cookie_acks_are_counted_and_reset() {
         window_len: 1000,
         ..Repr::TEMPLATE
     };
-    net.inject(1, &segment(src, &ack));
+    net.inject(B, &segment(src, &ack));
     assert_eq!(net.b().counters().tcp_syn_cookies_failed, 0);
     assert_eq!(net.b().counters().tcp_out_rsts, 1);
     // Fill the SYN queue (1) and make B send cookies.
@@ -148,7 +148,7 @@ fn forged_cookie_acks_are_counted_and_reset() {
     // Now a blind ACK is checked, fails, and is reset.
     for guess in 0..10u32 {
         let forged = Repr { ack_number: Some(SeqNumber(guess * 7919)), ..ack };
-        net.inject(1, &segment(src, &forged));
+        net.inject(B, &segment(src, &forged));
     }
     let c = net.b().counters().clone();
     assert_eq!(c.tcp_syn_cookies_failed, 10);

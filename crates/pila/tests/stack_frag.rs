@@ -23,7 +23,7 @@ fn ip(s: &str) -> Ipv4Addr {
 fn recv(net: &mut Net, i: usize, h: UdpHandle, within: Duration) -> Option<Vec<u8>> {
     let mut buf = vec![0; 70_000];
     let mut got = None;
-    net.run_until(within, |n| match n.hosts[i].stack.udp_recv_from(h, &mut buf) {
+    net.run_within(within, |n| match n.stack_mut(side(i)).udp_recv_from(h, &mut buf) {
         Ok((len, _)) => {
             got = Some(buf[..len].to_vec());
             true
@@ -87,7 +87,7 @@ fn fragment(whole: &[u8], start: usize, end: usize, more: bool) -> Vec<u8> {
 
 /// A and B with B's MAC known to A and A's to B, so no ARP is in the way.
 fn resolved() -> Net {
-    let mut net = Net::new();
+    let mut net = two_hosts();
     let now = net.now();
     net.a().ping_send(now, ip(B_IP), 1, 1, b"hi").unwrap();
     net.run_for(Duration::from_millis(10));
@@ -100,7 +100,7 @@ fn udp_datagrams_up_to_64k_are_fragmented_and_reassembled() {
     let mut net = resolved();
     let b = net.b().udp_bind(sa("0.0.0.0:7")).unwrap();
     let a = net.a().udp_bind(sa("0.0.0.0:0")).unwrap();
-    net.capture = true;
+    net.set_capture(true);
     for len in [1472, 1473, 3000, 65507] {
         let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
         let now = net.now();
@@ -117,7 +117,7 @@ fn udp_datagrams_up_to_64k_are_fragmented_and_reassembled() {
     // units that tile the datagram.
     let mut next = 0;
     let mut frags = 0;
-    for (_, frame) in net.sent.iter().filter(|(i, _)| *i == 0) {
+    for (_, frame) in sent(&net).iter().filter(|(i, _)| *i == 0) {
         let Some(d) = datagram(frame) else { continue };
         let p = ipv4::Packet::new_checked(d).unwrap();
         if p.protocol() != Protocol::Udp || !(p.more_frags() || p.frag_offset() != 0) {
@@ -138,7 +138,7 @@ fn udp_datagrams_up_to_64k_are_fragmented_and_reassembled() {
 
 #[test]
 fn a_datagram_waiting_for_arp_waits_whole_and_leaves_in_fragments() {
-    let mut net = Net::new();
+    let mut net = two_hosts();
     let b = net.b().udp_bind(sa("0.0.0.0:7")).unwrap();
     let a = net.a().udp_bind(sa("0.0.0.0:0")).unwrap();
     // 45 fragments would overflow the 16-datagram ARP queue; one whole datagram does not.
@@ -151,14 +151,14 @@ fn a_datagram_waiting_for_arp_waits_whole_and_leaves_in_fragments() {
 
 #[test]
 fn tcp_segments_carry_df() {
-    let mut net = Net::new();
-    net.capture = true;
+    let mut net = two_hosts();
+    net.set_capture(true);
     let _l = net.b().tcp_listen(sa("0.0.0.0:80"), 8).unwrap();
     let now = net.now();
     let _c = net.a().tcp_connect(now, sa("192.0.2.2:80"), None).unwrap();
     net.run_for(Duration::from_millis(50));
-    let tcp: Vec<_> = net
-        .sent
+    let frames = sent(&net);
+    let tcp: Vec<_> = frames
         .iter()
         .filter_map(|(_, f)| datagram(f))
         .map(|d| ipv4::Packet::new_checked(d).unwrap())
@@ -174,11 +174,11 @@ fn fragments_in_reverse_order_with_a_repeat_make_the_datagram() {
     let b = net.b().udp_bind(sa("0.0.0.0:7")).unwrap();
     let whole = udp_datagram(0x1234, &[0xab; 100]);
     // The UDP payload of 108 bytes: pieces [0, 48), [48, 96), [96, 108).
-    net.inject(1, &fragment(&whole, 96, 108, false));
-    net.inject(1, &fragment(&whole, 48, 96, true));
-    net.inject(1, &fragment(&whole, 48, 96, true));
+    net.inject(B, &fragment(&whole, 96, 108, false));
+    net.inject(B, &fragment(&whole, 48, 96, true));
+    net.inject(B, &fragment(&whole, 48, 96, true));
     assert!(recv(&mut net, 1, b, Duration::from_millis(1)).is_none());
-    net.inject(1, &fragment(&whole, 0, 48, true));
+    net.inject(B, &fragment(&whole, 0, 48, true));
     assert_eq!(recv(&mut net, 1, b, Duration::from_millis(1)), Some(vec![0xab; 100]));
     let c = net.b().counters().clone();
     assert_eq!((c.ip_reasm_reqds, c.ip_reasm_oks, c.ip_reasm_fails), (4, 1, 0));
@@ -189,11 +189,11 @@ fn overlapping_fragments_drop_the_whole_datagram() {
     let mut net = resolved();
     let b = net.b().udp_bind(sa("0.0.0.0:7")).unwrap();
     let whole = udp_datagram(0x4321, &[0x11; 100]);
-    net.inject(1, &fragment(&whole, 0, 48, true));
+    net.inject(B, &fragment(&whole, 0, 48, true));
     // [40, 96) overlaps [0, 48): the datagram is dead, later fragments too.
-    net.inject(1, &fragment(&whole, 40, 96, true));
-    net.inject(1, &fragment(&whole, 48, 96, true));
-    net.inject(1, &fragment(&whole, 96, 108, false));
+    net.inject(B, &fragment(&whole, 40, 96, true));
+    net.inject(B, &fragment(&whole, 48, 96, true));
+    net.inject(B, &fragment(&whole, 96, 108, false));
     assert!(recv(&mut net, 1, b, Duration::from_secs(1)).is_none());
     let c = net.b().counters().clone();
     assert_eq!((c.ip_reasm_reqds, c.ip_reasm_oks, c.ip_reasm_fails), (4, 0, 1));
@@ -204,7 +204,7 @@ fn overlapping_fragments_drop_the_whole_datagram() {
     assert_eq!(net.b().counters().icmp_out_msgs, sent_before);
     // The same ident after the time-out is a new datagram and works.
     for (s, e, more) in [(0, 48, true), (48, 96, true), (96, 108, false)] {
-        net.inject(1, &fragment(&whole, s, e, more));
+        net.inject(B, &fragment(&whole, s, e, more));
     }
     assert_eq!(recv(&mut net, 1, b, Duration::from_millis(1)), Some(vec![0x11; 100]));
 }
@@ -213,18 +213,17 @@ fn overlapping_fragments_drop_the_whole_datagram() {
 fn incomplete_datagrams_time_out_with_icmp_time_exceeded() {
     let mut net = resolved();
     let _b = net.b().udp_bind(sa("0.0.0.0:7")).unwrap();
-    net.capture = true;
+    net.set_capture(true);
     let a_icmp = net.a().counters().icmp_in_msgs;
     let first = udp_datagram(0x0101, &[1; 100]);
     let second = udp_datagram(0x0202, &[2; 100]);
-    net.inject(1, &fragment(&first, 0, 48, true)); // fragment 0: time exceeded later
-    net.inject(1, &fragment(&second, 48, 96, true)); // no fragment 0: silent
+    net.inject(B, &fragment(&first, 0, 48, true)); // fragment 0: time exceeded later
+    net.inject(B, &fragment(&second, 48, 96, true)); // no fragment 0: silent
     net.run_for(Duration::from_secs(29));
     assert_eq!(net.b().counters().ip_reasm_fails, 0);
     net.run_for(Duration::from_secs(2));
     assert_eq!(net.b().counters().ip_reasm_fails, 2);
-    let errors: Vec<_> = net
-        .sent
+    let errors: Vec<_> = sent(&net)
         .iter()
         .filter(|(i, _)| *i == 1)
         .filter_map(|(_, f)| datagram(f))
@@ -254,12 +253,12 @@ fn incomplete_datagrams_time_out_with_icmp_time_exceeded() {
 fn the_reassembly_memory_bound_holds_under_a_flood_of_partial_datagrams() {
     let mut b_config = config(true);
     b_config.reassembly_memory = 64 << 10;
-    let mut net = Net::with(config(false), b_config, pila::device::WireConfig::default());
+    let mut net = net_with(config(false), b_config, pila::device::WireConfig::default());
     let b = net.b().udp_bind(sa("0.0.0.0:7")).unwrap();
     // 200 datagrams of which only the first 1480 bytes ever come: ~300 KiB of fragments.
     for ident in 0..200u16 {
         let whole = udp_datagram(ident, &[0; 3000]);
-        net.inject(1, &fragment(&whole, 0, 1480, true));
+        net.inject(B, &fragment(&whole, 0, 1480, true));
     }
     let c = net.b().counters().clone();
     assert_eq!(c.ip_reasm_reqds, 200);
@@ -267,7 +266,7 @@ fn the_reassembly_memory_bound_holds_under_a_flood_of_partial_datagrams() {
     // A whole datagram still gets through.
     let whole = udp_datagram(999, &[7; 3000]);
     for (s, e, more) in [(0, 1480, true), (1480, 2960, true), (2960, 3008, false)] {
-        net.inject(1, &fragment(&whole, s, e, more));
+        net.inject(B, &fragment(&whole, s, e, more));
     }
     assert_eq!(recv(&mut net, 1, b, Duration::from_millis(1)), Some(vec![7; 3000]));
 }

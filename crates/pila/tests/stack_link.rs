@@ -20,7 +20,7 @@ fn ping(net: &mut Net, dst: Ipv4Addr, seq: u16) -> Option<pila::stack::PingReply
     let now = net.now();
     net.a().ping_send(now, dst, 0x77, seq, b"hello").unwrap();
     let mut reply = None;
-    net.run_until(Duration::from_secs(5), |n| {
+    net.run_within(Duration::from_secs(5), |n| {
         reply = n.a().ping_poll_reply(0x77);
         reply.is_some()
     });
@@ -29,14 +29,13 @@ fn ping(net: &mut Net, dst: Ipv4Addr, seq: u16) -> Option<pila::stack::PingReply
 
 #[test]
 fn ping_resolves_arp_then_gets_its_echo() {
-    let mut net = Net::new();
-    net.capture = true;
+    let mut net = two_hosts();
+    net.set_capture(true);
     let reply = ping(&mut net, ip(B_IP), 1).expect("echo reply");
     assert_eq!(reply.from, ip(B_IP));
     assert_eq!((reply.seq, reply.data_len), (1, 5));
     // ARP request (broadcast), ARP reply, echo request, echo reply: nothing else.
-    let kinds: Vec<(usize, ethernet::EtherType, ethernet::Address)> = net
-        .sent
+    let kinds: Vec<(usize, ethernet::EtherType, ethernet::Address)> = sent(&net)
         .iter()
         .map(|(i, f)| {
             let f = ethernet::Frame::new_checked(&f[..]).unwrap();
@@ -59,15 +58,15 @@ fn ping_resolves_arp_then_gets_its_echo() {
     // B learned A from the request: its reply needed no ARP of its own.
     assert_eq!(b.arp_requests_sent, 0);
     // The second ping uses the cache.
-    net.sent.clear();
+    net.clear_captured();
     ping(&mut net, ip(B_IP), 2).expect("second reply");
-    assert_eq!(net.sent.len(), 2);
+    assert_eq!(net.captured().len(), 2);
 }
 
 #[test]
 fn unanswered_arp_is_retried_then_fails() {
-    let mut net = Net::new();
-    net.capture = true;
+    let mut net = two_hosts();
+    net.set_capture(true);
     let now = net.now();
     net.a().ping_send(now, ip("192.0.2.99"), 1, 1, b"x").unwrap();
     net.run_for(Duration::from_secs(10));
@@ -84,19 +83,20 @@ fn unanswered_arp_is_retried_then_fails() {
 fn the_gateway_carries_off_link_traffic_and_no_route_is_an_error() {
     let mut a = config(false);
     a.gateway = Some(ip(B_IP));
-    let mut net = Net::with(a, config(true), WireConfig::default());
-    net.capture = true;
+    let mut net = net_with(a, config(true), WireConfig::default());
+    net.set_capture(true);
     let now = net.now();
     net.a().ping_send(now, ip("198.51.100.7"), 1, 1, b"x").unwrap();
     net.run_for(Duration::from_secs(1));
     // A resolved the gateway and sent it the datagram; B, not a router, dropped it.
     assert_eq!(net.b().counters().arp_replies_sent, 1);
     assert_eq!(net.b().counters().ip_in_addr_errors, 1);
-    let echo = net.sent.iter().find(|(i, f)| *i == 0 && f[12..14] == [0x08, 0x00]).unwrap();
+    let frames = sent(&net);
+    let echo = frames.iter().find(|(i, f)| *i == 0 && f[12..14] == [0x08, 0x00]).unwrap();
     assert_eq!(&echo.1[..6], &B_MAC.0);
     assert_eq!(&echo.1[30..34], &[198, 51, 100, 7]);
 
-    let mut net = Net::new();
+    let mut net = two_hosts();
     let now = net.now();
     let err = net.a().ping_send(now, ip("198.51.100.7"), 1, 1, b"x").unwrap_err();
     assert_eq!(err, pila::stack::Error::NetworkUnreachable);
@@ -109,7 +109,7 @@ fn ip_medium_needs_no_arp() {
     let mut b = config(true);
     a.medium = Medium::Ip;
     b.medium = Medium::Ip;
-    let mut net = Net::with(a, b, WireConfig::default());
+    let mut net = net_with(a, b, WireConfig::default().with_medium(Medium::Ip, 1500));
     let reply = ping(&mut net, ip(B_IP), 3).expect("reply over IP medium");
     assert_eq!(reply.seq, 3);
     assert_eq!(net.a().counters().arp_requests_sent, 0);
@@ -118,7 +118,7 @@ fn ip_medium_needs_no_arp() {
 #[test]
 fn ping_survives_loss_by_retrying_arp() {
     let wire = WireConfig::default().with_impairments(Impairments::NONE.with_loss(0.3));
-    let mut net = Net::with(config(false), config(true), wire);
+    let mut net = net_with(config(false), config(true), wire);
     let mut replies = 0;
     for seq in 0..20 {
         if ping(&mut net, ip(B_IP), seq).is_some() {
@@ -197,35 +197,36 @@ fn checksums_are_right() {
 
 #[test]
 fn bad_frames_are_dropped_and_counted() {
-    let mut net = Net::new();
+    let mut net = two_hosts();
     let good = eth_frame(B_MAC, ethernet::EtherType::Ipv4, &echo_datagram());
     // Baseline: the good frame is answered.
-    net.inject(1, &good);
+    net.inject(B, &good);
     assert_eq!(net.b().counters().icmp_in_echos, 1);
 
     let mut expect = net.b().counters().clone();
     // Truncated Ethernet header.
-    net.inject(1, &good[..10]);
+    net.inject(B, &good[..10]);
     expect.eth_dropped += 1;
     // Not our MAC.
     let mut other = good.clone();
     other[..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x33]);
-    net.inject(1, &other);
+    net.inject(B, &other);
     expect.eth_dropped += 1;
     // An unknown ethertype.
-    net.inject(1, &eth_frame(B_MAC, ethernet::EtherType::from(0x88b5), &[0; 40]));
+    net.inject(B, &eth_frame(B_MAC, ethernet::EtherType::from(0x88b5), &[0; 40]));
     expect.eth_dropped += 1;
     // A truncated ARP packet.
-    net.inject(1, &eth_frame(B_MAC, ethernet::EtherType::Arp, &[0, 1, 8, 0, 6]));
+    net.inject(B, &eth_frame(B_MAC, ethernet::EtherType::Arp, &[0, 1, 8, 0, 6]));
     expect.eth_dropped += 1;
     let ip_err =
-        |net: &mut Net, d: Vec<u8>| net.inject(1, &eth_frame(B_MAC, ethernet::EtherType::Ipv4, &d));
+        |net: &mut Net, d: Vec<u8>| net.inject(B, &eth_frame(B_MAC, ethernet::EtherType::Ipv4, &d));
     // Wrong IP checksum.
     let mut d = echo_datagram();
     d[10] ^= 0x01;
     ip_err(&mut net, d);
     expect.ip_in_receives += 1;
     expect.ip_in_hdr_errors += 1;
+    expect.ip_in_csum_errors += 1;
     // Header length that lies (IHL 15 > the 33 bytes... then 4 < 5).
     for ihl in [0x4f, 0x44] {
         let mut d = echo_datagram();
@@ -273,7 +274,7 @@ fn bad_frames_are_dropped_and_counted() {
 
 #[test]
 fn arp_for_other_hosts_is_not_answered_and_odd_senders_are_ignored() {
-    let mut net = Net::new();
+    let mut net = two_hosts();
     let request = |target: Ipv4Addr, sender: Ipv4Addr, sender_mac: ethernet::Address| {
         let repr = arp::Repr {
             operation: arp::Operation::Request,
@@ -286,35 +287,36 @@ fn arp_for_other_hosts_is_not_answered_and_odd_senders_are_ignored() {
         repr.emit(&mut arp::Packet::new_unchecked(&mut p[..]));
         eth_frame(ethernet::Address::BROADCAST, ethernet::EtherType::Arp, &p)
     };
-    net.inject(1, &request(ip("192.0.2.50"), ip(A_IP), A_MAC));
+    net.inject(B, &request(ip("192.0.2.50"), ip(A_IP), A_MAC));
     assert_eq!(net.b().counters().arp_replies_sent, 0);
     // A sender claiming B's own address, or a broadcast MAC, is dropped.
-    net.inject(1, &request(ip(B_IP), ip(B_IP), A_MAC));
-    net.inject(1, &request(ip(B_IP), ip(A_IP), ethernet::Address::BROADCAST));
+    net.inject(B, &request(ip(B_IP), ip(B_IP), A_MAC));
+    net.inject(B, &request(ip(B_IP), ip(A_IP), ethernet::Address::BROADCAST));
     assert_eq!(net.b().counters().arp_replies_sent, 0);
     assert_eq!(net.b().counters().eth_dropped, 2);
     // An RFC 5227 probe (sender 0.0.0.0) is answered but not cached.
-    net.inject(1, &request(ip(B_IP), Ipv4Addr::UNSPECIFIED, A_MAC));
+    net.inject(B, &request(ip(B_IP), Ipv4Addr::UNSPECIFIED, A_MAC));
     assert_eq!(net.b().counters().arp_replies_sent, 1);
 }
 
 #[test]
 fn protocol_unreachable_for_unknown_protocols() {
-    let mut net = Net::new();
-    net.capture = true;
+    let mut net = two_hosts();
+    net.set_capture(true);
     // Learn A first, so B's error needs no ARP.
     ping(&mut net, ip(B_IP), 1).unwrap();
-    net.sent.clear();
+    net.clear_captured();
     let mut d = echo_datagram();
     d[9] = 200;
     d[10..12].fill(0);
     let sum = rfc1071(&d[..20]);
     d[10..12].copy_from_slice(&sum.to_be_bytes());
-    net.inject(1, &eth_frame(B_MAC, ethernet::EtherType::Ipv4, &d));
+    net.inject(B, &eth_frame(B_MAC, ethernet::EtherType::Ipv4, &d));
     net.settle();
     assert_eq!(net.b().counters().ip_in_unknown_protos, 1);
     assert_eq!(net.b().counters().icmp_out_dest_unreachs, 1);
-    let (_, f) = net.sent.iter().find(|(i, _)| *i == 1).unwrap();
+    let frames = sent(&net);
+    let (_, f) = frames.iter().find(|(i, _)| *i == 1).unwrap();
     assert_eq!((f[34], f[35]), (3, 2), "ICMP type 3 code 2");
     assert_eq!(net.a().counters().icmp_in_dest_unreachs, 1);
 }

@@ -22,7 +22,7 @@ fn connected(net: &mut Net) -> (TcpHandle, TcpHandle) {
     let now = net.now();
     let c = net.a().tcp_connect(now, sa("192.0.2.2:80"), None).unwrap();
     let mut server = None;
-    assert!(net.run_until(Duration::from_secs(5), |n| {
+    assert!(net.run_within(Duration::from_secs(5), |n| {
         server = server.or_else(|| n.b().tcp_accept(l).ok());
         server.is_some() && n.a().tcp(c).unwrap().state() == State::Established
     }));
@@ -34,7 +34,7 @@ fn transfer(net: &mut Net, c: TcpHandle, s: TcpHandle, data: &[u8]) -> Vec<u8> {
     let mut sent = 0;
     let mut got = Vec::new();
     let mut buf = vec![0; 65536];
-    net.run_until(Duration::from_secs(60), |n| {
+    net.run_within(Duration::from_secs(60), |n| {
         if sent < data.len() {
             if let Ok(k) = n.a().tcp_mut(c).unwrap().send(&data[sent..]) {
                 sent += k;
@@ -53,12 +53,12 @@ fn transfer(net: &mut Net, c: TcpHandle, s: TcpHandle, data: &[u8]) -> Vec<u8> {
 
 #[test]
 fn a_smaller_path_mtu_lowers_the_mss_and_the_transfer_goes_on() {
-    let mut net = Net::new();
+    let mut net = two_hosts();
     let (c, s) = connected(&mut net);
     let mss_before = net.a().tcp(c).unwrap().info().snd_mss;
     assert!(mss_before > 1400);
-    net.path_mtu = Some(1000);
-    net.capture = true;
+    set_path_mtu(&mut net, 1000);
+    net.set_capture(true);
     let data: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
     let got = transfer(&mut net, c, s, &data);
     assert!(
@@ -74,8 +74,7 @@ fn a_smaller_path_mtu_lowers_the_mss_and_the_transfer_goes_on() {
     assert!(net.a().counters().icmp_in_dest_unreachs >= 1);
     // Once lowered, A's datagrams fit the path: only those sent before the first ICMP
     // came back (one flight) were too big.
-    let sizes: Vec<usize> = net
-        .sent
+    let sizes: Vec<usize> = sent(&net)
         .iter()
         .filter(|(i, _)| *i == 0)
         .map(|(_, f)| f.len() - ethernet::HEADER_LEN)
@@ -110,7 +109,7 @@ fn quoted_segment(net: &mut Net, c: TcpHandle, seq: u32) -> Vec<u8> {
 
 #[test]
 fn frag_needed_must_quote_a_sequence_number_in_flight() {
-    let mut net = Net::new();
+    let mut net = two_hosts();
     let (c, s) = connected(&mut net);
     // Put data in flight and keep it there: B's acknowledgments are not delivered yet.
     net.a().tcp_mut(c).unwrap().send(&[1; 5000]).unwrap();
@@ -123,18 +122,18 @@ fn frag_needed_must_quote_a_sequence_number_in_flight() {
     // Blind attempts: just past SND.NXT, and before SND.UNA.
     for seq in [nxt.0, una.0.wrapping_sub(1), nxt.0.wrapping_add(100_000)] {
         let quote = quoted_segment(&mut net, c, seq);
-        net.inject(0, &frag_needed(&quote, 600, A_MAC));
+        net.inject(A, &frag_needed(&quote, 600, A_MAC));
     }
     assert_eq!(net.a().tcp(c).unwrap().info().snd_mss, mss);
     assert_eq!(net.a().counters().tcp_out_of_window_icmps, 3);
     // In flight: acted on.
     let quote = quoted_segment(&mut net, c, una.0.wrapping_add(1448));
-    net.inject(0, &frag_needed(&quote, 600, A_MAC));
+    net.inject(A, &frag_needed(&quote, 600, A_MAC));
     assert_eq!(net.a().tcp(c).unwrap().info().snd_mss, 600 - 40 - 12);
     // A router claiming more than our own MTU cannot raise it; 0 means 576 (RFC 1191 §5).
-    net.inject(0, &frag_needed(&quote, 9000, A_MAC));
+    net.inject(A, &frag_needed(&quote, 9000, A_MAC));
     assert_eq!(net.a().tcp(c).unwrap().info().snd_mss, 600 - 40 - 12);
-    net.inject(0, &frag_needed(&quote, 0, A_MAC));
+    net.inject(A, &frag_needed(&quote, 0, A_MAC));
     assert_eq!(net.a().tcp(c).unwrap().info().snd_mss, 576 - 40 - 12);
     // And the connection still works.
     let got = transfer(&mut net, c, s, &[2; 3000]);

@@ -27,7 +27,7 @@ fn connected(net: &mut Net) -> (TcpHandle, TcpHandle) {
     let now = net.now();
     let c = net.a().tcp_connect(now, sa("192.0.2.2:80"), None).unwrap();
     let mut s = None;
-    assert!(net.run_until(Duration::from_secs(5), |n| {
+    assert!(net.run_within(Duration::from_secs(5), |n| {
         if s.is_none() {
             s = n.b().tcp_accept(l).ok();
         }
@@ -38,12 +38,12 @@ fn connected(net: &mut Net) -> (TcpHandle, TcpHandle) {
 
 #[test]
 fn connect_exchange_and_close() {
-    let mut net = Net::new();
+    let mut net = two_hosts();
     let (c, s) = connected(&mut net);
     net.a().tcp_mut(c).unwrap().send(b"hello, b").unwrap();
     let mut buf = [0; 64];
     let mut got = 0;
-    net.run_until(Duration::from_secs(2), |n| {
+    net.run_within(Duration::from_secs(2), |n| {
         if let Ok(k) = n.b().tcp_mut(s).unwrap().recv(&mut buf) {
             got = k;
         }
@@ -79,8 +79,8 @@ fn connect_exchange_and_close() {
 
 #[test]
 fn refused_is_seen_on_both_ends() {
-    let mut net = Net::new();
-    net.capture = true;
+    let mut net = two_hosts();
+    net.set_capture(true);
     let now = net.now();
     let c = net.a().tcp_connect(now, sa("192.0.2.2:81"), None).unwrap();
     net.run_for(Duration::from_secs(1));
@@ -111,7 +111,7 @@ fn refused_is_seen_on_both_ends() {
 
 #[test]
 fn segments_to_nowhere_get_rst_and_stray_rst_gets_nothing() {
-    let mut net = Net::new();
+    let mut net = two_hosts();
     let (c, s) = connected(&mut net);
     // B forgets the connection abruptly by aborting; A's data then meets RST.
     net.b().tcp_mut(s).unwrap().abort();
@@ -126,7 +126,7 @@ fn segments_to_nowhere_get_rst_and_stray_rst_gets_nothing() {
 
 #[test]
 fn release_with_unread_data_resets() {
-    let mut net = Net::new();
+    let mut net = two_hosts();
     let (c, s) = connected(&mut net);
     net.a().tcp_mut(c).unwrap().send(b"unread").unwrap();
     net.run_for(Duration::from_millis(100));
@@ -140,7 +140,7 @@ fn release_with_unread_data_resets() {
 
 #[test]
 fn time_wait_is_reused_by_a_newer_syn() {
-    let mut net = Net::new();
+    let mut net = two_hosts();
     let l = net.b().tcp_listen(sa("0.0.0.0:80"), 4).unwrap();
     let now = net.now();
     let c = net.a().tcp_connect(now, sa("192.0.2.2:80"), Some(sa("0.0.0.0:5555"))).unwrap();
@@ -155,7 +155,7 @@ fn time_wait_is_reused_by_a_newer_syn() {
     // The same 4-tuple again, at once: B's TIME-WAIT gives way.
     let now = net.now();
     let c2 = net.a().tcp_connect(now, sa("192.0.2.2:80"), Some(sa("0.0.0.0:5555"))).unwrap();
-    assert!(net.run_until(Duration::from_secs(1), |n| {
+    assert!(net.run_within(Duration::from_secs(1), |n| {
         n.a().tcp(c2).unwrap().state() == State::Established
     }));
     assert!(net.b().tcp_accept(l).is_ok());
@@ -163,7 +163,7 @@ fn time_wait_is_reused_by_a_newer_syn() {
 
 #[test]
 fn addresses_in_use_and_not_ours() {
-    let mut net = Net::new();
+    let mut net = two_hosts();
     let s = net.a();
     s.tcp_listen(sa("0.0.0.0:80"), 1).unwrap();
     assert_eq!(s.tcp_listen(sa("192.0.2.1:80"), 1), Err(Error::AddrInUse));
@@ -182,7 +182,7 @@ fn addresses_in_use_and_not_ours() {
 
 #[test]
 fn full_accept_queue_drops_syns_until_accepted() {
-    let mut net = Net::new();
+    let mut net = two_hosts();
     let l = net.b().tcp_listen(sa("0.0.0.0:80"), 1).unwrap();
     let now = net.now();
     let c1 = net.a().tcp_connect(now, sa("192.0.2.2:80"), None).unwrap();
@@ -197,7 +197,7 @@ fn full_accept_queue_drops_syns_until_accepted() {
     assert_eq!(net.b().counters().tcp_syn_cookies_sent, 0);
     assert!(net.b().tcp_accept(l).is_ok());
     // A's SYN retransmission (after 1 s) now gets in.
-    assert!(net.run_until(Duration::from_secs(3), |n| {
+    assert!(net.run_within(Duration::from_secs(3), |n| {
         n.a().tcp(c2).unwrap().state() == State::Established
     }));
     assert!(net.b().tcp_accept(l).is_ok());
@@ -205,7 +205,7 @@ fn full_accept_queue_drops_syns_until_accepted() {
 
 #[test]
 fn closing_a_listener_resets_what_it_held() {
-    let mut net = Net::new();
+    let mut net = two_hosts();
     let l = net.b().tcp_listen(sa("0.0.0.0:80"), 4).unwrap();
     let now = net.now();
     let c = net.a().tcp_connect(now, sa("192.0.2.2:80"), None).unwrap();
@@ -220,7 +220,7 @@ fn closing_a_listener_resets_what_it_held() {
 
 #[test]
 fn arp_failure_fails_a_connect_with_host_unreachable() {
-    let mut net = Net::new();
+    let mut net = two_hosts();
     let now = net.now();
     let c = net.a().tcp_connect(now, sa("192.0.2.77:80"), None).unwrap();
     net.run_for(Duration::from_secs(5));
@@ -232,7 +232,7 @@ fn arp_failure_fails_a_connect_with_host_unreachable() {
 
 #[test]
 fn wakes_name_the_listener_then_the_connection() {
-    let mut net = Net::new();
+    let mut net = two_hosts();
     let l = net.b().tcp_listen(sa("0.0.0.0:80"), 4).unwrap();
     let now = net.now();
     net.a().tcp_connect(now, sa("192.0.2.2:80"), None).unwrap();
@@ -246,7 +246,7 @@ fn wakes_name_the_listener_then_the_connection() {
 #[test]
 fn ten_thousand_concurrent_connections() {
     const N: usize = 10_000;
-    let mut net = Net::new();
+    let mut net = two_hosts();
     let l = net.b().tcp_listen(sa("0.0.0.0:80"), N).unwrap();
     let now = net.now();
     let clients: Vec<TcpHandle> =
@@ -256,12 +256,12 @@ fn ten_thousand_concurrent_connections() {
     let mut echoed = 0;
     let mut done = vec![false; N];
     let mut finished = 0;
-    let ok = net.run_until(Duration::from_secs(120), |n| {
+    let ok = net.run_within(Duration::from_secs(120), |n| {
         while let Ok(s) = n.b().tcp_accept(l) {
             servers.push((s, false));
         }
         for (s, replied) in servers.iter_mut().filter(|(_, r)| !*r) {
-            let conn = n.hosts[1].stack.tcp_mut(*s).unwrap();
+            let conn = n.b().tcp_mut(*s).unwrap();
             if let Ok(k) = conn.recv(&mut buf) {
                 if k > 0 {
                     conn.send(&buf[..k]).unwrap();
@@ -275,7 +275,7 @@ fn ten_thousand_concurrent_connections() {
             if done[i] {
                 continue;
             }
-            let conn = n.hosts[0].stack.tcp_mut(*c).unwrap();
+            let conn = n.a().tcp_mut(*c).unwrap();
             match conn.state() {
                 State::Established if conn.info().bytes_sent == 0 => {
                     conn.send(format!("#{i}").as_bytes()).unwrap();
@@ -327,7 +327,7 @@ fn a_million_exchanges_leave_the_timer_heap_small() {
     };
     let a = pila::stack::Config { tcp: tcp.clone(), ..config(false) };
     let b = pila::stack::Config { tcp, ..config(true) };
-    let mut net = Net::with(a, b, pila::device::WireConfig::default());
+    let mut net = net_with(a, b, pila::device::WireConfig::default());
     let (c, s) = connected(&mut net);
     let mut buf = [0u8; 16];
     let mut most = 0;
@@ -343,4 +343,62 @@ fn a_million_exchanges_leave_the_timer_heap_small() {
         most = most.max(net.a().tcp_timer_entries()).max(net.b().tcp_timer_entries());
     }
     assert!(most <= 2 + 64 + 2, "the timer heap grew to {most} entries for one connection");
+}
+
+/// What a simulation needs of the stack: fixed ISNs on both ends, static neighbours (no
+/// ARP at all), the connection's own events on its socket, and checksum failures counted
+/// apart.
+#[test]
+fn fixed_isns_static_neighbours_and_socket_events() {
+    use pila::wire::tcp::SeqNumber;
+    let a =
+        pila::stack::Config { neighbors: vec![(B_IP.parse().unwrap(), B_MAC)], ..config(false) };
+    let b = pila::stack::Config { neighbors: vec![(A_IP.parse().unwrap(), A_MAC)], ..config(true) };
+    let mut net = net_with(a, b, pila::device::WireConfig::default());
+    net.set_capture(true);
+    let l = net.b().tcp_listen_with_isn(sa("0.0.0.0:80"), 4, SeqNumber(7)).unwrap();
+    let now = net.now();
+    let local = Some(sa("0.0.0.0:4000"));
+    let c = net.a().tcp_connect_with_isn(now, sa("192.0.2.2:80"), local, SeqNumber(u32::MAX));
+    let c = c.unwrap();
+    let mut s = None;
+    assert!(net.run_within(Duration::from_secs(1), |n| {
+        s = s.or_else(|| n.b().tcp_accept(l).ok());
+        s.is_some()
+    }));
+    let s = s.unwrap();
+    // The SYN took ISN 2^32 - 1, so SND.UNA wrapped to 0; the listener's SYN-ACK took 7.
+    assert_eq!(net.a().tcp(c).unwrap().snd_una(), SeqNumber(0));
+    assert_eq!(net.b().tcp(s).unwrap().snd_una(), SeqNumber(8));
+    assert_eq!(net.a().tcp(c).unwrap().local(), sa("192.0.2.1:4000"));
+    assert_eq!(net.a().counters().arp_requests_sent + net.b().counters().arp_requests_sent, 0);
+    assert!(sent(&net).iter().all(|(_, f)| f[12..14] == [0x08, 0x00]), "IPv4 only, no ARP");
+    // A segment whose checksum fails is counted as such.
+    net.a().tcp_mut(c).unwrap().send(b"abc").unwrap();
+    net.run_for(Duration::from_millis(100));
+    let frames = sent(&net);
+    let (_, data) = frames.iter().rev().find(|(i, f)| *i == 0 && f.len() > 54 + 12).unwrap();
+    let mut bad = data.clone();
+    *bad.last_mut().unwrap() ^= 0x20;
+    net.inject(B, &bad);
+    let c_b = net.b().counters().clone();
+    assert_eq!((c_b.tcp_in_errs, c_b.tcp_in_csum_errors), (1, 1));
+    assert_eq!(c_b.ip_in_csum_errors, 0);
+    // Each socket has its connection's events: connected, then the peer's FIN, then closed.
+    net.a().tcp_mut(c).unwrap().close();
+    net.run_for(Duration::from_millis(100));
+    let mut buf = [0; 8];
+    assert_eq!(net.b().tcp_mut(s).unwrap().recv(&mut buf), Ok(3));
+    assert_eq!(net.b().tcp_mut(s).unwrap().recv(&mut buf), Ok(0));
+    net.b().tcp_mut(s).unwrap().close();
+    net.run_for(Duration::from_millis(100));
+    let socket_events = |stack: &mut Stack, h| {
+        let socket = stack.tcp_mut(h).unwrap();
+        std::iter::from_fn(|| socket.poll_event()).collect::<Vec<_>>()
+    };
+    use pila::tcp::Event::{Closed, Connected, PeerClosed};
+    assert_eq!(socket_events(net.b(), s), [Connected, PeerClosed, Closed]);
+    assert_eq!(socket_events(net.a(), c), [Connected, PeerClosed]);
+    assert_eq!(net.a().tcp(c).unwrap().state(), State::TimeWait);
+    assert_eq!(socket_events(net.a(), c), [], "taken once");
 }

@@ -17,19 +17,21 @@ fn sa(s: &str) -> SocketAddr {
 fn recv(net: &mut Net, i: usize, h: pila::stack::UdpHandle) -> Option<(Vec<u8>, SocketAddr)> {
     let mut buf = vec![0; 70_000];
     let mut got = None;
-    net.run_until(Duration::from_secs(3), |n| match n.hosts[i].stack.udp_recv_from(h, &mut buf) {
-        Ok((len, from)) => {
-            got = Some((buf[..len].to_vec(), from));
-            true
+    net.run_within(Duration::from_secs(3), |n| {
+        match n.stack_mut(side(i)).udp_recv_from(h, &mut buf) {
+            Ok((len, from)) => {
+                got = Some((buf[..len].to_vec(), from));
+                true
+            }
+            Err(_) => false,
         }
-        Err(_) => false,
     });
     got
 }
 
 #[test]
 fn datagrams_flow_both_ways_and_wake_the_receiver() {
-    let mut net = Net::new();
+    let mut net = two_hosts();
     let b = net.b().udp_bind(sa("0.0.0.0:7")).unwrap();
     let a = net.a().udp_bind(sa("0.0.0.0:0")).unwrap();
     let a_local = net.a().udp_local_addr(a).unwrap();
@@ -56,7 +58,7 @@ fn datagrams_flow_both_ways_and_wake_the_receiver() {
 
 #[test]
 fn bind_rules() {
-    let mut net = Net::new();
+    let mut net = two_hosts();
     let s = net.a();
     let h = s.udp_bind(sa("192.0.2.1:53")).unwrap();
     assert_eq!(s.udp_bind(sa("192.0.2.1:53")), Err(Error::AddrInUse));
@@ -99,7 +101,7 @@ fn ephemeral_ports_depend_on_the_seed() {
 
 #[test]
 fn closed_port_answers_port_unreachable_and_a_connected_socket_is_refused() {
-    let mut net = Net::new();
+    let mut net = two_hosts();
     let a = net.a().udp_bind(sa("0.0.0.0:0")).unwrap();
     net.a().udp_connect(a, sa("192.0.2.2:9")).unwrap();
     let now = net.now();
@@ -124,7 +126,7 @@ fn closed_port_answers_port_unreachable_and_a_connected_socket_is_refused() {
 fn port_unreachable_is_rate_limited() {
     let mut b = config(true);
     b.icmp_rate = 10;
-    let mut net = Net::with(config(false), b, pila::device::WireConfig::default());
+    let mut net = net_with(config(false), b, pila::device::WireConfig::default());
     let a = net.a().udp_bind(sa("0.0.0.0:0")).unwrap();
     // Resolve B first: only 16 datagrams may wait for ARP.
     let now = net.now();
@@ -153,7 +155,7 @@ fn port_unreachable_is_rate_limited() {
 fn connected_socket_ignores_other_senders_and_full_queues_drop() {
     let mut b_cfg = config(true);
     b_cfg.udp_recv_queue = 10;
-    let mut net = Net::with(config(false), b_cfg, pila::device::WireConfig::default());
+    let mut net = net_with(config(false), b_cfg, pila::device::WireConfig::default());
     let b = net.b().udp_bind(sa("192.0.2.2:5000")).unwrap();
     let a1 = net.a().udp_bind(sa("0.0.0.0:1111")).unwrap();
     let a2 = net.a().udp_bind(sa("0.0.0.0:2222")).unwrap();
@@ -171,7 +173,7 @@ fn connected_socket_ignores_other_senders_and_full_queues_drop() {
 
 #[test]
 fn arp_failure_reports_host_unreachable() {
-    let mut net = Net::new();
+    let mut net = two_hosts();
     let a = net.a().udp_bind(sa("0.0.0.0:0")).unwrap();
     let now = net.now();
     net.a().udp_send_to(now, a, b"x", sa("192.0.2.200:9")).unwrap();
@@ -190,22 +192,22 @@ fn arp_failure_reports_host_unreachable() {
 
 #[test]
 fn bad_udp_is_counted() {
-    let mut net = Net::new();
+    let mut net = two_hosts();
     let b = net.b().udp_bind(sa("0.0.0.0:7")).unwrap();
     let a = net.a().udp_bind(sa("0.0.0.0:0")).unwrap();
-    net.capture = true;
+    net.set_capture(true);
     let now = net.now();
     net.a().udp_send_to(now, a, b"data", sa("192.0.2.2:7")).unwrap();
     net.run_for(Duration::from_millis(10));
-    let (_, frame) = net.sent.iter().find(|(i, f)| *i == 0 && f[23] == 17).unwrap().clone();
+    let (_, frame) = sent(&net).iter().find(|(i, f)| *i == 0 && f[23] == 17).unwrap().clone();
     assert!(recv(&mut net, 1, b).is_some());
     let mut bad = frame.clone();
     let last = bad.len() - 1;
     bad[last] ^= 0x40; // payload corrupted: the UDP checksum no longer matches
-    net.inject(1, &bad);
+    net.inject(B, &bad);
     let mut short = frame.clone();
     short[38..40].copy_from_slice(&100u16.to_be_bytes()); // UDP length past the datagram
-    net.inject(1, &short);
+    net.inject(B, &short);
     assert_eq!(net.b().counters().udp_in_errors, 2);
     assert_eq!(net.b().counters().udp_in_datagrams, 1);
 }

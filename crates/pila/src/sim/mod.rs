@@ -1,16 +1,21 @@
-//! The simulator: TCP endpoints on [`VirtualWire`](crate::device::VirtualWire)s under a
-//! virtual clock, seeded and reproducible.
+//! The simulator: two real [`Stack`](crate::stack::Stack)s on the two ends of a
+//! [`VirtualWire`](crate::device::VirtualWire), under a virtual clock, seeded and
+//! reproducible.
 //!
-//! A [`TcpPair`] joins a client and a server [`Connection`](crate::tcp::Connection) by a
-//! wire with per-direction impairments (loss, duplication, reordering, corruption, delay,
-//! jitter, rate, queue limit). Every segment goes over the wire as real IPv4 + TCP bytes,
-//! with software checksums, and is parsed back on arrival, so a corrupted frame fails its
-//! checksum and is dropped and counted like on a real host. The clock jumps straight to the
-//! next deadline — a connection's timer or the wire's next arrival — so hours of TCP time
-//! run in milliseconds.
+//! A [`Net`] is the one harness: host A and host B, each a stack, joined by a wire with
+//! per-direction impairments (loss, duplication, reordering, corruption, delay, jitter,
+//! rate, queue limit). Every frame goes over the wire as real bytes, written and parsed by
+//! the production code, so a corrupted frame fails its checksum and is dropped and counted
+//! like on a real host. The clock jumps straight to the next deadline — a stack's timer or
+//! the wire's next arrival — so hours of protocol time run in milliseconds. The harness
+//! can capture every frame, filter (drop or answer) frames between the hosts and the wire,
+//! and inject frames into a stack.
 //!
-//! A [`Transfer`] drives a bulk transfer of a [`PatternStream`] over a pair and reports
-//! what it took. [`with_seed`] runs a scenario so that a failure names its seed.
+//! A [`TcpPair`] is one TCP connection on a [`Net`]: a client that connects and a server
+//! whose listener accepts, with fixed ISNs, static neighbour entries (no ARP exchange
+//! shifts the timings) and segment traces. A [`Transfer`] drives a bulk transfer of a
+//! [`PatternStream`] over a pair and reports what it took. [`with_seed`] runs a scenario
+//! so that a failure names its seed.
 //!
 //! ```
 //! use pila::sim::{PairConfig, Side, TcpPair, Transfer};
@@ -22,12 +27,14 @@
 //! assert_eq!(report.bytes, 100_000);
 //! ```
 
-mod host;
+mod net;
 mod pair;
 mod transfer;
 
-pub use host::{HostStats, SentSegment};
-pub use pair::{CLIENT_ADDR, Open, PairConfig, RunError, SERVER_ADDR, Side, TcpPair};
+pub use net::{HostStats, Net, RunError, SentFrame, Side, Verdict};
+pub use pair::{
+    CLIENT_ADDR, CLIENT_MAC, Open, PairConfig, SERVER_ADDR, SERVER_MAC, SentSegment, TcpPair,
+};
 pub use transfer::{PatternStream, Transfer, TransferError, TransferReport};
 
 use std::panic::{self, AssertUnwindSafe};

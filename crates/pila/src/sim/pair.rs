@@ -1,61 +1,42 @@
-//! [`TcpPair`]: a client and a server connection joined by a [`VirtualWire`], on a
-//! [`VirtualClock`] that jumps from one deadline to the next.
+//! [`TcpPair`]: one TCP connection between the two stacks of a [`Net`]: a client that
+//! connects and a server that accepts, each a real [`Stack`](crate::stack::Stack).
 
-use core::fmt;
-use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
-use super::host::{Host, HostStats, SentSegment};
-use crate::device::{Impairments, LinkStats, VirtualWire, WireConfig};
+use super::net::{self, Driven, HostStats, Net, RunError, Side};
+use crate::device::{Impairments, LinkStats, Medium, WireConfig};
 use crate::rand::Rng;
-use crate::tcp::{self, Connection, IsnGenerator};
-use crate::time::{Duration, Instant, VirtualClock};
-use crate::wire::ethernet;
-use crate::wire::tcp::{Repr, SeqNumber};
+use crate::stack::{self, Ipv4Cidr, ListenerHandle, TcpHandle, TcpSocket};
+use crate::tcp::{self, Connection};
+use crate::time::{Duration, Instant};
+use crate::wire::tcp::{Flags, Repr, SeqNumber};
+use crate::wire::{self, Checksums, ethernet, ipv4};
 
 /// The client's address: 192.0.2.1 (TEST-NET-1), port 40000.
 pub const CLIENT_ADDR: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 40_000);
 /// The server's address: 192.0.2.2 (TEST-NET-1), port 80.
 pub const SERVER_ADDR: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 2), 80);
-const CLIENT_MAC: ethernet::Address = ethernet::Address([0x02, 0, 0, 0, 0, 0x01]);
-const SERVER_MAC: ethernet::Address = ethernet::Address([0x02, 0, 0, 0, 0, 0x02]);
-
-/// One of the two ends of a [`TcpPair`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Side {
-    /// The end that connects (endpoint A of the wire).
-    Client,
-    /// The end that listens (endpoint B of the wire).
-    Server,
-}
-
-impl Side {
-    /// The other end.
-    pub const fn peer(self) -> Self {
-        match self {
-            Self::Client => Self::Server,
-            Self::Server => Self::Client,
-        }
-    }
-
-    const fn index(self) -> usize {
-        match self {
-            Self::Client => 0,
-            Self::Server => 1,
-        }
-    }
-}
+/// The client's MAC address (on an Ethernet wire).
+pub const CLIENT_MAC: ethernet::Address = ethernet::Address([0x02, 0, 0, 0, 0, 0x01]);
+/// The server's MAC address (on an Ethernet wire).
+pub const SERVER_MAC: ethernet::Address = ethernet::Address([0x02, 0, 0, 0, 0, 0x02]);
+/// The prefix both addresses are on.
+const PREFIX_LEN: u8 = 24;
 
 /// How the two connections open.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Open {
-    /// The client connects; the server is a listener's new connection: it is created from the
-    /// client's SYN with [`Connection::accept`] and [`PairConfig::server_isn`].
+    /// The client connects; the server is the connection its stack's listener accepts,
+    /// made from the client's SYN with [`PairConfig::server_isn`]
+    /// ([`Stack::tcp_listen_with_isn`](crate::stack::Stack::tcp_listen_with_isn)).
     #[default]
     Accept,
-    /// The client connects; the server is a [`Connection::listen_with_isn`] passive open whose
-    /// ISN generator is keyed from the seed.
+    /// The client connects; the server is a passive open by its stack's listener, with an
+    /// RFC 6528 ISN from the stack's generator, keyed from the seed.
     Listen,
-    /// Both connect to each other at time zero: RFC 9293 §3.5 simultaneous open.
+    /// Both stacks connect to each other at time zero, from and to the fixed ports of
+    /// [`CLIENT_ADDR`] and [`SERVER_ADDR`], with the fixed ISNs: RFC 9293 §3.5
+    /// simultaneous open.
     Simultaneous,
 }
 
@@ -74,8 +55,8 @@ pub struct PairConfig {
     pub server_isn: SeqNumber,
     /// How the connections open.
     pub open: Open,
-    /// The seed of every random choice of the run: the wire's impairments and the
-    /// listener's ISN key.
+    /// The seed of every random choice of the run: the wire's impairments and the seeds
+    /// of both stacks (their ISN keys, IP identifiers, ports).
     pub seed: u64,
 }
 
@@ -111,79 +92,139 @@ impl PairConfig {
     }
 }
 
-/// Why [`TcpPair::run_until`] stopped before its condition held.
+/// A segment a host sent, as the simulator saw it (recorded when tracing is on).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RunError {
-    /// The time limit passed (the clock is left at the limit).
-    TimeLimit(Instant),
-    /// Nothing is left to happen: no timer is armed and no frame is in flight.
-    Idle(Instant),
-    /// The clock stopped moving: a timer kept firing at the same instant.
-    Livelock(Instant),
+pub struct SentSegment {
+    /// When it was handed to the wire.
+    pub at: Instant,
+    /// Its sequence number.
+    pub seq: SeqNumber,
+    /// Its acknowledgment number, if ACK was set.
+    pub ack: Option<SeqNumber>,
+    /// Its control bits, ACK included.
+    pub flags: Flags,
+    /// Its payload length.
+    pub len: usize,
+    /// Its raw window field.
+    pub window: u16,
+    /// Its TSval, if it carried timestamps.
+    pub tsval: Option<u32>,
+    /// How many SACK blocks it carried.
+    pub sack_blocks: usize,
 }
 
-impl fmt::Display for RunError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::TimeLimit(t) => write!(f, "time limit reached at {t}"),
-            Self::Idle(t) => write!(f, "nothing left to happen at {t}"),
-            Self::Livelock(t) => write!(f, "the clock stopped moving at {t}"),
+impl SentSegment {
+    /// The TCP segment in `frame` (as a stack on `medium` wrote it), if it carries one.
+    fn parse(at: Instant, medium: Medium, frame: &[u8]) -> Option<Self> {
+        let packet = match medium {
+            Medium::Ethernet => {
+                let eth = ethernet::Frame::new_checked(frame).ok()?;
+                if eth.ethertype() != ethernet::EtherType::Ipv4 {
+                    return None;
+                }
+                eth.payload()
+            }
+            Medium::Ip => frame,
+        };
+        let ip = ipv4::Packet::new_checked(packet).ok()?;
+        let ip_repr = ipv4::Repr::parse(&ip, &Checksums::SOFTWARE).ok()?;
+        if ip_repr.protocol != wire::ip::Protocol::Tcp {
+            return None;
         }
+        let tcp = wire::tcp::Packet::new_checked(ip.payload()).ok()?;
+        let (src, dst) = (IpAddr::V4(ip_repr.src_addr), IpAddr::V4(ip_repr.dst_addr));
+        let seg = Repr::parse(&tcp, src, dst, &Checksums::SOFTWARE).ok()?;
+        Some(Self {
+            at,
+            seq: seg.seq_number,
+            ack: seg.ack_number,
+            flags: seg.all_flags(),
+            len: seg.payload.len(),
+            window: seg.window_len,
+            tsval: seg.options.timestamp.map(|ts| ts.tsval),
+            sack_blocks: seg.options.sack_blocks.len(),
+        })
     }
 }
 
-impl std::error::Error for RunError {}
-
-/// Steps without the clock moving before [`RunError::Livelock`].
-const MAX_SPINS: u32 = 100_000;
-
-/// Two TCP connections on the two ends of a [`VirtualWire`], driven on a virtual clock.
+/// One TCP connection between the two stacks of a [`Net`]: the client at
+/// [`CLIENT_ADDR`] on host A, the server at [`SERVER_ADDR`] on host B, on a
+/// [`VirtualWire`](crate::device::VirtualWire), driven on a virtual clock.
 ///
-/// Each step sends what the connections have to send (as IPv4 + TCP frames), jumps the
-/// clock to the earliest deadline — a connection's [`Connection::poll_timeout`] or the
-/// wire's next arrival — delivers the frames due then and runs the timers due then. An hour
-/// of TCP time costs only the work done in it, and a run is reproduced by its seed.
+/// Both ends are real [`Stack`](crate::stack::Stack)s: every segment goes through the
+/// production code — Ethernet and IPv4 framing with software checksums, demultiplexing by
+/// 4-tuple, the listener and its accept queue — and is parsed back on arrival, so a
+/// corrupted frame fails its checksum and is dropped and counted like on a real host.
+/// Each stack knows the other's MAC address from the start (`stack::Config::neighbors`),
+/// so no ARP exchange shifts the timings, and the ISNs are fixed by the [`PairConfig`].
+/// The clock jumps from one deadline to the next (see [`Net`]); a run is reproduced by
+/// its seed.
 ///
 /// The applications are the caller: between steps [`TcpPair::run_until`] hands its closure
-/// the pair, which may `send`, `recv` or `close` on either connection.
+/// the pair, which may `send`, `recv` or `close` on either connection through
+/// [`TcpPair::conn_mut`].
 #[derive(Debug)]
 pub struct TcpPair {
-    clock: VirtualClock,
-    hosts: [Host; 2],
+    net: Net,
+    /// The connections, once they exist: the server's once its listener has accepted it.
+    conns: [Option<TcpHandle>; 2],
+    /// The server's listener ([`Open::Accept`], [`Open::Listen`]).
+    listener: Option<ListenerHandle>,
+    /// What [`TcpPair::conn`] shows for the server until the listener has accepted: a
+    /// connection in LISTEN.
+    listening: Connection,
+    medium: Medium,
     seed: u64,
 }
 
 impl TcpPair {
     /// Builds the pair at time zero; the client's SYN (and, in a simultaneous open, the
     /// server's) leaves on the first step.
+    ///
+    /// # Panics
+    ///
+    /// If the stacks refuse the wire's MTU (below 576 or above 65535).
     pub fn new(config: PairConfig) -> Self {
         let PairConfig { mut wire, client, server, client_isn, server_isn, open, seed } = config;
         wire.a_to_b.seed = seed;
         wire.b_to_a.seed = seed;
-        let (a, b) = VirtualWire::pair(wire);
-        let clock = VirtualClock::new();
-        let now = clock.now();
-        let (c_addr, s_addr) = (SocketAddr::V4(CLIENT_ADDR), SocketAddr::V4(SERVER_ADDR));
-        let client_conn = Connection::connect(now, c_addr, s_addr, client_isn, &client);
-        let mut accept = None;
-        let server_conn = match open {
-            Open::Accept => {
-                accept = Some((server_isn, server.clone()));
-                Connection::listen(s_addr, &server)
-            }
-            Open::Listen => {
-                let mut key = [0u8; 16];
-                Rng::new(seed ^ 0x6973_6e6b_6579).fill(&mut key);
-                Connection::listen_with_isn(s_addr, &server, IsnGenerator::new(key))
-            }
-            Open::Simultaneous => Connection::connect(now, s_addr, c_addr, server_isn, &server),
+        // Each stack draws its keys from its own seed, both fixed by the pair's.
+        let mut rng = Rng::new(seed ^ 0x7369_6d2d_7061_6972);
+        let mut host = |addr: SocketAddrV4, mac, peer: SocketAddrV4, peer_mac, tcp| stack::Config {
+            medium: wire.medium,
+            mtu: wire.mtu,
+            checksums: wire.checksums,
+            mac,
+            addresses: Ipv4Cidr::new(*addr.ip(), PREFIX_LEN).into_iter().collect(),
+            neighbors: vec![(*peer.ip(), peer_mac)],
+            tcp,
+            seed: Some(rng.next_u64()),
+            ..stack::Config::default()
         };
-        let client_host =
-            Host::new(client_conn, a, CLIENT_ADDR, SERVER_ADDR, CLIENT_MAC, SERVER_MAC);
-        let mut server_host =
-            Host::new(server_conn, b, SERVER_ADDR, CLIENT_ADDR, SERVER_MAC, CLIENT_MAC);
-        server_host.accept = accept;
-        Self { clock, hosts: [client_host, server_host], seed }
+        let a = host(CLIENT_ADDR, CLIENT_MAC, SERVER_ADDR, SERVER_MAC, client);
+        let b = host(SERVER_ADDR, SERVER_MAC, CLIENT_ADDR, CLIENT_MAC, server);
+        let listening = Connection::listen(SocketAddr::V4(SERVER_ADDR), b.tcp.clone());
+        let mut net = Net::new(a, b, wire).unwrap_or_else(|e| panic!("the pair's stacks: {e}"));
+        let now = net.now();
+        let (c_addr, s_addr) = (SocketAddr::V4(CLIENT_ADDR), SocketAddr::V4(SERVER_ADDR));
+        let mut listener = None;
+        let mut server_conn = None;
+        // Fresh stacks with every port free: none of these calls can fail.
+        let fresh = "a fresh stack takes any port";
+        match open {
+            Open::Accept => {
+                listener = Some(net.b().tcp_listen_with_isn(s_addr, 16, server_isn).expect(fresh));
+            }
+            Open::Listen => listener = Some(net.b().tcp_listen(s_addr, 16).expect(fresh)),
+            Open::Simultaneous => {
+                let b = net.b();
+                server_conn = Some(b.tcp_connect_with_isn(now, c_addr, Some(s_addr), server_isn));
+            }
+        }
+        let client_conn = net.a().tcp_connect_with_isn(now, s_addr, Some(c_addr), client_isn);
+        let conns = [Some(client_conn.expect(fresh)), server_conn.map(|c| c.expect(fresh))];
+        let medium = wire.medium;
+        Self { net, conns, listener, listening, medium, seed }
     }
 
     /// The seed the pair was built with.
@@ -193,7 +234,18 @@ impl TcpPair {
 
     /// The current virtual time.
     pub fn now(&self) -> Instant {
-        self.clock.now()
+        self.net.now()
+    }
+
+    /// The two stacks and their wire.
+    pub fn net(&self) -> &Net {
+        &self.net
+    }
+
+    /// The two stacks and their wire, to act on them directly (open more sockets, inject
+    /// frames, filter).
+    pub fn net_mut(&mut self) -> &mut Net {
+        &mut self.net
     }
 
     /// The client's connection.
@@ -202,7 +254,7 @@ impl TcpPair {
     }
 
     /// The client's connection, to act as its application.
-    pub fn client_mut(&mut self) -> &mut Connection {
+    pub fn client_mut(&mut self) -> &mut TcpSocket {
         self.conn_mut(Side::Client)
     }
 
@@ -212,125 +264,134 @@ impl TcpPair {
     }
 
     /// The server's connection, to act as its application.
-    pub fn server_mut(&mut self) -> &mut Connection {
+    pub fn server_mut(&mut self) -> &mut TcpSocket {
         self.conn_mut(Side::Server)
     }
 
-    /// The connection at `side`.
+    /// The connection at `side`. Until the server's listener has accepted its connection,
+    /// the server's is shown as a connection in LISTEN.
     pub fn conn(&self, side: Side) -> &Connection {
-        &self.host(side).conn
+        self.conns[side.index()]
+            .and_then(|h| self.net.stack(side).tcp(h))
+            .unwrap_or(&self.listening)
     }
 
     /// The connection at `side`, to act as its application.
-    pub fn conn_mut(&mut self, side: Side) -> &mut Connection {
-        &mut self.host_mut(side).conn
+    ///
+    /// # Panics
+    ///
+    /// For the server before its listener has accepted the connection (the handshake is
+    /// not over).
+    pub fn conn_mut(&mut self, side: Side) -> &mut TcpSocket {
+        self.socket_mut(side).unwrap_or_else(|| panic!("the {side:?} has no connection yet"))
+    }
+
+    /// The connection at `side`, to act as its application, once it exists: the server's
+    /// only once its listener has accepted it.
+    pub fn socket_mut(&mut self, side: Side) -> Option<&mut TcpSocket> {
+        let handle = self.conns[side.index()]?;
+        self.net.stack_mut(side).tcp_mut(handle)
     }
 
     /// The frame counters of the host at `side`.
     pub fn host_stats(&self, side: Side) -> HostStats {
-        self.host(side).stats
+        self.net.host_stats(side)
     }
 
     /// The counters of the link `side` transmits on.
     pub fn link_stats(&self, side: Side) -> LinkStats {
-        self.host(side).device.stats()
+        self.net.link_stats(side)
     }
 
     /// Changes the impairments of the link `side` transmits on, from now on (a loss of 1
     /// cuts it). The link's random stream carries on.
     pub fn set_impairments(&mut self, side: Side, impairments: Impairments) {
-        let host = self.host(side);
-        let seed = host.device.impairments().seed;
-        host.device.set_impairments(Impairments { seed, ..impairments });
+        self.net.set_impairments(side, impairments);
     }
 
-    /// Starts (or stops) recording every segment both connections send.
+    /// Starts (or stops) recording every segment both hosts send, forgetting what was
+    /// recorded.
     pub fn set_tracing(&mut self, on: bool) {
-        for host in &mut self.hosts {
-            host.trace = on.then(Vec::new);
-        }
+        self.net.set_capture(on);
     }
 
-    /// The segments `side` sent since tracing started.
-    pub fn trace(&self, side: Side) -> &[SentSegment] {
-        self.host(side).trace.as_deref().unwrap_or_default()
+    /// The TCP segments `side` sent since tracing started, oldest first.
+    pub fn trace(&self, side: Side) -> Vec<SentSegment> {
+        self.net
+            .captured()
+            .iter()
+            .filter(|f| f.from == side)
+            .filter_map(|f| SentSegment::parse(f.at, self.medium, &f.frame))
+            .collect()
     }
 
-    /// Puts a forged segment on the wire as if `side` had sent it (addresses and checksums
-    /// filled in); it takes the impairments of that link like any other.
+    /// Puts a forged segment on the wire as if `side`'s connection had sent it: its stack
+    /// frames it (addresses and checksums filled in) and it takes the impairments of that
+    /// link like any other. It is not traced.
     pub fn send_raw(&mut self, side: Side, segment: &Repr<'_>) {
+        let (local, remote) = match side {
+            Side::Client => (CLIENT_ADDR, SERVER_ADDR),
+            Side::Server => (SERVER_ADDR, CLIENT_ADDR),
+        };
+        // What the stack had to send goes first, traced.
+        self.net.transmit(side);
         let now = self.now();
-        self.host_mut(side).transmit_raw(now, segment);
+        // The stack refuses only a segment too long for an IPv4 packet: it is not sent.
+        let _sent = self.net.stack_mut(side).send_segment(now, local, remote, segment);
+        let capture = self.net.capture.take();
+        self.net.transmit(side);
+        self.net.capture = capture;
     }
 
     /// Runs until `done` returns `true`, for at most `limit` of virtual time.
     ///
-    /// `done` is called before every step with the whole pair: it is where the
-    /// applications act (send, recv, close) and where the scenario checks its goal.
+    /// `done` is called at every step with the whole pair: it is where the applications
+    /// act (send, recv, close) and where the scenario checks its goal. See
+    /// [`Net::run_until`].
     pub fn run_until(
         &mut self,
         mut done: impl FnMut(&mut Self) -> bool,
         limit: Duration,
     ) -> Result<(), RunError> {
-        let deadline = self.now() + limit;
-        let mut spins = 0;
-        loop {
-            if done(self) {
-                return Ok(());
-            }
-            let now = self.now();
-            for host in &mut self.hosts {
-                host.transmit(now);
-            }
-            let next = self.hosts.iter().filter_map(Host::poll_at).min();
-            let Some(next) = next else { return Err(RunError::Idle(now)) };
-            if next > deadline {
-                self.clock.advance_to(deadline);
-                return Err(RunError::TimeLimit(deadline));
-            }
-            if next <= now {
-                spins += 1;
-                if spins > MAX_SPINS {
-                    return Err(RunError::Livelock(now));
-                }
-            } else {
-                spins = 0;
-            }
-            self.clock.advance_to(next);
-            let now = self.now();
-            for host in &mut self.hosts {
-                host.receive(now);
-            }
-            for host in &mut self.hosts {
-                host.handle_timeout(now);
-            }
-        }
+        net::run_until(
+            self,
+            |p| {
+                p.accept();
+                done(p)
+            },
+            limit,
+        )
     }
 
     /// Runs for `duration` of virtual time whatever happens (an idle pair just waits).
     pub fn run_for(&mut self, duration: Duration) {
-        let end = self.now() + duration;
         let _ = self.run_until(|_| false, duration);
-        self.clock.advance_to(end);
     }
 
     /// Runs until both connections are ESTABLISHED (or at least past the handshake).
     pub fn handshake(&mut self, limit: Duration) -> Result<(), RunError> {
         self.run_until(
             |p| {
-                p.hosts.iter().all(|h| {
-                    h.conn.state().is_synchronized() && h.conn.state() != tcp::State::SynReceived
+                Side::BOTH.iter().all(|&side| {
+                    let state = p.conn(side).state();
+                    state.is_synchronized() && state != tcp::State::SynReceived
                 })
             },
             limit,
         )
     }
 
-    fn host(&self, side: Side) -> &Host {
-        &self.hosts[side.index()]
+    /// Takes the server's connection from its listener once the handshake has put it in
+    /// the accept queue.
+    fn accept(&mut self) {
+        if let (None, Some(l)) = (self.conns[1], self.listener) {
+            self.conns[1] = self.net.b().tcp_accept(l).ok();
+        }
     }
+}
 
-    fn host_mut(&mut self, side: Side) -> &mut Host {
-        &mut self.hosts[side.index()]
+impl Driven for TcpPair {
+    fn net(&mut self) -> &mut Net {
+        &mut self.net
     }
 }

@@ -3,8 +3,8 @@
 
 use core::fmt;
 
-use super::host::HostStats;
-use super::pair::{RunError, Side, TcpPair};
+use super::net::{HostStats, RunError, Side};
+use super::pair::TcpPair;
 use crate::device::LinkStats;
 use crate::rand::Rng;
 use crate::tcp::{self, RecvError, SendError, State, TcpInfo};
@@ -191,7 +191,8 @@ impl Transfer {
         let mut failure = None;
         let result = pair.run_until(
             |p| {
-                let tx = p.conn_mut(from);
+                // Until the server's listener has accepted, the server has nothing to do.
+                let Some(tx) = p.socket_mut(from) else { return false };
                 while written < self.bytes {
                     if chunk_pos == chunk_len {
                         let left = usize::try_from(self.bytes - written).unwrap_or(CHUNK);
@@ -219,7 +220,7 @@ impl Transfer {
                     tx.shutdown_write();
                 }
                 let now = p.now();
-                let rx = p.conn_mut(to);
+                let Some(rx) = p.socket_mut(to) else { return false };
                 while finished.is_none() && now >= started + self.read_delay {
                     match rx.recv(&mut buf) {
                         Ok(0) => {

@@ -6,6 +6,7 @@
 //! The reply releases the queue; silence fails it, and the stack tells each datagram's
 //! socket that the host is unreachable. A resolved entry lives `ttl`; used after that, it
 //! is still used while unicast requests refresh it, and dropped if they go unanswered.
+//! A static entry (`Config::neighbors`) is never resolved, refreshed, replaced or forgotten.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -29,8 +30,20 @@ pub(crate) struct Pending {
 
 #[derive(Debug)]
 enum Entry {
-    Incomplete { attempts: u32, next: Instant, queue: VecDeque<Pending> },
-    Reachable { mac: Address, expires: Instant, refresh: Option<(u32, Instant)> },
+    Incomplete {
+        attempts: u32,
+        next: Instant,
+        queue: VecDeque<Pending>,
+    },
+    Reachable {
+        mac: Address,
+        expires: Instant,
+        refresh: Option<(u32, Instant)>,
+    },
+    /// Configured, not learned (like `ip neigh add .. nud permanent`).
+    Static {
+        mac: Address,
+    },
 }
 
 /// Timings and bounds of the cache.
@@ -70,12 +83,27 @@ impl Neighbors {
         Self { entries: BTreeMap::new(), requests: VecDeque::new(), config, next_deadline: None }
     }
 
+    /// Records that `ip` is at `mac` for good: no request is ever sent for it, and what
+    /// ARP packets say about it is ignored. Replaces any entry `ip` had; datagrams that
+    /// waited for it are returned.
+    pub(crate) fn insert_static(&mut self, ip: Ipv4Addr, mac: Address) -> VecDeque<Pending> {
+        let old = self.entries.insert(ip, Entry::Static { mac });
+        if old.as_ref().and_then(deadline).is_some() {
+            self.recompute_deadline();
+        }
+        match old {
+            Some(Entry::Incomplete { queue, .. }) => queue,
+            _ => VecDeque::new(),
+        }
+    }
+
     /// The MAC address of `ip`, if known. An expired entry is still answered while a
     /// refresh is under way.
     pub(crate) fn lookup(&mut self, now: Instant, ip: Ipv4Addr) -> Option<Address> {
         let cfg = self.config;
         match self.entries.get_mut(&ip)? {
             Entry::Incomplete { .. } => None,
+            Entry::Static { mac } => Some(*mac),
             Entry::Reachable { mac, expires, refresh } => {
                 if now >= *expires && refresh.is_none() {
                     let next = now + cfg.retry_interval;
@@ -116,7 +144,7 @@ impl Neighbors {
             }
             // Resolved meanwhile; the caller looked up first, so this is rare. Queue anyway
             // is wrong: report it dropped and let the transport retry.
-            Entry::Reachable { .. } => Enqueued::Dropped,
+            Entry::Reachable { .. } | Entry::Static { .. } => Enqueued::Dropped,
         }
     }
 
@@ -144,6 +172,7 @@ impl Neighbors {
         let expires = now + self.config.ttl;
         let fresh = Entry::Reachable { mac, expires, refresh: None };
         match self.entries.get_mut(&ip) {
+            Some(Entry::Static { .. }) => VecDeque::new(),
             Some(entry) => {
                 let old = std::mem::replace(entry, fresh);
                 if deadline(&old).is_some() {
@@ -151,7 +180,7 @@ impl Neighbors {
                 }
                 match old {
                     Entry::Incomplete { queue, .. } => queue,
-                    Entry::Reachable { .. } => VecDeque::new(),
+                    Entry::Reachable { .. } | Entry::Static { .. } => VecDeque::new(),
                 }
             }
             None => {
@@ -234,6 +263,7 @@ fn deadline(entry: &Entry) -> Option<Instant> {
     match entry {
         Entry::Incomplete { next, .. } => Some(*next),
         Entry::Reachable { refresh, .. } => refresh.map(|(_, next)| next),
+        Entry::Static { .. } => None,
     }
 }
 
@@ -316,6 +346,23 @@ mod tests {
             n.handle_timeout(t + Duration::from_secs(s));
         }
         assert_eq!(n.lookup(t + Duration::from_secs(4), IP), None);
+    }
+
+    #[test]
+    fn static_entries_never_ask_never_expire_and_ignore_arp() {
+        let mut n = cache();
+        n.enqueue(Instant::ZERO, IP, pending(1));
+        while n.pop_request().is_some() {}
+        let released = n.insert_static(IP, MAC);
+        assert_eq!(released.len(), 1, "what waited for it goes out");
+        assert_eq!(n.poll_at(), None);
+        let later = Instant::from_secs(3600);
+        assert_eq!(n.lookup(later, IP), Some(MAC));
+        assert_eq!(n.pop_request(), None, "no refresh either");
+        let other = Address([2, 0, 0, 0, 0, 0x77]);
+        assert!(n.learn(later, IP, other, true).is_empty());
+        assert_eq!(n.lookup(later, IP), Some(MAC), "ARP does not replace it");
+        assert!(n.handle_timeout(later).is_empty());
     }
 
     #[test]

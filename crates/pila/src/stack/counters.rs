@@ -35,6 +35,9 @@ counters! {
         ip_in_receives,
         /// Datagrams dropped for a bad header: version, lengths, checksum, TTL, source.
         ip_in_hdr_errors,
+        /// Of `ip_in_hdr_errors`, those whose header checksum failed (Linux's
+        /// `IpExt: InCsumErrors`): a frame corrupted on the way.
+        ip_in_csum_errors,
         /// Datagrams dropped because they were not addressed to us.
         ip_in_addr_errors,
         /// Datagrams handed to ICMP, UDP or TCP.
@@ -99,6 +102,8 @@ counters! {
         tcp_retrans_segs,
         /// Segments dropped as malformed or with a bad checksum.
         tcp_in_errs,
+        /// Of `tcp_in_errs`, those whose checksum failed (Linux's `Tcp: InCsumErrors`).
+        tcp_in_csum_errors,
         /// Segments sent with RST.
         tcp_out_rsts,
         /// ICMP errors ignored because the TCP sequence number they quote is not in flight

@@ -5,7 +5,7 @@ use super::arp::{Enqueued, Pending};
 use super::{Error, Medium, SocketHandle, Stack, TTL};
 use crate::time::Instant;
 use crate::wire::ip::Protocol;
-use crate::wire::{ethernet, icmpv4, ipv4};
+use crate::wire::{self, ethernet, icmpv4, ipv4};
 use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
 impl Stack {
@@ -16,9 +16,13 @@ impl Stack {
             self.counters.ip_in_hdr_errors += 1;
             return;
         };
-        let Ok(repr) = ipv4::Repr::parse(&packet, &self.config.checksums) else {
-            self.counters.ip_in_hdr_errors += 1;
-            return;
+        let repr = match ipv4::Repr::parse(&packet, &self.config.checksums) {
+            Ok(repr) => repr,
+            Err(e) => {
+                self.counters.ip_in_hdr_errors += 1;
+                self.counters.ip_in_csum_errors += u64::from(e == wire::Error::BadChecksum);
+                return;
+            }
         };
         let src = repr.src_addr;
         // RFC 1122 §3.2.1.3: a source that is broadcast or multicast is discarded; TTL 0

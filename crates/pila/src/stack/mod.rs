@@ -147,6 +147,12 @@ pub struct Config {
     pub arp_retry_interval: Duration,
     /// Datagrams queued per unresolved neighbour (default 16).
     pub arp_pending_limit: usize,
+    /// Static neighbours (Ethernet only): IPv4 addresses whose MAC is known in advance,
+    /// like `ip neigh add .. nud permanent`. They are never resolved, refreshed or
+    /// forgotten, and ARP packets do not change them. Default none. For point-to-point
+    /// links and for simulations whose timings must not include an ARP exchange
+    /// ([`crate::sim`]).
+    pub neighbors: Vec<(Ipv4Addr, ethernet::Address)>,
     /// How long fragments wait for the rest of their datagram (default 30 s).
     pub reassembly_timeout: Duration,
     /// Bytes all datagrams under reassembly may hold (default 1 MiB).
@@ -176,6 +182,7 @@ impl Default for Config {
             arp_retries: 3,
             arp_retry_interval: Duration::from_secs(1),
             arp_pending_limit: 16,
+            neighbors: Vec::new(),
             reassembly_timeout: Duration::from_secs(30),
             reassembly_memory: 1 << 20,
             icmp_rate: 100,
@@ -197,7 +204,7 @@ pub enum ConfigError {
     BadMtu,
     /// The ephemeral port range is empty or starts at 0.
     BadPortRange,
-    /// The Ethernet address is not unicast.
+    /// The Ethernet address, ours or a static neighbour's, is not unicast.
     BadMac,
     /// No seed was given: a stack's keys must not be predictable.
     NoSeed,
@@ -287,14 +294,21 @@ impl Stack {
         rng.fill(&mut isn_key);
         let mut cookie_key = [0; 16];
         rng.fill(&mut cookie_key);
+        let mut neighbors = Neighbors::new(ArpConfig {
+            ttl: config.arp_cache_ttl,
+            retries: config.arp_retries.max(1),
+            retry_interval: config.arp_retry_interval,
+            pending_limit: config.arp_pending_limit,
+        });
+        for &(ip, mac) in &config.neighbors {
+            if !mac.is_unicast() {
+                return Err(ConfigError::BadMac);
+            }
+            neighbors.insert_static(ip, mac);
+        }
         Ok(Self {
             iface: Interface { addresses: config.addresses.clone(), gateway: config.gateway },
-            neighbors: Neighbors::new(ArpConfig {
-                ttl: config.arp_cache_ttl,
-                retries: config.arp_retries.max(1),
-                retry_interval: config.arp_retry_interval,
-                pending_limit: config.arp_pending_limit,
-            }),
+            neighbors,
             link_out: VecDeque::new(),
             ip_ident,
             reasm: Reassembler::new(config.reassembly_timeout, config.reassembly_memory),

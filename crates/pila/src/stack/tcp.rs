@@ -22,7 +22,7 @@ use crate::tcp::{self, Connection, IsnGenerator, State};
 use crate::time::{Duration, Instant};
 use crate::wire::ip::Protocol;
 use crate::wire::tcp::{Flags, Packet, Repr, SeqNumber};
-use crate::wire::{Checksum, Checksums, checksum, ethernet, ipv4, virtio};
+use crate::wire::{self, Checksum, Checksums, checksum, ethernet, ipv4, virtio};
 
 /// A connection's 4-tuple: local, remote.
 pub(crate) type Tuple = (SocketAddrV4, SocketAddrV4);
@@ -57,9 +57,30 @@ pub(crate) struct TcpSlot {
 /// to a connection itself (segments in and out, timers) is not here, so no application call
 /// can go around the stack's bookkeeping.
 #[derive(Debug)]
-pub struct TcpSocket(Connection);
+pub struct TcpSocket(Connection, AppEvents);
 
 impl TcpSocket {
+    fn new(conn: Connection) -> Self {
+        Self(conn, AppEvents::default())
+    }
+
+    /// The connection's next event ([`tcp::Event`]: connected, peer closed, failed,
+    /// closed), oldest first. The stack turns the same events into its own
+    /// ([`Stack::poll_event`]), which name the connection but do not say when the peer
+    /// closed; a connection has at most four in its life, so they are kept for the
+    /// application without allocating.
+    pub fn poll_event(&mut self) -> Option<tcp::Event> {
+        self.1.pop()
+    }
+
+    /// Closes both directions: a FIN follows the queued data, or, with received data left
+    /// unread, the connection is reset, as Linux does ([`Connection::close`]). Unlike
+    /// [`Stack::tcp_release`] the connection stays in the table, its handle valid, until
+    /// released.
+    pub fn close(&mut self) {
+        self.0.close();
+    }
+
     /// Queues `data` for sending; how much fit ([`Connection::send`]).
     pub fn send(&mut self, data: &[u8]) -> Result<usize, crate::tcp::SendError> {
         self.0.send(data)
@@ -106,6 +127,32 @@ impl TcpSocket {
     }
 }
 
+/// The events of one connection kept for its application, in order: at most one each of
+/// connected, peer closed, failed and closed.
+#[derive(Debug, Default)]
+struct AppEvents {
+    queue: [Option<tcp::Event>; 4],
+}
+
+impl AppEvents {
+    /// Appends `e`; if four are already waiting (which a connection never causes), the
+    /// oldest goes.
+    fn push(&mut self, e: tcp::Event) {
+        if self.queue[3].is_some() {
+            self.pop();
+        }
+        if let Some(slot) = self.queue.iter_mut().find(|s| s.is_none()) {
+            *slot = Some(e);
+        }
+    }
+
+    fn pop(&mut self) -> Option<tcp::Event> {
+        let first = self.queue[0].take();
+        self.queue.rotate_left(1);
+        first
+    }
+}
+
 /// All TCP state of a stack.
 #[derive(Debug)]
 pub(crate) struct TcpTable {
@@ -119,6 +166,8 @@ pub(crate) struct TcpTable {
     pub(crate) ready: VecDeque<Key>,
     pub(crate) timers: BinaryHeap<Reverse<(Instant, Key)>>,
     pub(crate) isn: IsnGenerator,
+    /// Listeners whose connections start at a fixed ISN ([`Stack::tcp_listen_with_isn`]).
+    pub(crate) fixed_isn: HashMap<Key, SeqNumber>,
     pub(crate) cookies: CookieJar,
     pub(crate) scratch: Vec<u8>,
     /// The settings every connection shares: one copy for the whole table.
@@ -141,6 +190,7 @@ impl TcpTable {
             ready: VecDeque::new(),
             timers: BinaryHeap::new(),
             isn: IsnGenerator::new(isn_key),
+            fixed_isn: HashMap::new(),
             cookies: CookieJar::new(cookie_key),
             scratch: vec![0; 1 << 16],
         }
@@ -322,6 +372,24 @@ impl Stack {
         Ok(ListenerHandle(key))
     }
 
+    /// [`Stack::tcp_listen`], but every connection the listener accepts starts at the
+    /// initial sequence number `isn` instead of an RFC 6528 one (a SYN cookie still makes
+    /// its own).
+    ///
+    /// For simulations and tests that must know the sequence numbers in advance
+    /// ([`crate::sim`]); never in production, where predictable ISNs let an off-path
+    /// attacker inject segments (RFC 6528 §1).
+    pub fn tcp_listen_with_isn(
+        &mut self,
+        local: SocketAddr,
+        backlog: usize,
+        isn: SeqNumber,
+    ) -> Result<ListenerHandle, Error> {
+        let l = self.tcp_listen(local, backlog)?;
+        self.tcp.fixed_isn.insert(l.0, isn);
+        Ok(l)
+    }
+
     /// The address a listener listens on.
     pub fn listener_local_addr(&self, l: ListenerHandle) -> Option<SocketAddr> {
         self.tcp.listeners.get(l.0).map(|l| SocketAddr::V4(l.local))
@@ -340,6 +408,7 @@ impl Stack {
     /// Closes a listener; the connections it holds (half-open or not yet accepted) are reset.
     pub fn listener_close(&mut self, l: ListenerHandle) {
         let Some(mut listener) = self.tcp.listeners.remove(l.0) else { return };
+        self.tcp.fixed_isn.remove(&l.0);
         let local = listener.local;
         self.tcp.listen_map.remove(&(*local.ip(), local.port()));
         if let Some(n) = self.tcp.listen_ports.get_mut(&local.port()) {
@@ -367,41 +436,23 @@ impl Stack {
         remote: SocketAddr,
         local: Option<SocketAddr>,
     ) -> Result<TcpHandle, Error> {
-        let remote = Self::check_remote(remote)?;
-        let local = local.unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
-        let mut ip = self.check_local(local.ip())?;
-        if ip.is_unspecified() {
-            ip = match self.iface.source_for(*remote.ip()) {
-                Some(ip) => ip,
-                None => {
-                    self.counters.ip_out_no_routes += 1;
-                    return Err(Error::NetworkUnreachable);
-                }
-            };
-        }
-        let port = if local.port() == 0 {
-            let tcp = &self.tcp;
-            self.ports
-                .allocate(ip, Some((*remote.ip(), remote.port())), 0, |p| {
-                    let l = SocketAddrV4::new(ip, p);
-                    !tcp.by_tuple.contains_key(&(l, remote)) && !tcp.listen_in_use(l)
-                })
-                .ok_or(Error::AddrNotAvailable)?
-        } else {
-            let l = SocketAddrV4::new(ip, local.port());
-            if self.tcp.by_tuple.contains_key(&(l, remote)) || self.tcp.listen_in_use(l) {
-                return Err(Error::AddrInUse);
-            }
-            local.port()
-        };
-        let local = SocketAddrV4::new(ip, port);
-        let (l, r) = (SocketAddr::V4(local), SocketAddr::V4(remote));
-        let isn = self.tcp.isn.isn(now, l, r);
-        let conn = Connection::connect(now, l, r, isn, Arc::clone(&self.tcp.config));
-        let key = self.insert_conn(conn, (local, remote), None);
-        self.counters.tcp_active_opens += 1;
-        self.after_tcp(now, key);
-        Ok(TcpHandle(key))
+        self.connect(now, remote, local, None)
+    }
+
+    /// [`Stack::tcp_connect`] with the initial sequence number `isn` instead of an RFC
+    /// 6528 one.
+    ///
+    /// For simulations and tests that must know the sequence numbers in advance
+    /// ([`crate::sim`]); never in production, where predictable ISNs let an off-path
+    /// attacker inject segments (RFC 6528 §1).
+    pub fn tcp_connect_with_isn(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local: Option<SocketAddr>,
+        isn: SeqNumber,
+    ) -> Result<TcpHandle, Error> {
+        self.connect(now, remote, local, Some(isn))
     }
 
     /// The connection, to read its state and figures.
@@ -449,6 +500,51 @@ impl Stack {
 
     // ---- internals ----
 
+    /// An active open: [`Stack::tcp_connect`], with a fixed ISN if `isn` is given.
+    fn connect(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local: Option<SocketAddr>,
+        isn: Option<SeqNumber>,
+    ) -> Result<TcpHandle, Error> {
+        let remote = Self::check_remote(remote)?;
+        let local = local.unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
+        let mut ip = self.check_local(local.ip())?;
+        if ip.is_unspecified() {
+            ip = match self.iface.source_for(*remote.ip()) {
+                Some(ip) => ip,
+                None => {
+                    self.counters.ip_out_no_routes += 1;
+                    return Err(Error::NetworkUnreachable);
+                }
+            };
+        }
+        let port = if local.port() == 0 {
+            let tcp = &self.tcp;
+            self.ports
+                .allocate(ip, Some((*remote.ip(), remote.port())), 0, |p| {
+                    let l = SocketAddrV4::new(ip, p);
+                    !tcp.by_tuple.contains_key(&(l, remote)) && !tcp.listen_in_use(l)
+                })
+                .ok_or(Error::AddrNotAvailable)?
+        } else {
+            let l = SocketAddrV4::new(ip, local.port());
+            if self.tcp.by_tuple.contains_key(&(l, remote)) || self.tcp.listen_in_use(l) {
+                return Err(Error::AddrInUse);
+            }
+            local.port()
+        };
+        let local = SocketAddrV4::new(ip, port);
+        let (l, r) = (SocketAddr::V4(local), SocketAddr::V4(remote));
+        let isn = isn.unwrap_or_else(|| self.tcp.isn.isn(now, l, r));
+        let conn = Connection::connect(now, l, r, isn, Arc::clone(&self.tcp.config));
+        let key = self.insert_conn(conn, (local, remote), None);
+        self.counters.tcp_active_opens += 1;
+        self.after_tcp(now, key);
+        Ok(TcpHandle(key))
+    }
+
     /// Files a new connection by its tuple, in its listener's SYN queue if it has one, and
     /// marks it ready.
     fn insert_conn(&mut self, conn: Connection, tuple: Tuple, listener: Option<Key>) -> Key {
@@ -457,7 +553,7 @@ impl Stack {
             conn.set_segmentation_offload(self.config.offloads.tcp_segmentation);
         }
         let key = self.tcp.conns.insert(Box::new(TcpSlot {
-            conn: TcpSocket(conn),
+            conn: TcpSocket::new(conn),
             tuple,
             listener,
             released: false,
@@ -484,9 +580,13 @@ impl Stack {
             self.counters.tcp_in_errs += 1;
             return;
         };
-        let Ok(seg) = Repr::parse(&packet, src, dst, &self.rx_checksums()) else {
-            self.counters.tcp_in_errs += 1;
-            return;
+        let seg = match Repr::parse(&packet, src, dst, &self.rx_checksums()) {
+            Ok(seg) => seg,
+            Err(e) => {
+                self.counters.tcp_in_errs += 1;
+                self.counters.tcp_in_csum_errors += u64::from(e == wire::Error::BadChecksum);
+                return;
+            }
         };
         self.counters.tcp_in_segs += 1;
         let local = SocketAddrV4::new(ip.dst_addr, seg.dst_port);
@@ -545,7 +645,10 @@ impl Stack {
             return;
         }
         let (lo, re) = (SocketAddr::V4(local), SocketAddr::V4(remote));
-        let isn = self.tcp.isn.isn(now, lo, re);
+        let isn = match self.tcp.fixed_isn.get(&l) {
+            Some(&isn) => isn,
+            None => self.tcp.isn.isn(now, lo, re),
+        };
         let conn = Connection::accept(now, lo, re, seg, isn, Arc::clone(&self.tcp.config));
         let key = self.insert_conn(conn, (local, remote), Some(l));
         self.counters.tcp_passive_opens += 1;
@@ -621,6 +724,7 @@ impl Stack {
         let Some(slot) = self.tcp.conns.get_mut(key) else { return };
         let mut events = Vec::new();
         while let Some(e) = slot.conn.0.poll_event() {
+            slot.conn.1.push(e);
             events.push(e);
         }
         let retrans = slot.conn.0.retransmitted_segments();

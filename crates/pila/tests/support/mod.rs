@@ -1,39 +1,28 @@
-//! The stack test harness: `Stack`s joined by a `VirtualWire` on a `VirtualClock` that
-//! jumps to the next deadline (a stack's `poll_timeout` or a frame's arrival), so seconds
-//! of protocol time cost only the work done in them.
+//! Helpers of the stack tests on top of the simulator's `pila::sim::Net` (two stacks on a
+//! virtual wire, on a virtual clock): the two hosts' configurations, host indices, frames
+//! built by hand, and a router with a smaller MTU.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
-use pila::device::{Device, Endpoint, FrameBatch, Medium, VirtualWire, WireConfig};
-use pila::stack::{Config, Stack};
-use pila::time::{Duration, Instant, VirtualClock};
+use pila::device::WireConfig;
+use pila::sim::Verdict;
+pub use pila::sim::{Net, Side};
+use pila::stack::Config;
+use pila::time::Duration;
 use pila::wire::ethernet;
-
-/// One host: a stack and its end of the wire.
-pub struct Host {
-    pub stack: Stack,
-    pub dev: Endpoint,
-}
-
-/// Two hosts on one wire, A (index 0) and B (index 1).
-pub struct Net {
-    pub clock: VirtualClock,
-    pub hosts: [Host; 2],
-    /// Every frame sent, with the sender's index, when `capture` is on.
-    pub sent: Vec<(usize, Vec<u8>)>,
-    pub capture: bool,
-    /// A router between A and B with this IP MTU: a datagram larger than it with DF set
-    /// does not pass, and its sender gets an ICMP "fragmentation needed" (RFC 1191).
-    pub path_mtu: Option<usize>,
-    /// Frames datagrams the router bounced, fed back to each host with its next input.
-    bounced: [Vec<Vec<u8>>; 2],
-    batch: FrameBatch,
-    buf: Vec<u8>,
-}
 
 pub const A_IP: &str = "192.0.2.1";
 pub const B_IP: &str = "192.0.2.2";
 pub const A_MAC: ethernet::Address = ethernet::Address([0x02, 0, 0, 0, 0, 0x0a]);
 pub const B_MAC: ethernet::Address = ethernet::Address([0x02, 0, 0, 0, 0, 0x0b]);
+
+/// Host A (index 0) and host B (index 1).
+pub const A: Side = Side::Client;
+pub const B: Side = Side::Server;
+
+/// The host with index `i`: 0 is A, 1 is B.
+pub fn side(i: usize) -> Side {
+    if i == 0 { A } else { B }
+}
 
 /// The configuration of host A or B on 192.0.2.0/24.
 pub fn config(b: bool) -> Config {
@@ -45,146 +34,37 @@ pub fn config(b: bool) -> Config {
     }
 }
 
-impl Net {
-    /// A and B with the default configurations on a perfect Ethernet wire.
-    pub fn new() -> Self {
-        Self::with(config(false), config(true), WireConfig::default())
-    }
+/// A and B with the default configurations on a perfect Ethernet wire.
+pub fn two_hosts() -> Net {
+    net_with(config(false), config(true), WireConfig::default())
+}
 
-    pub fn with(a: Config, b: Config, wire: WireConfig) -> Self {
-        let wire = if a.medium == Medium::Ip { wire.with_medium(Medium::Ip, a.mtu) } else { wire };
-        let (ea, eb) = VirtualWire::pair(wire);
-        Self {
-            clock: VirtualClock::new(),
-            hosts: [
-                Host { stack: Stack::new(a).unwrap(), dev: ea },
-                Host { stack: Stack::new(b).unwrap(), dev: eb },
-            ],
-            sent: Vec::new(),
-            capture: false,
-            path_mtu: None,
-            bounced: [Vec::new(), Vec::new()],
-            batch: FrameBatch::new(64),
-            buf: vec![0; 70_000],
-        }
-    }
+/// A configured by `a` and B by `b` on `wire`.
+pub fn net_with(a: Config, b: Config, wire: WireConfig) -> Net {
+    Net::new(a, b, wire).unwrap()
+}
 
-    pub fn now(&self) -> Instant {
-        self.clock.now()
-    }
+/// The stack tests' way of running a net: a time limit first, then the goal; whether the
+/// goal was reached.
+pub trait RunWithin {
+    fn run_within(&mut self, limit: Duration, done: impl FnMut(&mut Net) -> bool) -> bool;
+}
 
-    pub fn a(&mut self) -> &mut Stack {
-        &mut self.hosts[0].stack
+impl RunWithin for Net {
+    fn run_within(&mut self, limit: Duration, done: impl FnMut(&mut Self) -> bool) -> bool {
+        self.run_until(done, limit).is_ok()
     }
+}
 
-    pub fn b(&mut self) -> &mut Stack {
-        &mut self.hosts[1].stack
-    }
+/// Every frame captured so far, with the index of the host that sent it.
+pub fn sent(net: &Net) -> Vec<(usize, Vec<u8>)> {
+    net.captured().iter().map(|f| (usize::from(f.from == B), f.frame.clone())).collect()
+}
 
-    /// Delivers what has arrived, runs due timers, and sends what the stacks have, until
-    /// nothing moves at the current instant.
-    pub fn settle(&mut self) {
-        loop {
-            let mut moved = false;
-            for i in 0..2 {
-                let now = self.clock.now();
-                let host = &mut self.hosts[i];
-                for frame in self.bounced[i].drain(..) {
-                    host.stack.receive(now, &frame);
-                    moved = true;
-                }
-                loop {
-                    self.batch.clear();
-                    let n = host.dev.receive(now, &mut self.batch).unwrap();
-                    for frame in self.batch.iter() {
-                        host.stack.receive(now, frame);
-                    }
-                    if n == 0 {
-                        break;
-                    }
-                    moved = true;
-                }
-                host.stack.handle_timeout(now);
-                self.batch.clear();
-                while let Some(len) = host.stack.poll_transmit(now, &mut self.buf) {
-                    if self.capture {
-                        self.sent.push((i, self.buf[..len].to_vec()));
-                    }
-                    if let Some(icmp) = self.path_mtu.and_then(|m| too_big(&self.buf[..len], m)) {
-                        self.bounced[i].push(icmp);
-                        moved = true;
-                        continue;
-                    }
-                    self.batch.push(&self.buf[..len]);
-                    moved = true;
-                    if self.batch.is_full() {
-                        host.dev.transmit(now, &self.batch).unwrap();
-                        self.batch.clear();
-                    }
-                }
-                if !self.batch.is_empty() {
-                    host.dev.transmit(now, &self.batch).unwrap();
-                }
-            }
-            if !moved {
-                return;
-            }
-        }
-    }
-
-    /// The next instant anything is due: a timer of either stack or a frame on the wire.
-    pub fn next_deadline(&self) -> Option<Instant> {
-        self.hosts.iter().flat_map(|h| [h.stack.poll_timeout(), h.dev.poll_at()]).flatten().min()
-    }
-
-    /// Settles, then jumps the clock to the next deadline; `false` when nothing is due.
-    /// Moves the clock on by `d`; what falls due meanwhile runs at the next settle.
-    pub fn advance(&mut self, d: Duration) {
-        self.clock.advance(d);
-    }
-
-    pub fn step(&mut self) -> bool {
-        self.settle();
-        match self.next_deadline() {
-            Some(t) => {
-                self.clock.advance_to(t.max(self.clock.now()));
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Steps until `done` holds (returns `true`) or `limit` of virtual time passes.
-    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&mut Self) -> bool) -> bool {
-        let end = self.clock.now() + limit;
-        loop {
-            self.settle();
-            if done(self) {
-                return true;
-            }
-            // What `done` gave the stacks to do goes out first: the deadlines it arms count.
-            self.settle();
-            match self.next_deadline() {
-                Some(t) if t <= end => self.clock.advance_to(t.max(self.clock.now())),
-                _ => {
-                    self.clock.advance_to(end);
-                    self.settle();
-                    return done(self);
-                }
-            }
-        }
-    }
-
-    /// Runs for `d` of virtual time.
-    pub fn run_for(&mut self, d: Duration) {
-        self.run_until(d, |_| false);
-    }
-
-    /// Feeds `frame` straight into host `i`'s stack.
-    pub fn inject(&mut self, i: usize, frame: &[u8]) {
-        let now = self.clock.now();
-        self.hosts[i].stack.receive(now, frame);
-    }
+/// Puts a router with an IP MTU of `mtu` between A and B: a datagram larger than it with DF
+/// set does not pass, and its sender gets an ICMP "fragmentation needed" (RFC 1191).
+pub fn set_path_mtu(net: &mut Net, mtu: usize) {
+    net.set_filter(move |_, frame| too_big(frame, mtu).map_or(Verdict::Pass, Verdict::Reply));
 }
 
 /// An Ethernet frame from A's MAC to B's carrying `ethertype` and `payload`.

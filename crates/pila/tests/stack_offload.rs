@@ -217,3 +217,76 @@ fn large_segments_leave_for_the_device_to_cut_and_arrive_intact() {
     p.a.receive(p.now, &bad[..5]);
     assert_eq!(p.a.counters().eth_dropped, drops + 1, "a frame shorter than its header");
 }
+
+/// Two offloading stacks on a virtual wire that carries their large segments whole, as a
+/// veth pair does: `impairments` on both directions; returns the net after `total` bytes
+/// went from A to B, checked byte by byte.
+fn offloading_pair_moves(total: u64, impairments: pila::device::Impairments) -> pila::sim::Net {
+    use pila::device::WireConfig;
+    use pila::sim::Net;
+    let offloads = Offloads { virtio_header: true, tcp_segmentation: TSO };
+    let config = |addr: &str, seed| Config {
+        mac: pila::wire::ethernet::Address([2, 0, 0, 0, 0, seed as u8]),
+        addresses: vec![addr.parse().unwrap()],
+        offloads,
+        seed: Some(seed),
+        ..Config::default()
+    };
+    let wire = WireConfig::default().with_segmentation_offload().with_impairments(impairments);
+    let mut net = Net::new(config("192.0.2.1/24", 1), config("192.0.2.2/24", 2), wire).unwrap();
+    let server: SocketAddr = "192.0.2.2:80".parse().unwrap();
+    let l = net.b().tcp_listen(server, 1).unwrap();
+    let now = net.now();
+    let c = net.a().tcp_connect(now, server, None).unwrap();
+    let (mut s, mut sent, mut got) = (None, 0u64, 0u64);
+    let mut buf = vec![0u8; 1 << 16];
+    net.run_until(
+        |n| {
+            if s.is_none() {
+                s = n.b().tcp_accept(l).ok();
+            }
+            let conn = n.a().tcp_mut(c).unwrap();
+            while sent < total && conn.state() == State::Established {
+                let chunk: Vec<u8> = (sent..(sent + 65_536).min(total)).map(pattern).collect();
+                match conn.send(&chunk) {
+                    Ok(k) => sent += k as u64,
+                    Err(_) => break,
+                }
+            }
+            if let Some(conn) = s.and_then(|s| n.b().tcp_mut(s)) {
+                while let Ok(k @ 1..) = conn.recv(&mut buf) {
+                    for (i, &byte) in buf[..k].iter().enumerate() {
+                        assert_eq!(byte, pattern(got + i as u64), "byte {}", got + i as u64);
+                    }
+                    got += k as u64;
+                }
+            }
+            got == total
+        },
+        Duration::from_secs(600),
+    )
+    .expect("the transfer completes");
+    net
+}
+
+#[test]
+fn a_wire_between_offloading_stacks_carries_large_segments_whole() {
+    const TOTAL: u64 = 32 << 20;
+    let mut net = offloading_pair_moves(TOTAL, pila::device::Impairments::NONE);
+    let sent = net.a().counters().tcp_out_segs;
+    eprintln!("{TOTAL} bytes in {sent} segments");
+    assert!(sent < TOTAL / 1448 / 10, "{sent} segments for {TOTAL} bytes");
+    assert_eq!(net.b().counters().tcp_in_errs, 0);
+}
+
+#[test]
+fn a_corrupted_large_segment_fails_its_checksum_and_is_sent_again() {
+    const TOTAL: u64 = 8 << 20;
+    let corrupt =
+        pila::device::Impairments { corrupt: 0.05, seed: 9, ..pila::device::Impairments::NONE };
+    let mut net = offloading_pair_moves(TOTAL, corrupt);
+    let bad = net.b().counters().tcp_in_csum_errors + net.b().counters().ip_in_csum_errors;
+    let corrupted = net.link_stats(pila::sim::Side::Client).corrupted;
+    eprintln!("{corrupted} frames corrupted, {bad} caught by a checksum");
+    assert!(corrupted > 0 && bad > 0, "{corrupted} corrupted, {bad} caught");
+}

@@ -53,8 +53,8 @@ impl<D: Device> Impaired<D> {
         let caps = inner.capabilities();
         let max = caps.max_frame_len();
         Self {
-            tx: Link::new(tx, max, TX),
-            rx: Link::new(rx, max, RX),
+            tx: Link::new(tx, max, TX).with_virtio_header(caps.offloads.virtio_header),
+            rx: Link::new(rx, max, RX).with_virtio_header(caps.offloads.virtio_header),
             scratch: FrameBatch::new(caps.max_burst.max(1)),
             inner,
             anchor: None,

@@ -85,6 +85,8 @@ pub(crate) enum Fate {
 /// One direction of an impaired link, holding the frames in flight.
 #[derive(Debug)]
 pub(crate) struct Link {
+    /// Frames start with a virtio-net header ([`Link::with_virtio_header`]).
+    virtio_header: bool,
     imp: Impairments,
     rng: Rng,
     max_frame_len: usize,
@@ -128,6 +130,7 @@ impl Link {
     /// differ from another link's with the same seed.
     pub(crate) fn new(imp: Impairments, max_frame_len: usize, salt: u64) -> Self {
         Self {
+            virtio_header: false,
             imp,
             rng: Self::rng(imp.seed, salt),
             max_frame_len,
@@ -262,15 +265,29 @@ impl Link {
         Some(Instant::from_micros(u64::try_from(micros).unwrap_or(u64::MAX)))
     }
 
+    /// The frames start with a virtio-net header (the devices offload): corruption hits
+    /// the frame behind it, and takes away the header's word that the checksums need no
+    /// check, as a real wire between offloading devices carries finished checksums.
+    #[must_use]
+    pub(crate) const fn with_virtio_header(mut self, on: bool) -> Self {
+        self.virtio_header = on;
+        self
+    }
+
     /// Flips one random bit of `frame`, with the configured probability.
     fn corrupt(&mut self, frame: &mut [u8]) {
-        if frame.is_empty() || !self.rng.chance(self.imp.corrupt) {
+        let skip = if self.virtio_header { crate::wire::virtio::HEADER_LEN } else { 0 };
+        if frame.len() <= skip || !self.rng.chance(self.imp.corrupt) {
             return;
         }
-        let bit = self.rng.below(frame.len() as u64 * 8);
-        if let Some(byte) = usize::try_from(bit / 8).ok().and_then(|i| frame.get_mut(i)) {
+        let bit = self.rng.below((frame.len() - skip) as u64 * 8);
+        let at = usize::try_from(bit / 8).ok().map(|i| i + skip);
+        if let Some(byte) = at.and_then(|i| frame.get_mut(i)) {
             *byte ^= 1 << (bit % 8);
             self.stats.corrupted += 1;
+            if skip > 0 {
+                frame[0] = 0;
+            }
         }
     }
 

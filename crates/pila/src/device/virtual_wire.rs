@@ -9,7 +9,8 @@
 use super::impair::Impairments;
 use super::link::{Fate, Link, LinkStats};
 use super::{
-    Capabilities, Device, DeviceWaker, FrameBatch, Medium, Readiness, ReadySignal, WaitDevice,
+    Capabilities, Device, DeviceWaker, FrameBatch, Medium, Offloads, Readiness, ReadySignal,
+    WaitDevice,
 };
 use crate::time::Instant;
 use crate::wire::Checksums;
@@ -32,6 +33,12 @@ pub struct WireConfig {
     pub b_to_a: Impairments,
     /// The checksums the endpoints report as left to software.
     pub checksums: Checksums,
+    /// The offloads the endpoints report (default none). With
+    /// [`with_segmentation_offload`](Self::with_segmentation_offload) the wire carries a
+    /// sender's large TCP segments whole, each with its virtio-net header, as a pair of
+    /// offloading devices does (a veth pair passes such segments uncut too): the receiving
+    /// stack takes them as they are. Impairments then act on whole large segments.
+    pub offloads: Offloads,
 }
 
 impl Default for WireConfig {
@@ -43,11 +50,21 @@ impl Default for WireConfig {
             a_to_b: Impairments::NONE,
             b_to_a: Impairments::NONE,
             checksums: Checksums::SOFTWARE,
+            offloads: Offloads::default(),
         }
     }
 }
 
 impl WireConfig {
+    /// `self` with TCP segmentation offload on both endpoints: every frame carries a
+    /// virtio-net header, TCP checksums are left to the (perfect) wire, and TCP segments of
+    /// up to 64 KiB cross it whole.
+    #[must_use]
+    pub const fn with_segmentation_offload(mut self) -> Self {
+        self.offloads = Offloads { virtio_header: true, tcp_segmentation: 65_535 - 20 - 60 };
+        self
+    }
+
     /// `self` with `impairments` in both directions. The directions still draw from
     /// different random streams, though they share the seed.
     #[must_use]
@@ -71,7 +88,7 @@ impl WireConfig {
             mtu: self.mtu,
             max_burst: MAX_BURST,
             checksums: self.checksums,
-            offloads: super::Offloads::default(),
+            offloads: self.offloads,
         }
     }
 }
@@ -91,9 +108,13 @@ impl VirtualWire {
     pub fn pair(config: WireConfig) -> (Endpoint, Endpoint) {
         let caps = config.capabilities();
         let max = caps.max_frame_len();
+        let virtio = caps.offloads.virtio_header;
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
-                links: [Link::new(config.a_to_b, max, 0), Link::new(config.b_to_a, max, 1)],
+                links: [
+                    Link::new(config.a_to_b, max, 0).with_virtio_header(virtio),
+                    Link::new(config.b_to_a, max, 1).with_virtio_header(virtio),
+                ],
                 signals: [Signal::default(); 2],
                 wakers: [None, None],
             }),

@@ -127,8 +127,9 @@ impl std::error::Error for RunError {}
 
 /// Steps without the clock moving before [`RunError::Livelock`].
 const MAX_SPINS: u32 = 100_000;
-/// The buffer a stack writes a frame into: the largest IP packet and an Ethernet header.
-const FRAME_BUF: usize = 65_535 + 18;
+/// The buffer a stack writes a frame into: the largest IP packet, an Ethernet header and a
+/// virtio-net header.
+const FRAME_BUF: usize = 65_535 + 18 + crate::wire::virtio::HEADER_LEN;
 
 /// One host: its stack, its end of the wire and the harness's counts of its frames.
 #[derive(Debug)]

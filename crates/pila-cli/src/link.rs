@@ -23,11 +23,23 @@ pub(crate) struct DeviceArgs {
     tun: Option<String>,
 }
 
+/// Whether to ask the kernel for the device's offloads.
+#[derive(Debug, clap::Args)]
+pub(crate) struct OffloadArgs {
+    /// Ask the kernel for TAP/TUN offloads: TCP checksums left to it and TCP segments of up
+    /// to 64 KiB both ways (TSO and GRO through a virtio-net header). Without them, or when
+    /// the kernel refuses, the device works the same, one MTU-sized frame at a time.
+    #[arg(long)]
+    offload: bool,
+}
+
 /// The device, pila's address on it, and how the link behaves.
 #[derive(Debug, clap::Args)]
 pub(crate) struct LinkArgs {
     #[command(flatten)]
     device: DeviceArgs,
+    #[command(flatten)]
+    offload: OffloadArgs,
     /// pila's IPv4 address and prefix length on the device, like 192.0.2.2/24.
     #[arg(long, value_name = "ADDR/PREFIX", value_parser = parse_cidr)]
     ip: Ipv4Cidr,
@@ -65,9 +77,16 @@ impl LinkArgs {
 
     /// The device, wrapped as asked, and the stack's settings.
     fn builder(&self) -> Result<net::StackBuilder, String> {
+        let offload = self.offload.offload;
         let mut device: Box<dyn WaitDevice> = match (&self.device.tap, &self.device.tun) {
-            (Some(name), _) => Box::new(Tap::open(name).map_err(|e| open_failure("TAP", &e))?),
-            (None, Some(name)) => Box::new(Tun::open(name).map_err(|e| open_failure("TUN", &e))?),
+            (Some(name), _) => {
+                let tap = if offload { Tap::open_with_offloads(name) } else { Tap::open(name) };
+                Box::new(tap.map_err(|e| open_failure("TAP", &e))?)
+            }
+            (None, Some(name)) => {
+                let tun = if offload { Tun::open_with_offloads(name) } else { Tun::open(name) };
+                Box::new(tun.map_err(|e| open_failure("TUN", &e))?)
+            }
             (None, None) => return Err("no device — give --tap NAME or --tun NAME".into()),
         };
         if let Some(spec) = self.impair {

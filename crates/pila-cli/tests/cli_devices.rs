@@ -31,6 +31,7 @@ fn the_issues_command_lines_are_accepted() {
                 "--mtu",
                 "--pcap",
                 "--impair",
+                "--offload",
                 "--events",
                 "--echo",
                 "--discard",
@@ -38,8 +39,8 @@ fn the_issues_command_lines_are_accepted() {
                 "--udp-echo",
             ][..],
         ),
-        ("connect", &["--tap", "--tun", "--ip", "--impair", "<HOST:PORT>"][..]),
-        ("listen", &["--tap", "--tun", "--ip", "--impair", "<PORT>"][..]),
+        ("connect", &["--tap", "--tun", "--ip", "--impair", "--offload", "<HOST:PORT>"][..]),
+        ("listen", &["--tap", "--tun", "--ip", "--impair", "--offload", "<PORT>"][..]),
         ("ping", &["--tap", "--tun", "--ip", "-c", "<HOST>"][..]),
     ] {
         let out = pila(&[subcommand, "--help"]);

@@ -16,10 +16,17 @@ use std::time::{Duration, Instant};
 // ---- Linux → pila echo ----
 
 fn echo_16mib(medium: Medium, impair: Option<&str>, tag: &str) {
+    echo_16mib_with(medium, impair, false, tag);
+}
+
+fn echo_16mib_with(medium: Medium, impair: Option<&str>, offload: bool, tag: &str) {
     let Some(lab) = Lab::new(tag, medium) else { return };
     let mut args = vec!["--echo", "7"];
     if let Some(spec) = impair {
         args.extend(["--impair", spec]);
+    }
+    if offload {
+        args.push("--offload");
     }
     let server = lab.serve(&args);
     let (input, sum) = lab.random_file("in", 16 * MIB, 1);
@@ -38,6 +45,21 @@ fn linux_to_pila_echo_16mib_intact() {
 #[test]
 fn linux_to_pila_echo_16mib_intact_impaired() {
     echo_16mib(Medium::Tap, Some(IMPAIR), "echoimp");
+}
+
+#[test]
+fn linux_to_pila_echo_16mib_intact_with_offloads() {
+    echo_16mib_with(Medium::Tap, None, true, "echooff");
+}
+
+#[test]
+fn linux_to_pila_echo_16mib_intact_with_offloads_impaired() {
+    echo_16mib_with(Medium::Tap, Some(IMPAIR), true, "echooffimp");
+}
+
+#[test]
+fn tun_echo_16mib_intact_with_offloads() {
+    echo_16mib_with(Medium::Tun, None, true, "tunoff");
 }
 
 #[test]

@@ -12,7 +12,9 @@
 //! bytes are present is the [`Assembler`](super::assembler::Assembler)'s business.
 //!
 //! Every copy is at most two `copy_from_slice` calls, one on each side of the wrap, and no
-//! operation allocates except when the storage grows.
+//! operation allocates except when the storage grows. Growing never zeroes memory: the
+//! storage is initialised as bytes are written into it, so only the ring's prefix up to the
+//! furthest byte ever written is. A buffer is at most 4 GiB.
 
 use core::ops::Range;
 
@@ -22,14 +24,19 @@ const MIN_ALLOCATION: usize = 4096;
 
 /// A growable byte ring with a fixed maximum capacity.
 ///
-/// Invariants: `len <= placed <= storage.len() <= max_capacity`, and `head < storage.len()`
-/// unless the storage is empty (then `head == 0`).
+/// Invariants: `len <= placed <= size <= max_capacity`, `storage.len() <= size`, every
+/// ring position holding a placed byte is below `storage.len()`, and `head < size` unless
+/// the ring is empty (then `head == 0`).
 #[derive(Debug, Clone)]
 pub struct RingBuffer {
-    /// The ring; its length is the allocated capacity. Empty until the first write.
+    /// The ring's bytes, initialised up to the furthest position ever written; its
+    /// allocation holds `size` bytes. Empty until the first write.
     storage: Vec<u8>,
+    /// The ring's size: positions wrap here. (32 bits, as `head`: the ring never exceeds
+    /// 4 GiB, and the two fit in one word.)
+    size: u32,
     /// Index in `storage` of logical offset 0.
-    head: usize,
+    head: u32,
     /// Readable bytes, logical `[0, len)`.
     len: usize,
     /// End of the furthest byte ever placed (by `write` or `write_at`) that has not been
@@ -43,7 +50,14 @@ pub struct RingBuffer {
 impl RingBuffer {
     /// An empty buffer that will hold at most `max_capacity` bytes. Allocates nothing.
     pub fn new(max_capacity: usize) -> Self {
-        Self { storage: Vec::new(), head: 0, len: 0, placed: 0, max_capacity }
+        Self {
+            storage: Vec::new(),
+            size: 0,
+            head: 0,
+            len: 0,
+            placed: 0,
+            max_capacity: max_capacity.min(u32::MAX as usize),
+        }
     }
 
     /// Readable bytes held.
@@ -63,7 +77,7 @@ impl RingBuffer {
 
     /// Bytes of storage currently allocated.
     pub fn allocated(&self) -> usize {
-        self.storage.len()
+        self.size()
     }
 
     /// Room left for readable bytes: `max_capacity - len`.
@@ -102,7 +116,7 @@ impl RingBuffer {
         }
         self.len -= n;
         self.placed -= n;
-        self.head = if self.placed == 0 { 0 } else { self.wrap(self.head + n) };
+        self.head = if self.placed == 0 { 0 } else { self.wrap(self.head() + n) as u32 };
     }
 
     /// Copies readable bytes starting at `offset` into `out` without consuming them; returns
@@ -166,56 +180,93 @@ impl RingBuffer {
 
     /// Frees the storage if the buffer holds no readable byte and no out-of-order byte.
     pub fn shrink_when_empty(&mut self) {
-        if self.len == 0 && self.placed == 0 {
+        if self.len == 0 && self.placed == 0 && self.size > 0 {
             self.storage = Vec::new();
+            self.size = 0;
             self.head = 0;
         }
     }
 
     /// `index` (less than twice the allocated size) folded back into the ring.
     fn wrap(&self, index: usize) -> usize {
-        if index >= self.storage.len() { index - self.storage.len() } else { index }
+        let size = self.size();
+        if index >= size { index - size } else { index }
+    }
+
+    /// The ring's size.
+    const fn size(&self) -> usize {
+        self.size as usize
+    }
+
+    /// The ring position of logical offset 0.
+    const fn head(&self) -> usize {
+        self.head as usize
     }
 
     /// The storage ranges holding logical `[offset, offset + len)`, which must lie within
     /// the allocated size: the part up to the end of the storage, then the wrapped part.
     fn split(&self, offset: usize, len: usize) -> (Range<usize>, Range<usize>) {
-        let start = self.wrap(self.head + offset);
-        let first = len.min(self.storage.len() - start);
+        let start = self.wrap(self.head() + offset);
+        let first = len.min(self.size() - start);
         (start..start + first, 0..len - first)
     }
 
-    /// Copies `data` to logical `offset`; `offset + data.len()` must be within the storage.
+    /// Copies `data` to logical `offset`; `offset + data.len()` must be within the ring.
     fn copy_in(&mut self, offset: usize, data: &[u8]) {
+        let size = self.size();
+        if self.head() + offset + data.len() > size && self.storage.len() < size {
+            // Bytes past the wrap come after every position up to the ring's end, written or
+            // not (a hole out-of-order data left): those are initialised, with zeroes, so
+            // every position a logical offset can reach is.
+            self.storage.resize(size, 0);
+        }
         let (first, second) = self.split(offset, data.len());
         let (a, b) = data.split_at(first.len());
-        self.storage[first].copy_from_slice(a);
-        self.storage[second].copy_from_slice(b);
+        self.fill(first, a);
+        self.fill(second, b);
     }
 
-    /// Grows the storage, by doubling, to hold at least logical `[0, needed)`
-    /// (`needed <= max_capacity`). Every byte held, out-of-order ones too, keeps its offset.
+    /// Writes `data` at the ring positions `at`: over initialised bytes where there are
+    /// some, appended past them (zeroes first in any gap before `at`, which only
+    /// out-of-order data leaves).
+    fn fill(&mut self, at: Range<usize>, data: &[u8]) {
+        let init = self.storage.len();
+        if at.end <= init {
+            self.storage[at].copy_from_slice(data);
+            return;
+        }
+        if at.start > init {
+            self.storage.resize(at.start, 0);
+        }
+        let over = init.saturating_sub(at.start);
+        self.storage[at.start..at.start + over].copy_from_slice(&data[..over]);
+        self.storage.extend_from_slice(&data[over..]);
+    }
+
+    /// Grows the ring, by doubling, to hold at least logical `[0, needed)` (`needed <= max_capacity`). Every byte
+    /// held, out-of-order ones too, keeps its offset; nothing is zeroed.
     fn reserve(&mut self, needed: usize) {
-        let old = self.storage.len();
+        let old = self.size();
         if needed <= old {
             return;
         }
-        let mut size = old.max(MIN_ALLOCATION);
+        let mut size = if old == 0 { MIN_ALLOCATION } else { old };
         while size < needed {
             size = size.saturating_mul(2);
         }
         let size = size.min(self.max_capacity);
         if self.head == 0 || self.placed == 0 {
-            // Nothing wraps: logical offsets are storage indices already.
-            self.storage.resize(size, 0);
-            self.head = 0;
-            return;
+            // Nothing wraps: logical offsets are ring positions already.
+            self.storage.reserve_exact(size - self.storage.len());
+        } else {
+            let mut storage = Vec::with_capacity(size);
+            let (first, second) = self.split(0, self.placed);
+            storage.extend_from_slice(&self.storage[first]);
+            storage.extend_from_slice(&self.storage[second]);
+            self.storage = storage;
         }
-        let mut storage = vec![0; size];
-        let tail = old - self.head;
-        storage[..tail].copy_from_slice(&self.storage[self.head..]);
-        storage[tail..old].copy_from_slice(&self.storage[..self.head]);
-        self.storage = storage;
+        // `max_capacity` is at most `u32::MAX`.
+        self.size = size as u32;
         self.head = 0;
     }
 }
@@ -257,6 +308,24 @@ mod tests {
         // One big write jumps several doublings at once.
         assert_eq!(ring.write(&vec![3; 5 * MIN_ALLOCATION]), 5 * MIN_ALLOCATION);
         assert_eq!(ring.allocated(), 8 * MIN_ALLOCATION);
+    }
+
+    #[test]
+    fn a_freed_ring_grows_again_and_keeps_order_across_the_wrap() {
+        let mut ring = RingBuffer::new(1 << 20);
+        assert_eq!(ring.write(&bytes(0..3000)), 3000);
+        assert_eq!(read_all(&mut ring), bytes(0..3000));
+        ring.shrink_when_empty();
+        assert_eq!(ring.allocated(), 0);
+        // Out of order past the ring's first end, then the gap before it: the ring grows,
+        // and what it held past its end moves with it.
+        assert_eq!(ring.write_at(3000, &bytes(3000..5000)), 2000);
+        assert_eq!(ring.write(&bytes(0..3000)), 3000);
+        ring.commit(2000);
+        assert_eq!(ring.allocated(), 2 * MIN_ALLOCATION);
+        assert_eq!(read_all(&mut ring), bytes(0..5000));
+        // A ring is at most 4 GiB, whatever is asked.
+        assert_eq!(RingBuffer::new(usize::MAX).max_capacity(), u32::MAX as usize);
     }
 
     #[test]

@@ -44,11 +44,12 @@ pub(super) fn preflight() -> Result<(), String> {
     }
 }
 
-/// Deletes every namespace whose name starts with `prefix` (what a worker may have left).
+/// Deletes every namespace named `PREFIX-…` (what a worker may have left).
 pub(super) fn delete_namespaces(prefix: &str) {
     let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else { return };
+    let ours = format!("{prefix}-");
     for line in String::from_utf8_lossy(&out.stdout).lines() {
-        if let Some(name) = line.split_whitespace().next().filter(|n| n.starts_with(prefix)) {
+        if let Some(name) = line.split_whitespace().next().filter(|n| n.starts_with(&ours)) {
             let _ = run("ip", &["netns", "del", name]);
         }
     }
@@ -297,6 +298,17 @@ fn loopback_crr(conns: u64) -> Result<Taken, String> {
     Ok(Taken::new(conns as f64 / start.elapsed().as_secs_f64()))
 }
 
+/// The soft limit of open files of this process (`/proc/self/limits`; 1024 if unread).
+pub(super) fn open_files_limit() -> u64 {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("Max open files"))?.to_owned();
+            line.split_whitespace().nth(3)?.parse().ok()
+        })
+        .unwrap_or(1024)
+}
+
 /// Bytes in every slab cache (`active_objs × objsize` of `/proc/slabinfo`), and the object
 /// size of the `TCP` cache.
 fn slab_bytes() -> Result<(u64, Option<u64>), String> {
@@ -347,7 +359,7 @@ fn loopback_idle(conns: u64) -> Result<Taken, String> {
     std::thread::sleep(std::time::Duration::from_millis(500));
     let (after, tcp) = slab_bytes()?;
     let per = after.saturating_sub(before) as f64 / ends.len().max(1) as f64;
-    let taken = Taken::new(per);
+    let taken = Taken::new(per).with("connections", n as f64);
     Ok(match tcp {
         Some(size) => taken.with("tcp_sock_bytes", size as f64),
         None => taken.without("tcp_sock_bytes", "no TCP cache in /proc/slabinfo"),

@@ -1,480 +1,447 @@
-//! `pila bench`: the same bulk TCP transfer on several stacks in one run, with ratios.
+//! `pila bench`: the scenarios of issue 10 on pila, smoltcp and Linux, one after the other
+//! in the same run, with ratios.
 //!
-//! Each work item runs in its own process (this binary started again with a hidden
-//! `--worker NAME`), so that its CPU time and peak memory are its own. The worker prints one
-//! line of figures; the parent collects them and prints the table. CPU time and peak memory
-//! come from `/proc/self/stat` and `/proc/self/status`, the accounting `getrusage` reads
-//! (without the `unsafe` a call to it would need). CPU time there counts in kernel ticks
-//! (10 ms): it means something from a few tens of MiB on, not for `--size 4`.
+//! Every figure is taken in its own process: this binary started again with hidden
+//! `--worker SCENARIO --side SIDE` options (the `idle` figures of pila and smoltcp in
+//! `pila-bench-idle`, the binary beside it that counts the heap with a counting global
+//! allocator, which this one does not carry). A worker prints its figures as lines
+//! (`value X`, `extra KEY X`, `null KEY REASON`, or `skip REASON`); the parent collects them
+//! and prints a table, or one JSON object per scenario and line. Linux's figures on the
+//! loopback run in a network namespace the parent makes for the worker and always deletes.
 
+mod callgrind;
 mod linux;
-mod pila_items;
+mod measure;
+mod pila_side;
+mod report;
+mod sans_io_pair;
 #[cfg(feature = "bench-smoltcp")]
-mod smoltcp_item;
+mod smoltcp_dev;
+#[cfg(feature = "bench-smoltcp")]
+mod smoltcp_side;
 
 use crate::Failure;
-use std::fmt::Write as _;
+use measure::Taken;
 use std::io::Write as _;
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 /// Options of `pila bench`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// MiB each work item transfers.
-    #[arg(long, value_name = "MIB", default_value_t = 256,
-          value_parser = clap::value_parser!(u64).range(1..=65536))]
-    size: u64,
-    /// Run only this work item; repeat to run several (default: all).
-    #[arg(long = "only", value_name = "NAME", value_enum)]
-    only: Vec<Item>,
-    /// Print one JSON object instead of the table.
+    /// Print one JSON object per scenario, one a line, instead of the table.
     #[arg(long)]
     json: bool,
-    /// Run one work item in this process and print its figures (used by `pila bench`).
-    #[arg(long, value_name = "NAME", value_enum, hide = true)]
-    worker: Option<Item>,
-    /// Prefix of the network namespaces a worker creates (used by `pila bench`).
+    /// Smaller work: 256 MiB per transfer instead of 1 GiB, 10,000 idle connections instead
+    /// of 100,000.
+    #[arg(long)]
+    quick: bool,
+    /// Run only this scenario; repeat to run several (default: all).
+    #[arg(long = "only", value_name = "SCENARIO", value_enum)]
+    only: Vec<Scenario>,
+    /// Tiny sizes, for the test suite: seconds, not minutes; the figures mean little.
+    #[arg(long, hide = true)]
+    tiny: bool,
+    /// Take one figure in this process and print it (used by `pila bench`).
+    #[arg(long, value_name = "SCENARIO", value_enum, hide = true)]
+    worker: Option<Scenario>,
+    /// The stack the worker measures.
+    #[arg(long, value_enum, hide = true, default_value = "pila")]
+    side: Side,
+    /// Which of pila's APIs the worker uses.
+    #[arg(long, value_enum, hide = true, default_value = "net")]
+    variant: Variant,
+    /// Bytes, round trips or connections of the worker's work.
+    #[arg(long, hide = true, default_value_t = 1 << 20)]
+    count: u64,
+    /// Prefix of the network namespaces a worker creates.
     #[arg(long, value_name = "PREFIX", hide = true)]
     netns_prefix: Option<String>,
+    /// Be the kernel's end of a transfer (std::net), in a namespace: `send` or `recv`.
+    #[arg(long, value_enum, hide = true)]
+    peer: Option<linux::Peer>,
+    /// Where the peer connects or listens.
+    #[arg(long, hide = true)]
+    addr: Option<SocketAddr>,
 }
 
-/// One work item: a stack (or two) moving `--size` MiB over TCP.
+/// A scenario of issue 10.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum Item {
-    /// Two Sans-IO `pila::stack::Stack`s joined in memory, one thread, no wire delay.
+pub(crate) enum Scenario {
+    /// One connection moves 1 GiB over an in-memory wire (Linux: the loopback), MTU 1500.
+    #[value(name = "bulk-1500")]
+    Bulk1500,
+    /// The same with MTU 65535.
+    #[value(name = "bulk-64k")]
+    Bulk64k,
+    /// 1-byte request, 1-byte response on one connection, 100,000 times.
+    Rr,
+    /// Connect, 1-byte request and response, close, 20,000 times.
+    Crr,
+    /// 100,000 established idle connections in one process: heap per connection.
+    Idle,
+    /// pila sends 1 GiB to the Linux kernel over a TAP (Linux: veth to veth).
+    #[value(name = "tap-tx")]
+    TapTx,
+    /// The Linux kernel sends 1 GiB to pila over a TAP (Linux: veth to veth).
+    #[value(name = "tap-rx")]
+    TapRx,
+    /// Instructions per byte of bulk-1500 (16 MiB) under valgrind's callgrind.
+    Instructions,
+}
+
+/// The stack a figure is taken on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Side {
+    Pila,
+    Smoltcp,
+    Linux,
+}
+
+/// Which of pila's APIs a pila figure goes through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Variant {
+    /// `pila::net`: blocking sockets, a driver thread per stack.
+    Net,
+    /// The Sans-IO core: `pila::stack::Stack`s driven in one thread.
     #[value(name = "sans-io")]
     SansIo,
-    /// Two `pila::net` stacks on a `VirtualWire`, writer and reader on their own threads.
-    #[value(name = "pila-net")]
-    PilaNet,
-    /// Two smoltcp interfaces joined by in-memory queues, one thread.
-    Smoltcp,
-    /// Linux to Linux over a veth pair between two network namespaces (root).
-    Linux,
-    /// Linux sending to pila (`pila::net`, discard) over a TAP in a namespace (root).
-    #[value(name = "pila-tap")]
-    PilaTap,
 }
 
-impl Item {
-    const ALL: [Self; 5] = [Self::SansIo, Self::PilaNet, Self::Smoltcp, Self::Linux, Self::PilaTap];
+impl Scenario {
+    const ALL: [Self; 8] = [
+        Self::Bulk1500,
+        Self::Bulk64k,
+        Self::Rr,
+        Self::Crr,
+        Self::Idle,
+        Self::TapTx,
+        Self::TapRx,
+        Self::Instructions,
+    ];
 
-    const fn name(self) -> &'static str {
+    pub(crate) const fn name(self) -> &'static str {
         match self {
-            Self::SansIo => "sans-io",
-            Self::PilaNet => "pila-net",
-            Self::Smoltcp => "smoltcp",
-            Self::Linux => "linux",
-            Self::PilaTap => "pila-tap",
+            Self::Bulk1500 => "bulk-1500",
+            Self::Bulk64k => "bulk-64k",
+            Self::Rr => "rr",
+            Self::Crr => "crr",
+            Self::Idle => "idle",
+            Self::TapTx => "tap-tx",
+            Self::TapRx => "tap-rx",
+            Self::Instructions => "instructions",
+        }
+    }
+
+    pub(crate) const fn unit(self) -> &'static str {
+        match self {
+            Self::Bulk1500 | Self::Bulk64k | Self::TapTx | Self::TapRx => "Gbit/s",
+            Self::Rr => "µs/round trip",
+            Self::Crr => "connections/s",
+            Self::Idle => "heap bytes/connection",
+            Self::Instructions => "instructions/byte",
+        }
+    }
+
+    /// Whether a bigger figure is better.
+    pub(crate) const fn higher_is_better(self) -> bool {
+        matches!(self, Self::Bulk1500 | Self::Bulk64k | Self::Crr | Self::TapTx | Self::TapRx)
+    }
+
+    /// The IP MTU of the scenario's wire.
+    pub(crate) const fn mtu(self) -> usize {
+        match self {
+            Self::Bulk64k => 65535,
+            _ => 1500,
+        }
+    }
+
+    /// Whether pila's Sans-IO core is measured too, as an extra figure.
+    const fn has_sans_io(self) -> bool {
+        matches!(self, Self::Bulk1500 | Self::Bulk64k | Self::Rr | Self::Idle | Self::Instructions)
+    }
+
+    /// Whether Linux's figure is taken on a loopback in a namespace the parent makes.
+    const fn linux_on_loopback(self) -> bool {
+        matches!(self, Self::Bulk1500 | Self::Bulk64k | Self::Rr | Self::Crr | Self::Idle)
+    }
+
+    /// What the scenario's work is: bytes, round trips or connections.
+    const fn count(self, sizes: &Sizes) -> u64 {
+        match self {
+            Self::Bulk1500 | Self::Bulk64k => sizes.bulk,
+            Self::TapTx | Self::TapRx => sizes.tap,
+            Self::Rr => sizes.rr,
+            Self::Crr => sizes.crr,
+            Self::Idle => sizes.idle,
+            Self::Instructions => sizes.instructions,
         }
     }
 }
 
-/// What one work item measured.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Figures {
-    /// Bytes the receiver got.
-    pub(crate) bytes: u64,
-    /// Seconds from the connection's start to the receiver's end of stream.
-    pub(crate) secs: f64,
-    /// CPU seconds (user and system) of every process of the item, both ends.
-    pub(crate) cpu_secs: f64,
-    /// Peak resident memory of the item's process, when it means something.
-    pub(crate) peak_rss_kib: Option<u64>,
+impl Side {
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Self::Pila => "pila",
+            Self::Smoltcp => "smoltcp",
+            Self::Linux => "linux",
+        }
+    }
 }
 
-/// How a work item ended.
-#[derive(Debug)]
-enum Outcome {
-    Done(Figures),
+impl Variant {
+    const fn name(self) -> &'static str {
+        match self {
+            Self::Net => "net",
+            Self::SansIo => "sans-io",
+        }
+    }
+}
+
+/// The size of every scenario's work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Sizes {
+    pub(crate) bulk: u64,
+    pub(crate) tap: u64,
+    pub(crate) rr: u64,
+    pub(crate) crr: u64,
+    pub(crate) idle: u64,
+    pub(crate) instructions: u64,
+}
+
+impl Sizes {
+    const FULL: Self = Self {
+        bulk: 1 << 30,
+        tap: 1 << 30,
+        rr: 100_000,
+        crr: 20_000,
+        idle: 100_000,
+        instructions: 16 << 20,
+    };
+    const QUICK: Self = Self { bulk: 256 << 20, tap: 256 << 20, idle: 10_000, ..Self::FULL };
+    const TINY: Self =
+        Self { bulk: 4 << 20, tap: 4 << 20, rr: 300, crr: 100, idle: 200, instructions: 1 << 20 };
+
+    const fn of(args: &Args) -> Self {
+        if args.tiny {
+            Self::TINY
+        } else if args.quick {
+            Self::QUICK
+        } else {
+            Self::FULL
+        }
+    }
+}
+
+/// How the taking of one figure ended.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Outcome {
+    Done(Taken),
+    /// Cannot be taken here (no root, a missing tool): not an error.
     Skipped(String),
     Failed(String),
 }
 
-/// How long a work item may go without moving a byte before it is declared stuck.
-pub(crate) const STALL: Duration = Duration::from_secs(20);
-/// The block a sender writes, again and again.
-pub(crate) const BLOCK: usize = 1 << 20;
-
-/// The next piece of the repeated `block` to send once `sent` of `total` bytes have gone:
-/// from where `sent` falls in the block to the block's end or the transfer's, whichever
-/// comes first.
-pub(crate) fn next_chunk(block: &[u8], sent: u64, total: u64) -> &[u8] {
-    let len = block.len().max(1);
-    let off = usize::try_from(sent % len as u64).unwrap_or(0);
-    let want = usize::try_from(total.saturating_sub(sent)).unwrap_or(usize::MAX).min(len - off);
-    block.get(off..off + want).unwrap_or(&[])
+/// The figures of one scenario.
+#[derive(Clone, Debug)]
+pub(crate) struct Row {
+    pub(crate) scenario: Scenario,
+    pub(crate) pila: Outcome,
+    /// pila's Sans-IO core on the same work, where it is measured.
+    pub(crate) sans_io: Option<Outcome>,
+    pub(crate) smoltcp: Outcome,
+    pub(crate) linux: Outcome,
 }
 
-/// Accepts one connection on `listener` in a new thread and reads it to its end. The
-/// thread returns the bytes read and the seconds from the accept to the end.
-pub(crate) fn spawn_reader(
-    listener: pila::net::TcpListener,
-) -> std::thread::JoinHandle<std::io::Result<(u64, f64)>> {
-    std::thread::spawn(move || {
-        use std::io::Read as _;
-        let (mut stream, _) = listener.accept()?;
-        let start = std::time::Instant::now();
-        stream.set_read_timeout(Some(STALL))?;
-        let mut buf = vec![0_u8; 256 << 10];
-        let mut total = 0_u64;
-        loop {
-            match stream.read(&mut buf)? {
-                0 => return Ok((total, start.elapsed().as_secs_f64())),
-                n => total += n as u64,
-            }
-        }
-    })
-}
-
-/// Runs the work items, each in its own process, and prints the table (or the JSON).
+/// Runs the scenarios, each figure in its own process, and prints the table or the JSON.
 pub(crate) fn run(args: &Args) -> Result<(), Failure> {
-    let bytes = args.size << 20;
-    if let Some(item) = args.worker {
-        return worker(item, bytes, args.netns_prefix.as_deref());
+    if let Some(peer) = args.peer {
+        let addr = args.addr.ok_or_else(|| Failure::Usage("--peer needs --addr".into()))?;
+        return linux::peer(peer, addr, args.count).map_err(Failure::Message);
     }
-    let items: Vec<Item> =
-        Item::ALL.into_iter().filter(|i| args.only.is_empty() || args.only.contains(i)).collect();
-    let prefix = format!("pila-bench-{}", std::process::id());
+    if let Some(scenario) = args.worker {
+        return worker(scenario, args);
+    }
+    let sizes = Sizes::of(args);
+    let scenarios: Vec<Scenario> = Scenario::ALL
+        .into_iter()
+        .filter(|s| args.only.is_empty() || args.only.contains(s))
+        .collect();
+    let prefix = format!("pb{}", std::process::id());
     let exe = std::env::current_exe()
-        .map_err(|e| format!("cannot find this program to start the work items: {e}"))?;
-    let mut results = Vec::new();
-    for item in items {
-        if !args.json {
-            eprintln!("pila bench: running {} ({} MiB)…", item.name(), args.size);
-        }
-        let outcome = run_worker(&exe, item, args.size, &prefix);
-        // Whatever became of the worker, no namespace of ours outlives it.
-        linux::delete_namespaces(&prefix);
-        results.push((item, outcome));
+        .map_err(|e| format!("cannot find this program to start the workers: {e}"))?;
+    let jobs: u64 = scenarios.iter().map(|s| 3 + u64::from(s.has_sans_io())).sum();
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(jobs),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{pos}/{len} [{elapsed}] {msg}") {
+        bar.set_style(style);
     }
-    let report = if args.json { json(args.size, &results) } else { table(args.size, &results) };
+    let mut rows = Vec::new();
     let mut out = std::io::stdout().lock();
-    out.write_all(report.as_bytes())?;
-    out.flush()?;
-    match results.iter().find_map(|(i, o)| matches!(o, Outcome::Failed(_)).then_some(*i)) {
-        Some(item) => Err(Failure::Message(format!(
-            "the {} work item failed — its error is above the table",
-            item.name()
-        ))),
-        None => Ok(()),
+    for scenario in scenarios {
+        let figure = |side: Side, variant: Variant| {
+            bar.set_message(format!("{} on {} ({})", scenario.name(), side.name(), variant.name()));
+            let outcome = take(&exe, scenario, side, variant, &sizes, &prefix);
+            // Whatever became of the worker, no namespace of ours outlives it.
+            linux::delete_namespaces(&prefix);
+            bar.inc(1);
+            outcome
+        };
+        let pila = figure(Side::Pila, Variant::Net);
+        let sans_io = scenario.has_sans_io().then(|| figure(Side::Pila, Variant::SansIo));
+        let smoltcp = figure(Side::Smoltcp, Variant::Net);
+        let linux = figure(Side::Linux, Variant::Net);
+        let row = Row { scenario, pila, sans_io, smoltcp, linux };
+        if args.json {
+            bar.suspend(|| -> std::io::Result<()> {
+                for reason in report::reasons(&row) {
+                    eprintln!("pila bench: {reason}");
+                }
+                out.write_all(report::json_line(&row).as_bytes())?;
+                out.flush()
+            })?;
+        }
+        rows.push(row);
+    }
+    bar.finish_and_clear();
+    if !args.json {
+        out.write_all(report::table(&rows, &sizes).as_bytes())?;
+        out.flush()?;
+    }
+    let failed: Vec<String> = rows.iter().flat_map(report::failures).collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Message(format!("{} — see above", failed.join("; "))))
     }
 }
 
-/// Starts `exe bench --worker ITEM` and reads its one line of figures.
-fn run_worker(exe: &std::path::Path, item: Item, size: u64, prefix: &str) -> Outcome {
-    let out = Command::new(exe)
-        .args(["bench", "--worker", item.name(), "--size", &size.to_string()])
-        .args(["--netns-prefix", prefix])
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .output();
+/// Starts the worker that takes one figure, and reads what it printed.
+fn take(
+    exe: &std::path::Path,
+    scenario: Scenario,
+    side: Side,
+    variant: Variant,
+    sizes: &Sizes,
+    prefix: &str,
+) -> Outcome {
+    let mut count = scenario.count(sizes);
+    if (scenario, side) == (Scenario::Idle, Side::Linux) {
+        // Both ends of every connection are in the worker, two descriptors each: as many
+        // connections as this process's descriptor limit allows (raising it takes a
+        // privilege the machine may not give); the worker says how many it made.
+        count = count.min(linux::open_files_limit().saturating_sub(64) / 2);
+    }
+    let count = count.to_string();
+    let mut worker_args: Vec<String> =
+        ["bench", "--worker", scenario.name(), "--side", side.name()]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+    worker_args.extend(["--variant".into(), variant.name().into(), "--count".into(), count]);
+    worker_args.extend(["--netns-prefix".into(), prefix.to_owned()]);
+    let mut _lab = None;
+    let mut command = match (scenario, side) {
+        (Scenario::Idle, Side::Pila | Side::Smoltcp) => {
+            let Some(idle) = exe.parent().map(|dir| dir.join("pila-bench-idle")) else {
+                return Outcome::Failed("no folder around this program".into());
+            };
+            if !idle.exists() {
+                return Outcome::Skipped(format!(
+                    "{} is missing (it is built with pila: cargo build -p pila-cli)",
+                    idle.display()
+                ));
+            }
+            let mut c = Command::new(idle);
+            c.args(&worker_args[1..]);
+            c
+        }
+        (s, Side::Linux) if s.linux_on_loopback() => {
+            if let Err(reason) = linux::preflight() {
+                return Outcome::Skipped(reason);
+            }
+            let lab = match linux::loopback_namespace(prefix, s.mtu()) {
+                Ok(lab) => lab,
+                Err(e) => return Outcome::Failed(e),
+            };
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", lab.name()]);
+            c.arg(exe).args(&worker_args);
+            _lab = Some(lab);
+            c
+        }
+        _ => {
+            let mut c = Command::new(exe);
+            c.args(&worker_args);
+            c
+        }
+    };
+    let out = command.stdin(Stdio::null()).stderr(Stdio::piped()).output();
     let out = match out {
         Ok(out) => out,
         Err(e) => return Outcome::Failed(format!("cannot start the worker: {e}")),
     };
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    for line in stdout.lines() {
-        if let Some(reason) = line.strip_prefix("skip ") {
-            return Outcome::Skipped(reason.to_owned());
-        }
-        if let Some(figures) = line.strip_prefix("figures ").and_then(parse_figures) {
-            if out.status.success() {
-                return Outcome::Done(figures);
-            }
+    if let Some(reason) = stdout.lines().find_map(|l| l.strip_prefix("skip ")) {
+        return Outcome::Skipped(reason.to_owned());
+    }
+    match Taken::parse(&stdout) {
+        Some(taken) if out.status.success() => Outcome::Done(taken),
+        _ => {
+            let why = stderr.lines().last().unwrap_or("no output").trim_start_matches("pila: ");
+            Outcome::Failed(format!("{why} ({})", out.status))
         }
     }
-    let why = stderr.lines().last().unwrap_or("no output").trim_start_matches("pila: ");
-    Outcome::Failed(format!("{} ({})", why, out.status))
 }
 
-/// Runs one item here and prints `figures BYTES SECS CPU RSS` or `skip REASON`.
-fn worker(item: Item, bytes: u64, prefix: Option<&str>) -> Result<(), Failure> {
-    let prefix = prefix.unwrap_or("pila-bench");
-    clock_ticks();
-    let figures = match item {
-        Item::SansIo => pila_items::sans_io(bytes)?,
-        Item::PilaNet => pila_items::pila_net(bytes)?,
+/// Takes one figure here and prints it, or `skip REASON`.
+fn worker(scenario: Scenario, args: &Args) -> Result<(), Failure> {
+    measure::clock_ticks();
+    let prefix = args.netns_prefix.as_deref().unwrap_or("pb");
+    let n = args.count;
+    let mtu = scenario.mtu();
+    let taken = match (scenario, args.side, args.variant) {
+        (Scenario::Instructions, side, variant) => callgrind::instructions(side, variant, n),
+        (_, Side::Linux, _) => linux::worker(scenario, n, prefix),
+        (Scenario::TapTx | Scenario::TapRx, Side::Smoltcp, _) => {
+            Err(Why::Skip("smoltcp has no TAP end here: the scenario is pila against Linux".into()))
+        }
+        (Scenario::TapTx, Side::Pila, _) => linux::pila_tap(true, n, prefix),
+        (Scenario::TapRx, Side::Pila, _) => linux::pila_tap(false, n, prefix),
+        (Scenario::Idle, _, _) => {
+            Err(Why::Skip("idle runs in pila-bench-idle, which counts the heap".into()))
+        }
+        (_, Side::Pila, variant) => pila_side::worker(scenario, variant, n, mtu),
         #[cfg(feature = "bench-smoltcp")]
-        Item::Smoltcp => smoltcp_item::run(bytes)?,
+        (_, Side::Smoltcp, _) => smoltcp_side::worker(scenario, n, mtu),
         #[cfg(not(feature = "bench-smoltcp"))]
-        Item::Smoltcp => return skip("built without the bench-smoltcp feature"),
-        Item::Linux | Item::PilaTap => {
-            if let Err(reason) = linux::preflight() {
-                return skip(&reason);
-            }
-            if item == Item::Linux {
-                linux::kernel_to_kernel(bytes, prefix)?
-            } else {
-                linux::kernel_to_pila_tap(bytes, prefix)?
-            }
-        }
+        (_, Side::Smoltcp, _) => Err(Why::Skip("built without the bench-smoltcp feature".into())),
     };
-    let rss = figures.peak_rss_kib.map_or_else(|| "-".to_owned(), |k| k.to_string());
+    let text = match taken {
+        Ok(taken) => taken.lines(),
+        Err(Why::Skip(reason)) => format!("skip {reason}\n"),
+        Err(Why::Fail(e)) => return Err(Failure::Message(e)),
+    };
     let mut out = std::io::stdout().lock();
-    writeln!(out, "figures {} {} {} {rss}", figures.bytes, figures.secs, figures.cpu_secs)?;
+    out.write_all(text.as_bytes())?;
     out.flush()?;
     Ok(())
 }
 
-fn skip(reason: &str) -> Result<(), Failure> {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "skip {reason}")?;
-    out.flush()?;
-    Ok(())
+/// Why a worker took no figure.
+#[derive(Debug)]
+pub(crate) enum Why {
+    /// It cannot be taken here; not an error.
+    Skip(String),
+    /// It went wrong.
+    Fail(String),
 }
 
-fn parse_figures(text: &str) -> Option<Figures> {
-    let mut f = text.split_whitespace();
-    let bytes = f.next()?.parse().ok()?;
-    let secs = f.next()?.parse().ok()?;
-    let cpu_secs = f.next()?.parse().ok()?;
-    let peak_rss_kib = match f.next()? {
-        "-" => None,
-        k => Some(k.parse().ok()?),
-    };
-    Some(Figures { bytes, secs, cpu_secs, peak_rss_kib })
-}
-
-impl Figures {
-    /// Decimal megabytes per second, as iperf and most papers count.
-    fn mb_per_s(&self) -> f64 {
-        self.bytes as f64 / self.secs.max(1e-9) / 1e6
-    }
-
-    /// CPU nanoseconds spent per byte moved, both ends together.
-    fn cpu_ns_per_byte(&self) -> f64 {
-        self.cpu_secs * 1e9 / (self.bytes.max(1) as f64)
-    }
-}
-
-/// The item the ratios are taken against: `linux` when it ran, else `smoltcp`.
-fn baseline(results: &[(Item, Outcome)]) -> Option<(Item, Figures)> {
-    [Item::Linux, Item::Smoltcp].into_iter().find_map(|base| {
-        results.iter().find_map(|(i, o)| match o {
-            Outcome::Done(f) if *i == base => Some((base, *f)),
-            _ => None,
-        })
-    })
-}
-
-fn ratio(value: f64, base: f64) -> f64 {
-    if base > 0.0 { value / base } else { 0.0 }
-}
-
-fn table(size: u64, results: &[(Item, Outcome)]) -> String {
-    let base = baseline(results);
-    let base_name = base.map_or("-", |(i, _)| i.name());
-    let mut s = String::new();
-    let _ =
-        writeln!(s, "pila bench: {size} MiB of bulk TCP per item, one run, one process per item");
-    let _ = writeln!(
-        s,
-        "{:<10} {:>10} {:>9} {:>12} {:>9} {:>10}",
-        "item",
-        "MB/s",
-        format!("×{base_name}"),
-        "CPU ns/byte",
-        format!("×{base_name}"),
-        "peak RSS"
-    );
-    let mut notes = Vec::new();
-    for (item, outcome) in results {
-        match outcome {
-            Outcome::Done(f) => {
-                let (speed, cpu) = base.map_or(("-".to_owned(), "-".to_owned()), |(_, b)| {
-                    (
-                        format!("{:.2}", ratio(f.mb_per_s(), b.mb_per_s())),
-                        format!("{:.2}", ratio(f.cpu_ns_per_byte(), b.cpu_ns_per_byte())),
-                    )
-                });
-                let rss = f
-                    .peak_rss_kib
-                    .map_or_else(|| "-".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
-                let _ = writeln!(
-                    s,
-                    "{:<10} {:>10.1} {:>9} {:>12.2} {:>9} {:>10}",
-                    item.name(),
-                    f.mb_per_s(),
-                    speed,
-                    f.cpu_ns_per_byte(),
-                    cpu,
-                    rss
-                );
-            }
-            Outcome::Skipped(why) => notes.push(format!("{}: skipped — {why}", item.name())),
-            Outcome::Failed(why) => notes.push(format!("{}: FAILED — {why}", item.name())),
-        }
-    }
-    for note in notes {
-        let _ = writeln!(s, "{note}");
-    }
-    if base.is_some() {
-        let _ = writeln!(
-            s,
-            "ratios: over {base_name}'s figures (MB/s: above 1 is faster; CPU: above 1 costs more)"
-        );
-    }
-    s
-}
-
-fn json(size: u64, results: &[(Item, Outcome)]) -> String {
-    let base = baseline(results);
-    let mut items = Vec::new();
-    for (item, outcome) in results {
-        let body = match outcome {
-            Outcome::Done(f) => {
-                let (speed, cpu) = base.map_or(("null".to_owned(), "null".to_owned()), |(_, b)| {
-                    (
-                        format!("{:.4}", ratio(f.mb_per_s(), b.mb_per_s())),
-                        format!("{:.4}", ratio(f.cpu_ns_per_byte(), b.cpu_ns_per_byte())),
-                    )
-                });
-                let rss = f.peak_rss_kib.map_or_else(|| "null".to_owned(), |k| k.to_string());
-                format!(
-                    "\"status\":\"done\",\"bytes\":{},\"seconds\":{:.6},\"mb_per_s\":{:.3},\
-                     \"cpu_seconds\":{:.6},\"cpu_ns_per_byte\":{:.4},\"peak_rss_kib\":{rss},\
-                     \"speed_ratio\":{speed},\"cpu_ratio\":{cpu}",
-                    f.bytes,
-                    f.secs,
-                    f.mb_per_s(),
-                    f.cpu_secs,
-                    f.cpu_ns_per_byte()
-                )
-            }
-            Outcome::Skipped(why) => format!("\"status\":\"skipped\",\"reason\":{}", quote(why)),
-            Outcome::Failed(why) => format!("\"status\":\"failed\",\"reason\":{}", quote(why)),
-        };
-        items.push(format!("{{\"name\":\"{}\",{body}}}", item.name()));
-    }
-    let base = base.map_or_else(|| "null".to_owned(), |(i, _)| format!("\"{}\"", i.name()));
-    format!("{{\"size_mib\":{size},\"baseline\":{base},\"items\":[{}]}}\n", items.join(","))
-}
-
-/// A JSON string literal.
-fn quote(text: &str) -> String {
-    let mut s = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => s.push_str("\\\""),
-            '\\' => s.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(s, "\\u{:04x}", u32::from(c));
-            }
-            c => s.push(c),
-        }
-    }
-    s.push('"');
-    s
-}
-
-/// CPU seconds this process (all its threads) and its waited-for children have used.
-pub(crate) fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
-    // The fields after the command name, which is in parentheses and may hold spaces:
-    // utime, stime, cutime, cstime are fields 14 to 17, so 11 to 14 after the ')'.
-    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let ticks: u64 =
-        rest.split_whitespace().skip(11).take(4).filter_map(|t| t.parse::<u64>().ok()).sum();
-    ticks as f64 / clock_ticks()
-}
-
-/// The kernel's clock ticks per second (`getconf CLK_TCK`, 100 on Linux unless told).
-/// Asked once, before anything is measured: `getconf` is a child whose CPU time would count.
-fn clock_ticks() -> f64 {
-    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-    *TICKS.get_or_init(|| {
-        Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .and_then(|s| s.trim().parse::<f64>().ok())
-            .filter(|&t| t > 0.0)
-            .unwrap_or(100.0)
-    })
-}
-
-/// This process's peak resident memory (`VmHWM`), in KiB.
-pub(crate) fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn done(bytes: u64, secs: f64, cpu_secs: f64) -> Outcome {
-        Outcome::Done(Figures { bytes, secs, cpu_secs, peak_rss_kib: Some(2048) })
-    }
-
-    #[test]
-    fn next_chunk_runs_to_the_block_end_or_the_transfer_end() {
-        let block: Vec<u8> = (0..10).collect();
-        assert_eq!(next_chunk(&block, 0, 25), &block[..]);
-        assert_eq!(next_chunk(&block, 13, 25), &block[3..]);
-        assert_eq!(next_chunk(&block, 21, 25), &block[1..5]);
-        assert!(next_chunk(&block, 25, 25).is_empty());
-    }
-
-    #[test]
-    fn figures_line_round_trips() {
-        let f = parse_figures("268435456 0.5 0.75 12345").unwrap();
-        assert_eq!(
-            f,
-            Figures { bytes: 268_435_456, secs: 0.5, cpu_secs: 0.75, peak_rss_kib: Some(12345) }
-        );
-        assert_eq!(parse_figures("1 2 3 -").unwrap().peak_rss_kib, None);
-        assert_eq!(parse_figures("1 2 3"), None);
-        assert_eq!(parse_figures("x 2 3 -"), None);
-    }
-
-    #[test]
-    fn ratios_are_taken_against_linux_first_then_smoltcp() {
-        let results = vec![
-            (Item::SansIo, done(1_000_000, 1.0, 1.0)),
-            (Item::Smoltcp, done(1_000_000, 2.0, 1.0)),
-        ];
-        assert_eq!(baseline(&results).unwrap().0, Item::Smoltcp);
-        let t = table(1, &results);
-        assert!(t.contains("×smoltcp"), "{t}");
-        // sans-io moved the same bytes in half the time: twice as fast.
-        let row = t.lines().find(|l| l.starts_with("sans-io")).unwrap();
-        assert_eq!(row.split_whitespace().nth(2), Some("2.00"), "{row}");
-        let mut results = results;
-        results.push((Item::Linux, done(1_000_000, 0.5, 2.0)));
-        assert_eq!(baseline(&results).unwrap().0, Item::Linux);
-        results.push((Item::PilaTap, Outcome::Skipped("not root".into())));
-        let t = table(1, &results);
-        assert!(t.contains("pila-tap: skipped — not root"), "{t}");
-    }
-
-    #[test]
-    fn json_is_one_object_with_every_item() {
-        let results = vec![
-            (Item::Smoltcp, done(4 << 20, 1.0, 0.5)),
-            (Item::Linux, Outcome::Failed("a \"b\"".into())),
-        ];
-        let j = json(4, &results);
-        assert!(j.starts_with("{\"size_mib\":4,\"baseline\":\"smoltcp\""), "{j}");
-        assert!(j.contains("\"speed_ratio\":1.0000"), "{j}");
-        assert!(j.contains("\"reason\":\"a \\\"b\\\"\""), "{j}");
-        assert_eq!(j.matches("\"name\"").count(), 2);
-    }
-
-    #[test]
-    fn own_cpu_time_and_memory_are_read() {
-        let start = cpu_seconds();
-        let mut x = 0u64;
-        let t = std::time::Instant::now();
-        while t.elapsed() < Duration::from_millis(150) {
-            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
-        }
-        assert!(cpu_seconds() > start, "150 ms of spinning used no CPU time");
-        assert!(peak_rss_kib().unwrap() > 0);
+impl From<String> for Why {
+    fn from(e: String) -> Self {
+        Self::Fail(e)
     }
 }

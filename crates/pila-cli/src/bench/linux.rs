@@ -1,54 +1,34 @@
-//! The work items on the Linux kernel, in network namespaces this process creates and
-//! deletes (192.0.2.0/24 only, no link to the machine's own interfaces): kernel to kernel over
-//! a veth pair, and kernel to pila over a TAP. The kernel's ends are small python3 programs.
+//! The Linux kernel's figures, and pila against the kernel over a TAP, in network namespaces
+//! made here and always deleted (192.0.2.0/24 only, no link to the machine's own
+//! interfaces). The kernel's ends are this program again (`pila bench --peer`, std::net).
+//!
+//! * `bulk-*`, `rr`, `crr`, `idle`: std::net over `lo` in a fresh namespace whose `lo` has
+//!   the scenario's MTU; the parent makes the namespace and starts the worker inside it.
+//! * `tap-*`: Linux to Linux over a veth pair between two namespaces, offloads off (the
+//!   figure) and on (an extra); pila to and from the kernel over a TAP in a namespace.
 
-use super::{BLOCK, Figures, STALL, cpu_seconds, peak_rss_kib, spawn_reader};
+use super::measure::{BLOCK, STALL, Taken, cpu_seconds, gbit_per_s, next_chunk, round_trips};
+use super::{Scenario, Why};
 use pila::device::Tap;
-use std::io::{BufRead as _, BufReader, Read as _};
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
 use std::process::{Child, ChildStdout, Command, Stdio};
 
-const SENDER_IP: &str = "192.0.2.1";
-const RECEIVER_IP: &str = "192.0.2.2";
+const KERNEL_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const OTHER_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 const PORT: u16 = 9;
 
-/// Accepts one connection on `argv[1]:argv[2]`, reads it to the end, and prints the bytes and
-/// the seconds from the accept to the end of stream.
-const RECEIVER: &str = r#"
-import socket, sys, time
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], int(sys.argv[2])))
-s.listen(1)
-s.settimeout(float(sys.argv[3]))
-print("ready", flush=True)
-c, _ = s.accept()
-c.settimeout(float(sys.argv[3]))
-t = time.monotonic()
-buf = bytearray(1 << 18)
-n = 0
-while True:
-    k = c.recv_into(buf)
-    if not k:
-        break
-    n += k
-print(n, time.monotonic() - t, flush=True)
-"#;
+/// What a `pila bench --peer` process does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Peer {
+    /// Connect to `--addr` and send `--count` bytes, then close.
+    Send,
+    /// Listen on `--addr`, print `ready`, read one connection to its end, print the bytes
+    /// and the seconds from the accept to the end.
+    Recv,
+}
 
-/// Connects to `argv[1]:argv[2]`, sends `argv[3]` bytes in blocks of `argv[4]`, and closes.
-const SENDER: &str = r#"
-import socket, sys
-total = int(sys.argv[3])
-block = b"\x5a" * int(sys.argv[4])
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[5]))
-while total > 0:
-    chunk = block if total >= len(block) else block[:total]
-    s.sendall(chunk)
-    total -= len(chunk)
-s.close()
-"#;
-
-/// Why the Linux items cannot run here, if they cannot.
+/// Why the Linux figures cannot be taken here, if they cannot.
 pub(super) fn preflight() -> Result<(), String> {
     let root = std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -56,83 +36,93 @@ pub(super) fn preflight() -> Result<(), String> {
         .and_then(|l| l.split_whitespace().nth(2).map(|uid| uid == "0"))
         .unwrap_or(false);
     if !root {
-        return Err("not root (needs root, network namespaces, /dev/net/tun, ip, python3)".into());
+        return Err("not root (needs root and network namespaces)".into());
     }
-    if !std::path::Path::new("/dev/net/tun").exists() {
-        return Err("no /dev/net/tun".into());
+    match Command::new("ip").args(["netns", "list"]).output() {
+        Ok(out) if out.status.success() => Ok(()),
+        _ => Err("`ip netns` does not work here (iproute2 missing?)".into()),
     }
-    for (tool, arg) in [("ip", "-V"), ("python3", "--version")] {
-        match Command::new(tool).arg(arg).output() {
-            Ok(out) if out.status.success() => {}
-            _ => return Err(format!("the `{tool}` command is missing")),
-        }
-    }
-    Ok(())
 }
 
-/// Deletes every namespace whose name starts with `prefix` (what a worker may have left).
+/// Deletes every namespace named `PREFIX-…` (what a worker may have left).
 pub(super) fn delete_namespaces(prefix: &str) {
     let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else { return };
+    let ours = format!("{prefix}-");
     for line in String::from_utf8_lossy(&out.stdout).lines() {
-        if let Some(name) = line.split_whitespace().next().filter(|n| n.starts_with(prefix)) {
-            let _ = ip(&["netns", "del", name]);
+        if let Some(name) = line.split_whitespace().next().filter(|n| n.starts_with(&ours)) {
+            let _ = run("ip", &["netns", "del", name]);
         }
     }
 }
 
-/// Runs `ip ARGS`; its stderr on failure.
-fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip").args(args).output().map_err(|e| format!("cannot run ip: {e}"))?;
+/// Runs `tool ARGS`; its stderr on failure.
+fn run(tool: &str, args: &[&str]) -> Result<(), String> {
+    let out =
+        Command::new(tool).args(args).output().map_err(|e| format!("cannot run {tool}: {e}"))?;
     if out.status.success() {
         Ok(())
     } else {
         Err(format!(
-            "`ip {}` failed: {}",
+            "`{tool} {}` failed: {}",
             args.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
         ))
     }
 }
 
-/// The namespaces and processes of one item: the processes are killed and the namespaces
-/// deleted when it is dropped, whether the item finished or not.
-struct Lab {
+fn ip(args: &[&str]) -> Result<(), String> {
+    run("ip", args)
+}
+
+/// Namespaces and processes: the processes are killed and the namespaces deleted when it
+/// is dropped, whether the work finished or not.
+pub(super) struct Lab {
     namespaces: Vec<String>,
     children: Vec<Child>,
 }
 
 impl Lab {
+    const fn new() -> Self {
+        Self { namespaces: Vec::new(), children: Vec::new() }
+    }
+
+    /// The first namespace made.
+    pub(super) fn name(&self) -> &str {
+        self.namespaces.first().map_or("", String::as_str)
+    }
+
     /// Makes the namespace `name`, with its loopback up and IPv6 off.
     fn namespace(&mut self, name: String) -> Result<(), String> {
         ip(&["netns", "add", &name])?;
         self.namespaces.push(name.clone());
         ip(&["-n", &name, "link", "set", "dev", "lo", "up"])?;
         // IPv6 off keeps router solicitations off the wire; a kernel without it has no knob.
-        let _ = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &name,
-                "sysctl",
-                "-q",
-                "-w",
-                "net.ipv6.conf.all.disable_ipv6=1",
-            ])
-            .output();
+        let _ = sysctl(&name, "net.ipv6.conf.all.disable_ipv6=1");
+        // Room for tens of thousands of connections to one port in TIME-WAIT.
+        let _ = sysctl(&name, "net.ipv4.ip_local_port_range=1024 65535");
         Ok(())
     }
 
-    /// Starts `python3 -c SCRIPT ARGS` in namespace `ns`, its stdout piped.
-    fn python(&mut self, ns: &str, script: &str, args: &[String]) -> Result<ChildStdout, String> {
+    /// Starts `pila bench --peer ROLE` in namespace `ns`, its stdout piped.
+    fn peer(
+        &mut self,
+        ns: &str,
+        role: &str,
+        addr: SocketAddr,
+        count: u64,
+    ) -> Result<ChildStdout, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
         let mut child = Command::new("ip")
-            .args(["netns", "exec", ns, "python3", "-c", script])
-            .args(args)
+            .args(["netns", "exec", ns])
+            .arg(exe)
+            .args(["bench", "--peer", role, "--addr", &addr.to_string()])
+            .args(["--count", &count.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| format!("cannot start python3: {e}"))?;
-        let stdout = child.stdout.take().ok_or("python3 has no stdout")?;
+            .map_err(|e| format!("cannot start a peer: {e}"))?;
+        let stdout = child.stdout.take().ok_or("the peer has no stdout")?;
         self.children.push(child);
         Ok(stdout)
     }
@@ -147,7 +137,7 @@ impl Lab {
                     let _ = e.read_to_string(&mut err);
                 }
                 let last = err.lines().last().unwrap_or("").to_owned();
-                return Err(format!("python3 failed ({status}): {last}"));
+                return Err(format!("a peer failed ({status}): {last}"));
             }
         }
         Ok(())
@@ -166,82 +156,386 @@ impl Drop for Lab {
     }
 }
 
+fn sysctl(ns: &str, setting: &str) -> Result<(), String> {
+    run("ip", &["netns", "exec", ns, "sysctl", "-q", "-w", setting])
+}
+
+/// A namespace whose `lo` has `mtu` and the address 192.0.2.1, for a worker to run in.
+pub(super) fn loopback_namespace(prefix: &str, mtu: usize) -> Result<Lab, String> {
+    let mut lab = Lab::new();
+    let ns = format!("{prefix}-lo");
+    lab.namespace(ns.clone())?;
+    ip(&["-n", &ns, "link", "set", "dev", "lo", "mtu", &mtu.to_string()])?;
+    ip(&["-n", &ns, "addr", "add", &format!("{KERNEL_IP}/32"), "dev", "lo"])?;
+    Ok(lab)
+}
+
+/// Takes Linux's figure of `scenario`: on the loopback of the namespace this worker was
+/// started in, or over veth in namespaces made here.
+pub(super) fn worker(scenario: Scenario, n: u64, prefix: &str) -> Result<Taken, Why> {
+    match scenario {
+        Scenario::Bulk1500 | Scenario::Bulk64k => Ok(loopback_bulk(n)?),
+        Scenario::Rr => Ok(loopback_rr(n)?),
+        Scenario::Crr => Ok(loopback_crr(n)?),
+        Scenario::Idle => Ok(loopback_idle(n)?),
+        Scenario::TapTx | Scenario::TapRx => {
+            preflight().map_err(Why::Skip)?;
+            if let Err(e) = run("ethtool", &["--version"]) {
+                return Err(Why::Skip(format!("ethtool is needed to turn veth offloads off: {e}")));
+            }
+            Ok(veth(n, prefix)?)
+        }
+        Scenario::Instructions => Err(Why::Skip(
+            "callgrind counts the instructions of a process; the kernel's are not seen".into(),
+        )),
+    }
+}
+
+const fn at(port: u16) -> SocketAddr {
+    SocketAddr::V4(SocketAddrV4::new(KERNEL_IP, port))
+}
+
+fn io(what: &str) -> impl FnOnce(std::io::Error) -> String + '_ {
+    move |e| format!("{what}: {e}")
+}
+
+fn join<T>(h: std::thread::JoinHandle<std::io::Result<T>>, what: &str) -> Result<T, String> {
+    h.join().map_err(|_| format!("the {what} thread panicked"))?.map_err(|e| format!("{what}: {e}"))
+}
+
+/// Reads one connection to its end: the bytes and the seconds from the first call on.
+fn read_to_end(stream: &mut TcpStream) -> std::io::Result<(u64, f64)> {
+    let start = std::time::Instant::now();
+    stream.set_read_timeout(Some(STALL))?;
+    let mut buf = vec![0_u8; 256 << 10];
+    let mut total = 0_u64;
+    loop {
+        match stream.read(&mut buf)? {
+            0 => return Ok((total, start.elapsed().as_secs_f64())),
+            n => total += n as u64,
+        }
+    }
+}
+
+fn write_n(stream: &mut TcpStream, bytes: u64) -> std::io::Result<()> {
+    stream.set_write_timeout(Some(STALL))?;
+    let block = vec![0x5a_u8; BLOCK];
+    let mut sent = 0;
+    while sent < bytes {
+        let chunk = next_chunk(&block, sent, bytes);
+        stream.write_all(chunk)?;
+        sent += chunk.len() as u64;
+    }
+    stream.shutdown(Shutdown::Write)
+}
+
+/// Bulk over `lo` as it comes (TSO, GSO and GRO on: segments cross it as up-to-64 KiB
+/// super-packets whatever its MTU), then, as an extra figure, with those three off.
+fn loopback_bulk(bytes: u64) -> Result<Taken, String> {
+    let cpu0 = cpu_seconds();
+    let (received, secs) = loopback_transfer(bytes, PORT)?;
+    let cpu = cpu_seconds() - cpu0;
+    let taken = Taken::new(gbit_per_s(received, secs)).with_costs(cpu, received);
+    let off = ["-K", "lo", "tso", "off", "gso", "off", "gro", "off"];
+    Ok(match run("ethtool", &off) {
+        Ok(()) => {
+            let (received, secs) = loopback_transfer(bytes, PORT + 1)?;
+            taken.with("offloads_off", gbit_per_s(received, secs))
+        }
+        Err(e) => taken.without("offloads_off", &e),
+    })
+}
+
+/// One connection over `lo` to `port`: the receiver's bytes and seconds.
+fn loopback_transfer(bytes: u64, port: u16) -> Result<(u64, f64), String> {
+    let listener = TcpListener::bind(at(port)).map_err(io("bind"))?;
+    let reader = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept()?;
+        read_to_end(&mut s)
+    });
+    let mut stream = TcpStream::connect(at(port)).map_err(io("connect"))?;
+    write_n(&mut stream, bytes).map_err(io("sending"))?;
+    join(reader, "reader")
+}
+
+fn loopback_rr(rounds: u64) -> Result<Taken, String> {
+    let listener = TcpListener::bind(at(PORT)).map_err(io("bind"))?;
+    let echo = std::thread::spawn(move || -> std::io::Result<()> {
+        let (mut s, _) = listener.accept()?;
+        s.set_nodelay(true)?;
+        s.set_read_timeout(Some(STALL))?;
+        let mut byte = [0_u8; 1];
+        while s.read(&mut byte)? == 1 {
+            s.write_all(&byte)?;
+        }
+        Ok(())
+    });
+    let mut s = TcpStream::connect(at(PORT)).map_err(io("connect"))?;
+    s.set_nodelay(true).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(STALL)).map_err(|e| e.to_string())?;
+    let mut times = Vec::with_capacity(usize::try_from(rounds).unwrap_or(0));
+    let mut byte = [7_u8; 1];
+    for _ in 0..rounds {
+        let t = std::time::Instant::now();
+        s.write_all(&byte).map_err(io("request"))?;
+        s.read_exact(&mut byte).map_err(io("response"))?;
+        times.push(t.elapsed().as_secs_f64());
+    }
+    drop(s);
+    join(echo, "echo")?;
+    Ok(round_trips(times))
+}
+
+fn loopback_crr(conns: u64) -> Result<Taken, String> {
+    let listener = TcpListener::bind(at(PORT)).map_err(io("bind"))?;
+    let server = std::thread::spawn(move || -> std::io::Result<()> {
+        for _ in 0..conns {
+            let (mut s, _) = listener.accept()?;
+            s.set_nodelay(true)?;
+            s.set_read_timeout(Some(STALL))?;
+            let mut byte = [0_u8; 1];
+            s.read_exact(&mut byte)?;
+            s.write_all(&byte)?;
+            while s.read(&mut byte)? != 0 {}
+        }
+        Ok(())
+    });
+    let start = std::time::Instant::now();
+    for i in 0..conns {
+        let mut s = TcpStream::connect(at(PORT)).map_err(|e| format!("connection {i}: {e}"))?;
+        s.set_nodelay(true).map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(STALL)).map_err(|e| e.to_string())?;
+        let mut byte = [7_u8; 1];
+        s.write_all(&byte).map_err(|e| format!("connection {i}: request: {e}"))?;
+        s.read_exact(&mut byte).map_err(|e| format!("connection {i}: response: {e}"))?;
+    }
+    join(server, "server")?;
+    Ok(Taken::new(conns as f64 / start.elapsed().as_secs_f64()))
+}
+
+/// The soft limit of open files of this process (`/proc/self/limits`; 1024 if unread).
+pub(super) fn open_files_limit() -> u64 {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("Max open files"))?.to_owned();
+            line.split_whitespace().nth(3)?.parse().ok()
+        })
+        .unwrap_or(1024)
+}
+
+/// Bytes in every slab cache (`active_objs × objsize` of `/proc/slabinfo`), and the object
+/// size of the `TCP` cache.
+fn slab_bytes() -> Result<(u64, Option<u64>), String> {
+    let text = std::fs::read_to_string("/proc/slabinfo")
+        .map_err(|e| format!("cannot read /proc/slabinfo: {e}"))?;
+    let (mut total, mut tcp) = (0_u64, None);
+    for line in text.lines().skip(2) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (Some(active), Some(size)) = (
+            f.get(1).and_then(|v| v.parse::<u64>().ok()),
+            f.get(3).and_then(|v| v.parse::<u64>().ok()),
+        ) else {
+            continue;
+        };
+        total += active * size;
+        if f.first() == Some(&"TCP") {
+            tcp = Some(size);
+        }
+    }
+    Ok((total, tcp))
+}
+
+/// Idle connections on the loopback, each having carried one byte both ways: the growth of
+/// the kernel's slab caches over the sockets (both ends) made.
+fn loopback_idle(conns: u64) -> Result<Taken, String> {
+    const LISTENERS: u16 = 8;
+    let listeners: Vec<TcpListener> = (0..LISTENERS)
+        .map(|k| TcpListener::bind(at(9000 + k)))
+        .collect::<Result<_, _>>()
+        .map_err(io("bind"))?;
+    let n = usize::try_from(conns).unwrap_or(0);
+    let mut ends = Vec::with_capacity(2 * n);
+    let (before, _) = slab_bytes()?;
+    for i in 0..n {
+        let k = i % usize::from(LISTENERS);
+        let mut c =
+            TcpStream::connect(at(9000 + k as u16)).map_err(|e| format!("connection {i}: {e}"))?;
+        let (mut s, _) = listeners[k].accept().map_err(|e| format!("accept {i}: {e}"))?;
+        let mut byte = [7_u8; 1];
+        c.write_all(&byte).map_err(io("request"))?;
+        s.read_exact(&mut byte).map_err(io("request"))?;
+        s.write_all(&byte).map_err(io("response"))?;
+        c.read_exact(&mut byte).map_err(io("response"))?;
+        ends.push(c);
+        ends.push(s);
+    }
+    // Delayed ACKs go out and freed buffers go back to their caches.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let (after, tcp) = slab_bytes()?;
+    let per = after.saturating_sub(before) as f64 / ends.len().max(1) as f64;
+    let taken = Taken::new(per).with("connections", n as f64);
+    Ok(match tcp {
+        Some(size) => taken.with("tcp_sock_bytes", size as f64),
+        None => taken.without("tcp_sock_bytes", "no TCP cache in /proc/slabinfo"),
+    })
+}
+
+/// Linux to Linux over a veth pair, offloads off (the figure) and on (an extra).
+fn veth(bytes: u64, prefix: &str) -> Result<Taken, String> {
+    let mut lab = Lab::new();
+    let (a, b) = (format!("{prefix}-va"), format!("{prefix}-vb"));
+    lab.namespace(a.clone())?;
+    lab.namespace(b.clone())?;
+    ip(&["-n", &a, "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", &b])?;
+    for (ns, dev, addr) in [(&a, "va", KERNEL_IP), (&b, "vb", OTHER_IP)] {
+        ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev])?;
+        ip(&["-n", ns, "link", "set", "dev", dev, "mtu", "1500", "up"])?;
+    }
+    let mut figures = Vec::new();
+    for on in ["off", "on"] {
+        for (ns, dev) in [(&a, "va"), (&b, "vb")] {
+            let mut args = vec!["netns", "exec", ns.as_str(), "ethtool", "-K", dev];
+            for feature in ["tso", "gso", "gro", "tx", "rx", "sg"] {
+                args.extend([feature, on]);
+            }
+            run("ip", &args)?;
+        }
+        let cpu0 = cpu_seconds();
+        let to = SocketAddr::V4(SocketAddrV4::new(OTHER_IP, PORT));
+        let (received, secs) = transfer(&mut lab, &b, &a, to, bytes)?;
+        figures.push((gbit_per_s(received, secs), cpu_seconds() - cpu0, received));
+    }
+    let (off, cpu, received) = figures[0];
+    let taken = Taken::new(off).with("cpu_ns_per_byte", cpu * 1e9 / received.max(1) as f64);
+    Ok(taken.with("offloads_on", figures[1].0))
+}
+
+/// A receiving peer in `rx_ns` listening on `to`, a sending peer in `tx_ns`: the receiver's
+/// bytes and seconds.
+fn transfer(
+    lab: &mut Lab,
+    rx_ns: &str,
+    tx_ns: &str,
+    to: SocketAddr,
+    bytes: u64,
+) -> Result<(u64, f64), String> {
+    let mut rx = BufReader::new(lab.peer(rx_ns, "recv", to, 0)?);
+    if line(&mut rx)? != "ready" {
+        lab.wait_all()?;
+        return Err("the receiving peer did not start".into());
+    }
+    lab.peer(tx_ns, "send", to, bytes)?;
+    let result = line(&mut rx)?;
+    lab.wait_all()?;
+    parse_received(&result)
+}
+
 fn line(out: &mut BufReader<ChildStdout>) -> Result<String, String> {
     let mut text = String::new();
     out.read_line(&mut text).map_err(|e| e.to_string())?;
     Ok(text.trim().to_owned())
 }
 
-fn sender_args(bytes: u64) -> Vec<String> {
-    let timeout = STALL.as_secs().to_string();
-    vec![RECEIVER_IP.into(), PORT.to_string(), bytes.to_string(), BLOCK.to_string(), timeout]
+fn parse_received(text: &str) -> Result<(u64, f64), String> {
+    let mut f = text.split_whitespace();
+    match (f.next().and_then(|n| n.parse().ok()), f.next().and_then(|s| s.parse().ok())) {
+        (Some(n), Some(s)) => Ok((n, s)),
+        _ => Err(format!("the receiving peer printed {text:?}, not its figures")),
+    }
 }
 
-/// Kernel to kernel: namespace A (192.0.2.1) sends to namespace B (192.0.2.2) over a veth
-/// pair; the receiver's own clock times the transfer.
-pub(super) fn kernel_to_kernel(bytes: u64, prefix: &str) -> Result<Figures, String> {
-    let mut lab = Lab { namespaces: Vec::new(), children: Vec::new() };
-    let (a, b) = (format!("{prefix}-a"), format!("{prefix}-b"));
-    lab.namespace(a.clone())?;
-    lab.namespace(b.clone())?;
-    ip(&["-n", &a, "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", &b])?;
-    for (ns, dev, addr) in [(&a, "va", SENDER_IP), (&b, "vb", RECEIVER_IP)] {
-        ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev])?;
-        ip(&["-n", ns, "link", "set", "dev", dev, "up"])?;
+/// pila to the kernel (`tx`) or the kernel to pila over a TAP made here and moved into a
+/// namespace: the kernel is 192.0.2.1 there, pila (`pila::net` in this process) 192.0.2.2.
+pub(super) fn pila_tap(tx: bool, bytes: u64, prefix: &str) -> Result<Taken, Why> {
+    preflight().map_err(Why::Skip)?;
+    if !std::path::Path::new("/dev/net/tun").exists() {
+        return Err(Why::Skip("no /dev/net/tun".into()));
     }
-    let cpu0 = cpu_seconds();
-    let args = [RECEIVER_IP.to_owned(), PORT.to_string(), STALL.as_secs().to_string()];
-    let mut receiver = BufReader::new(lab.python(&b, RECEIVER, &args)?);
-    if line(&mut receiver)? != "ready" {
-        lab.wait_all()?;
-        return Err("the receiver did not start".into());
-    }
-    lab.python(&a, SENDER, &sender_args(bytes))?;
-    let result = line(&mut receiver)?;
-    lab.wait_all()?;
-    let mut f = result.split_whitespace();
-    let received = f.next().and_then(|n| n.parse().ok());
-    let secs = f.next().and_then(|s| s.parse().ok());
-    let (Some(received), Some(secs)) = (received, secs) else {
-        return Err(format!("the receiver printed {result:?}, not its figures"));
-    };
-    // Both ends are python3 children, waited for: their CPU time is in ours. Their memory is
-    // the interpreter's, not the kernel's socket buffers, so none is given.
-    Ok(Figures { bytes: received, secs, cpu_secs: cpu_seconds() - cpu0, peak_rss_kib: None })
-}
-
-/// Kernel to pila: a TAP made here is moved into a namespace where the kernel (192.0.2.1)
-/// sends to pila (192.0.2.2, `pila::net` in this process, reading and discarding).
-pub(super) fn kernel_to_pila_tap(bytes: u64, prefix: &str) -> Result<Figures, String> {
-    let mut lab = Lab { namespaces: Vec::new(), children: Vec::new() };
+    let mut lab = Lab::new();
     let ns = format!("{prefix}-t");
     lab.namespace(ns.clone())?;
     let name = format!("pbt{}", std::process::id());
     let tap = Tap::create(&name).map_err(|e| format!("cannot create the TAP: {e}"))?;
     ip(&["link", "set", "dev", &name, "netns", &ns])?;
-    ip(&["-n", &ns, "addr", "add", &format!("{SENDER_IP}/24"), "dev", &name])?;
-    ip(&["-n", &ns, "link", "set", "dev", &name, "up"])?;
+    ip(&["-n", &ns, "addr", "add", &format!("{KERNEL_IP}/24"), "dev", &name])?;
+    ip(&["-n", &ns, "link", "set", "dev", &name, "mtu", "1500", "up"])?;
     let stack = pila::net::Stack::builder()
         .device(tap)
-        .address(format!("{RECEIVER_IP}/24"))
+        .address(format!("{OTHER_IP}/24"))
+        .mtu(1500)
         .build()
         .map_err(|e| format!("cannot start pila on the TAP: {e}"))?;
-    let at = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 2), PORT));
-    let listener = pila::net::TcpListener::bind(&stack, at).map_err(|e| format!("bind: {e}"))?;
     let cpu0 = cpu_seconds();
-    let reader = spawn_reader(listener);
-    lab.python(&ns, SENDER, &sender_args(bytes))?;
-    let sent = lab.wait_all();
-    if let Err(e) = sent {
-        // The reader would wait for a connection that never comes: end it with the stack.
-        drop(stack);
-        return Err(e);
+    let (received, secs) = if tx {
+        let to = at(PORT);
+        let mut rx = BufReader::new(lab.peer(&ns, "recv", to, 0)?);
+        if line(&mut rx)? != "ready" {
+            lab.wait_all()?;
+            return Err(Why::Fail("the receiving peer did not start".into()));
+        }
+        let mut s = pila::net::TcpStream::connect(&stack, to).map_err(io("pila connect"))?;
+        s.set_write_timeout(Some(STALL)).map_err(|e| e.to_string())?;
+        let block = vec![0x5a_u8; BLOCK];
+        let mut sent = 0;
+        while sent < bytes {
+            let chunk = next_chunk(&block, sent, bytes);
+            s.write_all(chunk).map_err(io("pila sending"))?;
+            sent += chunk.len() as u64;
+        }
+        s.shutdown(Shutdown::Write).map_err(|e| e.to_string())?;
+        let result = line(&mut rx)?;
+        lab.wait_all()?;
+        drop(s);
+        parse_received(&result)?
+    } else {
+        let here = SocketAddr::V4(SocketAddrV4::new(OTHER_IP, PORT));
+        let listener = pila::net::TcpListener::bind(&stack, here).map_err(io("bind"))?;
+        let reader = std::thread::spawn(move || -> std::io::Result<(u64, f64)> {
+            let (mut s, _) = listener.accept()?;
+            let start = std::time::Instant::now();
+            s.set_read_timeout(Some(STALL))?;
+            let mut buf = vec![0_u8; 256 << 10];
+            let mut total = 0_u64;
+            loop {
+                match s.read(&mut buf)? {
+                    0 => return Ok((total, start.elapsed().as_secs_f64())),
+                    n => total += n as u64,
+                }
+            }
+        });
+        lab.peer(&ns, "send", here, bytes)?;
+        if let Err(e) = lab.wait_all() {
+            // The reader would wait for a connection that never comes: end it with the stack.
+            drop(stack);
+            return Err(Why::Fail(e));
+        }
+        join(reader, "pila reader")?
+    };
+    let cpu = cpu_seconds() - cpu0;
+    let taken = Taken::new(gbit_per_s(received, secs)).with_costs(cpu, received);
+    Ok(taken.without("offloads_on", "pila has no TAP offloads yet (another issue adds them)"))
+}
+
+/// The kernel's end of a transfer, run in a namespace by `pila bench --peer`.
+pub(super) fn peer(role: Peer, addr: SocketAddr, count: u64) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    match role {
+        Peer::Recv => {
+            let listener = TcpListener::bind(addr).map_err(io("bind"))?;
+            writeln!(out, "ready").and_then(|()| out.flush()).map_err(|e| e.to_string())?;
+            let (mut s, _) = listener.accept().map_err(io("accept"))?;
+            let (n, secs) = read_to_end(&mut s).map_err(io("receiving"))?;
+            writeln!(out, "{n} {secs}").and_then(|()| out.flush()).map_err(|e| e.to_string())
+        }
+        Peer::Send => {
+            let mut s = TcpStream::connect_timeout(&addr, STALL).map_err(io("connect"))?;
+            write_n(&mut s, count).map_err(io("sending"))?;
+            // Wait for the other end's close, so that everything sent has been read.
+            let mut rest = [0_u8; 64];
+            s.set_read_timeout(Some(STALL)).map_err(|e| e.to_string())?;
+            while s.read(&mut rest).map_err(io("waiting for the close"))? != 0 {}
+            Ok(())
+        }
     }
-    let (received, secs) = reader
-        .join()
-        .map_err(|_| "the reader thread panicked".to_owned())?
-        .map_err(|e| format!("pila receiving: {e}"))?;
-    let cpu_secs = cpu_seconds() - cpu0;
-    drop(stack);
-    Ok(Figures { bytes: received, secs, cpu_secs, peak_rss_kib: peak_rss_kib() })
 }

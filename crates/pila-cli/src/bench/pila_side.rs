@@ -1,0 +1,249 @@
+//! pila's figures: through `pila::net` (blocking sockets, one driver thread per stack) on a
+//! `VirtualWire`, and through the Sans-IO core (two `pila::stack::Stack`s in one thread,
+//! frames handed from one to the other).
+
+use super::measure::{BLOCK, STALL, Taken, cpu_seconds, gbit_per_s, next_chunk, round_trips};
+use super::sans_io_pair::Pair;
+use super::{Scenario, Variant, Why};
+use pila::device::{Medium, VirtualWire, WireConfig};
+use pila::tcp::{RecvError, SendError};
+use std::io::{Read as _, Write as _};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+
+const IP_B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+const PORT: u16 = 9;
+const AT: SocketAddr = SocketAddr::V4(SocketAddrV4::new(IP_B, PORT));
+
+/// Takes pila's figure of `scenario` through `variant`.
+pub(super) fn worker(
+    scenario: Scenario,
+    variant: Variant,
+    n: u64,
+    mtu: usize,
+) -> Result<Taken, Why> {
+    Ok(match (scenario, variant) {
+        (Scenario::Bulk1500 | Scenario::Bulk64k, Variant::Net) => net_bulk(n, mtu)?,
+        (Scenario::Bulk1500 | Scenario::Bulk64k, Variant::SansIo) => sans_io_bulk(n, mtu)?,
+        (Scenario::Rr, Variant::Net) => net_rr(n)?,
+        (Scenario::Rr, Variant::SansIo) => sans_io_rr(n)?,
+        (Scenario::Crr, Variant::Net) => net_crr(n)?,
+        (s, v) => {
+            return Err(Why::Skip(format!("no {} figure through {v:?} here", s.name())));
+        }
+    })
+}
+
+/// Two `pila::net` stacks on a perfect `VirtualWire` with the given MTU.
+fn net_pair(mtu: usize) -> Result<(pila::net::Stack, pila::net::Stack), String> {
+    let (wa, wb) = VirtualWire::pair(WireConfig::default().with_medium(Medium::Ethernet, mtu));
+    let start = |dev, cidr: &str, seed| {
+        pila::net::Stack::builder()
+            .device(dev)
+            .address(cidr)
+            .seed(seed)
+            // Room for 20,000 connections to one peer in TIME-WAIT (crr).
+            .configure(|c| c.ephemeral_ports = (1024, 65535))
+            .build()
+            .map_err(|e| format!("cannot start a stack: {e}"))
+    };
+    Ok((start(wa, "192.0.2.1/24", 1)?, start(wb, "192.0.2.2/24", 2)?))
+}
+
+fn join<T>(h: std::thread::JoinHandle<std::io::Result<T>>, what: &str) -> Result<T, String> {
+    h.join().map_err(|_| format!("the {what} thread panicked"))?.map_err(|e| format!("{what}: {e}"))
+}
+
+/// Bulk through `pila::net`: a writer thread (this one), a reader thread, two drivers.
+fn net_bulk(bytes: u64, mtu: usize) -> Result<Taken, String> {
+    let (a, b) = net_pair(mtu)?;
+    let listener = pila::net::TcpListener::bind(&b, AT).map_err(|e| format!("bind: {e}"))?;
+    let cpu0 = cpu_seconds();
+    let reader = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept()?;
+        let start = std::time::Instant::now();
+        stream.set_read_timeout(Some(STALL))?;
+        let mut buf = vec![0_u8; 256 << 10];
+        let mut total = 0_u64;
+        loop {
+            match stream.read(&mut buf)? {
+                0 => return Ok((total, start.elapsed().as_secs_f64())),
+                n => total += n as u64,
+            }
+        }
+    });
+    let mut stream = pila::net::TcpStream::connect(&a, AT).map_err(|e| format!("connect: {e}"))?;
+    stream.set_write_timeout(Some(STALL)).map_err(|e| e.to_string())?;
+    let block = vec![0x5a_u8; BLOCK];
+    let mut sent = 0;
+    while sent < bytes {
+        let chunk = next_chunk(&block, sent, bytes);
+        stream.write_all(chunk).map_err(|e| format!("sending: {e}"))?;
+        sent += chunk.len() as u64;
+    }
+    drop(stream);
+    let (received, secs) = join(reader, "reader")?;
+    let cpu = cpu_seconds() - cpu0;
+    if received != bytes {
+        return Err(format!("received {received} of {bytes} bytes"));
+    }
+    Ok(Taken::new(gbit_per_s(received, secs)).with_costs(cpu, received))
+}
+
+/// Round trips through `pila::net`: an echo thread answers each byte.
+fn net_rr(rounds: u64) -> Result<Taken, String> {
+    let (a, b) = net_pair(1500)?;
+    let listener = pila::net::TcpListener::bind(&b, AT).map_err(|e| format!("bind: {e}"))?;
+    let echo = std::thread::spawn(move || -> std::io::Result<()> {
+        let (mut stream, _) = listener.accept()?;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(STALL))?;
+        let mut byte = [0_u8; 1];
+        while stream.read(&mut byte)? == 1 {
+            stream.write_all(&byte)?;
+        }
+        Ok(())
+    });
+    let mut stream = pila::net::TcpStream::connect(&a, AT).map_err(|e| format!("connect: {e}"))?;
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    stream.set_read_timeout(Some(STALL)).map_err(|e| e.to_string())?;
+    let mut times = Vec::with_capacity(usize::try_from(rounds).unwrap_or(0));
+    let mut byte = [7_u8; 1];
+    for _ in 0..rounds {
+        let t = std::time::Instant::now();
+        stream.write_all(&byte).map_err(|e| format!("request: {e}"))?;
+        stream.read_exact(&mut byte).map_err(|e| format!("response: {e}"))?;
+        times.push(t.elapsed().as_secs_f64());
+    }
+    drop(stream);
+    join(echo, "echo")?;
+    Ok(round_trips(times))
+}
+
+/// Connection after connection through `pila::net`: connect, one byte each way, close.
+fn net_crr(conns: u64) -> Result<Taken, String> {
+    let (a, b) = net_pair(1500)?;
+    let listener = pila::net::TcpListener::bind(&b, AT).map_err(|e| format!("bind: {e}"))?;
+    let server = std::thread::spawn(move || -> std::io::Result<()> {
+        for _ in 0..conns {
+            let (mut stream, _) = listener.accept()?;
+            stream.set_nodelay(true)?;
+            stream.set_read_timeout(Some(STALL))?;
+            let mut byte = [0_u8; 1];
+            stream.read_exact(&mut byte)?;
+            stream.write_all(&byte)?;
+            // The client closes first (and holds TIME-WAIT), as a client of a web server does.
+            while stream.read(&mut byte)? != 0 {}
+        }
+        Ok(())
+    });
+    let start = std::time::Instant::now();
+    for i in 0..conns {
+        let mut stream = pila::net::TcpStream::connect(&a, AT)
+            .map_err(|e| format!("connection {i}: connect: {e}"))?;
+        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        stream.set_read_timeout(Some(STALL)).map_err(|e| e.to_string())?;
+        let mut byte = [7_u8; 1];
+        stream.write_all(&byte).map_err(|e| format!("connection {i}: request: {e}"))?;
+        stream.read_exact(&mut byte).map_err(|e| format!("connection {i}: response: {e}"))?;
+    }
+    join(server, "server")?;
+    Ok(Taken::new(conns as f64 / start.elapsed().as_secs_f64()))
+}
+
+/// Bulk through the Sans-IO core, both ends in this thread.
+fn sans_io_bulk(bytes: u64, mtu: usize) -> Result<Taken, String> {
+    let mut p = Pair::new(mtu)?;
+    let cpu0 = cpu_seconds();
+    let start = std::time::Instant::now();
+    let listener = p.b.tcp_listen(AT, 1).map_err(|e| format!("listen: {e:?}"))?;
+    let tx = p.a.tcp_connect(p.now(), AT, None).map_err(|e| format!("connect: {e:?}"))?;
+    let mut rx = None;
+    let block = vec![0x5a_u8; BLOCK];
+    let mut rbuf = vec![0_u8; 256 << 10];
+    let (mut sent, mut received, mut closed) = (0_u64, 0_u64, false);
+    let mut last_progress = std::time::Instant::now();
+    loop {
+        let mut moved = false;
+        if let Some(conn) = p.a.tcp_mut(tx) {
+            while sent < bytes {
+                match conn.send(next_chunk(&block, sent, bytes)) {
+                    Ok(n) => {
+                        sent += n as u64;
+                        moved = true;
+                    }
+                    Err(SendError::WouldBlock) => break,
+                    Err(e) => return Err(format!("sending: {e:?}")),
+                }
+            }
+            if sent == bytes && !closed {
+                conn.shutdown_write();
+                closed = true;
+            }
+        }
+        if rx.is_none() {
+            rx = p.b.tcp_accept(listener).ok();
+        }
+        if let Some(conn) = rx.and_then(|h| p.b.tcp_mut(h)) {
+            loop {
+                match conn.recv(&mut rbuf) {
+                    Ok(0) => {
+                        let secs = start.elapsed().as_secs_f64();
+                        let taken = Taken::new(gbit_per_s(received, secs));
+                        return Ok(taken.with_costs(cpu_seconds() - cpu0, received));
+                    }
+                    Ok(n) => {
+                        received += n as u64;
+                        moved = true;
+                    }
+                    Err(RecvError::WouldBlock) => break,
+                    Err(e) => return Err(format!("receiving: {e:?}")),
+                }
+            }
+        }
+        moved |= p.pump();
+        if moved {
+            last_progress = std::time::Instant::now();
+        } else {
+            if last_progress.elapsed() > STALL {
+                return Err(format!("stuck after {received} of {bytes} bytes"));
+            }
+            // Nothing to do until a timer (a delayed ACK, a retransmission) is due.
+            p.idle();
+        }
+    }
+}
+
+/// Round trips through the Sans-IO core, both ends in this thread, no sleeping.
+fn sans_io_rr(rounds: u64) -> Result<Taken, String> {
+    let mut p = Pair::new(1500)?;
+    let listener = p.b.tcp_listen(AT, 1).map_err(|e| format!("listen: {e:?}"))?;
+    let (tx, rx) = p.connect(listener, AT)?;
+    for (s, h) in [(&mut p.a, tx), (&mut p.b, rx)] {
+        s.tcp_mut(h).ok_or("the connection is gone")?.set_nodelay(true);
+    }
+    let mut times = Vec::with_capacity(usize::try_from(rounds).unwrap_or(0));
+    let mut byte = [7_u8; 1];
+    for i in 0..rounds {
+        let t = std::time::Instant::now();
+        p.a.tcp_mut(tx).ok_or("the client is gone")?.send(&byte).map_err(|e| format!("{e:?}"))?;
+        // The server answers the byte as soon as it has it; the client waits for the answer.
+        let mut answered = false;
+        loop {
+            p.pump();
+            let server = p.b.tcp_mut(rx).ok_or("the server is gone")?;
+            if !answered && server.recv(&mut byte) == Ok(1) {
+                server.send(&byte).map_err(|e| format!("{e:?}"))?;
+                answered = true;
+                continue;
+            }
+            if p.a.tcp_mut(tx).ok_or("the client is gone")?.recv(&mut byte) == Ok(1) {
+                break;
+            }
+            if t.elapsed() > STALL {
+                return Err(format!("round trip {i} never ended"));
+            }
+        }
+        times.push(t.elapsed().as_secs_f64());
+    }
+    Ok(round_trips(times))
+}

@@ -63,6 +63,10 @@ pub(crate) struct Args {
     /// Where the peer connects or listens.
     #[arg(long, hide = true)]
     addr: Option<SocketAddr>,
+    /// Take the worker's figure only, none of its extras (the instructions scenario counts
+    /// one transfer).
+    #[arg(long, hide = true)]
+    no_extras: bool,
 }
 
 /// A scenario of issue 10.
@@ -414,7 +418,7 @@ fn worker(scenario: Scenario, args: &Args) -> Result<(), Failure> {
         (Scenario::Idle, _, _) => {
             Err(Why::Skip("idle runs in pila-bench-idle, which counts the heap".into()))
         }
-        (_, Side::Pila, variant) => pila_side::worker(scenario, variant, n, mtu),
+        (_, Side::Pila, variant) => pila_side::worker(scenario, variant, n, mtu, !args.no_extras),
         #[cfg(feature = "bench-smoltcp")]
         (_, Side::Smoltcp, _) => smoltcp_side::worker(scenario, n, mtu),
         #[cfg(not(feature = "bench-smoltcp"))]

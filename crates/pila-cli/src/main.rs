@@ -38,8 +38,8 @@ enum Command {
     Listen(listen::Args),
     /// Send ICMP echo requests and print one line per reply, like ping(8).
     Ping(ping::Args),
-    /// Move the same bulk TCP transfer through pila, smoltcp and Linux in one run and print
-    /// a table of throughput, CPU per byte and memory, with ratios.
+    /// Run the benchmark scenarios (bulk, rr, crr, idle, tap-tx, tap-rx, instructions) on
+    /// pila, smoltcp and Linux in one run and print a table with same-run ratios.
     Bench(bench::Args),
 }
 
@@ -115,10 +115,10 @@ fn usage_error(err: &clap::Error) -> ExitCode {
     let mut what =
         lines.next().unwrap_or("bad command line").trim_start_matches("error: ").to_owned();
     // "the following required arguments were not provided:" names them on the next line.
-    if what.ends_with(':') {
-        if let Some(next) = lines.next() {
-            what = format!("{what} {}", next.trim());
-        }
+    if what.ends_with(':')
+        && let Some(next) = lines.next()
+    {
+        what = format!("{what} {}", next.trim());
     }
     eprintln!("pila: {what} — see 'pila --help'");
     ExitCode::from(2)

@@ -45,7 +45,7 @@ fn count(side: Side, variant: Variant, bytes: u64) -> Result<u64, String> {
         .arg(format!("--callgrind-out-file={}", file.display()))
         .arg(&exe)
         .args(["bench", "--worker", Scenario::Bulk1500.name(), "--side", side.name()])
-        .args(["--variant", variant.name(), "--count", &bytes.to_string()])
+        .args(["--variant", variant.name(), "--count", &bytes.to_string(), "--no-extras"])
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("cannot start valgrind: {e}"))?;

@@ -20,9 +20,20 @@ pub(super) fn worker(
     variant: Variant,
     n: u64,
     mtu: usize,
+    extras: bool,
 ) -> Result<Taken, Why> {
     Ok(match (scenario, variant) {
-        (Scenario::Bulk1500 | Scenario::Bulk64k, Variant::Net) => net_bulk(n, mtu)?,
+        (Scenario::Bulk1500 | Scenario::Bulk64k, Variant::Net) => {
+            let (taken, _) = net_bulk(n, mtu, false)?;
+            if !extras {
+                return Ok(taken);
+            }
+            // The same transfer with segmentation offload on the wire (an extra).
+            match net_bulk(n, mtu, true) {
+                Ok((_, gbit)) => taken.with("offloads_on", gbit),
+                Err(e) => taken.without("offloads_on", &e),
+            }
+        }
         (Scenario::Bulk1500 | Scenario::Bulk64k, Variant::SansIo) => sans_io_bulk(n, mtu)?,
         (Scenario::Rr, Variant::Net) => net_rr(n)?,
         (Scenario::Rr, Variant::SansIo) => sans_io_rr(n)?,
@@ -33,9 +44,15 @@ pub(super) fn worker(
     })
 }
 
-/// Two `pila::net` stacks on a perfect `VirtualWire` with the given MTU.
-fn net_pair(mtu: usize) -> Result<(pila::net::Stack, pila::net::Stack), String> {
-    let (wa, wb) = VirtualWire::pair(WireConfig::default().with_medium(Medium::Ethernet, mtu));
+/// Two `pila::net` stacks on a perfect `VirtualWire` with the given MTU; with `offload`,
+/// the wire carries their large TCP segments whole (segmentation offload, as a veth pair
+/// between offloading devices does).
+fn net_pair(mtu: usize, offload: bool) -> Result<(pila::net::Stack, pila::net::Stack), String> {
+    let mut wire = WireConfig::default().with_medium(Medium::Ethernet, mtu);
+    if offload {
+        wire = wire.with_segmentation_offload();
+    }
+    let (wa, wb) = VirtualWire::pair(wire);
     let start = |dev, cidr: &str, seed| {
         pila::net::Stack::builder()
             .device(dev)
@@ -53,9 +70,10 @@ fn join<T>(h: std::thread::JoinHandle<std::io::Result<T>>, what: &str) -> Result
     h.join().map_err(|_| format!("the {what} thread panicked"))?.map_err(|e| format!("{what}: {e}"))
 }
 
-/// Bulk through `pila::net`: a writer thread (this one), a reader thread, two drivers.
-fn net_bulk(bytes: u64, mtu: usize) -> Result<Taken, String> {
-    let (a, b) = net_pair(mtu)?;
+/// Bulk through `pila::net`: a writer thread (this one), a reader thread, two drivers; the
+/// figure and its Gbit/s.
+fn net_bulk(bytes: u64, mtu: usize, offload: bool) -> Result<(Taken, f64), String> {
+    let (a, b) = net_pair(mtu, offload)?;
     let listener = pila::net::TcpListener::bind(&b, AT).map_err(|e| format!("bind: {e}"))?;
     let cpu0 = cpu_seconds();
     let reader = std::thread::spawn(move || {
@@ -86,12 +104,13 @@ fn net_bulk(bytes: u64, mtu: usize) -> Result<Taken, String> {
     if received != bytes {
         return Err(format!("received {received} of {bytes} bytes"));
     }
-    Ok(Taken::new(gbit_per_s(received, secs)).with_costs(cpu, received))
+    let gbit = gbit_per_s(received, secs);
+    Ok((Taken::new(gbit).with_costs(cpu, received), gbit))
 }
 
 /// Round trips through `pila::net`: an echo thread answers each byte.
 fn net_rr(rounds: u64) -> Result<Taken, String> {
-    let (a, b) = net_pair(1500)?;
+    let (a, b) = net_pair(1500, false)?;
     let listener = pila::net::TcpListener::bind(&b, AT).map_err(|e| format!("bind: {e}"))?;
     let echo = std::thread::spawn(move || -> std::io::Result<()> {
         let (mut stream, _) = listener.accept()?;
@@ -121,7 +140,7 @@ fn net_rr(rounds: u64) -> Result<Taken, String> {
 
 /// Connection after connection through `pila::net`: connect, one byte each way, close.
 fn net_crr(conns: u64) -> Result<Taken, String> {
-    let (a, b) = net_pair(1500)?;
+    let (a, b) = net_pair(1500, false)?;
     let listener = pila::net::TcpListener::bind(&b, AT).map_err(|e| format!("bind: {e}"))?;
     let server = std::thread::spawn(move || -> std::io::Result<()> {
         for _ in 0..conns {

@@ -119,10 +119,10 @@ fn file<B>(req: &Request<B>, path: &Path, meta: &std::fs::Metadata) -> Response<
     }
     let len = meta.len();
     let modified = meta.modified().ok();
-    if let Some(modified) = modified {
-        if not_modified_since(req.headers(), modified) {
-            return status(StatusCode::NOT_MODIFIED);
-        }
+    if let Some(modified) = modified
+        && not_modified_since(req.headers(), modified)
+    {
+        return status(StatusCode::NOT_MODIFIED);
     }
     let Ok(range) = wanted_range(req.headers(), modified, len) else {
         let mut response = status(StatusCode::RANGE_NOT_SATISFIABLE);
@@ -337,10 +337,9 @@ fn strip_body(response: Response<SiteBody>) -> Response<SiteBody> {
     let (mut parts, _) = response.into_parts();
     if parts.status != StatusCode::NOT_MODIFIED
         && !parts.headers.contains_key(header::CONTENT_LENGTH)
+        && let Some(length) = length
     {
-        if let Some(length) = length {
-            parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-        }
+        parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     }
     Response::from_parts(parts, full(Bytes::new()))
 }

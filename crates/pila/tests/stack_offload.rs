@@ -155,6 +155,19 @@ fn pattern(i: u64) -> u8 {
 }
 
 #[test]
+fn segmentation_offload_without_the_header_is_refused() {
+    let offloads = Offloads { virtio_header: false, tcp_segmentation: TSO };
+    let config = Config {
+        medium: Medium::Ip,
+        addresses: vec!["192.0.2.1/24".parse().unwrap()],
+        offloads,
+        seed: Some(1),
+        ..Config::default()
+    };
+    assert_eq!(Stack::new(config).unwrap_err(), pila::stack::ConfigError::BadOffloads);
+}
+
+#[test]
 fn large_segments_leave_for_the_device_to_cut_and_arrive_intact() {
     const TOTAL: u64 = 8 << 20;
     let mut p = Pair::new();

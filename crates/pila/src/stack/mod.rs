@@ -208,6 +208,9 @@ pub enum ConfigError {
     BadMac,
     /// No seed was given: a stack's keys must not be predictable.
     NoSeed,
+    /// TCP segmentation offload without the virtio-net header that tells the device how
+    /// to cut the segments.
+    BadOffloads,
 }
 
 impl fmt::Display for ConfigError {
@@ -220,6 +223,9 @@ impl fmt::Display for ConfigError {
             Self::BadMac => "the MAC address must be unicast",
             Self::NoSeed => {
                 "the stack needs a seed (Config::seed), secret and random in production"
+            }
+            Self::BadOffloads => {
+                "TCP segmentation offload needs the virtio-net header (Offloads::virtio_header)"
             }
         })
     }
@@ -271,6 +277,9 @@ impl Stack {
         }
         if !(576..=65535).contains(&config.mtu) {
             return Err(ConfigError::BadMtu);
+        }
+        if config.offloads.tcp_segmentation > 0 && !config.offloads.virtio_header {
+            return Err(ConfigError::BadOffloads);
         }
         let (lo, hi) = config.ephemeral_ports;
         if lo == 0 || lo > hi {

@@ -79,7 +79,7 @@ fn ten_thousand_idle_connections_hold_little_heap() {
         std::mem::size_of::<Connection>()
     );
     assert_eq!(net.a().counters().tcp_curr_estab, N as u64);
-    // Measured at 1,981 on sim::Net (2026-12-02; 2,369 counted the old way, with the growth
+    // Measured at 1,956 on sim::Net (2026-12-02; 2,369 counted the old way, with the growth
     // of reallocations twice; BENCHMARKS.md has the history): the boxed slot with its
     // Connection (1,152 bytes), the demultiplexing map and the timer heap. Not the few
     // hundred bytes DESIGN.md promises; the bound catches a regression.

@@ -59,8 +59,9 @@ pub struct Cubic {
     restart_curve: bool,
     /// An RTO happened and no new data has been acknowledged since (RFC 5681 §3.1).
     in_rto_backoff: bool,
-    /// The state before the last reduction (§4.9).
-    undo: Option<Saved>,
+    /// The state before the last reduction (§4.9), boxed: most connections never reduce
+    /// their window, and keep only the pointer.
+    undo: Option<Box<Saved>>,
 }
 
 /// What a spurious congestion event gives back (RFC 9438 §4.9).
@@ -179,7 +180,7 @@ impl Cubic {
     }
 
     fn save(&mut self) {
-        self.undo = Some(Saved {
+        let saved = Saved {
             cwnd: self.cwnd,
             ssthresh: self.ssthresh,
             w_max: self.w_max,
@@ -187,7 +188,11 @@ impl Cubic {
             k: self.k,
             epoch_start: self.epoch_start,
             w_est: self.w_est,
-        });
+        };
+        match &mut self.undo {
+            Some(slot) => **slot = saved,
+            None => self.undo = Some(Box::new(saved)),
+        }
     }
 
     /// RFC 9438 §4.6 and §4.7: remember where the loss happened and set `ssthresh`.

@@ -113,8 +113,8 @@ struct Pair {
 }
 
 impl Pair {
-    fn new() -> Self {
-        let offloads = Offloads { virtio_header: true, tcp_segmentation: TSO };
+    fn new(tso: usize) -> Self {
+        let offloads = Offloads { virtio_header: true, tcp_segmentation: tso };
         Self {
             a: stack("192.0.2.1/24", offloads, 1),
             b: stack("192.0.2.2/24", Offloads::default(), 2),
@@ -169,8 +169,17 @@ fn segmentation_offload_without_the_header_is_refused() {
 
 #[test]
 fn large_segments_leave_for_the_device_to_cut_and_arrive_intact() {
+    large_segments_arrive_intact(TSO);
+}
+
+#[test]
+fn a_device_that_claims_more_than_an_ipv4_datagram_holds_gets_64_kib_segments() {
+    large_segments_arrive_intact(1 << 20);
+}
+
+fn large_segments_arrive_intact(tso: usize) {
     const TOTAL: u64 = 8 << 20;
-    let mut p = Pair::new();
+    let mut p = Pair::new(tso);
     let server: SocketAddr = "192.0.2.2:80".parse().unwrap();
     let l = p.b.tcp_listen(server, 1).unwrap();
     let c: TcpHandle = p.a.tcp_connect(p.now, server, None).unwrap();

@@ -550,7 +550,10 @@ impl Stack {
     fn insert_conn(&mut self, conn: Connection, tuple: Tuple, listener: Option<Key>) -> Key {
         let mut conn = conn;
         if self.config.offloads.tcp_segmentation > 0 {
-            conn.set_segmentation_offload(self.config.offloads.tcp_segmentation);
+            // One IPv4 datagram holds at most 64 KiB: its header and the largest TCP header
+            // come off, whatever the device said.
+            let most = self.config.offloads.tcp_segmentation.min(65_535 - 20 - 60);
+            conn.set_segmentation_offload(most);
         }
         let key = self.tcp.conns.insert(Box::new(TcpSlot {
             conn: TcpSocket::new(conn),

@@ -12,7 +12,7 @@ use pila::wire::tcp::{Flags, Packet, Repr};
 use pila::wire::{Checksums, checksum, ipv4, virtio};
 use std::net::{IpAddr, SocketAddr};
 
-const TSO: usize = 65_535 - 80;
+const TSO: usize = Offloads::MAX_SEGMENT_PAYLOAD;
 
 fn stack(addr: &str, offloads: Offloads, seed: u64) -> Stack {
     Stack::new(Config {

@@ -14,25 +14,6 @@ use pila::net::{Stack, TcpListener};
 use std::io::{Read, Write};
 use std::net::Ipv4Addr;
 
-/// A kernel-side client: sends `len` pseudo-random bytes to HOST:PORT while reading the
-/// echo, then prints the SHA-256 of what it sent and of what came back.
-const ECHO_CLIENT: &str = r#"
-import hashlib, random, socket, sys, threading
-host, port, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-data = random.Random(5).randbytes(total)
-s = socket.create_connection((host, port), timeout=30)
-def send():
-    s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
-t = threading.Thread(target=send)
-t.start()
-back = hashlib.sha256()
-while chunk := s.recv(1 << 16):
-    back.update(chunk)
-t.join()
-print(hashlib.sha256(data).hexdigest(), back.hexdigest())
-"#;
-
 const TOTAL: u64 = 64 << 20;
 
 /// Echoes one connection on `stack` at `ours`:7 while the kernel in `lab` sends [`TOTAL`]
@@ -57,10 +38,7 @@ fn kernel_echoes_in_large_segments(lab: &Netns, stack: &Stack, ours: Ipv4Addr) {
         Ok::<_, std::io::Error>(echoed)
     });
     let before = stack.counters();
-    let out = lab.run(&["python3", "-c", ECHO_CLIENT, &ours.to_string(), "7", &TOTAL.to_string()]);
-    let sums: Vec<&str> = out.split_whitespace().collect();
-    assert_eq!(sums.len(), 2, "{out}");
-    assert_eq!(sums[0], sums[1], "the echo differs from what the kernel sent");
+    lab.kernel_echo(&ours.to_string(), 7, TOTAL as usize);
     assert_eq!(server.join().unwrap().unwrap(), TOTAL);
     let after = stack.counters();
     let full_sized = TOTAL / 1448;

@@ -15,25 +15,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-/// A kernel-side client: sends `len` pseudo-random bytes to HOST:PORT while reading the
-/// echo, then prints the SHA-256 of what it sent and of what came back.
-const ECHO_CLIENT: &str = r#"
-import hashlib, random, socket, sys, threading
-host, port, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-data = random.Random(5).randbytes(total)
-s = socket.create_connection((host, port), timeout=30)
-def send():
-    s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
-t = threading.Thread(target=send)
-t.start()
-back = hashlib.sha256()
-while chunk := s.recv(1 << 16):
-    back.update(chunk)
-t.join()
-print(hashlib.sha256(data).hexdigest(), back.hexdigest())
-"#;
-
 /// The threads of this process whose name says they drive a pila stack.
 fn driver_threads() -> usize {
     std::fs::read_dir("/proc/self/task")
@@ -63,10 +44,7 @@ fn kernel_echoes_through(
         Ok::<_, std::io::Error>((echoed, peer))
     });
     let total = 16 << 20;
-    let out = lab.run(&["python3", "-c", ECHO_CLIENT, &ours.to_string(), "7", &total.to_string()]);
-    let sums: Vec<&str> = out.split_whitespace().collect();
-    assert_eq!(sums.len(), 2, "{out}");
-    assert_eq!(sums[0], sums[1], "the echo differs from what the kernel sent");
+    lab.kernel_echo(&ours.to_string(), 7, total);
     let (echoed, _peer) = runtime.block_on(server).unwrap().unwrap();
     assert_eq!(echoed, total as u64);
     assert_eq!(driver_threads(), 0, "build_tokio started a driver thread");

@@ -3,9 +3,8 @@
 //! bytes allocated and not freed from just before the first connection to a moment after
 //! the last went idle, over the connection ends (two per connection, both in this process).
 
-use super::measure::{STALL, Taken};
+use super::measure::{STALL, Taken, net_pair};
 use super::sans_io_pair::Pair;
-use pila::device::{VirtualWire, WireConfig};
 use stats_alloc::{Region, StatsAlloc};
 use std::alloc::System;
 use std::io::{Read as _, Write as _};
@@ -33,18 +32,7 @@ fn result(bytes: u64, conns: usize) -> Taken {
 /// Through `pila::net`: two stacks on a `VirtualWire`, each connection made with
 /// `TcpStream::connect` and `TcpListener::accept`.
 pub(crate) fn pila_net(alloc: &'static StatsAlloc<System>, conns: usize) -> Result<Taken, String> {
-    let (wa, wb) = VirtualWire::pair(WireConfig::default());
-    let start = |dev, cidr: &str, seed| {
-        pila::net::Stack::builder()
-            .device(dev)
-            .address(cidr)
-            .seed(seed)
-            .configure(|c| c.ephemeral_ports = (1024, 65535))
-            .build()
-            .map_err(|e| format!("cannot start a stack: {e}"))
-    };
-    let a = start(wa, "192.0.2.1/24", 1)?;
-    let b = start(wb, "192.0.2.2/24", 2)?;
+    let (a, b) = net_pair(1500, false)?;
     let listeners: Vec<pila::net::TcpListener> = (0..LISTENERS)
         .map(|k| pila::net::TcpListener::bind_with_backlog(&b, to(9000 + k), 1024))
         .collect::<Result<_, _>>()

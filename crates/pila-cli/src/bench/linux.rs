@@ -7,7 +7,7 @@
 //! * `tap-*`: Linux to Linux over a veth pair between two namespaces, offloads off (the
 //!   figure) and on (an extra); pila to and from the kernel over a TAP in a namespace.
 
-use super::measure::{BLOCK, STALL, Taken, cpu_seconds, gbit_per_s, next_chunk, round_trips};
+use super::measure::{BLOCK, STALL, Taken, cpu_seconds, crr, gbit_per_s, join, next_chunk, rr};
 use super::{Scenario, Why};
 use pila::device::Tap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -199,10 +199,6 @@ fn io(what: &str) -> impl FnOnce(std::io::Error) -> String + '_ {
     move |e| format!("{what}: {e}")
 }
 
-fn join<T>(h: std::thread::JoinHandle<std::io::Result<T>>, what: &str) -> Result<T, String> {
-    h.join().map_err(|_| format!("the {what} thread panicked"))?.map_err(|e| format!("{what}: {e}"))
-}
-
 /// Reads one connection to its end: the bytes and the seconds from the first call on.
 fn read_to_end(stream: &mut TcpStream) -> std::io::Result<(u64, f64)> {
     let start = std::time::Instant::now();
@@ -260,57 +256,12 @@ fn loopback_transfer(bytes: u64, port: u16) -> Result<(u64, f64), String> {
 
 fn loopback_rr(rounds: u64) -> Result<Taken, String> {
     let listener = TcpListener::bind(at(PORT)).map_err(io("bind"))?;
-    let echo = std::thread::spawn(move || -> std::io::Result<()> {
-        let (mut s, _) = listener.accept()?;
-        s.set_nodelay(true)?;
-        s.set_read_timeout(Some(STALL))?;
-        let mut byte = [0_u8; 1];
-        while s.read(&mut byte)? == 1 {
-            s.write_all(&byte)?;
-        }
-        Ok(())
-    });
-    let mut s = TcpStream::connect(at(PORT)).map_err(io("connect"))?;
-    s.set_nodelay(true).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(STALL)).map_err(|e| e.to_string())?;
-    let mut times = Vec::with_capacity(usize::try_from(rounds).unwrap_or(0));
-    let mut byte = [7_u8; 1];
-    for _ in 0..rounds {
-        let t = std::time::Instant::now();
-        s.write_all(&byte).map_err(io("request"))?;
-        s.read_exact(&mut byte).map_err(io("response"))?;
-        times.push(t.elapsed().as_secs_f64());
-    }
-    drop(s);
-    join(echo, "echo")?;
-    Ok(round_trips(times))
+    rr(rounds, move || Ok(listener.accept()?.0), || TcpStream::connect(at(PORT)))
 }
 
 fn loopback_crr(conns: u64) -> Result<Taken, String> {
     let listener = TcpListener::bind(at(PORT)).map_err(io("bind"))?;
-    let server = std::thread::spawn(move || -> std::io::Result<()> {
-        for _ in 0..conns {
-            let (mut s, _) = listener.accept()?;
-            s.set_nodelay(true)?;
-            s.set_read_timeout(Some(STALL))?;
-            let mut byte = [0_u8; 1];
-            s.read_exact(&mut byte)?;
-            s.write_all(&byte)?;
-            while s.read(&mut byte)? != 0 {}
-        }
-        Ok(())
-    });
-    let start = std::time::Instant::now();
-    for i in 0..conns {
-        let mut s = TcpStream::connect(at(PORT)).map_err(|e| format!("connection {i}: {e}"))?;
-        s.set_nodelay(true).map_err(|e| e.to_string())?;
-        s.set_read_timeout(Some(STALL)).map_err(|e| e.to_string())?;
-        let mut byte = [7_u8; 1];
-        s.write_all(&byte).map_err(|e| format!("connection {i}: request: {e}"))?;
-        s.read_exact(&mut byte).map_err(|e| format!("connection {i}: response: {e}"))?;
-    }
-    join(server, "server")?;
-    Ok(Taken::new(conns as f64 / start.elapsed().as_secs_f64()))
+    crr(conns, move || Ok(listener.accept()?.0), || TcpStream::connect(at(PORT)))
 }
 
 /// The soft limit of open files of this process (`/proc/self/limits`; 1024 if unread).

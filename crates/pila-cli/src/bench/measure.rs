@@ -104,6 +104,122 @@ pub(crate) fn round_trips(mut secs: Vec<f64>) -> Taken {
     Taken::new(median).with("p99_us", p99)
 }
 
+/// Two `pila::net` stacks on a perfect `VirtualWire` with the given MTU; with `offload`,
+/// the wire carries their large TCP segments whole (segmentation offload, as a veth pair
+/// between offloading devices does).
+pub(crate) fn net_pair(
+    mtu: usize,
+    offload: bool,
+) -> Result<(pila::net::Stack, pila::net::Stack), String> {
+    let mut wire =
+        pila::device::WireConfig::default().with_medium(pila::device::Medium::Ethernet, mtu);
+    if offload {
+        wire = wire.with_segmentation_offload();
+    }
+    let (wa, wb) = pila::device::VirtualWire::pair(wire);
+    let start = |dev, cidr: &str, seed| {
+        pila::net::Stack::builder()
+            .device(dev)
+            .address(cidr)
+            .seed(seed)
+            // Room for 20,000 connections to one peer in TIME-WAIT (crr).
+            .configure(|c| c.ephemeral_ports = (1024, 65535))
+            .build()
+            .map_err(|e| format!("cannot start a stack: {e}"))
+    };
+    Ok((start(wa, "192.0.2.1/24", 1)?, start(wb, "192.0.2.2/24", 2)?))
+}
+
+/// A stream the `rr` and `crr` figures run over: `std::net`'s (Linux) or `pila::net`'s.
+pub(crate) trait Stream: std::io::Read + std::io::Write + Send + 'static {
+    /// Nagle off and reads bounded by [`STALL`], as both ends of a round trip want them.
+    fn tune(&self) -> std::io::Result<()>;
+}
+
+impl Stream for std::net::TcpStream {
+    fn tune(&self) -> std::io::Result<()> {
+        self.set_nodelay(true)?;
+        self.set_read_timeout(Some(STALL))
+    }
+}
+
+impl Stream for pila::net::TcpStream {
+    fn tune(&self) -> std::io::Result<()> {
+        self.set_nodelay(true)?;
+        self.set_read_timeout(Some(STALL))
+    }
+}
+
+/// The result of a worker thread, or why there is none.
+pub(crate) fn join<T>(
+    h: std::thread::JoinHandle<std::io::Result<T>>,
+    what: &str,
+) -> Result<T, String> {
+    h.join().map_err(|_| format!("the {what} thread panicked"))?.map_err(|e| format!("{what}: {e}"))
+}
+
+/// `rounds` round trips of 1 byte each way: a thread echoes on the stream `accept` gives,
+/// this one times each request and its response on the stream `connect` gives.
+pub(crate) fn rr<S: Stream, C: Stream>(
+    rounds: u64,
+    accept: impl FnOnce() -> std::io::Result<S> + Send + 'static,
+    connect: impl FnOnce() -> std::io::Result<C>,
+) -> Result<Taken, String> {
+    let echo = std::thread::spawn(move || -> std::io::Result<()> {
+        let mut s = accept()?;
+        s.tune()?;
+        let mut byte = [0_u8; 1];
+        while s.read(&mut byte)? == 1 {
+            s.write_all(&byte)?;
+        }
+        Ok(())
+    });
+    let mut s = connect().map_err(|e| format!("connect: {e}"))?;
+    s.tune().map_err(|e| e.to_string())?;
+    let mut times = Vec::with_capacity(usize::try_from(rounds).unwrap_or(0));
+    let mut byte = [7_u8; 1];
+    for _ in 0..rounds {
+        let t = std::time::Instant::now();
+        s.write_all(&byte).map_err(|e| format!("request: {e}"))?;
+        s.read_exact(&mut byte).map_err(|e| format!("response: {e}"))?;
+        times.push(t.elapsed().as_secs_f64());
+    }
+    drop(s);
+    join(echo, "echo")?;
+    Ok(round_trips(times))
+}
+
+/// `conns` times: connect, 1 byte each way, close; a thread serves each connection
+/// `accept` gives, and the client closes first (and holds TIME-WAIT), as a client of a web
+/// server does. Connections per second.
+pub(crate) fn crr<S: Stream, C: Stream>(
+    conns: u64,
+    mut accept: impl FnMut() -> std::io::Result<S> + Send + 'static,
+    mut connect: impl FnMut() -> std::io::Result<C>,
+) -> Result<Taken, String> {
+    let server = std::thread::spawn(move || -> std::io::Result<()> {
+        for _ in 0..conns {
+            let mut s = accept()?;
+            s.tune()?;
+            let mut byte = [0_u8; 1];
+            s.read_exact(&mut byte)?;
+            s.write_all(&byte)?;
+            while s.read(&mut byte)? != 0 {}
+        }
+        Ok(())
+    });
+    let start = std::time::Instant::now();
+    for i in 0..conns {
+        let mut s = connect().map_err(|e| format!("connection {i}: connect: {e}"))?;
+        s.tune().map_err(|e| e.to_string())?;
+        let mut byte = [7_u8; 1];
+        s.write_all(&byte).map_err(|e| format!("connection {i}: request: {e}"))?;
+        s.read_exact(&mut byte).map_err(|e| format!("connection {i}: response: {e}"))?;
+    }
+    join(server, "server")?;
+    Ok(Taken::new(conns as f64 / start.elapsed().as_secs_f64()))
+}
+
 /// The next piece of the repeated `block` to send once `sent` of `total` bytes have gone:
 /// from where `sent` falls in the block to the block's end or the transfer's, whichever
 /// comes first.

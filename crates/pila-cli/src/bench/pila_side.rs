@@ -2,10 +2,11 @@
 //! `VirtualWire`, and through the Sans-IO core (two `pila::stack::Stack`s in one thread,
 //! frames handed from one to the other).
 
-use super::measure::{BLOCK, STALL, Taken, cpu_seconds, gbit_per_s, next_chunk, round_trips};
+use super::measure::{
+    BLOCK, STALL, Taken, cpu_seconds, crr, gbit_per_s, join, net_pair, next_chunk, round_trips, rr,
+};
 use super::sans_io_pair::Pair;
 use super::{Scenario, Variant, Why};
-use pila::device::{Medium, VirtualWire, WireConfig};
 use pila::tcp::{RecvError, SendError};
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -42,32 +43,6 @@ pub(super) fn worker(
             return Err(Why::Skip(format!("no {} figure through {v:?} here", s.name())));
         }
     })
-}
-
-/// Two `pila::net` stacks on a perfect `VirtualWire` with the given MTU; with `offload`,
-/// the wire carries their large TCP segments whole (segmentation offload, as a veth pair
-/// between offloading devices does).
-fn net_pair(mtu: usize, offload: bool) -> Result<(pila::net::Stack, pila::net::Stack), String> {
-    let mut wire = WireConfig::default().with_medium(Medium::Ethernet, mtu);
-    if offload {
-        wire = wire.with_segmentation_offload();
-    }
-    let (wa, wb) = VirtualWire::pair(wire);
-    let start = |dev, cidr: &str, seed| {
-        pila::net::Stack::builder()
-            .device(dev)
-            .address(cidr)
-            .seed(seed)
-            // Room for 20,000 connections to one peer in TIME-WAIT (crr).
-            .configure(|c| c.ephemeral_ports = (1024, 65535))
-            .build()
-            .map_err(|e| format!("cannot start a stack: {e}"))
-    };
-    Ok((start(wa, "192.0.2.1/24", 1)?, start(wb, "192.0.2.2/24", 2)?))
-}
-
-fn join<T>(h: std::thread::JoinHandle<std::io::Result<T>>, what: &str) -> Result<T, String> {
-    h.join().map_err(|_| format!("the {what} thread panicked"))?.map_err(|e| format!("{what}: {e}"))
 }
 
 /// Bulk through `pila::net`: a writer thread (this one), a reader thread, two drivers; the
@@ -112,61 +87,14 @@ fn net_bulk(bytes: u64, mtu: usize, offload: bool) -> Result<(Taken, f64), Strin
 fn net_rr(rounds: u64) -> Result<Taken, String> {
     let (a, b) = net_pair(1500, false)?;
     let listener = pila::net::TcpListener::bind(&b, AT).map_err(|e| format!("bind: {e}"))?;
-    let echo = std::thread::spawn(move || -> std::io::Result<()> {
-        let (mut stream, _) = listener.accept()?;
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(STALL))?;
-        let mut byte = [0_u8; 1];
-        while stream.read(&mut byte)? == 1 {
-            stream.write_all(&byte)?;
-        }
-        Ok(())
-    });
-    let mut stream = pila::net::TcpStream::connect(&a, AT).map_err(|e| format!("connect: {e}"))?;
-    stream.set_nodelay(true).map_err(|e| e.to_string())?;
-    stream.set_read_timeout(Some(STALL)).map_err(|e| e.to_string())?;
-    let mut times = Vec::with_capacity(usize::try_from(rounds).unwrap_or(0));
-    let mut byte = [7_u8; 1];
-    for _ in 0..rounds {
-        let t = std::time::Instant::now();
-        stream.write_all(&byte).map_err(|e| format!("request: {e}"))?;
-        stream.read_exact(&mut byte).map_err(|e| format!("response: {e}"))?;
-        times.push(t.elapsed().as_secs_f64());
-    }
-    drop(stream);
-    join(echo, "echo")?;
-    Ok(round_trips(times))
+    rr(rounds, move || Ok(listener.accept()?.0), || pila::net::TcpStream::connect(&a, AT))
 }
 
 /// Connection after connection through `pila::net`: connect, one byte each way, close.
 fn net_crr(conns: u64) -> Result<Taken, String> {
     let (a, b) = net_pair(1500, false)?;
     let listener = pila::net::TcpListener::bind(&b, AT).map_err(|e| format!("bind: {e}"))?;
-    let server = std::thread::spawn(move || -> std::io::Result<()> {
-        for _ in 0..conns {
-            let (mut stream, _) = listener.accept()?;
-            stream.set_nodelay(true)?;
-            stream.set_read_timeout(Some(STALL))?;
-            let mut byte = [0_u8; 1];
-            stream.read_exact(&mut byte)?;
-            stream.write_all(&byte)?;
-            // The client closes first (and holds TIME-WAIT), as a client of a web server does.
-            while stream.read(&mut byte)? != 0 {}
-        }
-        Ok(())
-    });
-    let start = std::time::Instant::now();
-    for i in 0..conns {
-        let mut stream = pila::net::TcpStream::connect(&a, AT)
-            .map_err(|e| format!("connection {i}: connect: {e}"))?;
-        stream.set_nodelay(true).map_err(|e| e.to_string())?;
-        stream.set_read_timeout(Some(STALL)).map_err(|e| e.to_string())?;
-        let mut byte = [7_u8; 1];
-        stream.write_all(&byte).map_err(|e| format!("connection {i}: request: {e}"))?;
-        stream.read_exact(&mut byte).map_err(|e| format!("connection {i}: response: {e}"))?;
-    }
-    join(server, "server")?;
-    Ok(Taken::new(conns as f64 / start.elapsed().as_secs_f64()))
+    crr(conns, move || Ok(listener.accept()?.0), || pila::net::TcpStream::connect(&a, AT))
 }
 
 /// Bulk through the Sans-IO core, both ends in this thread.

@@ -91,10 +91,6 @@ pub(super) struct TunFd {
     offloads: Offloads,
 }
 
-/// The largest TCP payload pila hands the kernel in one segment to cut (TSO): a 64 KiB
-/// IPv4 datagram less its header and the largest TCP header.
-const TSO_MAX_PAYLOAD: usize = 65_535 - 20 - 60;
-
 impl TunFd {
     /// Binds to the device `name` (created when missing unless `exclusive` makes an existing
     /// one an error). An empty `name` lets the kernel choose one (`tap0`, `tun1`...).
@@ -304,7 +300,7 @@ fn negotiate(file: &File) -> Offloads {
     // SAFETY: TUNSETOFFLOAD takes its argument by value (an unsigned long of flags); no
     // memory is passed.
     let tso = unsafe { libc::ioctl(fd, libc::TUNSETOFFLOAD, features) } == 0;
-    Offloads { virtio_header: true, tcp_segmentation: if tso { TSO_MAX_PAYLOAD } else { 0 } }
+    if tso { Offloads::SEGMENTATION } else { Offloads { virtio_header: true, tcp_segmentation: 0 } }
 }
 
 /// Whether the kernel refused this one frame (the next may pass), rather than the device

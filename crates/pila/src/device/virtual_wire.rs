@@ -61,7 +61,7 @@ impl WireConfig {
     /// up to 64 KiB cross it whole.
     #[must_use]
     pub const fn with_segmentation_offload(mut self) -> Self {
-        self.offloads = Offloads { virtio_header: true, tcp_segmentation: 65_535 - 20 - 60 };
+        self.offloads = Offloads::SEGMENTATION;
         self
     }
 

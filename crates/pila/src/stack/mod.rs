@@ -101,6 +101,15 @@ pub struct Offloads {
 }
 
 impl Offloads {
+    /// The most TCP payload one segment for the device to cut may carry: a 64 KiB IPv4
+    /// datagram less its header and the largest TCP header.
+    pub const MAX_SEGMENT_PAYLOAD: usize = 65_535 - 20 - 60;
+
+    /// TCP segmentation offload as far as one IPv4 datagram goes, with the virtio-net
+    /// header it needs.
+    pub const SEGMENTATION: Self =
+        Self { virtio_header: true, tcp_segmentation: Self::MAX_SEGMENT_PAYLOAD };
+
     /// The largest frame the stack writes or reads on a link with these offloads whose IP
     /// MTU is `mtu` and whose link header takes `link` bytes.
     pub const fn max_frame_len(&self, mtu: usize, link: usize) -> usize {

@@ -12,10 +12,10 @@ use std::sync::Arc;
 
 use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
-use super::Medium;
 use super::ipv4::bump_ident;
 use super::slab::{Key, Slab};
 use super::{Error, Event, EventKind, ListenerHandle, SocketHandle, Stack, TTL, TcpHandle};
+use super::{Medium, Offloads};
 use crate::tcp::cookie::CookieJar;
 use crate::tcp::listener::Listener;
 use crate::tcp::{self, Connection, IsnGenerator, State};
@@ -550,9 +550,8 @@ impl Stack {
     fn insert_conn(&mut self, conn: Connection, tuple: Tuple, listener: Option<Key>) -> Key {
         let mut conn = conn;
         if self.config.offloads.tcp_segmentation > 0 {
-            // One IPv4 datagram holds at most 64 KiB: its header and the largest TCP header
-            // come off, whatever the device said.
-            let most = self.config.offloads.tcp_segmentation.min(65_535 - 20 - 60);
+            // One IPv4 datagram holds at most 64 KiB, whatever the device said.
+            let most = self.config.offloads.tcp_segmentation.min(Offloads::MAX_SEGMENT_PAYLOAD);
             conn.set_segmentation_offload(most);
         }
         let key = self.tcp.conns.insert(Box::new(TcpSlot {

@@ -29,6 +29,25 @@ pub(crate) const ALLOWED_PREFIXES: [&str; 2] = ["192.0.2.", "198.51.100."];
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// A kernel-side client: sends TOTAL pseudo-random bytes to HOST:PORT (the arguments) while reading the
+/// echo, then prints the SHA-256 of what it sent and of what came back.
+const ECHO_CLIENT: &str = r#"
+import hashlib, random, socket, sys, threading
+host, port, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+data = random.Random(5).randbytes(total)
+s = socket.create_connection((host, port), timeout=30)
+def send():
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+t = threading.Thread(target=send)
+t.start()
+back = hashlib.sha256()
+while chunk := s.recv(1 << 16):
+    back.update(chunk)
+t.join()
+print(hashlib.sha256(data).hexdigest(), back.hexdigest())
+"#;
+
 /// A network namespace that lives as long as this value.
 #[derive(Debug)]
 pub(crate) struct Netns {
@@ -117,6 +136,16 @@ impl Netns {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.name]).args(args);
         cmd
+    }
+
+    /// Has a kernel client in the lab send `total` pseudo-random bytes to `host`:`port`
+    /// while reading the echo, and checks that the echo is what it sent (by SHA-256).
+    pub(crate) fn kernel_echo(&self, host: &str, port: u16, total: usize) {
+        let (port, total) = (port.to_string(), total.to_string());
+        let out = self.run(&["python3", "-c", ECHO_CLIENT, host, &port, &total]);
+        let sums: Vec<&str> = out.split_whitespace().collect();
+        assert_eq!(sums.len(), 2, "{out}");
+        assert_eq!(sums[0], sums[1], "the echo differs from what the kernel sent");
     }
 
     /// Moves the interface `ifname` of this process's namespace into the lab. A TAP or TUN

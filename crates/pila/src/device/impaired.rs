@@ -10,7 +10,7 @@
 
 use super::impair::Impairments;
 use super::link::{Fate, Link, LinkStats};
-use super::{Capabilities, Device, DeviceWaker, FrameBatch, Readiness, WaitDevice};
+use super::{Capabilities, Device, DeviceWaker, FrameBatch, Readiness, Sleeper, WaitDevice};
 use crate::time::Instant;
 use std::io;
 
@@ -192,6 +192,12 @@ impl<D: WaitDevice> WaitDevice for Impaired<D> {
 
     fn readiness(&self) -> Readiness {
         self.inner.readiness()
+    }
+
+    /// The inner device's: a driver that sleeps on it passes the deadline of the frames
+    /// held here ([`poll_at`](Device::poll_at)) itself.
+    fn sleeper(&self) -> Option<Sleeper> {
+        self.inner.sleeper()
     }
 }
 

@@ -148,6 +148,65 @@ pub trait WaitDevice: Device + Send {
     fn readiness(&self) -> Readiness {
         Readiness::Wait
     }
+
+    /// A handle that waits as [`wait`](Self::wait) does, from any thread, without holding
+    /// the device. With one, a runtime can let other threads receive and transmit on the
+    /// device while its driver sleeps (`pila::net` lets an application thread send what its
+    /// own call queued, and poll for the answer). `None`, the default: only `wait` can wait,
+    /// and the driver keeps the device to itself. A wrapper forwards its inner device's.
+    fn sleeper(&self) -> Option<Sleeper> {
+        None
+    }
+}
+
+/// Waits on a device without holding it: [`WaitDevice::sleeper`]. Cheap to clone.
+///
+/// Its [`wait`](Self::wait) keeps the contract of [`WaitDevice::wait`]: it ends when frames
+/// may be ready, when the device's [`DeviceWaker`] fires (a wake-up given while nobody
+/// waits ends the next wait at once), or at the deadline, and may end early.
+#[derive(Clone)]
+pub struct Sleeper {
+    wait: Arc<dyn Fn(Option<std::time::Instant>) -> io::Result<()> + Send + Sync>,
+    polled: Option<Arc<dyn Fn(bool) + Send + Sync>>,
+}
+
+impl Sleeper {
+    /// A sleeper whose waits are calls to `wait`.
+    pub fn new(
+        wait: impl Fn(Option<std::time::Instant>) -> io::Result<()> + Send + Sync + 'static,
+    ) -> Self {
+        Self { wait: Arc::new(wait), polled: None }
+    }
+
+    /// Adds what the device does when a thread starts (`true`) or stops (`false`) polling
+    /// it for frames ([`polling`](Self::polling)).
+    #[must_use]
+    pub fn with_polling(mut self, polled: impl Fn(bool) + Send + Sync + 'static) -> Self {
+        self.polled = Some(Arc::new(polled));
+        self
+    }
+
+    /// Blocks until frames may be ready, the device's waker fires, or `deadline` passes.
+    pub fn wait(&self, deadline: Option<std::time::Instant>) -> io::Result<()> {
+        (self.wait)(deadline)
+    }
+
+    /// Says that a thread starts (`true`) or stops (`false`) polling the device for frames.
+    /// While one polls, a device may hold back the wake-up its frames give a sleeping
+    /// [`wait`](Self::wait) (the poller will receive them), and give it when the last poller
+    /// stops with frames still unreceived; a wake-up from the [`DeviceWaker`] is never held.
+    /// Calls come in pairs. A device that does nothing here is correct, only busier.
+    pub fn polling(&self, on: bool) {
+        if let Some(polled) = &self.polled {
+            polled(on);
+        }
+    }
+}
+
+impl fmt::Debug for Sleeper {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleeper").finish_non_exhaustive()
+    }
 }
 
 /// Ends a [`WaitDevice::wait`] from any thread; cheap to clone.
@@ -188,6 +247,10 @@ impl<D: WaitDevice + ?Sized> WaitDevice for Box<D> {
 
     fn readiness(&self) -> Readiness {
         (**self).readiness()
+    }
+
+    fn sleeper(&self) -> Option<Sleeper> {
+        (**self).sleeper()
     }
 }
 

@@ -5,7 +5,9 @@
 //! (`LINKTYPE_RAW`, 101, IPv4 or IPv6 by the version nibble) for an IP device, so Wireshark
 //! and tshark open it directly.
 
-use super::{Capabilities, Device, DeviceWaker, FrameBatch, Medium, Readiness, WaitDevice};
+use super::{
+    Capabilities, Device, DeviceWaker, FrameBatch, Medium, Readiness, Sleeper, WaitDevice,
+};
 use crate::time::Instant;
 use core::fmt;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
@@ -113,6 +115,10 @@ impl<D: WaitDevice> WaitDevice for Pcap<D> {
 
     fn readiness(&self) -> Readiness {
         self.inner.readiness()
+    }
+
+    fn sleeper(&self) -> Option<Sleeper> {
+        self.inner.sleeper()
     }
 }
 

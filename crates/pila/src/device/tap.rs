@@ -1,7 +1,7 @@
 //! A Linux TAP device: the kernel's virtual Ethernet interface, with pila on its wire side.
 
 use super::tuntap::{Kind, TunFd};
-use super::{Capabilities, Device, DeviceWaker, FrameBatch, Readiness, WaitDevice};
+use super::{Capabilities, Device, DeviceWaker, FrameBatch, Readiness, Sleeper, WaitDevice};
 use crate::time::Instant;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -98,6 +98,10 @@ impl WaitDevice for Tap {
 
     fn readiness(&self) -> Readiness {
         Readiness::Fd(self.fd.readiness())
+    }
+
+    fn sleeper(&self) -> Option<Sleeper> {
+        Some(self.fd.sleeper())
     }
 }
 

@@ -1,7 +1,7 @@
 //! A Linux TUN device: the kernel's virtual IP interface, with pila on its far side.
 
 use super::tuntap::{Kind, TunFd};
-use super::{Capabilities, Device, DeviceWaker, FrameBatch, Readiness, WaitDevice};
+use super::{Capabilities, Device, DeviceWaker, FrameBatch, Readiness, Sleeper, WaitDevice};
 use crate::time::Instant;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -95,6 +95,10 @@ impl WaitDevice for Tun {
 
     fn readiness(&self) -> Readiness {
         Readiness::Fd(self.fd.readiness())
+    }
+
+    fn sleeper(&self) -> Option<Sleeper> {
+        Some(self.fd.sleeper())
     }
 }
 

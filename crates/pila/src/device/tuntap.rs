@@ -18,7 +18,7 @@
 
 #![allow(unsafe_code)]
 
-use super::{Capabilities, DeviceWaker, FdReadiness, FrameBatch, Medium, Offloads};
+use super::{Capabilities, DeviceWaker, FdReadiness, FrameBatch, Medium, Offloads, Sleeper};
 use crate::wire::Checksums;
 use std::ffi::c_int;
 use std::fs::{File, OpenOptions};
@@ -223,33 +223,13 @@ impl TunFd {
 
     /// Blocks until the device has a frame to read, the waker fires, or `deadline` passes.
     pub(super) fn wait(&mut self, deadline: Option<std::time::Instant>) -> io::Result<()> {
-        let timeout = match deadline {
-            None => -1,
-            Some(deadline) => {
-                let left = deadline.saturating_duration_since(std::time::Instant::now());
-                // Round up, so a wait never ends just before its deadline.
-                let ms = left.as_nanos().div_ceil(1_000_000);
-                c_int::try_from(ms).unwrap_or(c_int::MAX)
-            }
-        };
-        let mut fds = [
-            libc::pollfd { fd: self.file.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: self.wake.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-        ];
-        // SAFETY: `fds` is an array of two initialised `pollfd`s, and its length is passed
-        // with it; both descriptors stay open for the call (owned by `self`).
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
-        if rc < 0 {
-            let e = io::Error::last_os_error();
-            // A signal only ends the wait early, which callers allow.
-            return if e.kind() == ErrorKind::Interrupted { Ok(()) } else { Err(e) };
-        }
-        if fds[1].revents & libc::POLLIN != 0 {
-            // Reset the eventfd's counter; the wake-up is consumed by this return.
-            let mut count = [0u8; 8];
-            let _ = (&*self.wake).read(&mut count);
-        }
-        Ok(())
+        wait_either(&self.file, &self.wake, deadline)
+    }
+
+    /// A sleeper that waits as [`wait`](Self::wait) does, on clones of the descriptors.
+    pub(super) fn sleeper(&self) -> Sleeper {
+        let (file, wake) = (Arc::clone(&self.file), Arc::clone(&self.wake));
+        Sleeper::new(move |deadline| wait_either(&file, &wake, deadline))
     }
 
     /// A waker that ends the current or next [`wait`](Self::wait).
@@ -373,6 +353,38 @@ fn control_socket() -> io::Result<OwnedFd> {
     }
     // SAFETY: `fd` was just returned by socket(2), is open, and nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Blocks until `file` has a frame to read, `wake` (an eventfd) is written to, or `deadline`
+/// passes; the wake-up is consumed by the return it causes.
+fn wait_either(file: &File, wake: &File, deadline: Option<std::time::Instant>) -> io::Result<()> {
+    let timeout = match deadline {
+        None => -1,
+        Some(deadline) => {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            // Round up, so a wait never ends just before its deadline.
+            let ms = left.as_nanos().div_ceil(1_000_000);
+            c_int::try_from(ms).unwrap_or(c_int::MAX)
+        }
+    };
+    let mut fds = [
+        libc::pollfd { fd: file.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+        libc::pollfd { fd: wake.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+    ];
+    // SAFETY: `fds` is an array of two initialised `pollfd`s, and its length is passed
+    // with it; both descriptors stay open for the call (borrowed for it).
+    let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        // A signal only ends the wait early, which callers allow.
+        return if e.kind() == ErrorKind::Interrupted { Ok(()) } else { Err(e) };
+    }
+    if fds[1].revents & libc::POLLIN != 0 {
+        // Reset the eventfd's counter; the wake-up is consumed by this return.
+        let mut count = [0u8; 8];
+        let _ = (&*wake).read(&mut count);
+    }
+    Ok(())
 }
 
 /// A non-blocking eventfd with its counter at zero.

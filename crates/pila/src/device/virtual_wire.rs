@@ -10,7 +10,7 @@ use super::impair::Impairments;
 use super::link::{Fate, Link, LinkStats};
 use super::{
     Capabilities, Device, DeviceWaker, FrameBatch, Medium, Offloads, Readiness, ReadySignal,
-    WaitDevice,
+    Sleeper, WaitDevice,
 };
 use crate::time::Instant;
 use crate::wire::Checksums;
@@ -117,6 +117,8 @@ impl VirtualWire {
                 ],
                 signals: [Signal::default(); 2],
                 wakers: [None, None],
+                sleeping: [0; 2],
+                polled: [0; 2],
             }),
             ready: [Condvar::new(), Condvar::new()],
         });
@@ -165,6 +167,11 @@ struct State {
     signals: [Signal; 2],
     /// The task polling each endpoint's [`ReadySignal`], woken when its signal is raised.
     wakers: [Option<Waker>; 2],
+    /// How many threads sleep in each endpoint's wait: nobody, no notification.
+    sleeping: [usize; 2],
+    /// How many threads poll each endpoint ([`Sleeper::polling`]): while any does, frames
+    /// sent toward it do not wake its sleepers.
+    polled: [usize; 2],
 }
 
 impl State {
@@ -176,7 +183,9 @@ impl State {
         } else {
             signal.woken = true;
         }
-        shared.ready[side].notify_all();
+        if self.sleeping[side] > 0 && (!frames || self.polled[side] == 0) {
+            shared.ready[side].notify_all();
+        }
         if let Some(waker) = self.wakers[side].take() {
             waker.wake();
         }
@@ -195,6 +204,48 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic elsewhere cannot leave the links unsound, only mid-update; carry on.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A thread starts or stops polling endpoint `side`; the last to stop gives the sleepers
+    /// the wake-up frames it did not receive would have given them.
+    fn polled(&self, side: usize, on: bool) {
+        let mut state = self.lock();
+        if on {
+            state.polled[side] += 1;
+            return;
+        }
+        state.polled[side] = state.polled[side].saturating_sub(1);
+        // Frames on their way count too: the poller may have looked before they were due.
+        let unreceived =
+            state.signals[side].frames || state.links[1 - side].next_arrival().is_some();
+        if state.polled[side] == 0 && unreceived && state.sleeping[side] > 0 {
+            self.ready[side].notify_all();
+        }
+    }
+
+    /// [`Endpoint::wait`] for endpoint `side`.
+    fn wait(&self, side: usize, deadline: Option<std::time::Instant>) -> bool {
+        let mut state = self.lock();
+        loop {
+            let signal = &mut state.signals[side];
+            if std::mem::take(&mut signal.woken) || signal.frames {
+                return true;
+            }
+            let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+            if left.is_some_and(|left| left.is_zero()) {
+                return false;
+            }
+            state.sleeping[side] += 1;
+            let ready = &self.ready[side];
+            state = match left {
+                None => ready.wait(state).unwrap_or_else(PoisonError::into_inner),
+                Some(left) => match ready.wait_timeout(state, left) {
+                    Ok((state, _)) => state,
+                    Err(poisoned) => poisoned.into_inner().0,
+                },
+            };
+            state.sleeping[side] -= 1;
+        }
     }
 }
 
@@ -228,27 +279,7 @@ impl Endpoint {
     /// did. A frame sent with a delay ends the wait when it is sent, not when it arrives: the
     /// caller then receives what is due and waits again until [`poll_at`](Device::poll_at).
     pub fn wait(&self, deadline: Option<std::time::Instant>) -> bool {
-        let mut state = self.shared.lock();
-        loop {
-            let signal = &mut state.signals[self.side];
-            if std::mem::take(&mut signal.woken) || signal.frames {
-                return true;
-            }
-            let ready = &self.shared.ready[self.side];
-            state = match deadline {
-                None => ready.wait(state).unwrap_or_else(PoisonError::into_inner),
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(std::time::Instant::now());
-                    if left.is_zero() {
-                        return false;
-                    }
-                    match ready.wait_timeout(state, left) {
-                        Ok((state, _)) => state,
-                        Err(poisoned) => poisoned.into_inner().0,
-                    }
-                }
-            };
-        }
+        self.shared.wait(self.side, deadline)
     }
 
     /// A handle that interrupts this endpoint's [`wait`](Self::wait) from any thread.
@@ -307,6 +338,16 @@ impl WaitDevice for Endpoint {
     fn waker(&self) -> DeviceWaker {
         let waker = Self::waker(self);
         DeviceWaker::new(move || waker.wake())
+    }
+
+    fn sleeper(&self) -> Option<Sleeper> {
+        let (shared, side) = (Arc::clone(&self.shared), self.side);
+        let polled = Arc::clone(&self.shared);
+        let sleeper = Sleeper::new(move |deadline| {
+            shared.wait(side, deadline);
+            Ok(())
+        });
+        Some(sleeper.with_polling(move |on| polled.polled(side, on)))
     }
 
     /// Raised, as [`wait`](Endpoint::wait) would return, when a frame was sent toward the

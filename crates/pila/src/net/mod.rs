@@ -20,13 +20,24 @@
 //! ```
 //!
 //! # How it runs
-//! [`StackBuilder::build`] starts one driver thread per stack. The thread owns the device and
-//! shares the Sans-IO stack with the socket handles behind one mutex. It loops: receive a
-//! batch of frames and hand them to the stack, run the timers that are due, write a batch of
-//! frames and transmit it, wake the sockets whose state changed, then sleep on the device
-//! until a frame comes, the next timer is due or an application call gives it work. A call
-//! that blocks (`accept`, `read`, `write` on a full buffer, `connect`, `recv_from`, `ping`)
-//! sleeps on its socket's own condition variable and is woken only for that socket.
+//! [`StackBuilder::build`] starts one driver thread per stack. The Sans-IO stack is shared
+//! with the socket handles behind one mutex. A *turn* receives a batch of frames and hands
+//! them to the stack, runs the timers that are due, writes a batch of frames and transmits
+//! it, and wakes the sockets whose state changed. The driver takes a turn, then sleeps on the
+//! device until a frame comes, the next timer is due or an application call gives it work.
+//!
+//! When the device can be waited on without being held ([`crate::device::WaitDevice::sleeper`]:
+//! the in-memory wire, TAP and TUN), the application's threads take turns too, with no
+//! hand-off to the driver thread:
+//! * a call that gives the stack work (`write`, `connect`, a close) takes a turn before it
+//!   returns, so its segments are on the device by then;
+//! * a call that blocks (`accept`, `read`, `write` on a full buffer, `connect`, `recv_from`,
+//!   `ping`) first polls for up to 50 µs, taking turns itself, and then sleeps on its
+//!   socket's own condition variable, to be woken only for that socket.
+//!
+//! The driver thread keeps the timers and the frames that come while nobody polls. A
+//! request and its response on one connection then cost no thread wake-up at all. Any other
+//! device is driven by the driver thread alone.
 //!
 //! Another thread ends a blocked call by shutting its socket down, as on Linux:
 //! [`TcpStream::shutdown`] wakes a blocked `read` (end-of-file, `Shutdown::Read`) or `write`

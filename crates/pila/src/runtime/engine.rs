@@ -1,26 +1,61 @@
-//! One turn of a driver, whichever way it waits, and the driver that waits on a thread of
-//! its own.
+//! One turn of a driver, whichever thread takes it, and the driver that waits on a thread
+//! of its own.
 //!
 //! A turn: the received batch into the stack, the timers that are due, a batch of frames
 //! out, events to the streams, wake-ups to the sockets the stack named. Both drivers — the
 //! thread here and the tokio task (`task.rs`) — run the same [`Engine::turn`]; they differ
 //! only in how they fill the receive batch and how they sleep between turns.
+//!
+//! # Turns on the application's threads
+//!
+//! A driver thread whose device can be slept on without being held
+//! ([`WaitDevice::sleeper`]) shares the device with the application ([`Io`]). Whoever
+//! holds it takes the turn:
+//!
+//! * a call that gave the stack work (a write, a connect, a close) takes a turn at once, so
+//!   its segments are on the device when the call returns — no hand-off to the driver;
+//! * a call that must wait polls for a while ([`BUSY_POLL`]) before it sleeps, taking turns
+//!   itself, so an answer that comes quickly is received by the thread that wants it.
+//!
+//! The device is held only for turns: a call that finds it taken waits for the turn to end
+//! (a poll tries again later).
+//!
+//! The driver thread still owns the timers. A turn on another thread can move the stack's
+//! next deadline earlier than the driver means to wake; it then kicks the driver, unless the
+//! driver wakes before that deadline anyway. While application threads take turns the
+//! driver wakes at least every [`ACTIVE_TICK`], so that only a deadline nearer than that
+//! costs a kick (a delayed ACK armed by every request of a request-response exchange does
+//! not); once a tick passes with no turn but its own, it sleeps until the deadline again.
 
 use super::now;
 use super::shared::{Ready, Shared, WaitKey};
-use crate::device::{Device, FrameBatch, WaitDevice};
-use crate::time::Instant;
+use crate::device::{Device, FrameBatch, Sleeper, WaitDevice};
+use crate::time::{Duration, Instant};
 use core::task::Waker;
 use std::io;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::thread::JoinHandle;
 
 /// How long a driver waits before trying a device that failed.
 pub(crate) const ERROR_BACKOFF: std::time::Duration = std::time::Duration::from_millis(10);
 
-/// A driver's working state: the shared stack and its reusable frame batches.
+/// How long a blocking call polls the device before it sleeps: about what two turns and a
+/// thread's wake-up cost, so that a peer answering at once is never slept through.
+pub(crate) const BUSY_POLL: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// While application threads take turns, the driver thread wakes at least this often to
+/// look at the timers.
+pub(crate) const ACTIVE_TICK: Duration = Duration::from_millis(10);
+
+/// Turns one application call takes in a row when batches come back full.
+const TURNS_PER_CALL: usize = 4;
+
+/// "No deadline", in [`Io::driver_until`].
+const NEVER: u64 = u64::MAX;
+
+/// A driver's working state: its reusable frame batches.
 pub(crate) struct Engine {
-    pub(crate) shared: Arc<Shared>,
     /// Frames received this turn; a driver fills it before [`turn`](Self::turn).
     pub(crate) rx: FrameBatch,
     /// Frames to transmit, filled by [`turn`](Self::turn).
@@ -38,6 +73,10 @@ pub(crate) struct Engine {
 pub(crate) struct Turn {
     /// When the stack or the device next needs a turn, at the latest.
     pub(crate) wake_at: Option<Instant>,
+    /// When the stack's next timer is due.
+    deadline: Option<Instant>,
+    /// When the next frame held inside the device comes due ([`Device::poll_at`]).
+    held: Option<Instant>,
     /// The last handle is gone and everything queued has been sent: stop.
     pub(crate) stop: bool,
     /// A batch came back full: there may be more right away, so turn again before sleeping.
@@ -47,11 +86,10 @@ pub(crate) struct Turn {
 }
 
 impl Engine {
-    pub(crate) fn new(shared: Arc<Shared>, device: &dyn Device) -> Self {
+    pub(crate) fn new(device: &dyn Device) -> Self {
         let caps = device.capabilities();
         let burst = caps.max_burst.max(1);
         Self {
-            shared,
             rx: FrameBatch::new(burst),
             tx: FrameBatch::new(burst),
             max_frame_len: caps.max_frame_len(),
@@ -60,14 +98,24 @@ impl Engine {
         }
     }
 
-    /// One turn at `now`, after the driver has put what it received in [`rx`](Self::rx)
-    /// (`rx_failed`: the device's receive failed): the stack's work, then the transmission.
-    pub(crate) fn turn(&mut self, now: Instant, device: &mut dyn Device, rx_failed: bool) -> Turn {
-        let (deadline, shutdown) = self.step(now);
+    /// One turn at `now` on `shared`'s stack, after the driver has put what it received in
+    /// [`rx`](Self::rx) (`rx_failed`: the device's receive failed): the stack's work, then
+    /// the transmission.
+    pub(crate) fn turn(
+        &mut self,
+        shared: &Shared,
+        now: Instant,
+        device: &mut dyn Device,
+        rx_failed: bool,
+    ) -> Turn {
+        let (deadline, shutdown) = self.step(shared, now);
         let tx_failed = !self.tx.is_empty() && device.transmit(now, &self.tx).is_err();
         let busy = self.rx.is_full() || self.tx.is_full();
+        let held = device.poll_at();
         Turn {
-            wake_at: crate::time::earliest(deadline, device.poll_at()),
+            wake_at: crate::time::earliest(deadline, held),
+            deadline,
+            held,
             stop: shutdown && !self.tx.is_full(),
             busy,
             failed: rx_failed || tx_failed,
@@ -78,8 +126,8 @@ impl Engine {
     /// and wake-ups out to the application. Returns the stack's next deadline and whether
     /// the stack is shutting down. The wakers the stack's changes released are woken after
     /// the lock is dropped, so a woken task on another thread does not find it taken.
-    fn step(&mut self, now: Instant) -> (Option<Instant>, bool) {
-        let mut guard = self.shared.lock();
+    fn step(&mut self, shared: &Shared, now: Instant) -> (Option<Instant>, bool) {
+        let mut guard = shared.lock();
         let state = &mut *guard;
         for frame in self.rx.iter() {
             state.stack.receive(now, frame);
@@ -112,24 +160,148 @@ impl Engine {
     }
 }
 
-/// Starts the driver of `shared`'s stack on a thread of its own, sleeping on `device`.
-pub(crate) fn spawn_thread(
-    shared: Arc<Shared>,
+/// The device of a stack driven by a thread, and its engine, for whichever thread takes a
+/// turn (see the module's documentation).
+pub(crate) struct Io {
+    turns: Mutex<Turns>,
+    /// Waits on the device without holding it; without one the driver sleeps holding the
+    /// device, and application calls kick it rather than take turns.
+    sleeper: Option<Sleeper>,
+    /// When the driver thread wakes at the latest, in microseconds of the runtime's clock
+    /// ([`NEVER`]: only for a frame or a kick). Written under the `turns` lock.
+    driver_until: AtomicU64,
+    /// Turns other threads took since the driver's last.
+    app_turns: AtomicU64,
+}
+
+/// What a turn needs: the engine and the device.
+struct Turns {
+    engine: Engine,
     device: Box<dyn WaitDevice>,
-) -> io::Result<JoinHandle<()>> {
+}
+
+impl Turns {
+    /// Receives what is ready, then takes a turn.
+    fn take(&mut self, shared: &Shared, now: Instant) -> Turn {
+        self.engine.rx.clear();
+        let rx_failed = self.device.receive(now, &mut self.engine.rx).is_err();
+        self.engine.turn(shared, now, &mut *self.device, rx_failed)
+    }
+}
+
+impl Io {
+    pub(crate) fn new(device: Box<dyn WaitDevice>) -> Self {
+        let sleeper = device.sleeper();
+        let engine = Engine::new(&*device);
+        Self {
+            turns: Mutex::new(Turns { engine, device }),
+            sleeper,
+            driver_until: AtomicU64::new(NEVER),
+            app_turns: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether application threads may take turns (the device has a sleeper).
+    pub(crate) const fn shared_with_callers(&self) -> bool {
+        self.sleeper.is_some()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Turns> {
+        // A turn that panicked left the engine's batches, which the next turn clears.
+        self.turns.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// `at` as [`Io::driver_until`] holds it.
+fn encode(at: Option<Instant>) -> u64 {
+    at.map_or(NEVER, |t| t.since_epoch().total_micros())
+}
+
+impl Shared {
+    /// Takes a turn on the calling thread, if this stack's device is shared with callers:
+    /// what the calling thread's call queued goes out now, and what has arrived comes in.
+    /// If another thread is taking a turn, `wait` waits for it to end (a turn is short),
+    /// else no turn is taken. Returns `None` if no turn was taken (the caller then kicks the
+    /// driver, or polls again), else whether frames were received.
+    ///
+    /// Must not be called with the state locked: a turn takes the lock.
+    pub(crate) fn turn_here(&self, wait: bool) -> Option<bool> {
+        let io = self.io()?;
+        if !io.shared_with_callers() {
+            return None;
+        }
+        let mut turns = match io.turns.try_lock() {
+            Ok(turns) => turns,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            // Shared with callers, the device is held only for turns, never for a sleep.
+            Err(TryLockError::WouldBlock) if wait => io.lock(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
+        let mut received = false;
+        let mut turn = None;
+        let mut now = now();
+        for _ in 0..TURNS_PER_CALL {
+            let taken = turns.take(self, now);
+            received |= !turns.engine.rx.is_empty();
+            turn = Some(taken);
+            if !taken.busy {
+                break;
+            }
+            now = super::now();
+        }
+        io.app_turns.fetch_add(1, Ordering::Relaxed);
+        let turn = turn?;
+        // The driver must be awake by the stack's next deadline and by the next frame the
+        // device holds back — not for a frame due already, of which the device tells its
+        // sleeper itself — and take over a batch still coming back full, or a failing device.
+        // The clock read after the turn is past the stamp of every frame the turn saw.
+        let after = super::now();
+        let held = turn.held.filter(|&t| t > after);
+        let wake_at = encode(crate::time::earliest(turn.deadline, held));
+        let until = io.driver_until.load(Ordering::Relaxed);
+        let late = wake_at < until;
+        if late {
+            io.driver_until.store(wake_at, Ordering::Relaxed);
+        }
+        drop(turns);
+        if late || turn.busy || turn.failed {
+            self.wake_driver();
+        }
+        Some(received)
+    }
+
+    /// Starts a blocking call's poll of the device, if its turns can take it: the device
+    /// is told (so that its frames need not wake the driver) until the returned guard goes.
+    pub(crate) fn start_polling(&self) -> Option<Polling<'_>> {
+        let sleeper = self.io()?.sleeper.as_ref()?;
+        sleeper.polling(true);
+        Some(Polling(sleeper))
+    }
+}
+
+/// A blocking call polling the device: [`Shared::start_polling`].
+pub(crate) struct Polling<'a>(&'a Sleeper);
+
+impl Drop for Polling<'_> {
+    fn drop(&mut self) {
+        self.0.polling(false);
+    }
+}
+
+/// Starts the driver of `shared`'s stack on a thread of its own; `shared` holds the device.
+pub(crate) fn spawn_thread(shared: Arc<Shared>) -> io::Result<JoinHandle<()>> {
     let name = format!("pila driver {}", shared.address);
-    let engine = Engine::new(shared, &*device);
-    std::thread::Builder::new().name(name).spawn(move || run_thread(engine, device))
+    std::thread::Builder::new().name(name).spawn(move || run_thread(&shared))
 }
 
 /// The thread's loop: receive a batch, take a turn, then sleep on the device until a frame
 /// comes, the next deadline or a kick, unless a batch came back full.
-fn run_thread(mut engine: Engine, mut device: Box<dyn WaitDevice>) {
+fn run_thread(shared: &Shared) {
+    let Some(io) = shared.io() else { return };
     loop {
+        let mut turns = io.lock();
         let now = now();
-        engine.rx.clear();
-        let rx_failed = device.receive(now, &mut engine.rx).is_err();
-        let turn = engine.turn(now, &mut *device, rx_failed);
+        let turn = turns.take(shared, now);
         if turn.stop {
             return;
         }
@@ -138,10 +310,25 @@ fn run_thread(mut engine: Engine, mut device: Box<dyn WaitDevice>) {
         }
         if turn.failed {
             // A failing device is retried, not spun on.
+            drop(turns);
             std::thread::sleep(ERROR_BACKOFF);
+            continue;
         }
-        let wake_at = turn.wake_at.map(|t| t.to_std(super::clock_epoch()));
-        if device.wait(wake_at).is_err() {
+        // Other threads took turns since the last one: look at the timers a tick from now,
+        // so that they need not kick for a deadline they moved earlier.
+        let active = io.app_turns.swap(0, Ordering::Relaxed) > 0;
+        let tick = active.then(|| now + ACTIVE_TICK);
+        let wake_at = crate::time::earliest(turn.wake_at, tick);
+        io.driver_until.store(encode(wake_at), Ordering::Relaxed);
+        let wake_at = wake_at.map(|t| t.to_std(super::clock_epoch()));
+        let waited = match &io.sleeper {
+            Some(sleeper) => {
+                drop(turns);
+                sleeper.wait(wake_at)
+            }
+            None => turns.device.wait(wake_at),
+        };
+        if waited.is_err() {
             std::thread::sleep(ERROR_BACKOFF);
         }
     }

@@ -17,6 +17,7 @@ pub(crate) mod socket;
 #[cfg(feature = "tokio")]
 pub(crate) mod task;
 
+use engine::Io;
 pub(crate) use engine::spawn_thread;
 
 use crate::stack::{self, Event};
@@ -133,7 +134,8 @@ pub(crate) fn start_thread(
     device: Box<dyn crate::device::WaitDevice>,
     address: crate::wire::Ipv4Addr,
 ) -> io::Result<Handle> {
-    let shared = Arc::new(Shared::new(stack, address, device.waker()));
-    let thread = spawn_thread(Arc::clone(&shared), device)?;
+    let kick = device.waker();
+    let shared = Arc::new(Shared::new(stack, address, kick, Some(Io::new(device))));
+    let thread = spawn_thread(Arc::clone(&shared))?;
     Ok(Handle::new(shared, Driver::Thread(Some(thread))))
 }

@@ -9,6 +9,7 @@
 //! list it took under it), so no wake-up falls between a failed attempt and the wait.
 
 use super::Event;
+use super::engine::{BUSY_POLL, Io};
 use super::socket::readiness;
 use crate::device::DeviceWaker;
 use crate::stack::{self, SocketHandle};
@@ -147,6 +148,9 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     /// Tells the driver there is work: ends its sleep.
     kick: DeviceWaker,
+    /// The device, for whichever thread takes a turn, when the driver is a thread (the
+    /// tokio task keeps its own).
+    io: Option<Io>,
     /// The stack's first address (for naming and the default MAC).
     pub(crate) address: Ipv4Addr,
     /// The next ICMP echo identifier to use.
@@ -206,7 +210,12 @@ impl State {
 
 impl Shared {
     /// The shared state of a new stack, whose driver `kick` wakes.
-    pub(crate) fn new(stack: stack::Stack, address: Ipv4Addr, kick: DeviceWaker) -> Self {
+    pub(crate) fn new(
+        stack: stack::Stack,
+        address: Ipv4Addr,
+        kick: DeviceWaker,
+        io: Option<Io>,
+    ) -> Self {
         Self {
             state: Mutex::new(State {
                 stack,
@@ -215,6 +224,7 @@ impl Shared {
                 shutdown: false,
             }),
             kick,
+            io,
             address,
             next_ping_ident: AtomicU16::new(0x7000 | (u16::from(address.octets()[3]) << 4)),
         }
@@ -227,9 +237,23 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Tells the driver an application call gave the stack work (data to send, a window to
-    /// reopen, a connection to open or close).
+    /// The device shared with callers, when the driver is a thread.
+    pub(super) const fn io(&self) -> Option<&Io> {
+        self.io.as_ref()
+    }
+
+    /// Gets done the work an application call gave the stack (data to send, a window to
+    /// reopen, a connection to open or close): in a turn on this thread where the device is
+    /// shared with callers, else by the driver, which this wakes. Called without the state
+    /// locked.
     pub(crate) fn kick(&self) {
+        if self.turn_here(true).is_none() {
+            self.wake_driver();
+        }
+    }
+
+    /// Ends the driver's sleep, so that it takes a turn.
+    pub(crate) fn wake_driver(&self) {
         self.kick.wake();
     }
 
@@ -237,7 +261,8 @@ impl Shared {
     /// blocking front end's wait.
     ///
     /// `attempt` gets the state under the lock and returns `None` to wait for the next change
-    /// that can help. Nonblocking, it runs once and `None` becomes `WouldBlock`; past
+    /// that can help. Where the device is shared with callers, the wait starts by polling it
+    /// for [`BUSY_POLL`], taking turns on this thread. Nonblocking, it runs once and `None` becomes `WouldBlock`; past
     /// `deadline` it becomes an error of kind `on_timeout`. The driver is not kicked: a
     /// caller whose attempt gave the stack work (queued data, freed buffer space) kicks it.
     pub(crate) fn block_on<T>(
@@ -248,6 +273,8 @@ impl Shared {
         on_timeout: io::ErrorKind,
         mut attempt: impl FnMut(&mut State) -> Option<io::Result<T>>,
     ) -> io::Result<T> {
+        let mut poll_until = None;
+        let mut polling = None;
         let mut state = self.lock();
         let result = loop {
             if let Some(result) = attempt(&mut state) {
@@ -256,10 +283,30 @@ impl Shared {
             if nonblocking {
                 break Err(io::ErrorKind::WouldBlock.into());
             }
-            let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+            let now = std::time::Instant::now();
+            let left = deadline.map(|d| d.saturating_duration_since(now));
             if left.is_some_and(|left| left.is_zero()) {
                 break Err(io::Error::new(on_timeout, "timed out"));
             }
+            // Before sleeping, poll a while: take turns here, so that an answer that comes
+            // at once is received by this thread, with no hand-off.
+            if poll_until.is_none() {
+                drop(state);
+                polling = self.start_polling();
+                poll_until = Some(polling.as_ref().map(|_| now + BUSY_POLL));
+                state = self.lock();
+                continue;
+            }
+            if poll_until.flatten().is_some_and(|until| now < until) {
+                drop(state);
+                if self.turn_here(false) != Some(true) {
+                    std::thread::yield_now();
+                }
+                state = self.lock();
+                continue;
+            }
+            // Asleep, this thread polls no more.
+            polling = None;
             let slot = state.slot(wait);
             slot.sleepers += 1;
             let condvar = Arc::clone(slot.condvar.get_or_insert_with(Arc::default));
@@ -273,6 +320,7 @@ impl Shared {
             slot.sleepers = slot.sleepers.saturating_sub(1);
         };
         drop(state);
+        drop(polling);
         result
     }
 
@@ -352,6 +400,7 @@ impl Shared {
         // Open event streams end.
         state.subscribers.clear();
         drop(state);
-        self.kick();
+        // Whoever else takes a turn, the driver must see the flag.
+        self.wake_driver();
     }
 }

@@ -47,10 +47,12 @@ pub(crate) fn start(
     };
     let kick = Arc::new(Kick::default());
     let kicker = Arc::clone(&kick);
-    let shared = Arc::new(Shared::new(stack, address, DeviceWaker::new(move || kicker.kick())));
+    let shared =
+        Arc::new(Shared::new(stack, address, DeviceWaker::new(move || kicker.kick()), None));
     let ended = Arc::new(Ended::default());
     let driver = TaskDriver {
-        engine: Engine::new(Arc::clone(&shared), &*device),
+        engine: Engine::new(&*device),
+        shared: Arc::clone(&shared),
         source,
         device,
         kick,
@@ -135,6 +137,7 @@ impl Kick {
 /// The task: the engine, the device and what it waits on.
 struct TaskDriver {
     engine: Engine,
+    shared: Arc<Shared>,
     source: Source,
     device: Box<dyn WaitDevice>,
     kick: Arc<Kick>,
@@ -163,7 +166,7 @@ impl Future for TaskDriver {
             let now = now();
             this.engine.rx.clear();
             let (rx_failed, more) = this.receive(cx, now);
-            let turn = this.engine.turn(now, &mut *this.device, rx_failed);
+            let turn = this.engine.turn(&this.shared, now, &mut *this.device, rx_failed);
             if turn.stop {
                 return Poll::Ready(());
             }

@@ -17,8 +17,8 @@
 //! * a call that must wait polls for a while ([`BUSY_POLL`]) before it sleeps, taking turns
 //!   itself, so an answer that comes quickly is received by the thread that wants it.
 //!
-//! The device is held only for turns: a call that finds it taken waits for the turn to end
-//! (a poll tries again later).
+//! The device is held only for turns. A call that finds it taken leaves a request, and
+//! whoever lets go of the device next takes one more turn for it; a poll tries again later.
 //!
 //! The driver thread still owns the timers. A turn on another thread can move the stack's
 //! next deadline earlier than the driver means to wake; it then kicks the driver, unless the
@@ -33,7 +33,7 @@ use crate::device::{Device, FrameBatch, Sleeper, WaitDevice};
 use crate::time::{Duration, Instant};
 use core::task::Waker;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::thread::JoinHandle;
 
@@ -172,6 +172,9 @@ pub(crate) struct Io {
     driver_until: AtomicU64,
     /// Turns other threads took since the driver's last.
     app_turns: AtomicU64,
+    /// A caller that queued work found the device taken: the next to let go of it takes
+    /// another turn ([`Shared::turn_here`]).
+    wanted: AtomicBool,
 }
 
 /// What a turn needs: the engine and the device.
@@ -198,6 +201,7 @@ impl Io {
             sleeper,
             driver_until: AtomicU64::new(NEVER),
             app_turns: AtomicU64::new(0),
+            wanted: AtomicBool::new(false),
         }
     }
 
@@ -220,23 +224,55 @@ fn encode(at: Option<Instant>) -> u64 {
 impl Shared {
     /// Takes a turn on the calling thread, if this stack's device is shared with callers:
     /// what the calling thread's call queued goes out now, and what has arrived comes in.
-    /// If another thread is taking a turn, `wait` waits for it to end (a turn is short),
-    /// else no turn is taken. Returns `None` if no turn was taken (the caller then kicks the
-    /// driver, or polls again), else whether frames were received.
+    ///
+    /// If another thread holds the device (it is mid-turn), `wanted` leaves it a request:
+    /// whoever lets go of the device next takes one more turn for this caller, so a call
+    /// that queued work never waits for a turn and never loses it. Without `wanted` (a poll)
+    /// nothing is left. Returns whether this thread took a turn and, if so, whether frames
+    /// were received.
     ///
     /// Must not be called with the state locked: a turn takes the lock.
-    pub(crate) fn turn_here(&self, wait: bool) -> Option<bool> {
+    pub(crate) fn turn_here(&self, wanted: bool) -> Option<bool> {
         let io = self.io()?;
         if !io.shared_with_callers() {
             return None;
         }
-        let mut turns = match io.turns.try_lock() {
-            Ok(turns) => turns,
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            // Shared with callers, the device is held only for turns, never for a sleep.
-            Err(TryLockError::WouldBlock) if wait => io.lock(),
-            Err(TryLockError::WouldBlock) => return None,
-        };
+        if wanted {
+            io.wanted.store(true, Ordering::Relaxed);
+        }
+        let mut received = None;
+        loop {
+            // Pairs with the fence after a holder lets go: either this thread finds the device
+            // free, or that holder finds the request.
+            fence(Ordering::SeqCst);
+            let turns = match io.turns.try_lock() {
+                Ok(turns) => turns,
+                Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => break,
+            };
+            io.wanted.store(false, Ordering::Relaxed);
+            let got = self.take_turns(io, turns);
+            received = Some(received.unwrap_or(false) || got);
+            fence(Ordering::SeqCst);
+            if !io.wanted.load(Ordering::Relaxed) {
+                break;
+            }
+        }
+        received
+    }
+
+    /// Takes turns while a request another thread left is pending (after the driver has let
+    /// go of the device).
+    fn relay_wanted(&self, io: &Io) {
+        fence(Ordering::SeqCst);
+        if io.wanted.load(Ordering::Relaxed) {
+            self.turn_here(false);
+        }
+    }
+
+    /// Turns on `turns` (more than one while batches come back full), then what the driver
+    /// must know of them; lets go of the device. Returns whether frames were received.
+    fn take_turns(&self, io: &Io, mut turns: MutexGuard<'_, Turns>) -> bool {
         let mut received = false;
         let mut turn = None;
         let mut now = now();
@@ -250,7 +286,7 @@ impl Shared {
             now = super::now();
         }
         io.app_turns.fetch_add(1, Ordering::Relaxed);
-        let turn = turn?;
+        let Some(turn) = turn else { return received };
         // The driver must be awake by the stack's next deadline and by the next frame the
         // device holds back — not for a frame due already, of which the device tells its
         // sleeper itself — and take over a batch still coming back full, or a failing device.
@@ -267,7 +303,12 @@ impl Shared {
         if late || turn.busy || turn.failed {
             self.wake_driver();
         }
-        Some(received)
+        received
+    }
+
+    /// Whether application threads take turns on this stack's device.
+    pub(crate) fn polls(&self) -> bool {
+        self.io().is_some_and(Io::shared_with_callers)
     }
 
     /// Starts a blocking call's poll of the device, if its turns can take it: the device
@@ -306,11 +347,14 @@ fn run_thread(shared: &Shared) {
             return;
         }
         if turn.busy {
+            drop(turns);
+            shared.relay_wanted(io);
             continue;
         }
         if turn.failed {
             // A failing device is retried, not spun on.
             drop(turns);
+            shared.relay_wanted(io);
             std::thread::sleep(ERROR_BACKOFF);
             continue;
         }
@@ -324,6 +368,7 @@ fn run_thread(shared: &Shared) {
         let waited = match &io.sleeper {
             Some(sleeper) => {
                 drop(turns);
+                shared.relay_wanted(io);
                 sleeper.wait(wake_at)
             }
             None => turns.device.wait(wake_at),
@@ -331,5 +376,66 @@ fn run_thread(shared: &Shared) {
         if waited.is_err() {
             std::thread::sleep(ERROR_BACKOFF);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::{Endpoint, VirtualWire, WireConfig};
+    use crate::wire::Ipv4Addr;
+
+    /// A stack on one end of a wire, shared with callers, with a datagram queued for a
+    /// neighbour (its ARP request is the frame the next turn sends); and the other end.
+    fn shared_with_work() -> (Shared, Endpoint) {
+        let (a, b) = VirtualWire::pair(WireConfig::default());
+        let config = crate::stack::Config {
+            addresses: vec!["192.0.2.1/24".parse().unwrap()],
+            seed: Some(1),
+            ..crate::stack::Config::default()
+        };
+        let stack = crate::stack::Stack::new(config).unwrap();
+        let kick = WaitDevice::waker(&a);
+        let io = Io::new(Box::new(a));
+        let shared = Shared::new(stack, Ipv4Addr::new(192, 0, 2, 1), kick, Some(io));
+        let mut state = shared.lock();
+        let udp = state.stack.udp_bind("192.0.2.1:9".parse().unwrap()).unwrap();
+        state.stack.udp_send_to(now(), udp, b"x", "192.0.2.2:9".parse().unwrap()).unwrap();
+        drop(state);
+        (shared, b)
+    }
+
+    fn frames_at(end: &mut Endpoint) -> usize {
+        let mut batch = FrameBatch::new(16);
+        end.receive(Instant::from_micros(u64::MAX / 2), &mut batch).unwrap()
+    }
+
+    #[test]
+    fn a_turn_wanted_while_the_device_is_taken_is_taken_by_whoever_lets_go() {
+        let (shared, mut peer) = shared_with_work();
+        let io = shared.io().unwrap();
+        let held = io.lock();
+        // Another thread is mid-turn: the caller neither waits nor takes a turn...
+        assert_eq!(shared.turn_here(true), None);
+        assert_eq!(frames_at(&mut peer), 0);
+        // ...and the holder, letting go, takes the turn it asked for.
+        drop(held);
+        shared.relay_wanted(io);
+        assert_eq!(frames_at(&mut peer), 1, "the queued work went out");
+        assert!(!io.wanted.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn a_poll_that_finds_the_device_taken_leaves_nothing() {
+        let (shared, mut peer) = shared_with_work();
+        let io = shared.io().unwrap();
+        let held = io.lock();
+        assert_eq!(shared.turn_here(false), None);
+        drop(held);
+        shared.relay_wanted(io);
+        assert_eq!(frames_at(&mut peer), 0, "no turn was asked for");
+        // A turn on a free device needs no request.
+        assert_eq!(shared.turn_here(false), Some(false));
+        assert_eq!(frames_at(&mut peer), 1);
     }
 }

@@ -247,7 +247,9 @@ impl Shared {
     /// shared with callers, else by the driver, which this wakes. Called without the state
     /// locked.
     pub(crate) fn kick(&self) {
-        if self.turn_here(true).is_none() {
+        if self.polls() {
+            self.turn_here(true);
+        } else {
             self.wake_driver();
         }
     }

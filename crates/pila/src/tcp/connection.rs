@@ -5,8 +5,6 @@
 //! [`Connection::poll_timeout`], drain [`Connection::poll_event`]. Nothing here reads a clock,
 //! does I/O or draws randomness: the ISN is an argument.
 
-use std::collections::VecDeque;
-
 use core::fmt;
 use core::net::SocketAddr;
 use std::sync::Arc;
@@ -31,6 +29,38 @@ pub enum Event {
     Closed,
     /// The connection failed; [`Event::Closed`] follows.
     Error(Error),
+}
+
+/// The events not yet polled, in order. Each kind comes at most once in a connection's life
+/// ([`Event::Connected`], [`Event::PeerClosed`], [`Event::Error`], [`Event::Closed`]), so
+/// four slots hold them all, in the connection itself.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Events {
+    slots: [Option<Event>; 4],
+    head: u8,
+    len: u8,
+}
+
+impl Events {
+    pub(super) fn push(&mut self, event: Event) {
+        debug_assert!(self.len < 4, "a fifth event: {event:?}");
+        if let Some(slot) = self.slots.get_mut(usize::from((self.head + self.len) % 4)) {
+            if self.len < 4 {
+                *slot = Some(event);
+                self.len += 1;
+            }
+        }
+    }
+
+    fn pop(&mut self) -> Option<Event> {
+        if self.len == 0 {
+            return None;
+        }
+        let event = self.slots[usize::from(self.head)].take();
+        self.head = (self.head + 1) % 4;
+        self.len -= 1;
+        event
+    }
 }
 
 /// Why a connection failed.
@@ -188,7 +218,7 @@ pub struct Connection {
     pub(super) snd: Sender,
     pub(super) rcv: Receiver,
     pub(super) timers: Timers,
-    pub(super) events: VecDeque<Event>,
+    pub(super) events: Events,
     pub(super) error: Option<Error>,
     pub(super) stats: Stats,
     /// SACK negotiated (both SYNs carried SACK-permitted).
@@ -230,7 +260,7 @@ impl Connection {
             snd: Sender::new(iss, &config),
             rcv: Receiver::new(&config),
             timers: Timers::default(),
-            events: VecDeque::new(),
+            events: Events::default(),
             error: None,
             stats: Stats::default(),
             sack_ok: false,
@@ -368,7 +398,7 @@ impl Connection {
 
     /// The next event for the application.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.events.pop()
     }
 
     /// Queues `data` for sending; returns how much fit in the send buffer.
@@ -622,13 +652,13 @@ impl Connection {
         self.timers.clear_all();
         if let Some(e) = error {
             self.error = Some(e);
-            self.events.push_back(Event::Error(e));
+            self.events.push(Event::Error(e));
             // RFC 9293 §3.10.7.4: a reset flushes queued data both ways.
             self.snd.discard();
             self.rcv.discard();
         }
         self.snd.release_buffer();
-        self.events.push_back(Event::Closed);
+        self.events.push(Event::Closed);
     }
 
     /// Enters TIME-WAIT and starts its 2·MSL timer (RFC 9293 §3.10.7.4).
@@ -642,7 +672,7 @@ impl Connection {
     /// The handshake completed.
     pub(super) fn enter_established(&mut self, now: Instant) {
         self.transition(if self.snd.fin_queued() { State::FinWait1 } else { State::Established });
-        self.events.push_back(Event::Connected);
+        self.events.push(Event::Connected);
         self.snd.on_established(&self.config);
         self.restart_keepalive(now);
     }
@@ -709,5 +739,23 @@ impl Connection {
         self.challenge_window.1 += 1;
         self.stats.challenge_acks_sent += 1;
         self.rcv.request_ack();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Error, Event, Events};
+
+    #[test]
+    fn events_come_out_in_the_order_they_went_in_around_the_ring() {
+        let mut events = Events::default();
+        events.push(Event::Connected);
+        assert_eq!(events.pop(), Some(Event::Connected));
+        // The head has moved: the four kinds still fit, and come out in order.
+        let all = [Event::PeerClosed, Event::Error(Error::Reset), Event::Closed, Event::Connected];
+        all.iter().for_each(|&e| events.push(e));
+        let out: Vec<_> = std::iter::from_fn(|| events.pop()).collect();
+        assert_eq!(out, all);
+        assert_eq!(events.pop(), None);
     }
 }

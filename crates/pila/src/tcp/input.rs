@@ -420,7 +420,7 @@ impl Connection {
             self.timers.set_if_idle(Timer::DelayedAck, now + delay);
         }
         if text.fin {
-            self.events.push_back(Event::PeerClosed);
+            self.events.push(Event::PeerClosed);
             self.on_fin(now);
         }
     }

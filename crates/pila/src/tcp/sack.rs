@@ -17,8 +17,17 @@ use crate::wire::tcp::{SackBlock, SackBlocks, SeqNumber};
 pub(crate) const MAX_RANGES: usize = 512;
 
 /// The SACKed ranges beyond `SND.UNA`, sorted, disjoint and not touching.
+///
+/// The lists live in a box made at the first SACK block that counts and given back once no
+/// range is left, so a connection that sees no loss holds none of them.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Scoreboard {
+    lists: Option<Box<Lists>>,
+}
+
+/// What a [`Scoreboard`] holds while it has ranges.
+#[derive(Clone, Debug, Default)]
+struct Lists {
     ranges: Vec<SackBlock>,
     /// The bytes `ranges` cover, kept as they change.
     sacked: usize,
@@ -35,9 +44,8 @@ impl Scoreboard {
 
     /// Nothing is in flight: gives back the lists' memory once they are empty.
     pub(crate) fn release_when_empty(&mut self) {
-        if self.ranges.is_empty() {
-            self.ranges = Vec::new();
-            self.touched = Vec::new();
+        if self.lists.as_ref().is_some_and(|l| l.ranges.is_empty()) {
+            self.lists = None;
         }
     }
 
@@ -54,12 +62,58 @@ impl Scoreboard {
         snd_nxt: SeqNumber,
         blocks: &SackBlocks,
     ) -> usize {
+        if self.lists.is_none() && !blocks.into_iter().any(|b| counts(b, snd_una, snd_nxt)) {
+            return 0;
+        }
+        self.lists.get_or_insert_with(Box::default).update(snd_una, snd_nxt, blocks)
+    }
+
+    /// The cumulative ACK moved to `snd_una`: forgets the ranges it covers.
+    pub(crate) fn on_ack(&mut self, snd_una: SeqNumber) {
+        if let Some(lists) = self.lists.as_deref_mut() {
+            lists.on_ack(snd_una);
+        }
+    }
+
+    /// The SACKed ranges, lowest first.
+    #[cfg(test)]
+    pub(crate) fn ranges(&self) -> impl Iterator<Item = SackBlock> + '_ {
+        self.lists.iter().flat_map(|l| l.ranges.iter().copied())
+    }
+
+    /// A byte of each range the last [`update`](Self::update) grew or added; the ranges
+    /// are found with [`range_from`](Self::range_from).
+    pub(crate) fn touched(&self) -> &[SeqNumber] {
+        self.lists.as_ref().map_or(&[], |l| &l.touched)
+    }
+
+    /// The first range that ends beyond `seq` (so holds it, or lies above it), if any.
+    pub(crate) fn range_from(&self, seq: SeqNumber) -> Option<SackBlock> {
+        let ranges = &self.lists.as_ref()?.ranges;
+        let i = ranges.partition_point(|&(_, right)| right <= seq);
+        ranges.get(i).copied()
+    }
+
+    /// The number of bytes SACKed.
+    pub(crate) fn sacked_bytes(&self) -> usize {
+        self.lists.as_ref().map_or(0, |l| l.sacked)
+    }
+}
+
+/// RFC 2018 §3 edges: whether the block `[left, right)` is a real range within
+/// (SND.UNA, SND.NXT].
+fn counts((left, right): SackBlock, snd_una: SeqNumber, snd_nxt: SeqNumber) -> bool {
+    left < right && right > snd_una && right <= snd_nxt
+}
+
+impl Lists {
+    /// [`Scoreboard::update`].
+    fn update(&mut self, snd_una: SeqNumber, snd_nxt: SeqNumber, blocks: &SackBlocks) -> usize {
         self.on_ack(snd_una);
         self.touched.clear();
         let mut newly = 0;
         for (left, right) in blocks {
-            // RFC 2018 §3 edges: [left, right) must be a real range within (SND.UNA, SND.NXT].
-            if !(left < right && right > snd_una && right <= snd_nxt) {
+            if !counts((left, right), snd_una, snd_nxt) {
                 continue;
             }
             let n = self.insert(left.max(snd_una), right);
@@ -72,8 +126,8 @@ impl Scoreboard {
         newly
     }
 
-    /// The cumulative ACK moved to `snd_una`: forgets the ranges it covers.
-    pub(crate) fn on_ack(&mut self, snd_una: SeqNumber) {
+    /// [`Scoreboard::on_ack`].
+    fn on_ack(&mut self, snd_una: SeqNumber) {
         let covered = self.ranges.iter().take_while(|&&(_, right)| right <= snd_una).count();
         for (left, right) in self.ranges.drain(..covered) {
             self.sacked -= len(left, right);
@@ -84,29 +138,6 @@ impl Scoreboard {
                 first.0 = snd_una;
             }
         }
-    }
-
-    /// The SACKed ranges, lowest first.
-    #[cfg(test)]
-    pub(crate) fn ranges(&self) -> impl Iterator<Item = SackBlock> + '_ {
-        self.ranges.iter().copied()
-    }
-
-    /// A byte of each range the last [`update`](Self::update) grew or added; the ranges
-    /// are found with [`range_from`](Self::range_from).
-    pub(crate) fn touched(&self) -> &[SeqNumber] {
-        &self.touched
-    }
-
-    /// The first range that ends beyond `seq` (so holds it, or lies above it), if any.
-    pub(crate) fn range_from(&self, seq: SeqNumber) -> Option<SackBlock> {
-        let i = self.ranges.partition_point(|&(_, right)| right <= seq);
-        self.ranges.get(i).copied()
-    }
-
-    /// The number of bytes SACKed.
-    pub(crate) fn sacked_bytes(&self) -> usize {
-        self.sacked
     }
 
     /// Adds `[left, right)` (within the window), merging with what it overlaps or touches.
@@ -314,19 +345,19 @@ mod tests {
             let l = 1000 + 200 * i;
             assert_eq!(sb.update(seq(0), seq(1_000_000), &blocks(&[(l, l + 100)])), 100);
         }
-        assert_eq!(sb.ranges.len(), MAX_RANGES);
+        assert_eq!(sb.ranges().count(), MAX_RANGES);
         let top = highest_sacked(&sb);
         // One range more above all: it is the one forgotten.
         assert_eq!(sb.update(seq(0), seq(1_000_000), &blocks(&[(500_000, 500_100)])), 0);
         assert_eq!(highest_sacked(&sb), top);
         // One range more in between: the highest range makes room for it.
         assert_eq!(sb.update(seq(0), seq(1_000_000), &blocks(&[(100, 200)])), 100);
-        assert_eq!(sb.ranges.len(), MAX_RANGES);
-        assert_eq!(sb.ranges.first(), Some(&(seq(100), seq(200))));
+        assert_eq!(sb.ranges().count(), MAX_RANGES);
+        assert_eq!(sb.ranges().next(), Some((seq(100), seq(200))));
         assert_eq!(highest_sacked(&sb), top.map(|t| t - 200));
         // Blocks that merge still work when full.
         assert_eq!(sb.update(seq(0), seq(1_000_000), &blocks(&[(1100, 1200)])), 100);
-        assert_eq!(sb.ranges.len(), MAX_RANGES - 1);
+        assert_eq!(sb.ranges().count(), MAX_RANGES - 1);
         // The running total follows the forgotten and merged ranges.
         let total: usize = sb.ranges().map(|(l, r)| len(l, r)).sum();
         assert_eq!(sb.sacked_bytes(), total);
@@ -428,7 +459,7 @@ mod tests {
                     }
                     Op::Send(n) => model.sacked.extend(std::iter::repeat_n(false, n)),
                 }
-                prop_assert!(sb.ranges.len() <= MAX_RANGES);
+                prop_assert!(sb.ranges().count() <= MAX_RANGES);
 
                 let (una, nxt, w) = (seq(model.una), seq(model.nxt()), model.sacked.len());
                 prop_assert_eq!(sb.sacked_bytes(), model.sacked.iter().filter(|&&b| b).count());

@@ -30,7 +30,8 @@
 //! the in-memory wire, TAP and TUN), the application's threads take turns too, with no
 //! hand-off to the driver thread:
 //! * a call that gives the stack work (`write`, `connect`, a close) takes a turn before it
-//!   returns, so its segments are on the device by then;
+//!   returns, so its segments are on the device by then (if another thread is mid-turn,
+//!   the call does not wait: that thread takes one more turn for it as it lets go);
 //! * a call that blocks (`accept`, `read`, `write` on a full buffer, `connect`, `recv_from`,
 //!   `ping`) first polls for up to 50 µs, taking turns itself, and then sleeps on its
 //!   socket's own condition variable, to be woken only for that socket.

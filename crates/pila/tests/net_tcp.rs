@@ -2,7 +2,7 @@
 
 mod net_util;
 
-use net_util::{IP_A, IP_B, pair, within};
+use net_util::{IP_A, IP_B, pair, within, write_and_read_back};
 use pila::net::{EventKind, TcpListener, TcpStream};
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, SocketAddrV4};
@@ -40,13 +40,7 @@ fn connect_accept_and_echo() {
         assert!((49152..=65535).contains(&local_port), "ephemeral port {local_port}");
         let message: Vec<u8> = (0..100_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
         // Write from one thread while reading on this one, through `&TcpStream`.
-        let echoed = std::thread::scope(|s| {
-            s.spawn(|| (&client).write_all(&message).unwrap());
-            let mut echoed = vec![0u8; message.len()];
-            (&client).read_exact(&mut echoed).unwrap();
-            echoed
-        });
-        assert_eq!(echoed, message);
+        assert_eq!(write_and_read_back(&client, &message), message);
         let info = client.tcp_info().unwrap();
         assert_eq!(info.state, pila::tcp::State::Established);
         assert_eq!(info.bytes_received, message.len() as u64);

@@ -4,7 +4,7 @@
 
 mod net_util;
 
-use net_util::{IP_B, within};
+use net_util::{IP_B, pair_on, within, write_and_read_back};
 use pila::device::{
     Capabilities, Device, DeviceWaker, FrameBatch, Sleeper, VirtualWire, WaitDevice, WireConfig,
 };
@@ -84,8 +84,7 @@ fn spied_pair(share: bool) -> (Stack, Stack, Arc<Seen>) {
     let (a, b) = VirtualWire::pair(WireConfig::default());
     let seen = Arc::new(Seen::default());
     let a = Spy { inner: a, seen: Arc::clone(&seen), share };
-    let a = Stack::builder().device(a).address("192.0.2.1/24").seed(1).build().unwrap();
-    let b = Stack::builder().device(b).address("192.0.2.2/24").seed(2).build().unwrap();
+    let (a, b) = pair_on(a, b, |builder| builder);
     (a, b, seen)
 }
 
@@ -143,13 +142,7 @@ fn a_device_without_a_sleeper_is_driven_by_the_driver_thread_alone() {
         let client = TcpStream::connect(&a, at_b(7)).unwrap();
         client.set_nodelay(true).unwrap();
         let message: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
-        let echoed = std::thread::scope(|s| {
-            s.spawn(|| (&client).write_all(&message).unwrap());
-            let mut echoed = vec![0u8; message.len()];
-            (&client).read_exact(&mut echoed).unwrap();
-            echoed
-        });
-        assert_eq!(echoed, message);
+        assert_eq!(write_and_read_back(&client, &message), message);
         drop(client);
         server.join().unwrap();
         let senders = seen.senders();

@@ -200,6 +200,14 @@ struct Signal {
     woken: bool,
 }
 
+impl Signal {
+    /// Whether a wait ends now: frames are ready, or the waker fired (a wake-up is used
+    /// up by the wait it ends).
+    fn take_ready(&mut self) -> bool {
+        std::mem::take(&mut self.woken) || self.frames
+    }
+}
+
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic elsewhere cannot leave the links unsound, only mid-update; carry on.
@@ -227,8 +235,7 @@ impl Shared {
     fn wait(&self, side: usize, deadline: Option<std::time::Instant>) -> bool {
         let mut state = self.lock();
         loop {
-            let signal = &mut state.signals[side];
-            if std::mem::take(&mut signal.woken) || signal.frames {
+            if state.signals[side].take_ready() {
                 return true;
             }
             let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
@@ -356,8 +363,7 @@ impl WaitDevice for Endpoint {
         let (shared, side) = (Arc::clone(&self.shared), self.side);
         Readiness::Signal(ReadySignal::new(move |waker| {
             let mut state = shared.lock();
-            let signal = &mut state.signals[side];
-            if std::mem::take(&mut signal.woken) || signal.frames {
+            if state.signals[side].take_ready() {
                 return true;
             }
             match &mut state.wakers[side] {

@@ -71,8 +71,6 @@ pub(crate) struct Engine {
 /// What a turn leaves for the driver to do.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Turn {
-    /// When the stack or the device next needs a turn, at the latest.
-    pub(crate) wake_at: Option<Instant>,
     /// When the stack's next timer is due.
     deadline: Option<Instant>,
     /// When the next frame held inside the device comes due ([`Device::poll_at`]).
@@ -83,6 +81,13 @@ pub(crate) struct Turn {
     pub(crate) busy: bool,
     /// The device failed to receive or transmit: back off before the next try.
     pub(crate) failed: bool,
+}
+
+impl Turn {
+    /// When the stack or the device next needs a turn, at the latest.
+    pub(crate) fn wake_at(&self) -> Option<Instant> {
+        crate::time::earliest(self.deadline, self.held)
+    }
 }
 
 impl Engine {
@@ -111,11 +116,9 @@ impl Engine {
         let (deadline, shutdown) = self.step(shared, now);
         let tx_failed = !self.tx.is_empty() && device.transmit(now, &self.tx).is_err();
         let busy = self.rx.is_full() || self.tx.is_full();
-        let held = device.poll_at();
         Turn {
-            wake_at: crate::time::earliest(deadline, held),
             deadline,
-            held,
+            held: device.poll_at(),
             stop: shutdown && !self.tx.is_full(),
             busy,
             failed: rx_failed || tx_failed,
@@ -273,20 +276,16 @@ impl Shared {
     /// Turns on `turns` (more than one while batches come back full), then what the driver
     /// must know of them; lets go of the device. Returns whether frames were received.
     fn take_turns(&self, io: &Io, mut turns: MutexGuard<'_, Turns>) -> bool {
-        let mut received = false;
-        let mut turn = None;
-        let mut now = now();
-        for _ in 0..TURNS_PER_CALL {
-            let taken = turns.take(self, now);
-            received |= !turns.engine.rx.is_empty();
-            turn = Some(taken);
-            if !taken.busy {
+        let mut turn = turns.take(self, now());
+        let mut received = !turns.engine.rx.is_empty();
+        for _ in 1..TURNS_PER_CALL {
+            if !turn.busy {
                 break;
             }
-            now = super::now();
+            turn = turns.take(self, now());
+            received |= !turns.engine.rx.is_empty();
         }
         io.app_turns.fetch_add(1, Ordering::Relaxed);
-        let Some(turn) = turn else { return received };
         // The driver must be awake by the stack's next deadline and by the next frame the
         // device holds back — not for a frame due already, of which the device tells its
         // sleeper itself — and take over a batch still coming back full, or a failing device.
@@ -311,21 +310,26 @@ impl Shared {
         self.io().is_some_and(Io::shared_with_callers)
     }
 
-    /// Starts a blocking call's poll of the device, if its turns can take it: the device
-    /// is told (so that its frames need not wake the driver) until the returned guard goes.
-    pub(crate) fn start_polling(&self) -> Option<Polling<'_>> {
+    /// Starts a blocking call's poll of the device until `until`, if its turns can take
+    /// it: the device is told (so that its frames need not wake the driver) until the
+    /// returned guard goes.
+    pub(crate) fn start_polling(&self, until: std::time::Instant) -> Option<Polling<'_>> {
         let sleeper = self.io()?.sleeper.as_ref()?;
         sleeper.polling(true);
-        Some(Polling(sleeper))
+        Some(Polling { sleeper, until })
     }
 }
 
 /// A blocking call polling the device: [`Shared::start_polling`].
-pub(crate) struct Polling<'a>(&'a Sleeper);
+pub(crate) struct Polling<'a> {
+    sleeper: &'a Sleeper,
+    /// When the call stops polling and sleeps.
+    pub(crate) until: std::time::Instant,
+}
 
 impl Drop for Polling<'_> {
     fn drop(&mut self) {
-        self.0.polling(false);
+        self.sleeper.polling(false);
     }
 }
 
@@ -346,23 +350,20 @@ fn run_thread(shared: &Shared) {
         if turn.stop {
             return;
         }
-        if turn.busy {
+        if turn.busy || turn.failed {
             drop(turns);
             shared.relay_wanted(io);
-            continue;
-        }
-        if turn.failed {
-            // A failing device is retried, not spun on.
-            drop(turns);
-            shared.relay_wanted(io);
-            std::thread::sleep(ERROR_BACKOFF);
+            if !turn.busy {
+                // A failing device is retried, not spun on.
+                std::thread::sleep(ERROR_BACKOFF);
+            }
             continue;
         }
         // Other threads took turns since the last one: look at the timers a tick from now,
         // so that they need not kick for a deadline they moved earlier.
         let active = io.app_turns.swap(0, Ordering::Relaxed) > 0;
         let tick = active.then(|| now + ACTIVE_TICK);
-        let wake_at = crate::time::earliest(turn.wake_at, tick);
+        let wake_at = crate::time::earliest(turn.wake_at(), tick);
         io.driver_until.store(encode(wake_at), Ordering::Relaxed);
         let wake_at = wake_at.map(|t| t.to_std(super::clock_epoch()));
         let waited = match &io.sleeper {

@@ -275,7 +275,7 @@ impl Shared {
         on_timeout: io::ErrorKind,
         mut attempt: impl FnMut(&mut State) -> Option<io::Result<T>>,
     ) -> io::Result<T> {
-        let mut poll_until = None;
+        // `None` until the first attempt fails; then the poll, if the device can be polled.
         let mut polling = None;
         let mut state = self.lock();
         let result = loop {
@@ -292,14 +292,8 @@ impl Shared {
             }
             // Before sleeping, poll a while: take turns here, so that an answer that comes
             // at once is received by this thread, with no hand-off.
-            if poll_until.is_none() {
-                drop(state);
-                polling = self.start_polling();
-                poll_until = Some(polling.as_ref().map(|_| now + BUSY_POLL));
-                state = self.lock();
-                continue;
-            }
-            if poll_until.flatten().is_some_and(|until| now < until) {
+            let poll = polling.get_or_insert_with(|| self.start_polling(now + BUSY_POLL));
+            if poll.as_ref().is_some_and(|poll| now < poll.until) {
                 drop(state);
                 if self.turn_here(false) != Some(true) {
                     std::thread::yield_now();
@@ -308,7 +302,7 @@ impl Shared {
                 continue;
             }
             // Asleep, this thread polls no more.
-            polling = None;
+            *poll = None;
             let slot = state.slot(wait);
             slot.sleepers += 1;
             let condvar = Arc::clone(slot.condvar.get_or_insert_with(Arc::default));

@@ -183,7 +183,7 @@ impl Future for TaskDriver {
                 this.backoff_until = None;
                 continue;
             }
-            if this.arm_timer(cx, turn.wake_at).is_pending() {
+            if this.arm_timer(cx, turn.wake_at()).is_pending() {
                 return Poll::Pending;
             }
         }

@@ -57,11 +57,11 @@ pub(crate) struct TcpSlot {
 /// to a connection itself (segments in and out, timers) is not here, so no application call
 /// can go around the stack's bookkeeping.
 #[derive(Debug)]
-pub struct TcpSocket(Connection, AppEvents);
+pub struct TcpSocket(Connection, tcp::Events);
 
 impl TcpSocket {
     fn new(conn: Connection) -> Self {
-        Self(conn, AppEvents::default())
+        Self(conn, tcp::Events::default())
     }
 
     /// The connection's next event ([`tcp::Event`]: connected, peer closed, failed,
@@ -124,32 +124,6 @@ impl TcpSocket {
     /// Why the connection failed, if it did.
     pub fn error(&self) -> Option<crate::tcp::Error> {
         self.0.error()
-    }
-}
-
-/// The events of one connection kept for its application, in order: at most one each of
-/// connected, peer closed, failed and closed.
-#[derive(Debug, Default)]
-struct AppEvents {
-    queue: [Option<tcp::Event>; 4],
-}
-
-impl AppEvents {
-    /// Appends `e`; if four are already waiting (which a connection never causes), the
-    /// oldest goes.
-    fn push(&mut self, e: tcp::Event) {
-        if self.queue[3].is_some() {
-            self.pop();
-        }
-        if let Some(slot) = self.queue.iter_mut().find(|s| s.is_none()) {
-            *slot = Some(e);
-        }
-    }
-
-    fn pop(&mut self) -> Option<tcp::Event> {
-        let first = self.queue[0].take();
-        self.queue.rotate_left(1);
-        first
     }
 }
 

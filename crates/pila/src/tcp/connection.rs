@@ -31,18 +31,19 @@ pub enum Event {
     Error(Error),
 }
 
-/// The events not yet polled, in order. Each kind comes at most once in a connection's life
-/// ([`Event::Connected`], [`Event::PeerClosed`], [`Event::Error`], [`Event::Closed`]), so
-/// four slots hold them all, in the connection itself.
+/// Events not yet polled, in order, without allocating. Each kind comes at most once in a
+/// connection's life ([`Event::Connected`], [`Event::PeerClosed`], [`Event::Error`],
+/// [`Event::Closed`]), so four slots hold them all: the connection's own queue, and the copy
+/// the stack keeps for the application ([`crate::stack::TcpSocket::poll_event`]).
 #[derive(Clone, Copy, Debug, Default)]
-pub(super) struct Events {
+pub(crate) struct Events {
     slots: [Option<Event>; 4],
     head: u8,
     len: u8,
 }
 
 impl Events {
-    pub(super) fn push(&mut self, event: Event) {
+    pub(crate) fn push(&mut self, event: Event) {
         debug_assert!(self.len < 4, "a fifth event: {event:?}");
         if let Some(slot) = self.slots.get_mut(usize::from((self.head + self.len) % 4)) {
             if self.len < 4 {
@@ -52,7 +53,7 @@ impl Events {
         }
     }
 
-    fn pop(&mut self) -> Option<Event> {
+    pub(crate) fn pop(&mut self) -> Option<Event> {
         if self.len == 0 {
             return None;
         }

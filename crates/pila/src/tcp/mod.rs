@@ -47,6 +47,7 @@ mod send;
 mod state;
 mod timers;
 
+pub(crate) use connection::Events;
 pub use connection::{Connection, Error, Event, RecvError, SendError, TcpInfo};
 pub use isn::IsnGenerator;
 pub use state::{State, reset_for};

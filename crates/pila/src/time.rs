@@ -7,6 +7,7 @@
 //! lasts half a million years.
 
 use core::fmt;
+use core::num::NonZeroU64;
 use core::ops::{Add, AddAssign, Sub, SubAssign};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,58 +17,84 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Only differences between instants from the same clock mean anything.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Instant {
-    micros: u64,
+    micros: Micros,
 }
 
 /// A span of time, in microseconds.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Duration {
-    micros: u64,
+    micros: Micros,
+}
+
+/// A count of microseconds kept as one more than itself, so that zero is never stored and
+/// `Option<Instant>` or `Option<Duration>` takes no more room than the value: a connection
+/// keeps a dozen of them. The one count this leaves out, `u64::MAX`, saturates to the one
+/// below it, half a million years on.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Micros(NonZeroU64);
+
+impl Micros {
+    const fn new(micros: u64) -> Self {
+        match NonZeroU64::new(micros.saturating_add(1)) {
+            Some(n) => Self(n),
+            None => Self(NonZeroU64::MIN),
+        }
+    }
+
+    const fn get(self) -> u64 {
+        self.0.get() - 1
+    }
+}
+
+impl Default for Micros {
+    fn default() -> Self {
+        Self::new(0)
+    }
 }
 
 impl Instant {
     /// The epoch of the clock: time zero.
-    pub const ZERO: Self = Self { micros: 0 };
+    pub const ZERO: Self = Self { micros: Micros::new(0) };
 
     /// The instant `micros` microseconds after the epoch.
     pub const fn from_micros(micros: u64) -> Self {
-        Self { micros }
+        Self { micros: Micros::new(micros) }
     }
 
     /// The instant `millis` milliseconds after the epoch.
     pub const fn from_millis(millis: u64) -> Self {
-        Self { micros: millis * 1_000 }
+        Self { micros: Micros::new(millis * 1_000) }
     }
 
     /// The instant `secs` seconds after the epoch.
     pub const fn from_secs(secs: u64) -> Self {
-        Self { micros: secs * 1_000_000 }
+        Self { micros: Micros::new(secs * 1_000_000) }
     }
 
     /// Microseconds since the epoch.
     pub const fn total_micros(self) -> u64 {
-        self.micros
+        self.micros.get()
     }
 
     /// Milliseconds since the epoch, rounded down.
     pub const fn total_millis(self) -> u64 {
-        self.micros / 1_000
+        self.micros.get() / 1_000
     }
 
     /// The time since the epoch as a [`Duration`].
     pub const fn since_epoch(self) -> Duration {
-        Duration { micros: self.micros }
+        Duration { micros: Micros::new(self.micros.get()) }
     }
 
     /// The time from `earlier` to `self`, or zero if `earlier` is later.
     pub const fn saturating_duration_since(self, earlier: Self) -> Duration {
-        Duration { micros: self.micros.saturating_sub(earlier.micros) }
+        Duration { micros: Micros::new(self.micros.get().saturating_sub(earlier.micros.get())) }
     }
 
     /// `self + d`, or `None` on overflow.
     pub const fn checked_add(self, d: Duration) -> Option<Self> {
-        match self.micros.checked_add(d.micros) {
-            Some(micros) => Some(Self { micros }),
+        match self.micros.get().checked_add(d.micros.get()) {
+            Some(micros) => Some(Self { micros: Micros::new(micros) }),
             None => None,
         }
     }
@@ -89,66 +116,66 @@ impl Instant {
 
 impl Duration {
     /// No time at all.
-    pub const ZERO: Self = Self { micros: 0 };
+    pub const ZERO: Self = Self { micros: Micros::new(0) };
     /// The longest representable span.
-    pub const MAX: Self = Self { micros: u64::MAX };
+    pub const MAX: Self = Self { micros: Micros::new(u64::MAX) };
 
     /// A span of `micros` microseconds.
     pub const fn from_micros(micros: u64) -> Self {
-        Self { micros }
+        Self { micros: Micros::new(micros) }
     }
 
     /// A span of `millis` milliseconds.
     pub const fn from_millis(millis: u64) -> Self {
-        Self { micros: millis * 1_000 }
+        Self { micros: Micros::new(millis * 1_000) }
     }
 
     /// A span of `secs` seconds.
     pub const fn from_secs(secs: u64) -> Self {
-        Self { micros: secs * 1_000_000 }
+        Self { micros: Micros::new(secs * 1_000_000) }
     }
 
     /// The span in microseconds.
     pub const fn total_micros(self) -> u64 {
-        self.micros
+        self.micros.get()
     }
 
     /// The span in milliseconds, rounded down.
     pub const fn total_millis(self) -> u64 {
-        self.micros / 1_000
+        self.micros.get() / 1_000
     }
 
     /// The span in seconds, as a float.
     pub fn as_secs_f64(self) -> f64 {
-        self.micros as f64 / 1e6
+        self.micros.get() as f64 / 1e6
     }
 
     /// Converts from [`std::time::Duration`], rounding down to whole microseconds and
     /// saturating at [`Duration::MAX`].
     pub fn from_std(d: std::time::Duration) -> Self {
-        Self { micros: u64::try_from(d.as_micros()).unwrap_or(u64::MAX) }
+        Self { micros: Micros::new(u64::try_from(d.as_micros()).unwrap_or(u64::MAX)) }
     }
 
     /// Converts to [`std::time::Duration`].
     pub const fn to_std(self) -> std::time::Duration {
-        std::time::Duration::from_micros(self.micros)
+        std::time::Duration::from_micros(self.micros.get())
     }
 
     /// `self * n`, saturating.
     pub const fn saturating_mul(self, n: u64) -> Self {
-        Self { micros: self.micros.saturating_mul(n) }
+        Self { micros: Micros::new(self.micros.get().saturating_mul(n)) }
     }
 
     /// `self - other`, or zero if `other` is longer.
     pub const fn saturating_sub(self, other: Self) -> Self {
-        Self { micros: self.micros.saturating_sub(other.micros) }
+        Self { micros: Micros::new(self.micros.get().saturating_sub(other.micros.get())) }
     }
 }
 
 impl Add<Duration> for Instant {
     type Output = Self;
     fn add(self, d: Duration) -> Self {
-        Self { micros: self.micros.saturating_add(d.micros) }
+        Self { micros: Micros::new(self.micros.get().saturating_add(d.micros.get())) }
     }
 }
 
@@ -161,7 +188,7 @@ impl AddAssign<Duration> for Instant {
 impl Sub<Duration> for Instant {
     type Output = Self;
     fn sub(self, d: Duration) -> Self {
-        Self { micros: self.micros.saturating_sub(d.micros) }
+        Self { micros: Micros::new(self.micros.get().saturating_sub(d.micros.get())) }
     }
 }
 
@@ -182,7 +209,7 @@ impl Sub for Instant {
 impl Add for Duration {
     type Output = Self;
     fn add(self, rhs: Self) -> Self {
-        Self { micros: self.micros.saturating_add(rhs.micros) }
+        Self { micros: Micros::new(self.micros.get().saturating_add(rhs.micros.get())) }
     }
 }
 
@@ -224,30 +251,30 @@ fn fmt_micros(micros: u64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 impl fmt::Debug for Instant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("t=")?;
-        fmt_micros(self.micros, f)
+        fmt_micros(self.micros.get(), f)
     }
 }
 
 impl fmt::Display for Instant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt_micros(self.micros, f)
+        fmt_micros(self.micros.get(), f)
     }
 }
 
 impl fmt::Debug for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt_micros(self.micros, f)
+        fmt_micros(self.micros.get(), f)
     }
 }
 
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.micros < 1_000 {
-            write!(f, "{}µs", self.micros)
-        } else if self.micros < 1_000_000 {
-            write!(f, "{:.3}ms", self.micros as f64 / 1e3)
+        if self.micros.get() < 1_000 {
+            write!(f, "{}µs", self.micros.get())
+        } else if self.micros.get() < 1_000_000 {
+            write!(f, "{:.3}ms", self.micros.get() as f64 / 1e3)
         } else {
-            write!(f, "{:.3}s", self.micros as f64 / 1e6)
+            write!(f, "{:.3}s", self.micros.get() as f64 / 1e6)
         }
     }
 }
@@ -317,6 +344,17 @@ mod tests {
             Instant::from_micros(u64::MAX)
         );
         assert_eq!(t + Duration::from_micros(250), Instant::from_micros(5_250));
+    }
+
+    #[test]
+    fn an_optional_instant_or_duration_takes_no_more_room_than_one() {
+        assert_eq!(size_of::<Option<Instant>>(), size_of::<u64>());
+        assert_eq!(size_of::<Option<Duration>>(), size_of::<u64>());
+        assert_eq!(Instant::from_micros(u64::MAX), Instant::from_micros(u64::MAX - 1));
+        assert_eq!(Duration::MAX.total_micros(), u64::MAX - 1);
+        assert!(Instant::ZERO < Instant::from_micros(1));
+        assert_eq!(Instant::default(), Instant::ZERO);
+        assert_eq!(Duration::default(), Duration::ZERO);
     }
 
     #[test]

@@ -46,8 +46,9 @@ pub(crate) struct TcpSlot {
     pub(crate) error: Option<Error>,
     /// What the failure event should say when the stack aborted the connection itself.
     pub(crate) abort_kind: Option<EventKind>,
-    /// Retransmissions already added to the counters.
-    pub(crate) retrans: u64,
+    /// Retransmissions already added to the counters, modulo 2^32: only the difference
+    /// from the connection's own count is ever used.
+    pub(crate) retrans: u32,
     /// Emit no more events (a TIME-WAIT connection replaced by a new SYN).
     pub(crate) silent: bool,
 }
@@ -222,9 +223,20 @@ impl TcpTable {
     fn drop_stale_timers(&mut self) {
         while let Some(&Reverse((at, key))) = self.timers.peek() {
             if self.conns.get(key).is_some_and(|slot| slot.deadline == Some(at)) {
-                return;
+                break;
             }
             self.timers.pop();
+        }
+        self.shrink_timers();
+    }
+
+    /// Gives back the heap's storage once it is three-quarters empty, keeping room for
+    /// twice what it holds: a burst of connections that went idle leaves no table behind,
+    /// and a heap that shrank must double its entries before it shrinks again.
+    fn shrink_timers(&mut self) {
+        let len = self.timers.len();
+        if self.timers.capacity() > 4 * len.max(16) {
+            self.timers.shrink_to(2 * len);
         }
     }
 
@@ -704,8 +716,9 @@ impl Stack {
             events.push(e);
         }
         let retrans = slot.conn.0.retransmitted_segments();
-        self.counters.tcp_retrans_segs += retrans.saturating_sub(slot.retrans);
-        slot.retrans = retrans;
+        let counted = retrans as u32;
+        self.counters.tcp_retrans_segs += u64::from(counted.wrapping_sub(slot.retrans));
+        slot.retrans = counted;
         let (local, remote) = (SocketAddr::V4(slot.tuple.0), SocketAddr::V4(slot.tuple.1));
         let silent = slot.silent;
         let listener = slot.listener;
@@ -815,6 +828,7 @@ impl Stack {
             self.tcp.timers.pop();
             due.push((at, key));
         }
+        self.tcp.shrink_timers();
         for (at, key) in due {
             let Some(slot) = self.tcp.conns.get_mut(key) else { continue };
             if slot.deadline != Some(at) {

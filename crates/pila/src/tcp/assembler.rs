@@ -44,8 +44,12 @@ impl std::error::Error for TooManyHoles {}
 /// The out-of-order byte ranges held beyond `rcv_nxt`, as offsets from `rcv_nxt`.
 #[derive(Clone, Debug)]
 pub struct Assembler {
+    /// The end of the bytes held from offset 0 while `ranges` is empty: in-order data, which
+    /// the caller is about to `advance` past, kept without touching the list (0: none).
+    front: usize,
     /// Sorted by `start`, disjoint and never adjacent (touching ranges are merged). Only the
-    /// first may start at offset 0, and only until the caller calls `advance`.
+    /// first may start at offset 0, and only until the caller calls `advance`. Allocated
+    /// only when data arrives out of order.
     ranges: Vec<Held>,
     /// Most ranges allowed past offset 0.
     max_ranges: usize,
@@ -66,7 +70,7 @@ impl Assembler {
     /// An empty assembler that holds at most `max_ranges` separate ranges beyond a gap.
     /// Allocates nothing.
     pub fn new(max_ranges: usize) -> Self {
-        Self { ranges: Vec::new(), max_ranges, clock: 0 }
+        Self { front: 0, ranges: Vec::new(), max_ranges, clock: 0 }
     }
 
     /// Records `[offset, offset + len)` as received, merging it with the ranges it overlaps
@@ -80,6 +84,18 @@ impl Assembler {
         let (start, end) = (offset, offset.saturating_add(len));
         if end <= start {
             return Ok(self.contiguous());
+        }
+        if self.ranges.is_empty() && start <= self.front {
+            // In order, with nothing held past a gap: the common case, and no list.
+            self.clock = self.clock.wrapping_add(1);
+            self.front = self.front.max(end);
+            return Ok(self.front);
+        }
+        if self.front > 0 {
+            // Out-of-order data arrived before the caller advanced: the in-order bytes
+            // join the list as its first range.
+            self.ranges.push(Held { start: 0, end: self.front, stamp: self.clock });
+            self.front = 0;
         }
         // ranges[i..j] overlap or touch [start, end); j >= i because the ranges are sorted.
         let i = self.ranges.partition_point(|r| r.end < start);
@@ -114,6 +130,7 @@ impl Assembler {
         if n == 0 {
             return;
         }
+        self.front = self.front.saturating_sub(n);
         let gone = self.ranges.partition_point(|r| r.end <= n);
         self.ranges.drain(..gone);
         for range in &mut self.ranges {
@@ -124,17 +141,18 @@ impl Assembler {
 
     /// Whether no byte is held.
     pub fn is_empty(&self) -> bool {
-        self.ranges.is_empty()
+        self.front == 0 && self.ranges.is_empty()
     }
 
     /// The held ranges as `(start, end)` offsets, half-open, in increasing order.
     pub fn ranges(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
-        self.ranges.iter().map(|r| (r.start, r.end))
+        let front = (self.front > 0).then_some((0, self.front));
+        front.into_iter().chain(self.ranges.iter().map(|r| (r.start, r.end)))
     }
 
     /// Bytes held contiguously from offset 0 (0 unless the caller has yet to `advance`).
     pub fn contiguous(&self) -> usize {
-        self.ranges.first().filter(|r| r.start == 0).map_or(0, |r| r.end)
+        self.ranges.first().filter(|r| r.start == 0).map_or(self.front, |r| r.end)
     }
 
     /// Up to `max` ranges past a gap, as `(start, end)` offsets, the most recently received
@@ -187,6 +205,26 @@ mod tests {
 
     fn recent(asm: &Assembler, max: usize) -> Vec<(usize, usize)> {
         asm.recent_ranges(max).collect()
+    }
+
+    #[test]
+    fn in_order_data_needs_no_list_and_a_filled_hole_gives_it_back() {
+        let mut asm = Assembler::new(4);
+        for _ in 0..3 {
+            assert_eq!(asm.add(0, 1448), Ok(1448));
+            asm.advance(1448);
+        }
+        assert_eq!(asm.ranges.capacity(), 0, "in-order data allocated a list");
+        // In-order bytes not yet advanced past, then a segment beyond a gap.
+        assert_eq!(asm.add(0, 100), Ok(100));
+        assert_eq!(asm.add(200, 100), Ok(100));
+        assert_eq!(held(&asm), [(0, 100), (200, 300)]);
+        asm.advance(100);
+        assert_eq!(asm.add(0, 100), Ok(200));
+        asm.advance(200);
+        assert!(asm.is_empty());
+        asm.shrink_when_empty();
+        assert_eq!(asm.ranges.capacity(), 0);
     }
 
     #[test]

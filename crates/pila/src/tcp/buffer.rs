@@ -37,14 +37,15 @@ pub struct RingBuffer {
     size: u32,
     /// Index in `storage` of logical offset 0.
     head: u32,
-    /// Readable bytes, logical `[0, len)`.
-    len: usize,
+    /// Readable bytes, logical `[0, len)`. (This and the two below are 32 bits too: each
+    /// is at most `max_capacity`, itself at most `u32::MAX`.)
+    len: u32,
     /// End of the furthest byte ever placed (by `write` or `write_at`) that has not been
     /// consumed: bytes in `[len, placed)` may hold out-of-order data, so growth keeps them
     /// and `shrink_when_empty` does not free them.
-    placed: usize,
+    placed: u32,
     /// The bound `len` and the storage never exceed.
-    max_capacity: usize,
+    max_capacity: u32,
 }
 
 impl RingBuffer {
@@ -56,13 +57,13 @@ impl RingBuffer {
             head: 0,
             len: 0,
             placed: 0,
-            max_capacity: max_capacity.min(u32::MAX as usize),
+            max_capacity: u32::try_from(max_capacity).unwrap_or(u32::MAX),
         }
     }
 
     /// Readable bytes held.
     pub fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
 
     /// Whether no readable byte is held (out-of-order bytes beyond `len` do not count).
@@ -72,7 +73,7 @@ impl RingBuffer {
 
     /// The most bytes the buffer will ever hold.
     pub fn max_capacity(&self) -> usize {
-        self.max_capacity
+        self.max_capacity as usize
     }
 
     /// Bytes of storage currently allocated.
@@ -82,7 +83,7 @@ impl RingBuffer {
 
     /// Room left for readable bytes: `max_capacity - len`.
     pub fn free(&self) -> usize {
-        self.max_capacity - self.len
+        self.max_capacity() - self.len()
     }
 
     /// Appends as much of `data` as fits and returns how many bytes that was. Overwrites any
@@ -92,11 +93,11 @@ impl RingBuffer {
         if n == 0 {
             return 0;
         }
-        let end = self.len + n;
+        let end = self.len() + n;
         self.reserve(end);
-        self.copy_in(self.len, &data[..n]);
-        self.len = end;
-        self.placed = self.placed.max(end);
+        self.copy_in(self.len(), &data[..n]);
+        self.len = end as u32;
+        self.placed = self.placed.max(end as u32);
         n
     }
 
@@ -110,12 +111,12 @@ impl RingBuffer {
     /// Drops `n` readable bytes from the front (at most `len`): data the reader took or the
     /// peer acknowledged.
     pub fn consume(&mut self, n: usize) {
-        let n = n.min(self.len);
+        let n = n.min(self.len());
         if n == 0 {
             return;
         }
-        self.len -= n;
-        self.placed -= n;
+        self.len -= n as u32;
+        self.placed -= n as u32;
         self.head = if self.placed == 0 { 0 } else { self.wrap(self.head() + n) as u32 };
     }
 
@@ -132,7 +133,7 @@ impl RingBuffer {
     /// The readable bytes `[offset, offset + len)`, clipped to the readable data, as one or
     /// two contiguous parts: the second is empty unless the range wraps around the ring.
     pub fn slices(&self, offset: usize, len: usize) -> (&[u8], &[u8]) {
-        let len = len.min(self.len.saturating_sub(offset));
+        let len = len.min(self.len().saturating_sub(offset));
         if len == 0 {
             return (&[], &[]);
         }
@@ -158,16 +159,16 @@ impl RingBuffer {
     /// or below `max_capacity`. Accepted bytes that fall below `len` are already readable and
     /// are left as they are.
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> usize {
-        let end = offset.saturating_add(data.len()).min(self.max_capacity);
+        let end = offset.saturating_add(data.len()).min(self.max_capacity());
         if end <= offset {
             return 0;
         }
         let accepted = end - offset;
-        let skip = self.len.saturating_sub(offset).min(accepted);
+        let skip = self.len().saturating_sub(offset).min(accepted);
         if skip < accepted {
             self.reserve(end);
             self.copy_in(offset + skip, &data[skip..accepted]);
-            self.placed = self.placed.max(end);
+            self.placed = self.placed.max(end as u32);
         }
         accepted
     }
@@ -175,7 +176,7 @@ impl RingBuffer {
     /// Makes `n` more bytes readable, those placed by [`write_at`](Self::write_at) just past
     /// `len`; never beyond the furthest byte placed.
     pub fn commit(&mut self, n: usize) {
-        self.len += n.min(self.placed - self.len);
+        self.len += n.min(self.placed() - self.len()) as u32;
     }
 
     /// Frees the storage if the buffer holds no readable byte and no out-of-order byte.
@@ -191,6 +192,11 @@ impl RingBuffer {
     fn wrap(&self, index: usize) -> usize {
         let size = self.size();
         if index >= size { index - size } else { index }
+    }
+
+    /// The end of the furthest byte placed and not consumed.
+    const fn placed(&self) -> usize {
+        self.placed as usize
     }
 
     /// The ring's size.
@@ -254,13 +260,13 @@ impl RingBuffer {
         while size < needed {
             size = size.saturating_mul(2);
         }
-        let size = size.min(self.max_capacity);
+        let size = size.min(self.max_capacity());
         if self.head == 0 || self.placed == 0 {
             // Nothing wraps: logical offsets are ring positions already.
             self.storage.reserve_exact(size - self.storage.len());
         } else {
             let mut storage = Vec::with_capacity(size);
-            let (first, second) = self.split(0, self.placed);
+            let (first, second) = self.split(0, self.placed());
             storage.extend_from_slice(&self.storage[first]);
             storage.extend_from_slice(&self.storage[second]);
             self.storage = storage;

@@ -112,6 +112,9 @@ pub enum RecvError {
 }
 
 /// A snapshot of a connection's state and statistics, like Linux's `tcp_info`.
+///
+/// Byte counts are exact. Counts of segments and events are kept in 32 bits, as Linux keeps
+/// `tcpi_segs_out` and its kin, and wrap after 2^32 (`retransmitted_segments` is exact).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TcpInfo {
     /// The RFC 9293 state.
@@ -184,15 +187,24 @@ pub struct TcpInfo {
 }
 
 /// Counters kept for [`TcpInfo`] beyond the send side's own ([`send::SendStats`]).
+///
+/// Byte counts are 64 bits; counts of segments and events are 32 bits and wrap, as the
+/// `tcpi_segs_out` and their kin of Linux's `tcp_info` do: a connection keeps ten of them,
+/// and at a million segments a second they wrap after an hour and more.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Stats {
     pub(super) bytes_received: u64,
-    pub(super) segments_sent: u64,
-    pub(super) segments_received: u64,
-    pub(super) dsacks_sent: u64,
-    pub(super) challenge_acks_sent: u64,
-    pub(super) paws_dropped: u64,
-    pub(super) keepalive_probes: u64,
+    pub(super) segments_sent: u32,
+    pub(super) segments_received: u32,
+    pub(super) dsacks_sent: u32,
+    pub(super) challenge_acks_sent: u32,
+    pub(super) paws_dropped: u32,
+    pub(super) keepalive_probes: u32,
+}
+
+/// Adds one to an event counter, wrapping as [`Stats`] says.
+pub(super) fn bump(counter: &mut u32) {
+    *counter = counter.wrapping_add(1);
 }
 
 /// How the connection was opened; decides what RST in SYN-RECEIVED does (RFC 9293 §3.10.7.4).
@@ -238,8 +250,9 @@ pub struct Connection {
     pub(super) keepalive_pending: bool,
     /// Keepalive probes sent since the peer was last heard.
     pub(super) keepalive_sent: u32,
-    /// Generator for the ISN of a passive open from [`Connection::listen`].
-    pub(super) isn_gen: Option<IsnGenerator>,
+    /// Generator for the ISN of a passive open from [`Connection::listen`], boxed: a
+    /// connection a stack made has none.
+    pub(super) isn_gen: Option<Box<IsnGenerator>>,
     /// The user called `shutdown_write` or `close`.
     pub(super) write_closed: bool,
 }
@@ -318,7 +331,7 @@ impl Connection {
     ) -> Self {
         let config = config.into();
         let mut c = Self::new(State::Listen, Origin::Listen, local, None, SeqNumber(0), config);
-        c.isn_gen = Some(isn);
+        c.isn_gen = Some(Box::new(isn));
         c
     }
 
@@ -370,7 +383,7 @@ impl Connection {
     /// Feeds a segment of this connection (ports and addresses already matched; `remote`
     /// matters only in LISTEN). Runs RFC 9293 §3.10.7 SEGMENT ARRIVES.
     pub fn handle_segment(&mut self, now: Instant, remote: SocketAddr, seg: &Repr<'_>) {
-        self.stats.segments_received += 1;
+        bump(&mut self.stats.segments_received);
         self.segment_arrives(now, remote, seg);
     }
 
@@ -613,24 +626,24 @@ impl Connection {
             bytes_sent: sent.bytes_sent,
             bytes_acked: sent.bytes_acked,
             bytes_received: self.stats.bytes_received,
-            segments_sent: self.stats.segments_sent,
-            segments_received: self.stats.segments_received,
+            segments_sent: u64::from(self.stats.segments_sent),
+            segments_received: u64::from(self.stats.segments_received),
             retransmitted_segments: sent.retransmitted_segments,
-            fast_recoveries: sent.fast_recoveries,
-            rto_expiries: sent.rto_expiries,
-            spurious_recoveries: sent.spurious_recoveries,
-            tlp_probes: sent.tlp_probes,
-            dsacks_received: sent.dsacks_received,
-            dsacks_sent: self.stats.dsacks_sent,
-            rack_lost: sent.rack_lost,
+            fast_recoveries: u64::from(sent.fast_recoveries),
+            rto_expiries: u64::from(sent.rto_expiries),
+            spurious_recoveries: u64::from(sent.spurious_recoveries),
+            tlp_probes: u64::from(sent.tlp_probes),
+            dsacks_received: u64::from(sent.dsacks_received),
+            dsacks_sent: u64::from(self.stats.dsacks_sent),
+            rack_lost: u64::from(sent.rack_lost),
             sack_enabled: self.sack_ok,
             timestamps_enabled: self.ts_ok,
             snd_wscale: self.snd.wscale(),
             rcv_wscale: self.rcv.wscale(),
-            challenge_acks_sent: self.stats.challenge_acks_sent,
-            paws_dropped: self.stats.paws_dropped,
-            zero_window_probes: sent.zero_window_probes,
-            keepalive_probes: self.stats.keepalive_probes,
+            challenge_acks_sent: u64::from(self.stats.challenge_acks_sent),
+            paws_dropped: u64::from(self.stats.paws_dropped),
+            zero_window_probes: u64::from(sent.zero_window_probes),
+            keepalive_probes: u64::from(self.stats.keepalive_probes),
             send_queued: self.snd.queued(),
             recv_queued: self.rcv.queued(),
             congestion: cc.name(),
@@ -738,7 +751,7 @@ impl Connection {
             return;
         }
         self.challenge_window.1 += 1;
-        self.stats.challenge_acks_sent += 1;
+        bump(&mut self.stats.challenge_acks_sent);
         self.rcv.request_ack();
     }
 }

@@ -6,7 +6,7 @@
 use core::net::SocketAddr;
 use std::sync::Arc;
 
-use super::connection::{Connection, Error, Event, Origin};
+use super::connection::{Connection, Error, Event, Origin, bump};
 use super::send::{AckInput, AckOutcome, Negotiated};
 use super::state::{State, our_wscale, reset_numbers};
 use super::timers::Timer;
@@ -77,7 +77,7 @@ impl Connection {
     /// Our SYN is acknowledged by `ack` (RFC 9293 §3.10.7.3 fourth, §3.10.7.4 fifth): SND.UNA
     /// moves past it, its round trip is sampled, and the connection is ESTABLISHED.
     fn our_syn_acked(&mut self, now: Instant, seg: &Repr<'_>, ack: SeqNumber) {
-        self.snd.on_syn_acked(now, ack, self.tsecr(seg), &mut self.timers);
+        self.snd.on_syn_acked(now, ack, self.tsecr(seg), &mut self.timers, &self.config);
         self.enter_established(now);
     }
 
@@ -170,7 +170,7 @@ impl Connection {
         // TS.Recent marks an old duplicate: ACK and drop.
         if let (true, Some(ts), false) = (self.ts_ok, seg.options.timestamp, rst) {
             if self.rcv.paws_rejects(ts.tsval) {
-                self.stats.paws_dropped += 1;
+                bump(&mut self.stats.paws_dropped);
                 self.rcv.request_ack();
                 return;
             }
@@ -395,7 +395,7 @@ impl Connection {
     fn reset_to_listen(&mut self) {
         let config = Arc::clone(&self.config);
         let fresh = match self.isn_gen.clone() {
-            Some(g) => Self::listen_with_isn(self.local, config, g),
+            Some(g) => Self::listen_with_isn(self.local, config, *g),
             None => Self::listen(self.local, config),
         };
         // The same socket goes on listening: its events and counters carry over.

@@ -3,7 +3,7 @@
 //! data, FIN, probe), keepalive, ACK — then materializes it as a [`Repr`] borrowing the send
 //! buffer, with the ACK, window and options the connection and its receiver fill in.
 
-use super::connection::Connection;
+use super::connection::{Connection, bump};
 use super::send::Room;
 use super::state::{State, our_wscale};
 use super::timers::Timer;
@@ -55,7 +55,7 @@ impl Connection {
         scratch: &'a mut [u8],
     ) -> Option<Repr<'a>> {
         let plan = self.plan(now, scratch.len())?;
-        self.stats.segments_sent += 1;
+        bump(&mut self.stats.segments_sent);
         Some(self.materialize(now, plan, scratch))
     }
 
@@ -115,7 +115,7 @@ impl Connection {
             // RFC 9293 §3.8.4: a keepalive carries SEG.SEQ = SND.NXT - 1 and no data, so the
             // peer must answer with an ACK.
             self.keepalive_pending = false;
-            self.stats.keepalive_probes += 1;
+            bump(&mut self.stats.keepalive_probes);
             return Some(self.ack_plan(self.snd.keepalive_seq()));
         }
         if self.rcv.ack_due() {
@@ -150,7 +150,8 @@ impl Connection {
                 blocks = sack_blocks.unwrap_or_else(|| self.next_sack_blocks());
                 // RFC 2883 §4: a D-SACK is reported once, in the next segment.
                 let dsack = self.rcv.take_dsack();
-                self.stats.dsacks_sent += u64::from(dsack.is_some());
+                self.stats.dsacks_sent =
+                    self.stats.dsacks_sent.wrapping_add(u32::from(dsack.is_some()));
             }
             self.rcv.on_ack_sent();
             self.timers.clear(Timer::DelayedAck);

@@ -29,7 +29,7 @@ use crate::wire::tcp::SeqNumber;
 
 /// RFC 8985 §6.2 step 4: the multiplier of the reordering window is reset after this many
 /// loss recoveries without a D-SACK.
-const REO_WND_PERSIST: u32 = 16;
+const REO_WND_PERSIST: u16 = 16;
 
 /// RFC 8985 §7.2: the worst-case delayed-ACK time added to the PTO when one segment is in
 /// flight.
@@ -101,6 +101,11 @@ struct Records {
     split_points: Vec<SeqNumber>,
     /// The segments an ACK delivered (kept to reuse its allocation).
     delivered: Vec<Seg>,
+    /// The transmit time of the newest record of new data.
+    newest_xmit: Option<Instant>,
+    /// New data of this flight was sent at an earlier time than the data before it, so the
+    /// records never retransmitted may not be in transmit-time order.
+    unordered: bool,
 }
 
 impl Records {
@@ -292,11 +297,6 @@ pub(super) struct Rack {
     /// The records of the segments in flight; `None` when nothing is in flight, so that an
     /// idle connection holds neither the lists nor their bookkeeping.
     records: Option<Box<Records>>,
-    /// The transmit time of the newest record of new data.
-    newest_xmit: Option<Instant>,
-    /// New data was once sent at an earlier time than the data before it, so the records
-    /// never retransmitted may not be in transmit-time order.
-    unordered: bool,
     /// RACK.xmit_ts and RACK.end_seq: the most recently sent segment that was delivered.
     recent: Option<(Instant, SeqNumber)>,
     /// RACK.rtt: the RTT of that segment.
@@ -307,10 +307,11 @@ pub(super) struct Rack {
     fack: Option<SeqNumber>,
     /// RACK.reordering_seen.
     reordering_seen: bool,
-    /// RACK.reo_wnd_mult (starts at 1).
-    reo_wnd_mult: u32,
+    /// RACK.reo_wnd_mult (starts at 1; 16 bits, saturating: the window it scales is capped
+    /// at SRTT long before).
+    reo_wnd_mult: u16,
     /// RACK.reo_wnd_persist.
-    reo_wnd_persist: u32,
+    reo_wnd_persist: u16,
     /// RACK.dsack_round: `SND.NXT` when the last D-SACK widened the window.
     dsack_round: Option<SeqNumber>,
     /// TLP.end_seq and TLP.is_retrans of the probe in flight.
@@ -341,12 +342,12 @@ impl Rack {
 
     /// Appends a record of new data `[start, end)` sent at `now`.
     fn push_new(&mut self, start: SeqNumber, end: SeqNumber, now: Instant) {
-        if self.newest_xmit.is_some_and(|t| now < t) {
-            self.unordered = true;
-        }
-        self.newest_xmit = Some(now);
         let seg = Seg { start, end, xmit: now, retransmitted: false, lost: false, sacked: false };
         let records = self.records.get_or_insert_with(Box::default);
+        if records.newest_xmit.is_some_and(|t| now < t) {
+            records.unordered = true;
+        }
+        records.newest_xmit = Some(now);
         records.totals.add(&seg);
         records.segs.push_back(seg);
     }
@@ -443,7 +444,7 @@ impl Rack {
     ) -> (usize, Option<Duration>) {
         let Some(recent) = self.recent else { return (0, None) };
         let Some(records) = self.records.as_deref_mut() else { return (0, None) };
-        let ordered = records.totals.retransmitted == 0 && !self.unordered;
+        let ordered = records.totals.retransmitted == 0 && !records.unordered;
         records.detect_loss_scan(now, recent, self.rtt + reo_wnd, ordered)
     }
 

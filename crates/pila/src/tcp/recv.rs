@@ -32,11 +32,11 @@ pub(super) struct Receiver {
     /// An ACK must go out now.
     ack_now: bool,
     /// In-order bytes received since our last ACK (delayed ACK, RFC 5681 §4.2).
-    unacked_bytes: usize,
+    unacked_bytes: u32,
     /// Estimate of the peer's segment size: the largest payload seen.
-    mss_est: usize,
+    mss_est: u16,
     /// The MSS we advertised.
-    our_mss: usize,
+    our_mss: u16,
     /// TS.Recent (RFC 7323 §4.3).
     ts_recent: u32,
     /// Last.ACK.sent (RFC 7323 §4.3).
@@ -51,7 +51,7 @@ pub(super) struct Receiver {
 
 impl Receiver {
     pub(super) fn new(config: &Config) -> Self {
-        let our_mss = usize::from(config.mss);
+        let our_mss = config.mss;
         Self {
             irs: SeqNumber(0),
             rcv_nxt: SeqNumber(0),
@@ -231,7 +231,7 @@ impl Receiver {
         }
         let cur = self.rcv_wnd();
         // Move the right edge only by at least min(buffer/2, MSS) (RFC 9293 §3.8.6.2.2).
-        let step = (self.buffer.max_capacity() / 2).min(self.mss_est).max(1);
+        let step = (self.buffer.max_capacity() / 2).min(usize::from(self.mss_est)).max(1);
         let wnd = if free >= cur + step { free } else { cur.min(free) };
         let field = (wnd >> self.wscale).min(usize::from(u16::MAX));
         self.rcv_adv = self.rcv_adv.max(self.rcv_nxt.plus(field << self.wscale));
@@ -253,7 +253,7 @@ impl Receiver {
             return;
         }
         let grow = self.free_window().saturating_sub(self.rcv_wnd());
-        let threshold = (2 * self.mss_est).min(self.buffer.max_capacity() / 2).max(1);
+        let threshold = (2 * usize::from(self.mss_est)).min(self.buffer.max_capacity() / 2).max(1);
         if grow >= threshold {
             self.ack_now = true;
         }
@@ -270,7 +270,8 @@ impl Receiver {
         let had_holes = !self.assembler.is_empty();
         let mut advanced = 0;
         if !data.is_empty() {
-            self.mss_est = self.mss_est.max(data.len().min(self.our_mss));
+            self.mss_est =
+                self.mss_est.max(u16::try_from(data.len()).unwrap_or(u16::MAX).min(self.our_mss));
             let at = self.buffer.len() + offset;
             let n = self.buffer.write_at(at, data);
             match self.assembler.add(offset, n) {
@@ -280,6 +281,11 @@ impl Receiver {
                         self.assembler.advance(contiguous);
                         self.rcv_nxt = self.rcv_nxt.plus(contiguous);
                         advanced = contiguous;
+                        if had_holes {
+                            // The last hole filled: the list goes until data comes out of
+                            // order again.
+                            self.assembler.shrink_when_empty();
+                        }
                     }
                 }
                 // Too many holes: drop the segment; the ACK tells the peer.
@@ -300,9 +306,14 @@ impl Receiver {
             if offset > 0 || had_holes || !self.assembler.is_empty() || fin_now {
                 self.ack_now = true;
             } else {
-                self.unacked_bytes += advanced;
+                self.unacked_bytes =
+                    self.unacked_bytes.saturating_add(u32::try_from(advanced).unwrap_or(u32::MAX));
                 match self.delayed_ack {
-                    Some(delay) if self.unacked_bytes < 2 * self.mss_est => delayed = Some(delay),
+                    Some(delay)
+                        if (self.unacked_bytes as usize) < 2 * usize::from(self.mss_est) =>
+                    {
+                        delayed = Some(delay)
+                    }
                     _ => self.ack_now = true,
                 }
             }

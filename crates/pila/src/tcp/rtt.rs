@@ -5,27 +5,34 @@ use crate::time::Duration;
 /// Clock granularity G of RFC 6298 §2: our timestamps tick in milliseconds.
 const GRANULARITY: Duration = Duration::from_millis(1);
 
+/// The bounds of the RTO (RFC 6298 §2.4, §2.5): the stack's settings, handed to the calls
+/// that need them rather than copied into every connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct RtoBounds {
+    pub(super) min: Duration,
+    pub(super) max: Duration,
+}
+
 /// The RFC 6298 estimator: SRTT, RTTVAR, RTO with exponential backoff.
 #[derive(Debug, Clone)]
 pub(super) struct RttEstimator {
     srtt: Option<Duration>,
     rttvar: Duration,
-    /// The RTO before backoff.
+    /// The RTO before backoff, at most the maximum.
     base_rto: Duration,
-    /// Number of consecutive backoffs (RFC 6298 §5.5).
-    backoff: u32,
-    min: Duration,
-    max: Duration,
+    /// The RTO, backoff included (RFC 6298 §5.5), at most the maximum.
+    rto: Duration,
 }
 
 impl RttEstimator {
-    /// RFC 6298 §2.1: before any sample, RTO = the initial value.
-    pub(super) fn new(initial: Duration, min: Duration, max: Duration) -> Self {
-        Self { srtt: None, rttvar: Duration::ZERO, base_rto: initial, backoff: 0, min, max }
+    /// RFC 6298 §2.1: before any sample, RTO = the initial value (at most the maximum).
+    pub(super) fn new(initial: Duration, bounds: RtoBounds) -> Self {
+        let base_rto = initial.min(bounds.max);
+        Self { srtt: None, rttvar: Duration::ZERO, base_rto, rto: base_rto }
     }
 
     /// Feeds one RTT measurement (RFC 6298 §2.2, §2.3).
-    pub(super) fn sample(&mut self, rtt: Duration) {
+    pub(super) fn sample(&mut self, rtt: Duration, bounds: RtoBounds) {
         match self.srtt {
             // RFC 6298 §2.2: the first measurement.
             None => {
@@ -44,34 +51,33 @@ impl RttEstimator {
         let srtt = self.srtt.unwrap_or(rtt);
         let k_var = self.rttvar.saturating_mul(4).max(GRANULARITY);
         // RFC 6298 §2.4, §2.5: RTO = SRTT + max(G, 4·RTTVAR), clamped.
-        self.base_rto = (srtt + k_var).max(self.min).min(self.max);
+        self.base_rto = (srtt + k_var).max(bounds.min).min(bounds.max);
         // A new measurement ends the backoff (RFC 6298 §5.7 note; as Linux).
-        self.backoff = 0;
+        self.rto = self.base_rto;
     }
 
     /// The current RTO, backoff included (RFC 6298 §5.5), at most the maximum.
     pub(super) fn rto(&self) -> Duration {
-        let factor = 1u64.checked_shl(self.backoff.min(32)).unwrap_or(u64::MAX);
-        self.base_rto.saturating_mul(factor).min(self.max)
+        self.rto
     }
 
-    /// The timer expired: double the RTO (RFC 6298 §5.5).
-    pub(super) fn back_off(&mut self) {
-        self.backoff = self.backoff.saturating_add(1);
+    /// The timer expired: double the RTO (RFC 6298 §5.5), up to `max`.
+    pub(super) fn back_off(&mut self, max: Duration) {
+        self.rto = self.rto.saturating_mul(2).min(max);
     }
 
     /// Forward progress without a new sample: keep the RTO but stop backing off.
     pub(super) fn reset_backoff(&mut self) {
-        self.backoff = 0;
+        self.rto = self.base_rto;
     }
 
     /// RFC 6298 §5.7: the SYN was retransmitted and no sample was taken: RTO = 3 s on
     /// entering the data phase.
-    pub(super) fn after_syn_timeout(&mut self) {
+    pub(super) fn after_syn_timeout(&mut self, bounds: RtoBounds) {
         if self.srtt.is_none() {
-            self.base_rto = Duration::from_secs(3).max(self.min).min(self.max);
+            self.base_rto = Duration::from_secs(3).max(bounds.min).min(bounds.max);
         }
-        self.backoff = 0;
+        self.rto = self.base_rto;
     }
 
     /// The smoothed RTT (zero before the first sample).
@@ -89,19 +95,18 @@ impl RttEstimator {
 mod tests {
     use super::*;
 
+    const BOUNDS: RtoBounds =
+        RtoBounds { min: Duration::from_millis(200), max: Duration::from_secs(60) };
+
     fn est() -> RttEstimator {
-        RttEstimator::new(
-            Duration::from_secs(1),
-            Duration::from_millis(200),
-            Duration::from_secs(60),
-        )
+        RttEstimator::new(Duration::from_secs(1), BOUNDS)
     }
 
     #[test]
     fn initial_rto_then_first_sample() {
         let mut e = est();
         assert_eq!(e.rto(), Duration::from_secs(1));
-        e.sample(Duration::from_millis(100));
+        e.sample(Duration::from_millis(100), BOUNDS);
         // SRTT = 100 ms, RTTVAR = 50 ms, RTO = 100 + 200 = 300 ms.
         assert_eq!(e.srtt(), Duration::from_millis(100));
         assert_eq!(e.rttvar(), Duration::from_millis(50));
@@ -111,8 +116,8 @@ mod tests {
     #[test]
     fn second_sample_smooths() {
         let mut e = est();
-        e.sample(Duration::from_millis(100));
-        e.sample(Duration::from_millis(200));
+        e.sample(Duration::from_millis(100), BOUNDS);
+        e.sample(Duration::from_millis(200), BOUNDS);
         // RTTVAR = 3/4·50 + 1/4·100 = 62.5 ms; SRTT = 7/8·100 + 1/8·200 = 112.5 ms.
         assert_eq!(e.rttvar(), Duration::from_micros(62_500));
         assert_eq!(e.srtt(), Duration::from_micros(112_500));
@@ -122,12 +127,12 @@ mod tests {
     #[test]
     fn rto_is_clamped_and_backs_off_to_max() {
         let mut e = est();
-        e.sample(Duration::from_millis(1));
+        e.sample(Duration::from_millis(1), BOUNDS);
         assert_eq!(e.rto(), Duration::from_millis(200));
-        e.back_off();
+        e.back_off(BOUNDS.max);
         assert_eq!(e.rto(), Duration::from_millis(400));
         for _ in 0..40 {
-            e.back_off();
+            e.back_off(BOUNDS.max);
         }
         assert_eq!(e.rto(), Duration::from_secs(60));
         e.reset_backoff();
@@ -137,8 +142,8 @@ mod tests {
     #[test]
     fn syn_timeout_sets_three_seconds() {
         let mut e = est();
-        e.back_off();
-        e.after_syn_timeout();
+        e.back_off(BOUNDS.max);
+        e.after_syn_timeout(BOUNDS);
         assert_eq!(e.rto(), Duration::from_secs(3));
     }
 }

@@ -17,8 +17,9 @@
 
 use super::buffer::RingBuffer;
 use super::congestion::{CongestionControl, Cubic, NewReno};
+use super::connection::bump;
 use super::rack::Rack;
-use super::rtt::RttEstimator;
+use super::rtt::{RtoBounds, RttEstimator};
 use super::sack::{self, Scoreboard};
 use super::state::State;
 use super::timers::{Timer, Timers};
@@ -50,13 +51,13 @@ pub(super) struct Sender {
     /// Next new sequence number to send (the highest sent plus one).
     snd_nxt: SeqNumber,
     /// The peer's window in bytes (scaled).
-    snd_wnd: usize,
+    snd_wnd: u32,
     /// Sequence number of the segment that last updated the window.
     snd_wl1: SeqNumber,
     /// Acknowledgment number of the segment that last updated the window.
     snd_wl2: SeqNumber,
     /// Largest window the peer ever offered (RFC 5961 §5 MAX.SND.WND).
-    max_snd_wnd: usize,
+    max_snd_wnd: u32,
     /// Shift applied to the peer's window field (RFC 7323 Snd.Wind.Shift).
     wscale: u8,
     /// The peer's SYN carried the window-scale option.
@@ -64,7 +65,7 @@ pub(super) struct Sender {
     /// SACK was negotiated: RACK-TLP and the scoreboard drive loss recovery.
     sack: bool,
     /// Effective send MSS: payload bytes in a full segment.
-    mss: usize,
+    mss: u32,
     /// Offset of our timestamp clock (RFC 7323 §7.1).
     ts_offset: u32,
     /// Unacknowledged and unsent data; byte 0 has sequence number `buf_seq`.
@@ -86,7 +87,7 @@ pub(super) struct Sender {
     /// RFC 6582 `recover` / RFC 6675 `RecoveryPoint`.
     recover: SeqNumber,
     /// RFC 6582 window inflation by duplicate ACKs (non-SACK recovery).
-    inflation: usize,
+    inflation: u32,
     /// What the peer holds beyond `snd_una` (the SACK scoreboard).
     scoreboard: Scoreboard,
     /// RACK-TLP state (RFC 8985), used with SACK.
@@ -101,7 +102,7 @@ pub(super) struct Sender {
     /// RFC 3522 Eifel detection after a timeout: `SND.UNA` at the time of the timeout.
     rto_undo: Option<(SeqNumber, Instant)>,
     /// The congestion controller.
-    cc: Box<dyn CongestionControl>,
+    cc: Controller,
     /// The RFC 6298 estimator and the retransmission timeout.
     rtt: RttEstimator,
     /// Without timestamps: the segment being timed (end sequence, sent at) — Karn's rule.
@@ -119,7 +120,7 @@ pub(super) struct Sender {
     nagle: bool,
     /// Segmentation offload: new data may go out in segments of up to this many payload
     /// bytes, which the device cuts into MSS-sized ones (0: off).
-    tso: usize,
+    tso: u32,
     /// When we last sent a segment occupying sequence space (RFC 5681 §4.1 idle restart).
     last_send: Option<Instant>,
     /// Last forward progress (data acknowledged, or first data sent) — user timeout.
@@ -134,13 +135,13 @@ pub(super) struct SendStats {
     pub(super) bytes_sent: u64,
     pub(super) bytes_acked: u64,
     pub(super) retransmitted_segments: u64,
-    pub(super) fast_recoveries: u64,
-    pub(super) rto_expiries: u64,
-    pub(super) spurious_recoveries: u64,
-    pub(super) tlp_probes: u64,
-    pub(super) dsacks_received: u64,
-    pub(super) rack_lost: u64,
-    pub(super) zero_window_probes: u64,
+    pub(super) fast_recoveries: u32,
+    pub(super) rto_expiries: u32,
+    pub(super) spurious_recoveries: u32,
+    pub(super) tlp_probes: u32,
+    pub(super) dsacks_received: u32,
+    pub(super) rack_lost: u32,
+    pub(super) zero_window_probes: u32,
 }
 
 /// What the peer's SYN (or SYN-ACK) settled for the send side.
@@ -238,11 +239,50 @@ struct Undo {
     retrans: u32,
 }
 
-fn new_cc(config: &Config, mss: usize) -> Box<dyn CongestionControl> {
+/// The RTO bounds of `config`.
+const fn rto_bounds(config: &Config) -> RtoBounds {
+    RtoBounds { min: config.rto_min, max: config.rto_max }
+}
+
+/// A byte count for one of the sender's 32-bit fields (windows, segment sizes), which no
+/// count TCP can name exceeds: a scaled window is below 2^30.
+fn to32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// The congestion controller a connection was configured with, held in place: every
+/// connection has exactly one, so it needs no allocation of its own, and a call on it is a
+/// branch rather than an indirect jump.
+#[derive(Clone, Debug)]
+enum Controller {
+    Cubic(Cubic),
+    NewReno(NewReno),
+}
+
+impl core::ops::Deref for Controller {
+    type Target = dyn CongestionControl;
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Self::Cubic(c) => c,
+            Self::NewReno(n) => n,
+        }
+    }
+}
+
+impl core::ops::DerefMut for Controller {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        match self {
+            Self::Cubic(c) => c,
+            Self::NewReno(n) => n,
+        }
+    }
+}
+
+fn new_cc(config: &Config, mss: usize) -> Controller {
     let iw = (config.initial_window as usize).max(1).saturating_mul(mss);
     match config.congestion {
-        Congestion::Cubic => Box::new(Cubic::new(iw, mss)),
-        Congestion::NewReno => Box::new(NewReno::new(iw, mss)),
+        Congestion::Cubic => Controller::Cubic(Cubic::new(iw, mss)),
+        Congestion::NewReno => Controller::NewReno(NewReno::new(iw, mss)),
     }
 }
 
@@ -260,7 +300,7 @@ impl Sender {
             wscale: 0,
             ws_offered: false,
             sack: false,
-            mss,
+            mss: to32(mss),
             ts_offset: ts_offset_for(iss),
             buffer: RingBuffer::new(config.send_buffer),
             buf_seq: iss.plus(1),
@@ -279,7 +319,7 @@ impl Sender {
             undo: None,
             rto_undo: None,
             cc: new_cc(config, mss),
-            rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max),
+            rtt: RttEstimator::new(config.rto_initial, rto_bounds(config)),
             rtt_timing: None,
             retries: 0,
             probe_pending: false,
@@ -345,19 +385,19 @@ impl Sender {
     /// Lets new data go out in segments of up to `max` payload bytes, for a device that cuts
     /// them into MSS-sized ones (TSO); 0 turns it off. Retransmissions stay MSS-sized.
     pub(super) fn set_segmentation_offload(&mut self, max: usize) {
-        self.tso = max;
+        self.tso = to32(max);
     }
 
     /// The most payload one new-data segment may carry: the MSS, or with segmentation
     /// offload as many whole MSS-sized pieces as fit in it.
     fn burst(&self) -> usize {
-        if self.tso > self.mss { self.tso - self.tso % self.mss } else { self.mss }
+        if self.tso() > self.mss() { self.tso() - self.tso() % self.mss() } else { self.mss() }
     }
 
     /// Lowers the effective send MSS to `mss` payload bytes (path MTU discovery); never
     /// raises it.
     pub(super) fn lower_mss(&mut self, mss: usize) {
-        self.mss = self.mss.min(mss);
+        self.mss = to32(self.mss().min(mss));
     }
 
     /// Keeps the counters of `old` (a passive open going back to LISTEN stays one socket).
@@ -382,7 +422,22 @@ impl Sender {
 
     /// SND.WND: the peer's window in bytes, scaled.
     pub(super) const fn window(&self) -> usize {
-        self.snd_wnd
+        self.snd_wnd as usize
+    }
+
+    /// MAX.SND.WND: the largest window the peer ever offered.
+    const fn max_window(&self) -> usize {
+        self.max_snd_wnd as usize
+    }
+
+    /// RFC 6582 window inflation by duplicate ACKs.
+    const fn inflation(&self) -> usize {
+        self.inflation as usize
+    }
+
+    /// The largest new-data segment the device cuts for us (0: no segmentation offload).
+    const fn tso(&self) -> usize {
+        self.tso as usize
     }
 
     /// The shift applied to the peer's window field.
@@ -397,7 +452,7 @@ impl Sender {
 
     /// The effective send MSS: payload bytes in a full segment.
     pub(super) const fn mss(&self) -> usize {
-        self.mss
+        self.mss as usize
     }
 
     /// The RTT estimator and the retransmission timeout.
@@ -486,9 +541,9 @@ impl Sender {
     /// The congestion window with RFC 6582 inflation or RFC 3042 limited transmit.
     fn effective_cwnd(&self) -> usize {
         let extra = if self.in_recovery {
-            self.inflation
+            self.inflation()
         } else {
-            self.dupacks.min(2) as usize * self.mss // RFC 3042 §2
+            self.dupacks.min(2) as usize * self.mss() // RFC 3042 §2
         };
         self.cc.cwnd().saturating_add(extra)
     }
@@ -514,14 +569,14 @@ impl Sender {
         self.ws_offered = n.ws_offered;
         self.wscale = n.wscale;
         self.sack = n.sack;
-        self.mss = n.peer_mss.min(n.our_mss).saturating_sub(n.options).max(1);
+        self.mss = to32(n.peer_mss.min(n.our_mss).saturating_sub(n.options).max(1));
     }
 
     /// The send window `wnd` from the segment at `seq` acknowledging `ack` (SND.WND,
     /// SND.WL1, SND.WL2), which is also the largest the peer has offered so far.
     pub(super) fn take_window(&mut self, wnd: usize, seq: SeqNumber, ack: SeqNumber) {
-        self.snd_wnd = wnd;
-        self.max_snd_wnd = wnd;
+        self.snd_wnd = to32(wnd);
+        self.max_snd_wnd = to32(wnd);
         self.snd_wl1 = seq;
         self.snd_wl2 = ack;
     }
@@ -552,10 +607,11 @@ impl Sender {
         ack: SeqNumber,
         tsecr: Option<u32>,
         timers: &mut Timers,
+        config: &Config,
     ) {
         self.snd_una = ack;
         if let Some(rtt) = self.rtt_sample(now, tsecr, ack) {
-            self.rtt.sample(rtt);
+            self.rtt.sample(rtt, rto_bounds(config));
         }
         timers.clear(Timer::Retransmit);
     }
@@ -564,10 +620,10 @@ impl Sender {
     /// (RFC 6928: `initial_window` segments), the RTO of RFC 6298 §5.7 if the SYN was
     /// resent, and RACK's first min_RTT from the handshake's RTT (RFC 8985 §6.2).
     pub(super) fn on_established(&mut self, config: &Config) {
-        self.cc = new_cc(config, self.mss);
+        self.cc = new_cc(config, self.mss());
         self.retries = 0;
         if self.syn_retransmitted {
-            self.rtt.after_syn_timeout();
+            self.rtt.after_syn_timeout(rto_bounds(config));
         }
         if self.rtt.srtt() > Duration::ZERO {
             self.rack.on_rtt(self.rtt.srtt());
@@ -592,7 +648,7 @@ impl Sender {
             return AckOutcome::Unacceptable;
         }
         // RFC 5961 §5.2: acceptable only within [SND.UNA - MAX.SND.WND, SND.NXT].
-        let max_wnd = self.max_snd_wnd.min(1 << 30);
+        let max_wnd = self.max_window().min(1 << 30);
         if ack < SeqNumber(snd_una.0.wrapping_sub(max_wnd as u32)) {
             return AckOutcome::Unacceptable;
         }
@@ -617,7 +673,7 @@ impl Sender {
                 && input.bare
                 // A zero window answers a probe: flow control, not a sign of loss.
                 && seg_wnd > 0
-                && if self.sack { sack_new > 0 } else { seg_wnd == self.snd_wnd }
+                && if self.sack { sack_new > 0 } else { seg_wnd == self.window() }
             {
                 // RFC 5681 §2: a duplicate ACK; with SACK, RFC 6675 §2: only one that SACKs
                 // new data counts (a duplicated ACK or a D-SACK does not).
@@ -627,10 +683,10 @@ impl Sender {
         };
         // RFC 9293 §3.10.7.4 fifth: update the send window if the segment is newer.
         if self.snd_wl1 < input.seq || (self.snd_wl1 == input.seq && self.snd_wl2 <= ack) {
-            self.snd_wnd = seg_wnd;
+            self.snd_wnd = to32(seg_wnd);
             self.snd_wl1 = input.seq;
             self.snd_wl2 = ack;
-            self.max_snd_wnd = self.max_snd_wnd.max(seg_wnd);
+            self.max_snd_wnd = to32(self.max_window().max(seg_wnd));
         }
         self.update_persist(now, timers, config);
         if self.sack {
@@ -674,7 +730,7 @@ impl Sender {
         // RFC 8985 §7.4.2: did the probe repair a loss? Then the congestion response of a
         // fast recovery.
         if self.rack.probe_repaired(snd_una, advanced, sack_new, dsack) {
-            let smss = self.mss;
+            let smss = self.mss();
             let flight = self.flight();
             self.cc.on_congestion_event(now, flight, smss);
             self.cc.on_recovery_exit(now, smss);
@@ -687,9 +743,9 @@ impl Sender {
     fn rack_detect_loss(&mut self, now: Instant, timers: &mut Timers) {
         let in_recovery = self.in_recovery || self.rto_recover.is_some();
         let sacked = self.scoreboard.sacked_bytes();
-        let reo_wnd = self.rack.reo_wnd(in_recovery, sacked, self.mss, self.rtt.srtt());
+        let reo_wnd = self.rack.reo_wnd(in_recovery, sacked, self.mss(), self.rtt.srtt());
         let (lost, timeout) = self.rack.detect_loss(now, reo_wnd);
-        self.stats.rack_lost += lost as u64;
+        self.stats.rack_lost = self.stats.rack_lost.wrapping_add(lost as u32);
         match timeout {
             Some(t) => timers.set(Timer::Reorder, now + t),
             None => timers.clear(Timer::Reorder),
@@ -703,7 +759,7 @@ impl Sender {
     /// (RFC 8985 §6.2 step 4) and, once every retransmission of the episode proved
     /// unnecessary, undo it (RFC 3708 §3.2).
     fn on_dsack(&mut self, now: Instant, (left, _right): (SeqNumber, SeqNumber)) {
-        self.stats.dsacks_received += 1;
+        bump(&mut self.stats.dsacks_received);
         self.rack.on_dsack(self.snd_una, self.snd_nxt);
         if let Some(u) = &mut self.undo {
             if left >= u.marker && u.retrans > 0 {
@@ -719,7 +775,7 @@ impl Sender {
     /// §3), forget the loss marks and leave recovery.
     fn undo_spurious(&mut self, now: Instant) {
         self.cc.on_spurious_congestion(now);
-        self.stats.spurious_recoveries += 1;
+        bump(&mut self.stats.spurious_recoveries);
         self.undo = None;
         self.rto_undo = None;
         if self.in_recovery || self.rto_recover.is_some() {
@@ -759,7 +815,7 @@ impl Sender {
         }
         let sample = self.rtt_sample(now, input.tsecr, ack);
         if let Some(rtt) = sample {
-            self.rtt.sample(rtt);
+            self.rtt.sample(rtt, rto_bounds(config));
             self.rack.on_rtt(rtt);
         } else {
             self.rtt.reset_backoff();
@@ -767,7 +823,7 @@ impl Sender {
         self.retries = 0;
         self.last_progress = now;
         self.dupacks = 0;
-        let smss = self.mss;
+        let smss = self.mss();
         // RFC 3522 §2: the first ACK after a timeout echoes a timestamp older than the
         // retransmission: the original arrived, the timeout was spurious.
         if let Some((_, at)) = self.rto_undo.filter(|&(una, _)| ack > una) {
@@ -790,7 +846,7 @@ impl Sender {
             } else if !self.sack {
                 // RFC 6582 §3.2 step 3: partial ACK: resend the next hole, deflate.
                 self.fast_rtx = true;
-                self.inflation = self.inflation.saturating_sub(acked) + smss;
+                self.inflation = to32(self.inflation().saturating_sub(acked) + smss);
             }
         } else {
             // RFC 5681 §3.1: slow start or congestion avoidance.
@@ -834,7 +890,7 @@ impl Sender {
         if self.in_recovery {
             if !self.sack {
                 // RFC 6582 §3.2 step 4 (RFC 5681 §3.2 step 4): inflate by one SMSS.
-                self.inflation += self.mss;
+                self.inflation = to32(self.inflation() + self.mss());
             }
             return;
         }
@@ -846,7 +902,7 @@ impl Sender {
         if self.in_recovery || self.rtx_next.is_some() || self.flight() == 0 {
             return;
         }
-        let smss = self.mss;
+        let smss = self.mss();
         if self.sack {
             // RFC 8985: RACK marked a loss (it replaces RFC 6675's DupThresh rule); after a
             // timeout the retransmissions go on in slow start.
@@ -859,14 +915,14 @@ impl Sender {
         }
         self.in_recovery = true;
         self.recover = self.snd_nxt;
-        self.stats.fast_recoveries += 1;
+        bump(&mut self.stats.fast_recoveries);
         // RFC 6675 §5 step (4.2): FlightSize, less what the peer SACKed.
         let flight = self.flight().saturating_sub(self.scoreboard.sacked_bytes());
         self.cc.on_congestion_event(now, flight, smss);
         self.undo = Some(Undo { marker: self.snd_una, retrans: 0 });
         self.rack.forget_probe();
         timers.clear(Timer::Probe);
-        self.inflation = if self.sack { 0 } else { 3 * smss };
+        self.inflation = to32(if self.sack { 0 } else { 3 * smss });
         self.fast_rtx = true;
         self.rtt_timing = None;
     }
@@ -883,7 +939,7 @@ impl Sender {
             && self.rto_recover.is_none()
             && !self.rack.probe_outstanding()
             && self.flight() > 0
-            && self.snd_wnd > 0
+            && self.window() > 0
             && !timers.is_set(Timer::Persist);
         let at = now + self.rack.pto(self.rtt.srtt());
         match timers.get(Timer::Retransmit) {
@@ -911,7 +967,7 @@ impl Sender {
 
     /// Starts or stops the persist timer (RFC 9293 §3.8.6.1) after the window changed.
     fn update_persist(&mut self, now: Instant, timers: &mut Timers, config: &Config) {
-        let zero = self.snd_wnd == 0;
+        let zero = self.window() == 0;
         if zero && self.flight() <= 1 && (self.has_unsent() || self.flight() == 1) {
             if !timers.is_set(Timer::Persist) {
                 timers.clear(Timer::Retransmit);
@@ -945,7 +1001,7 @@ impl Sender {
         if !state.is_synchronized() {
             return;
         }
-        if self.snd_wnd > 0 {
+        if self.window() > 0 {
             // The window is open but too small for sender SWS avoidance, and nothing is in
             // flight to bring an ACK: RFC 1122 §4.2.3.4 override timeout, send what fits.
             self.sws_override = true;
@@ -975,7 +1031,7 @@ impl Sender {
                     return Expiry::GiveUp;
                 }
                 self.retries += 1;
-                self.stats.rto_expiries += 1;
+                bump(&mut self.stats.rto_expiries);
                 self.syn_retransmitted = true;
                 self.snd_nxt = self.iss;
                 Expiry::ResendSyn
@@ -990,9 +1046,10 @@ impl Sender {
                     return Expiry::GiveUp;
                 }
                 self.retries += 1;
-                self.stats.rto_expiries += 1;
+                bump(&mut self.stats.rto_expiries);
                 // RFC 5681 §3.1 eq. 4 (in the controller); cwnd = 1 SMSS.
-                self.cc.on_rto(now, flight, self.mss);
+                let mss = self.mss();
+                self.cc.on_rto(now, flight, mss);
                 self.in_recovery = false;
                 self.inflation = 0;
                 self.dupacks = 0;
@@ -1022,7 +1079,7 @@ impl Sender {
             }
         };
         // RFC 6298 §5.5, §5.6: back off and restart; Karn: no timing of retransmissions.
-        self.rtt.back_off();
+        self.rtt.back_off(config.rto_max);
         self.rtt_timing = None;
         timers.set(Timer::Retransmit, now + self.rtt.rto());
         expiry
@@ -1283,7 +1340,7 @@ mod tests {
             let resent = drain(&mut snd, at(0), &mut timers, &config);
             assert_eq!(resent.iter().map(|s| s.seq).collect::<Vec<_>>(), [ISS.plus(1)]);
         }
-        assert_eq!(snd.stats().rto_expiries, u64::from(config.retries));
+        assert_eq!(snd.stats().rto_expiries, config.retries);
         let expiry = snd.on_retransmit_timeout(at(0), State::Established, &mut timers, &config);
         assert_eq!(expiry, Expiry::GiveUp);
         // Nothing in flight: a timeout has nothing to do.

@@ -34,7 +34,7 @@ const ABC_LIMIT: usize = 2;
 pub struct Cubic {
     cwnd: usize,
     ssthresh: usize,
-    initial_cwnd: usize,
+    initial_cwnd: u32,
     /// `W_max`, bytes: the window just before the last reduction (§4.7), or the window when
     /// the current epoch started if that is larger.
     w_max: f64,
@@ -84,7 +84,7 @@ impl Cubic {
         Self {
             cwnd,
             ssthresh: usize::MAX,
-            initial_cwnd: cwnd,
+            initial_cwnd: u32::try_from(cwnd).unwrap_or(u32::MAX),
             w_max: 0.0,
             cwnd_prior: 0.0,
             k: 0.0,
@@ -334,8 +334,8 @@ impl CongestionControl for Cubic {
 
     fn on_idle_restart(&mut self, now: Instant, _smss: usize) {
         // RFC 5681 §4.1: cwnd = min(cwnd, RW) with RW = min(IW, cwnd).
-        if self.cwnd > self.initial_cwnd {
-            self.cwnd = self.initial_cwnd;
+        if self.cwnd > self.initial_cwnd as usize {
+            self.cwnd = self.initial_cwnd as usize;
             self.epoch_start = None;
             self.carry = 0.0;
         } else if let (Some(epoch), Some(previous)) = (self.epoch_start, self.last_ack) {
@@ -368,7 +368,7 @@ const CSS_ROUNDS: u32 = 5;
 #[derive(Clone, Debug)]
 struct HyStart {
     /// Bytes to be acknowledged before the current round ends; `None` before the first ACK.
-    round_remaining: Option<usize>,
+    round_remaining: Option<u32>,
     last_round_min_rtt: Option<Duration>,
     current_round_min_rtt: Option<Duration>,
     rtt_sample_count: u32,
@@ -398,7 +398,8 @@ impl HyStart {
     }
 
     fn start_round(&mut self, remaining: usize) {
-        self.round_remaining = Some(remaining);
+        // A round is at most a window, below 2^30 bytes.
+        self.round_remaining = Some(u32::try_from(remaining).unwrap_or(u32::MAX));
         self.last_round_min_rtt = self.current_round_min_rtt.take();
         self.rtt_sample_count = 0;
     }
@@ -442,8 +443,8 @@ impl HyStart {
         let mut enter_congestion_avoidance = false;
         match self.round_remaining {
             _ if first => {}
-            Some(remaining) if acked < remaining => {
-                self.round_remaining = Some(remaining - acked);
+            Some(remaining) if acked < remaining as usize => {
+                self.round_remaining = Some(remaining - acked as u32);
             }
             _ => {
                 // This ACK covers the end of the round: the next one starts.

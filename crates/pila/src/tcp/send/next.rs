@@ -5,6 +5,7 @@
 
 use super::{DataSegment, Room, Sender};
 use crate::tcp::Config;
+use crate::tcp::connection::bump;
 use crate::tcp::state::State;
 use crate::tcp::timers::{Timer, Timers};
 use crate::time::Instant;
@@ -43,7 +44,7 @@ impl Sender {
         if self.sack {
             return self.next_rack_retransmission(plan);
         }
-        let smss = self.mss;
+        let smss = self.mss();
         let (una, nxt) = (self.snd_una, self.snd_nxt);
         if self.fast_rtx {
             // RFC 5681 §3.2 step 4 / RFC 6582 §3.2: the first unacknowledged
@@ -72,11 +73,11 @@ impl Sender {
     /// segment RACK marked lost while `cwnd - pipe >= SMSS` (RFC 6675 §5 (C) with NextSeg()
     /// rule 1 on RACK's marks); the first retransmission of a recovery goes regardless.
     fn next_rack_retransmission(&mut self, plan: &mut Plan<'_>) -> Option<DataSegment> {
-        let smss = self.mss;
+        let smss = self.mss();
         let (una, nxt) = (self.snd_una, self.snd_nxt);
         if core::mem::take(&mut self.tlp_pending) && nxt > una {
             // RFC 8985 §7.3: new data if the window allows, else the last segment again.
-            let wnd_end = una.plus(self.snd_wnd);
+            let wnd_end = una.plus(self.window());
             let room = if wnd_end > nxt { wnd_end.since(nxt) } else { 0 };
             let len = self.unsent().min(room).min(smss);
             let s = if len > 0 {
@@ -86,7 +87,7 @@ impl Sender {
                 self.segment(plan, start, end, smss, true)
             }?;
             self.rack.on_probe_sent(self.snd_nxt, len == 0);
-            self.stats.tlp_probes += 1;
+            bump(&mut self.stats.tlp_probes);
             plan.timers.clear(Timer::Probe);
             plan.timers.set(Timer::Retransmit, plan.now + self.rtt.rto());
             return Some(s);
@@ -105,7 +106,7 @@ impl Sender {
             return None;
         }
         let now = plan.now;
-        let smss = self.mss;
+        let smss = self.mss();
         let unsent = self.unsent();
         let fin_pending = self.fin_queued && !self.fin_sent();
         if unsent == 0 && !fin_pending {
@@ -119,7 +120,7 @@ impl Sender {
         }
         let flight = self.pipe();
         let usable_cwnd = self.effective_cwnd().saturating_sub(flight);
-        let wnd_end = self.snd_una.plus(self.snd_wnd);
+        let wnd_end = self.snd_una.plus(self.window());
         let nxt = self.snd_nxt;
         let usable_wnd = if wnd_end > nxt { wnd_end.since(nxt) } else { 0 };
         let len = unsent.min(usable_wnd).min(usable_cwnd).min(self.burst());
@@ -134,7 +135,7 @@ impl Sender {
             // limits it and it is at least half the largest window the peer offered.
             let window_bound = usable_wnd < usable_cwnd.min(smss);
             if len < smss
-                && !(window_bound && len >= self.max_snd_wnd / 2)
+                && !(window_bound && len >= self.max_window() / 2)
                 && !(window_bound && self.sws_override)
             {
                 // RFC 1122 §4.2.3.4: with nothing in flight no ACK will come to open the
@@ -157,7 +158,7 @@ impl Sender {
 
     /// A zero-window probe (RFC 9293 §3.8.6.1): one byte beyond the window, or the FIN.
     fn next_probe(&mut self, plan: &mut Plan<'_>) -> Option<DataSegment> {
-        if self.snd_wnd > 0 {
+        if self.window() > 0 {
             return None;
         }
         let (una, nxt) = (self.snd_una, self.snd_nxt);
@@ -167,7 +168,7 @@ impl Sender {
             let fin_now = self.unsent() == 0;
             self.segment(plan, nxt, nxt.plus(1), usize::from(!fin_now), false)
         }?;
-        self.stats.zero_window_probes += 1;
+        bump(&mut self.stats.zero_window_probes);
         Some(s)
     }
 
@@ -185,8 +186,9 @@ impl Sender {
         // RFC 6691: options count against the MSS, in every piece a device cuts a large
         // segment into too.
         let room = plan.room;
-        let per = self.mss.saturating_sub(room.options).max(1);
-        let most = if retransmit || self.tso <= per { per } else { self.tso - self.tso % per };
+        let per = self.mss().saturating_sub(room.options).max(1);
+        let most =
+            if retransmit || self.tso() <= per { per } else { self.tso() - self.tso() % per };
         let max_data = max_data.min(most).min(room.scratch);
         let buf_end = self.buf_end();
         let data_stop = seq.plus(max_data).min(limit).min(buf_end);

@@ -3,7 +3,7 @@
 
 Seeds are the frames of a `pila demo --pcap` capture, cut at each layer, plus hand-made
 packets for what the demo does not send (802.1Q tags, IPv4 options, TCP SACK blocks, ICMP
-errors quoting a datagram). Usage: scripts/make-fuzz-corpus.py CAPTURE.pcap
+errors quoting a datagram, IPv6 with extension headers and fragments). Usage: scripts/make-fuzz-corpus.py CAPTURE.pcap
 """
 import os
 import struct
@@ -44,6 +44,36 @@ def ipv4(src, dst, proto, payload, options=b""):
     return header + payload
 
 
+def ipv6(src, dst, next_header, payload, flow=0):
+    first = (6 << 28) | flow
+    return struct.pack("!IHBB16s16s", first, len(payload), next_header, 64, bytes(src), bytes(dst)) + payload
+
+
+def ipv6_seeds() -> None:
+    a = bytes.fromhex("20010db8000000000000000000000001")
+    b = bytes.fromhex("20010db8000000000000000000000002")
+    udp = struct.pack("!HHHH", 5353, 7, 12, 0) + b"ping"
+    write("ipv6", "udp", ipv6(a, b, 17, udp, flow=0x3AD4B))
+    # Hop-by-hop with a Router Alert, then destination options with an unknown option that
+    # says "skip" (00xxxxxx) and PadN, then UDP.
+    hbh = bytes([60, 0, 5, 2, 0, 0, 1, 0])
+    dst = bytes([17, 0, 0x1E, 2, 0xAB, 0xCD, 1, 0])
+    write("ipv6", "hbh-dst", ipv6(a, b, 0, hbh + dst + udp))
+    # An unknown option that asks for a Parameter Problem (10xxxxxx).
+    write("ipv6", "option-problem", ipv6(a, b, 60, bytes([17, 0, 0x9E, 2, 0, 0, 1, 0]) + udp))
+    # Routing headers with no segments left (ignored) and with one (refused).
+    routing = lambda left: bytes([17, 2, 4, left]) + bytes(20)
+    write("ipv6", "routing-done", ipv6(a, b, 43, routing(0) + udp))
+    write("ipv6", "routing-left", ipv6(a, b, 43, routing(1) + udp))
+    # Fragments: a first one, a later one, an atomic one (RFC 6946).
+    frag = lambda offset, more: struct.pack("!BBHI", 17, 0, offset | more, 0xC0FFEE)
+    write("ipv6", "frag-first", ipv6(a, b, 44, frag(0, 1) + udp))
+    write("ipv6", "frag-later", ipv6(a, b, 44, frag(1448, 0) + b"tail of a datagram"))
+    write("ipv6", "frag-atomic", ipv6(a, b, 44, frag(0, 0) + udp))
+    # No next header: whatever follows is ignored.
+    write("ipv6", "no-next-header", ipv6(a, b, 59, b"ignored"))
+
+
 def split(name: str, frame: bytes) -> None:
     write("ethernet", name, frame)
     ethertype = struct.unpack_from("!H", frame, 12)[0]
@@ -62,6 +92,7 @@ def split(name: str, frame: bytes) -> None:
 def main() -> None:
     for i, frame in enumerate(frames(sys.argv[1])):
         split(f"demo-{i:02}", frame)
+    ipv6_seeds()
     a, b = [192, 0, 2, 1], [198, 51, 100, 2]
     # TCP: ACK with timestamps and three SACK blocks; a segment with an unknown option kind.
     ts = bytes([1, 1, 8, 10]) + struct.pack("!II", 1000, 2000)

@@ -10,11 +10,16 @@
 //! Checksums are not verified on the way in (a fuzzer rarely guesses one, and everything
 //! behind the check would go untested) but are computed and verified on the way back.
 
-use crate::wire::{Checksum, Checksums, arp, ethernet, icmpv4, ipv4, tcp, udp};
+use crate::wire::{Checksum, Checksums, arp, ethernet, icmpv4, ipv4, ipv6, tcp, udp};
 use core::net::{IpAddr, Ipv4Addr};
 
-const NO_VERIFY: Checksums =
-    Checksums { ipv4: Checksum::Tx, tcp: Checksum::Tx, udp: Checksum::Tx, icmpv4: Checksum::Tx };
+const NO_VERIFY: Checksums = Checksums {
+    ipv4: Checksum::Tx,
+    tcp: Checksum::Tx,
+    udp: Checksum::Tx,
+    icmpv4: Checksum::Tx,
+    icmpv6: Checksum::Tx,
+};
 const SRC: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
 const DST: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 2));
 
@@ -61,6 +66,33 @@ pub fn ipv4(data: &[u8]) {
     out.payload_mut().copy_from_slice(packet.payload());
     let again = ipv4::Packet::new_checked(&buf[..]).expect("emitted packet is checked");
     assert_eq!(ipv4::Repr::parse(&again, &Checksums::SOFTWARE), Ok(repr));
+}
+
+/// IPv6 packets: the fixed header, the walk down its extension headers (to a unicast and
+/// to a multicast destination), any fragment header met; the quoted-header parser of
+/// ICMPv6 errors too.
+pub fn ipv6(data: &[u8]) {
+    let _ = ipv6::Repr::parse_quoted(data);
+    let Ok(packet) = ipv6::Packet::new_checked(data) else { return };
+    let _ = (packet.version(), packet.traffic_class(), packet.flow_label(), packet.hop_limit());
+    let Ok(repr) = ipv6::Repr::parse(&packet) else { return };
+    let payload = packet.payload();
+    for multicast in [false, true] {
+        let walked = ipv6::ext::walk(repr.next_header, payload, ipv6::HEADER_LEN, true, multicast);
+        let Ok(chain) = walked else { continue };
+        assert!(chain.start <= payload.len(), "the walk ended past the payload");
+        if let Some(fragment) = chain.fragment {
+            let mut header = [0; ipv6::ext::FRAGMENT_LEN];
+            fragment.emit(&mut header);
+            assert_eq!(ipv6::ext::FragmentHeader::parse(&header), Ok(fragment));
+        }
+    }
+    let mut buf = vec![0; repr.buffer_len()];
+    let mut out = ipv6::Packet::new_unchecked(&mut buf[..]);
+    repr.emit(&mut out);
+    out.payload_mut().copy_from_slice(payload);
+    let again = ipv6::Packet::new_checked(&buf[..]).expect("emitted packet is checked");
+    assert_eq!(ipv6::Repr::parse(&again), Ok(repr));
 }
 
 /// ICMPv4 messages, including the datagram quoted in errors.

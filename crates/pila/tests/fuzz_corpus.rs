@@ -96,6 +96,11 @@ fn ipv4() {
 }
 
 #[test]
+fn ipv6() {
+    run("ipv6", pila::fuzz::ipv6);
+}
+
+#[test]
 fn icmpv4() {
     run("icmpv4", pila::fuzz::icmpv4);
 }

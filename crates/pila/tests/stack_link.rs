@@ -63,6 +63,49 @@ fn ping_resolves_arp_then_gets_its_echo() {
     assert_eq!(net.captured().len(), 2);
 }
 
+/// A broadcast request that merely passes by, from a neighbour A knows, with a new MAC: A
+/// takes the new address but does not trust it unchecked. The next datagram goes to it,
+/// after a unicast request that probes it (RFC 4861 §7.2.5's rule, which ARP follows too).
+#[test]
+fn an_overheard_new_address_is_probed_before_it_is_trusted() {
+    let mut net = two_hosts();
+    ping(&mut net, ip(B_IP), 1).expect("echo reply");
+    let moved = ethernet::Address([2, 0, 0, 0, 0, 0x42]);
+    let request = arp::Repr {
+        operation: arp::Operation::Request,
+        source_hardware_addr: moved,
+        source_protocol_addr: ip(B_IP),
+        target_hardware_addr: ethernet::Address([0; 6]),
+        target_protocol_addr: ip("192.0.2.77"),
+    };
+    let mut body = vec![0; request.buffer_len()];
+    request.emit(&mut arp::Packet::new_unchecked(&mut body[..]));
+    let mut frame = vec![0; ethernet::HEADER_LEN];
+    frame[..6].copy_from_slice(ethernet::Address::BROADCAST.as_bytes());
+    frame[6..12].copy_from_slice(moved.as_bytes());
+    frame[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
+    frame.extend(&body);
+    net.inject(pila::sim::Side::Client, &frame);
+    net.set_capture(true);
+    let now = net.now();
+    net.a().ping_send(now, ip(B_IP), 0x77, 2, b"hello").unwrap();
+    net.run_for(Duration::from_millis(1));
+    let from_a: Vec<(ethernet::EtherType, ethernet::Address)> = sent(&net)
+        .iter()
+        .filter(|(i, _)| *i == 0)
+        .map(|(_, f)| {
+            let f = ethernet::Frame::new_checked(&f[..]).unwrap();
+            (f.ethertype(), f.dst_addr())
+        })
+        .collect();
+    assert_eq!(
+        from_a,
+        [(ethernet::EtherType::Arp, moved), (ethernet::EtherType::Ipv4, moved)],
+        "a unicast probe to the new address, then the datagram"
+    );
+    assert_eq!(net.a().counters().arp_requests_sent, 2);
+}
+
 #[test]
 fn unanswered_arp_is_retried_then_fails() {
     let mut net = two_hosts();

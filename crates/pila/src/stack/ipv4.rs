@@ -1,7 +1,7 @@
 //! IPv4: datagrams in (validated, reassembled, handed to ICMP, UDP or TCP) and out
 //! (routed, fragmented to the MTU, queued behind ARP when the next hop is unresolved).
 
-use super::arp::{Enqueued, Pending};
+use super::neighbor::{Enqueued, Pending};
 use super::{Error, Medium, SocketHandle, Stack, TTL};
 use crate::time::Instant;
 use crate::wire::ip::Protocol;

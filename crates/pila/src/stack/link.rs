@@ -76,8 +76,16 @@ impl Stack {
             && !self.iface.has_addr(sender)
             && sender_mac.is_unicast();
         if sender_ok {
-            // RFC 826: update a known sender; add it only if the packet is for us.
-            let released = self.neighbors.learn(now, sender, sender_mac, for_us);
+            // RFC 826: update a known sender; add it only if the packet is for us. A packet
+            // for us confirms the sender; one that only passes by (a broadcast request for
+            // another host, a gratuitous announcement) updates its address without
+            // confirming it, so a changed address is probed before it is trusted, as in
+            // neighbour discovery (RFC 4861 §7.2.5).
+            let released = if for_us {
+                self.neighbors.learn(now, sender, sender_mac, true)
+            } else {
+                self.neighbors.learn_unconfirmed(now, sender, sender_mac, false)
+            };
             for pending in released {
                 self.push_datagram(sender_mac, pending.packet);
             }

@@ -22,21 +22,21 @@
 //! This file holds the configuration and the dispatch; each layer's input, output and
 //! socket API live together, each in its own file:
 //!
-//! * `link`: Ethernet in and out, ARP, the control queue of frames; `arp`: the neighbour
-//!   cache;
+//! * `link`: Ethernet in and out, ARP, the control queue of frames; `neighbor`: the
+//!   neighbour cache, with the reachability states both ARP and IPv6 neighbour discovery use;
 //! * `ipv4`: datagrams in and out, routing; `fragment`, `reassembly`: fragments both ways;
 //! * `icmp`: echo, errors sent and received; `udp`: UDP input and sockets; `tcp`: the
 //!   connection table, listeners, timers and TCP input and output;
 //! * `socket`: the socket API's errors and handles; `iface`, `ports`, `slab`, `counters`:
 //!   addresses and routes, ephemeral ports, the socket slab, counters and events.
 
-mod arp;
 mod counters;
 mod fragment;
 mod icmp;
 mod iface;
 mod ipv4;
 mod link;
+mod neighbor;
 mod ports;
 mod reassembly;
 mod slab;
@@ -58,10 +58,10 @@ use core::net::Ipv4Addr;
 use crate::rand::Rng;
 use crate::time::{Duration, Instant};
 use crate::wire::{Checksum, Checksums, ethernet, virtio};
-use arp::{ArpConfig, Neighbors};
 use icmp::{Pings, TokenBucket};
 use iface::Interface;
 use link::LinkFrame;
+use neighbor::{Neighbors, NudConfig};
 use ports::Ports;
 use reassembly::Reassembler;
 use tcp::TcpTable;
@@ -312,10 +312,12 @@ impl Stack {
         rng.fill(&mut isn_key);
         let mut cookie_key = [0; 16];
         rng.fill(&mut cookie_key);
-        let mut neighbors = Neighbors::new(ArpConfig {
-            ttl: config.arp_cache_ttl,
+        let mut neighbors = Neighbors::new(NudConfig {
+            reachable_time: config.arp_cache_ttl,
             retries: config.arp_retries.max(1),
             retry_interval: config.arp_retry_interval,
+            // ARP probes a stale entry as soon as it is used.
+            delay_first_probe: Duration::ZERO,
             pending_limit: config.arp_pending_limit,
         });
         for &(ip, mac) in &config.neighbors {

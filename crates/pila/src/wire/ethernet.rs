@@ -67,6 +67,12 @@ impl Address {
     pub const fn is_local(&self) -> bool {
         self.0[0] & 0x02 != 0
     }
+    /// The MAC address an IPv6 multicast group maps to (RFC 2464 §7): `33:33` followed by
+    /// the group's low 32 bits.
+    pub const fn from_ipv6_multicast(group: core::net::Ipv6Addr) -> Self {
+        let o = group.octets();
+        Self([0x33, 0x33, o[12], o[13], o[14], o[15]])
+    }
 }
 
 impl From<[u8; 6]> for Address {
@@ -406,6 +412,14 @@ impl fmt::Display for Repr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_multicast_groups_map_to_33_33() {
+        let group: core::net::Ipv6Addr = "ff02::1:ff28:9c5a".parse().unwrap();
+        let mac = Address::from_ipv6_multicast(group);
+        assert_eq!(mac, Address([0x33, 0x33, 0xff, 0x28, 0x9c, 0x5a]));
+        assert!(mac.is_multicast() && !mac.is_broadcast());
+    }
     use proptest::prelude::*;
 
     /// An ARP request broadcast from a QEMU-style NIC (52:54:00:..), laid out as Linux sends

@@ -20,6 +20,7 @@ pub mod ethernet;
 pub mod icmpv4;
 pub mod ip;
 pub mod ipv4;
+pub mod ipv6;
 pub mod tcp;
 pub mod udp;
 pub mod virtio;
@@ -99,6 +100,8 @@ pub struct Checksums {
     pub udp: Checksum,
     /// The ICMPv4 checksum.
     pub icmpv4: Checksum,
+    /// The ICMPv6 checksum.
+    pub icmpv6: Checksum,
 }
 
 impl Checksums {
@@ -109,6 +112,7 @@ impl Checksums {
         tcp: Checksum::Both,
         udp: Checksum::Both,
         icmpv4: Checksum::Both,
+        icmpv6: Checksum::Both,
     };
 }
 

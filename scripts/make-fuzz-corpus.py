@@ -72,6 +72,18 @@ def ipv6_seeds() -> None:
     write("ipv6", "frag-atomic", ipv6(a, b, 44, frag(0, 0) + udp))
     # No next header: whatever follows is ignored.
     write("ipv6", "no-next-header", ipv6(a, b, 59, b"ignored"))
+    # ICMPv6 between the addresses the fuzz body uses (fe80::1 to ff02::1:ff00:2); the
+    # body does not verify checksums, so they are left zero.
+    target = bytes.fromhex("fe800000000000000000000000000002")
+    mac = bytes.fromhex("02000000000a")
+    write("icmpv6", "echo", struct.pack("!BBHHH", 128, 0, 0, 0x1234, 1) + b"ping")
+    write("icmpv6", "ns", struct.pack("!BBHI", 135, 0, 0, 0) + target + bytes([1, 1]) + mac)
+    write("icmpv6", "na", struct.pack("!BBHI", 136, 0, 0, 0x60000000) + target + bytes([2, 1]) + mac)
+    prefix = struct.pack("!BBBBII", 3, 4, 64, 0xC0, 86400, 14400) + bytes(4) + bytes.fromhex("20010db8000000000000000000000000")
+    write("icmpv6", "ra", struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, 1800, 0, 0) + bytes([1, 1]) + mac + struct.pack("!BBHI", 5, 1, 0, 1500) + prefix)
+    group = bytes.fromhex("ff0200000000000000000001ff000002")
+    write("icmpv6", "mldv2", struct.pack("!BBHHH", 143, 0, 0, 0, 1) + struct.pack("!BBH", 4, 0, 0) + group)
+    write("icmpv6", "param-problem", struct.pack("!BBHI", 4, 1, 0, 40) + ipv6(a, b, 60, bytes([17, 0, 0x9E, 2, 0, 0, 1, 0]) + udp))
 
 
 def split(name: str, frame: bytes) -> None:

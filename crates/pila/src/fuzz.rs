@@ -10,8 +10,8 @@
 //! Checksums are not verified on the way in (a fuzzer rarely guesses one, and everything
 //! behind the check would go untested) but are computed and verified on the way back.
 
-use crate::wire::{Checksum, Checksums, arp, ethernet, icmpv4, ipv4, ipv6, tcp, udp};
-use core::net::{IpAddr, Ipv4Addr};
+use crate::wire::{Checksum, Checksums, arp, ethernet, icmpv4, icmpv6, ipv4, ipv6, tcp, udp};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 const NO_VERIFY: Checksums = Checksums {
     ipv4: Checksum::Tx,
@@ -22,6 +22,8 @@ const NO_VERIFY: Checksums = Checksums {
 };
 const SRC: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
 const DST: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 2));
+const SRC6: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+const DST6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 1, 0xff00, 2);
 
 /// Ethernet II frames, with or without an 802.1Q tag.
 pub fn ethernet(data: &[u8]) {
@@ -93,6 +95,31 @@ pub fn ipv6(data: &[u8]) {
     out.payload_mut().copy_from_slice(payload);
     let again = ipv6::Packet::new_checked(&buf[..]).expect("emitted packet is checked");
     assert_eq!(ipv6::Repr::parse(&again), Ok(repr));
+}
+
+/// ICMPv6 messages between two fixed addresses: echo, errors with their quoted packet,
+/// neighbour discovery with its options (and the checks that need the IPv6 header),
+/// MLD queries and MLDv2 reports.
+pub fn icmpv6(data: &[u8]) {
+    let (src, dst) = (SRC6, DST6);
+    let Ok(packet) = icmpv6::Packet::new_checked(data) else { return };
+    let _ = (packet.msg_type(), packet.msg_code(), packet.verify_checksum(src, dst));
+    let Ok(repr) = icmpv6::Repr::parse(&packet, src, dst, &NO_VERIFY) else { return };
+    let _ = repr.to_string();
+    let header = ipv6::Repr {
+        src_addr: src,
+        dst_addr: dst,
+        next_header: crate::wire::ip::Protocol::Icmpv6,
+        payload_len: data.len(),
+        hop_limit: 255,
+        traffic_class: 0,
+        flow_label: 0,
+    };
+    let _ = icmpv6::validate_nd(&repr, &header);
+    let mut buf = vec![0; repr.buffer_len()];
+    repr.emit(&mut icmpv6::Packet::new_unchecked(&mut buf[..]), src, dst, &Checksums::SOFTWARE);
+    let again = icmpv6::Packet::new_checked(&buf[..]).expect("emitted message is checked");
+    assert_eq!(icmpv6::Repr::parse(&again, src, dst, &Checksums::SOFTWARE), Ok(repr));
 }
 
 /// ICMPv4 messages, including the datagram quoted in errors.

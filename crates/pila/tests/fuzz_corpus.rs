@@ -101,6 +101,11 @@ fn ipv6() {
 }
 
 #[test]
+fn icmpv6() {
+    run("icmpv6", pila::fuzz::icmpv6);
+}
+
+#[test]
 fn icmpv4() {
     run("icmpv4", pila::fuzz::icmpv4);
 }

@@ -130,7 +130,7 @@ fn port_unreachable_is_rate_limited() {
     let a = net.a().udp_bind(sa("0.0.0.0:0")).unwrap();
     // Resolve B first: only 16 datagrams may wait for ARP.
     let now = net.now();
-    net.a().ping_send(now, B_IP.parse().unwrap(), 1, 1, b"").unwrap();
+    net.a().ping_send(now, B_IP.parse::<core::net::Ipv4Addr>().unwrap(), 1, 1, b"").unwrap();
     net.run_for(Duration::from_millis(10));
     for _ in 0..30 {
         let now = net.now();

@@ -124,15 +124,16 @@ impl Stack {
         }
     }
 
-    /// Sends an ICMP echo request to `addr` and waits up to `timeout` for the reply; returns
-    /// the round-trip time. Fails with [`io::ErrorKind::TimedOut`] when no reply comes.
+    /// Sends an ICMP (or ICMPv6) echo request to `addr` and waits up to `timeout` for the
+    /// reply; returns the round-trip time. Fails with [`io::ErrorKind::TimedOut`] when no
+    /// reply comes.
     pub fn ping(
         &self,
-        addr: Ipv4Addr,
+        addr: impl Into<core::net::IpAddr>,
         timeout: std::time::Duration,
     ) -> io::Result<std::time::Duration> {
         let shared = self.shared();
-        let ping = Ping::send(shared, addr)?;
+        let ping = Ping::send(shared, addr.into())?;
         let deadline = std::time::Instant::now() + timeout;
         shared
             .block_on(
@@ -173,6 +174,12 @@ impl Stack {
         self.shared().address
     }
 
+    /// The stack's IPv6 addresses that are ready for use (through duplicate address
+    /// detection), its link-local one first; empty with IPv6 off.
+    pub fn ipv6_addresses(&self) -> Vec<core::net::Ipv6Addr> {
+        self.shared().lock().stack.ipv6_addresses()
+    }
+
     fn shared(&self) -> &Shared {
         &self.handle.shared
     }
@@ -190,7 +197,9 @@ impl StackBuilder {
         self
     }
 
-    /// Adds an IPv4 address with its prefix, like `"192.0.2.1/24"` (at least one is required).
+    /// Adds an address with its prefix: an IPv4 one like `"192.0.2.1/24"` (at least one is
+    /// required), or an IPv6 one like `"2001:db8::2/64"`, which turns IPv6 on with the
+    /// interface's link-local address beside it ([`stack::Ipv6Config`]).
     #[must_use]
     pub fn address(mut self, cidr: impl Into<String>) -> Self {
         self.addresses.push(cidr.into());
@@ -296,13 +305,18 @@ impl StackBuilder {
         let invalid = |what: String| io::Error::new(io::ErrorKind::InvalidInput, what);
         let device = self.device.ok_or_else(|| invalid("no device: call .device(..)".into()))?;
         let mut addresses = Vec::new();
+        let mut addresses6 = Vec::new();
         for text in &self.addresses {
-            let cidr: stack::Ipv4Cidr = text.parse().map_err(|_| {
-                invalid(format!(
-                    "bad address {text:?}: expected an IPv4 address and prefix, like 192.0.2.1/24"
-                ))
-            })?;
-            addresses.push(cidr);
+            if let Ok(cidr) = text.parse::<stack::Ipv4Cidr>() {
+                addresses.push(cidr);
+            } else if let Ok(cidr) = text.parse::<stack::Ipv6Cidr>() {
+                addresses6.push(cidr);
+            } else {
+                return Err(invalid(format!(
+                    "bad address {text:?}: expected an address and prefix, like 192.0.2.1/24 \
+                     or 2001:db8::1/64"
+                )));
+            }
         }
         let first = addresses
             .first()
@@ -319,6 +333,8 @@ impl StackBuilder {
             addresses,
             gateway: self.gateway,
             seed: Some(self.seed.unwrap_or_else(random_seed)),
+            ipv6: (!addresses6.is_empty())
+                .then(|| stack::Ipv6Config { addresses: addresses6, ..Default::default() }),
             ..stack::Config::default()
         };
         if let Some(tcp) = self.tcp {

@@ -10,8 +10,8 @@ use super::{Handle, now, tcp_error};
 use crate::stack::{self, ListenerHandle, SocketHandle, TcpHandle, UdpHandle};
 use crate::tcp::{RecvError, SendError, State as TcpState, TcpInfo};
 use crate::time::Instant;
-use crate::wire::Ipv4Addr;
 use std::io;
+use std::net::IpAddr;
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -523,7 +523,7 @@ impl Drop for UdpCore {
 /// One ICMP echo request on its way, waiting for its reply.
 #[derive(Debug)]
 pub(crate) struct Ping {
-    addr: Ipv4Addr,
+    addr: IpAddr,
     ident: u16,
     sent_at: Instant,
 }
@@ -541,7 +541,7 @@ impl Ping {
     };
 
     /// Sends one echo request to `addr`.
-    pub(crate) fn send(shared: &Shared, addr: Ipv4Addr) -> io::Result<Self> {
+    pub(crate) fn send(shared: &Shared, addr: IpAddr) -> io::Result<Self> {
         let ident = shared.next_ping_ident();
         let mut state = shared.lock();
         let sent_at = now();

@@ -83,6 +83,61 @@ counters! {
         /// ICMP errors not sent because of the rate limit.
         icmp_out_rate_limited,
     }
+    "Ip6" {
+        /// IPv6 packets received, errors included.
+        ip6_in_receives,
+        /// IPv6 packets dropped for a bad header or extension header: version, lengths,
+        /// source, an option or routing header refused.
+        ip6_in_hdr_errors,
+        /// IPv6 packets dropped because they were not addressed to us.
+        ip6_in_addr_errors,
+        /// IPv6 packets handed to ICMPv6, UDP or TCP.
+        ip6_in_delivers,
+        /// IPv6 packets for a protocol we do not speak.
+        ip6_in_unknown_protos,
+        /// IPv6 packets we tried to send.
+        ip6_out_requests,
+        /// IPv6 packets not sent for want of a route or a usable source address.
+        ip6_out_no_routes,
+        /// IPv6 packets not sent: the neighbour never answered, or a queue was full.
+        ip6_out_discards,
+        /// IPv6 fragments received.
+        ip6_reasm_reqds,
+        /// IPv6 fragments dropped unreassembled.
+        ip6_reasm_fails,
+    }
+    "Icmp6" {
+        /// ICMPv6 messages received, errors included.
+        icmp6_in_msgs,
+        /// ICMPv6 messages dropped as malformed, with a bad checksum, or failing neighbour
+        /// discovery's checks (hop limit 255 and the rest of RFC 4861 §7.1).
+        icmp6_in_errors,
+        /// Echo requests received.
+        icmp6_in_echos,
+        /// Echo replies received.
+        icmp6_in_echo_replies,
+        /// Neighbour solicitations received.
+        icmp6_in_neighbor_solicits,
+        /// Neighbour advertisements received.
+        icmp6_in_neighbor_advertisements,
+        /// ICMPv6 messages sent.
+        icmp6_out_msgs,
+        /// Echo replies sent.
+        icmp6_out_echo_replies,
+        /// Neighbour solicitations sent: resolutions, probes and duplicate address
+        /// detection.
+        icmp6_out_neighbor_solicits,
+        /// Neighbour advertisements sent.
+        icmp6_out_neighbor_advertisements,
+        /// MLDv2 reports sent.
+        icmp6_out_mldv2_reports,
+        /// Parameter problems sent.
+        icmp6_out_parm_problems,
+        /// Addresses found held by another node during duplicate address detection.
+        nd_dad_conflicts,
+        /// Neighbour resolutions that got no answer.
+        nd_failed,
+    }
     "Tcp" {
         /// Connections opened by us (SYN sent).
         tcp_active_opens,

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use core::net::{Ipv4Addr, SocketAddrV4};
+use core::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 
 use super::{Error, SocketHandle, Stack, UdpHandle};
 use crate::time::Instant;
@@ -18,7 +18,7 @@ const MAX_REPLIES: usize = 64;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PingReply {
     /// Who answered.
-    pub from: Ipv4Addr,
+    pub from: IpAddr,
     /// The sequence number it echoed.
     pub seq: u16,
     /// When the reply arrived.
@@ -88,15 +88,20 @@ impl Pings {
 }
 
 impl Stack {
-    /// Sends an ICMP echo request to `dst`; replies come from [`Stack::ping_poll_reply`].
+    /// Sends an ICMP echo request to `dst`, or an ICMPv6 one to an IPv6 `dst`; replies
+    /// come from [`Stack::ping_poll_reply`].
     pub fn ping_send(
         &mut self,
         now: Instant,
-        dst: Ipv4Addr,
+        dst: impl Into<IpAddr>,
         ident: u16,
         seq: u16,
         data: &[u8],
     ) -> Result<(), Error> {
+        let dst = match dst.into() {
+            IpAddr::V4(dst) => dst,
+            IpAddr::V6(dst) => return self.ping6_send(now, dst, ident, seq, data),
+        };
         if dst.is_unspecified() || dst.is_multicast() {
             return Err(Error::InvalidInput);
         }
@@ -161,8 +166,12 @@ impl Stack {
             }
             icmpv4::Repr::EchoReply { ident, seq_no, data } => {
                 self.counters.icmp_in_echo_reps += 1;
-                let reply =
-                    PingReply { from: ip.src_addr, seq: seq_no, at: now, data_len: data.len() };
+                let reply = PingReply {
+                    from: IpAddr::V4(ip.src_addr),
+                    seq: seq_no,
+                    at: now,
+                    data_len: data.len(),
+                };
                 self.pings.record(ident, reply);
             }
             icmpv4::Repr::DstUnreachable { reason, next_hop_mtu, header, data } => {
@@ -276,7 +285,12 @@ mod tests {
     #[test]
     fn replies_are_kept_only_for_registered_identifiers() {
         let mut p = Pings::default();
-        let r = PingReply { from: Ipv4Addr::LOCALHOST, seq: 1, at: Instant::ZERO, data_len: 4 };
+        let r = PingReply {
+            from: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            seq: 1,
+            at: Instant::ZERO,
+            data_len: 4,
+        };
         assert!(!p.record(7, r));
         p.register(7);
         assert!(p.record(7, r));

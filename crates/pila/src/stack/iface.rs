@@ -51,13 +51,24 @@ impl fmt::Display for Ipv4Cidr {
     }
 }
 
-/// Why a string is not an [`Ipv4Cidr`].
+/// Why a string is not an [`Ipv4Cidr`] or an [`Ipv6Cidr`](super::Ipv6Cidr).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ParseCidrError(());
+pub struct ParseCidrError {
+    v6: bool,
+}
+
+impl ParseCidrError {
+    const V4_ERROR: Self = Self { v6: false };
+    pub(crate) const V6_ERROR: Self = Self { v6: true };
+}
 
 impl fmt::Display for ParseCidrError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("expected an IPv4 address with a prefix length, like 192.0.2.1/24")
+        f.write_str(if self.v6 {
+            "expected an IPv6 address with a prefix length, like 2001:db8::2/64"
+        } else {
+            "expected an IPv4 address with a prefix length, like 192.0.2.1/24"
+        })
     }
 }
 
@@ -67,13 +78,13 @@ impl FromStr for Ipv4Cidr {
     type Err = ParseCidrError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (addr, len) = s.split_once('/').ok_or(ParseCidrError(()))?;
-        let addr: Ipv4Addr = addr.parse().map_err(|_| ParseCidrError(()))?;
+        let (addr, len) = s.split_once('/').ok_or(ParseCidrError::V4_ERROR)?;
+        let addr: Ipv4Addr = addr.parse().map_err(|_| ParseCidrError::V4_ERROR)?;
         if len.is_empty() || len.len() > 2 || !len.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ParseCidrError(()));
+            return Err(ParseCidrError::V4_ERROR);
         }
-        let len: u8 = len.parse().map_err(|_| ParseCidrError(()))?;
-        Self::new(addr, len).ok_or(ParseCidrError(()))
+        let len: u8 = len.parse().map_err(|_| ParseCidrError::V4_ERROR)?;
+        Self::new(addr, len).ok_or(ParseCidrError::V4_ERROR)
     }
 }
 

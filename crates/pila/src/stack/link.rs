@@ -15,12 +15,21 @@ pub(super) struct LinkFrame {
 }
 
 impl Stack {
-    /// Writes the next link-layer frame into `buf`: an ARP request, or a frame from the
-    /// control queue. Frames that do not fit are dropped and counted.
+    /// Writes the next link-layer frame into `buf`: an ARP request, a neighbour
+    /// solicitation, or a frame from the control queue. Frames that do not fit are dropped and counted.
     pub(super) fn link_poll_transmit(&mut self, buf: &mut [u8]) -> Option<usize> {
         while let Some((target, unicast)) = self.neighbors.pop_request() {
             if let Some(len) = self.arp_request(buf, target, unicast) {
                 self.counters.arp_requests_sent += 1;
+                return Some(len);
+            }
+        }
+        while let Some((target, unicast)) =
+            self.v6.as_mut().and_then(|v6| v6.neighbors.pop_request())
+        {
+            if let Some(len) = self.nd_request(buf, target, unicast) {
+                self.counters.icmp6_out_msgs += 1;
+                self.counters.icmp6_out_neighbor_solicits += 1;
                 return Some(len);
             }
         }
@@ -35,7 +44,9 @@ impl Stack {
 
     /// Whether link-layer frames wait to be sent.
     pub(super) fn link_pending(&self) -> bool {
-        self.neighbors.has_requests() || !self.link_out.is_empty()
+        self.neighbors.has_requests()
+            || self.v6.as_ref().is_some_and(|v6| v6.neighbors.has_requests())
+            || !self.link_out.is_empty()
     }
 
     /// An Ethernet frame arrived: checked, filtered by destination, handed to ARP or IPv4.
@@ -45,13 +56,14 @@ impl Stack {
             return;
         };
         let dst = frame.dst_addr();
-        if dst != self.config.mac && !dst.is_broadcast() {
+        if dst != self.config.mac && !dst.is_broadcast() && !self.listens_to_mac(dst) {
             self.counters.eth_dropped += 1;
             return;
         }
         match frame.ethertype() {
             ethernet::EtherType::Arp => self.arp_input(now, frame.payload()),
             ethernet::EtherType::Ipv4 => self.ipv4_input(now, frame.payload()),
+            ethernet::EtherType::Ipv6 => self.ipv6_input(now, frame.payload()),
             _ => self.counters.eth_dropped += 1,
         }
     }

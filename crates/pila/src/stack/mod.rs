@@ -1,7 +1,10 @@
 //! The host: one interface and all its sockets, Sans-IO.
 //!
-//! A [`Stack`] owns the interface (addresses, routes, MTU), the neighbour cache, IPv4
-//! reassembly, the ICMP, UDP and TCP socket tables and the counters. It never reads a clock,
+//! A [`Stack`] owns the interface (addresses, routes, MTU), the neighbour caches, IPv4
+//! reassembly, the ICMP, UDP and TCP socket tables and the counters; with
+//! [`Config::ipv6`], IPv6 on the link too (addresses through duplicate address detection,
+//! neighbour discovery, ICMPv6 echo, MLDv2 reports; TCP and UDP over IPv6 are not carried
+//! yet). It never reads a clock,
 //! never does I/O and draws randomness only from the seeded generator its [`Config`] makes.
 //!
 //! # Calling order
@@ -25,6 +28,9 @@
 //! * `link`: Ethernet in and out, ARP, the control queue of frames; `neighbor`: the
 //!   neighbour cache, with the reachability states both ARP and IPv6 neighbour discovery use;
 //! * `ipv4`: datagrams in and out, routing; `fragment`, `reassembly`: fragments both ways;
+//! * `ipv6`: packets in and out, extension headers, duplicate address detection; `iface6`:
+//!   IPv6 addresses (stable link-local, RFC 7217), groups, routes and source selection;
+//!   `nd`: ICMPv6 at the host — echo, neighbour discovery, MLDv2 reports;
 //! * `icmp`: echo, errors sent and received; `udp`: UDP input and sockets; `tcp`: the
 //!   connection table, listeners, timers and TCP input and output;
 //! * `socket`: the socket API's errors and handles; `iface`, `ports`, `slab`, `counters`:
@@ -34,8 +40,11 @@ mod counters;
 mod fragment;
 mod icmp;
 mod iface;
+mod iface6;
 mod ipv4;
+mod ipv6;
 mod link;
+mod nd;
 mod neighbor;
 mod ports;
 mod reassembly;
@@ -47,13 +56,14 @@ mod udp;
 pub use counters::{Counters, Event, EventKind};
 pub use icmp::PingReply;
 pub use iface::{Ipv4Cidr, ParseCidrError};
+pub use iface6::Ipv6Cidr;
 pub use socket::{Error, ListenerHandle, SocketHandle, TcpHandle, UdpHandle};
 pub use tcp::TcpSocket;
 
 use std::collections::{HashSet, VecDeque};
 
 use core::fmt;
-use core::net::Ipv4Addr;
+use core::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::rand::Rng;
 use crate::time::{Duration, Instant};
@@ -172,6 +182,47 @@ pub struct Config {
     pub udp_recv_queue: usize,
     /// Half-open connections per listener before SYN cookies take over (default 256).
     pub max_syn_backlog: usize,
+    /// IPv6 on the interface: `None` (the default) leaves it off, and IPv6 packets are
+    /// dropped and counted.
+    pub ipv6: Option<Ipv6Config>,
+}
+
+/// How the interface speaks IPv6. [`Ipv6Config::default`] gives it a link-local address
+/// and nothing else.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ipv6Config {
+    /// Addresses with their prefixes, beside the link-local one (`fe80::/64`, always
+    /// there); each prefix is on-link.
+    pub addresses: Vec<Ipv6Cidr>,
+    /// The default router: the address of a neighbour, usually link-local.
+    pub gateway: Option<Ipv6Addr>,
+    /// The secret that makes the link-local address stable and opaque (RFC 7217): the
+    /// same secret and MAC give the same address every time, and the address says nothing
+    /// of the MAC. `None` draws it from the seed, so the address changes with the seed.
+    pub stable_secret: Option<[u8; 16]>,
+    /// Neighbour solicitations sent to check that an address is unique before it is used
+    /// (RFC 4862 `DupAddrDetectTransmits`, default 1). 0 uses every address at once.
+    pub dad_transmits: u32,
+    /// The time between neighbour solicitations (RFC 4861 `RetransTimer`, default 1 s).
+    pub retrans_timer: Duration,
+    /// How long a confirmed neighbour is trusted (RFC 4861 `ReachableTime`, default 30 s).
+    pub reachable_time: Duration,
+    /// The hop limit of the packets we send (default 64).
+    pub hop_limit: u8,
+}
+
+impl Default for Ipv6Config {
+    fn default() -> Self {
+        Self {
+            addresses: Vec::new(),
+            gateway: None,
+            stable_secret: None,
+            dad_transmits: 1,
+            retrans_timer: Duration::from_secs(1),
+            reachable_time: Duration::from_secs(30),
+            hop_limit: 64,
+        }
+    }
 }
 
 impl Default for Config {
@@ -197,6 +248,7 @@ impl Default for Config {
             icmp_rate: 100,
             udp_recv_queue: 256 << 10,
             max_syn_backlog: 256,
+            ipv6: None,
         }
     }
 }
@@ -205,11 +257,11 @@ impl Default for Config {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// No IPv4 address, or an unusable one (unspecified, multicast, broadcast).
+    /// No address at all, or an unusable one (unspecified, multicast, broadcast, loopback).
     BadAddress,
     /// The gateway is not on any of our prefixes.
     GatewayNotOnLink,
-    /// The MTU is below IPv4's 576 or above 65535.
+    /// The MTU is below IPv4's 576 (IPv6's 1280 when it is on) or above 65535.
     BadMtu,
     /// The ephemeral port range is empty or starts at 0.
     BadPortRange,
@@ -225,9 +277,11 @@ pub enum ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Self::BadAddress => "the stack needs at least one unicast IPv4 address",
+            Self::BadAddress => {
+                "the stack needs unicast addresses only, and an IPv4 one or IPv6 (Config::ipv6)"
+            }
             Self::GatewayNotOnLink => "the gateway is not on any of the stack's prefixes",
-            Self::BadMtu => "the MTU must be between 576 and 65535",
+            Self::BadMtu => "the MTU must be between 576 and 65535, and 1280 or more with IPv6",
             Self::BadPortRange => "the ephemeral port range must be non-empty and above 0",
             Self::BadMac => "the MAC address must be unicast",
             Self::NoSeed => {
@@ -262,6 +316,8 @@ pub struct Stack {
     events: VecDeque<Event>,
     wakes: VecDeque<SocketHandle>,
     wake_set: HashSet<SocketHandle>,
+    /// IPv6, when the configuration turns it on.
+    v6: Option<ipv6::V6>,
     /// The frame being received carried a virtio-net header saying its transport checksum
     /// needs no check.
     rx_checksum_trusted: bool,
@@ -276,8 +332,21 @@ impl Stack {
         let usable = |ip: Ipv4Addr| {
             !(ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast() || ip.is_loopback())
         };
-        if config.addresses.is_empty() || !config.addresses.iter().all(|c| usable(c.addr)) {
+        if !config.addresses.iter().all(|c| usable(c.addr)) {
             return Err(ConfigError::BadAddress);
+        }
+        let usable6 = |c: &Ipv6Cidr| {
+            let ip = c.addr;
+            !(ip.is_unspecified() || ip.is_multicast() || ip.is_loopback()) && c.prefix_len <= 128
+        };
+        match &config.ipv6 {
+            None if config.addresses.is_empty() => return Err(ConfigError::BadAddress),
+            Some(v6) if !v6.addresses.iter().all(usable6) => return Err(ConfigError::BadAddress),
+            Some(v6) if v6.gateway.is_some_and(|g| g.is_multicast() || g.is_unspecified()) => {
+                return Err(ConfigError::GatewayNotOnLink);
+            }
+            Some(_) if config.mtu < crate::wire::ipv6::MIN_MTU => return Err(ConfigError::BadMtu),
+            _ => {}
         }
         if let Some(gw) = config.gateway {
             if !config.addresses.iter().any(|c| c.contains(gw)) || !usable(gw) {
@@ -326,6 +395,15 @@ impl Stack {
             }
             neighbors.insert_static(ip, mac);
         }
+        // Drawn last, and only with IPv6 on, so an IPv4-only stack's keys stay as they were.
+        let v6 = config.ipv6.as_ref().map(|c| {
+            let secret = c.stable_secret.unwrap_or_else(|| {
+                let mut secret = [0; 16];
+                rng.fill(&mut secret);
+                secret
+            });
+            ipv6::V6::new(c, config.mac, secret)
+        });
         Ok(Self {
             iface: Interface { addresses: config.addresses.clone(), gateway: config.gateway },
             neighbors,
@@ -341,6 +419,7 @@ impl Stack {
             events: VecDeque::new(),
             wakes: VecDeque::new(),
             wake_set: HashSet::new(),
+            v6,
             rx_checksum_trusted: false,
             tx_virtio: None,
             rng,
@@ -389,6 +468,10 @@ impl Stack {
             frame
         };
         match self.config.medium {
+            // A bare IP packet says its family in its first four bits.
+            Medium::Ip if frame.first().is_some_and(|b| b >> 4 == 6) => {
+                self.ipv6_input(now, frame);
+            }
             Medium::Ip => self.ipv4_input(now, frame),
             Medium::Ethernet => self.ethernet_input(now, frame),
         }
@@ -440,17 +523,19 @@ impl Stack {
 
     /// The latest instant at which [`Stack::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.neighbors.poll_at(), self.tcp.poll_at(), self.reasm.poll_at()]
+        let v6 = self.v6.as_ref().and_then(ipv6::V6::poll_at);
+        [self.neighbors.poll_at(), self.tcp.poll_at(), self.reasm.poll_at(), v6]
             .into_iter()
             .flatten()
             .min()
     }
 
-    /// Runs the timers due at `now`: ARP retries and failures, TCP timers, reassembly
-    /// time-outs.
+    /// Runs the timers due at `now`: ARP and neighbour discovery retries and failures,
+    /// duplicate address detection, TCP timers, reassembly time-outs.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.tcp_handle_timeout(now);
         self.reassembly_timeout(now);
+        self.ipv6_timeout(now);
         for (_, queue) in self.neighbors.handle_timeout(now) {
             self.counters.arp_failed += 1;
             for pending in queue {

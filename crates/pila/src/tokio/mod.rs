@@ -105,19 +105,19 @@ pub use udp::UdpSocket;
 
 use crate::runtime::shared::Wait;
 use crate::runtime::socket::Ping;
-use crate::wire::Ipv4Addr;
 use core::future::poll_fn;
+use core::net::IpAddr;
 use std::io;
 
 /// Sends an ICMP echo request to `addr` and waits up to `timeout` for the reply; returns
 /// the round-trip time. Fails with [`io::ErrorKind::TimedOut`] when no reply comes.
 pub async fn ping(
     stack: &Stack,
-    addr: Ipv4Addr,
+    addr: impl Into<IpAddr>,
     timeout: std::time::Duration,
 ) -> io::Result<std::time::Duration> {
     let shared = &stack.handle().shared;
-    let ping = Ping::send(shared, addr)?;
+    let ping = Ping::send(shared, addr.into())?;
     // The pings' wait outlives this one: take the waker back however the future ends.
     let mut parked = Parked { shared, waker: None };
     let reply = poll_fn(|cx| {

@@ -1,8 +1,9 @@
 //! The namespace lab: a throw-away Linux network namespace for interop tests.
 //!
 //! Include it from a test file with `mod netns;`. [`Netns::new`] makes a namespace with a
-//! unique name, only its loopback inside and IPv6 off (pila speaks IPv4; this keeps the
-//! kernel's router solicitations off the wire). Interfaces come in two ways:
+//! unique name, only its loopback inside and IPv6 off unless a test turns it on with
+//! [`Netns::enable_ipv6`] (this keeps the kernel's router solicitations off the wire).
+//! Interfaces come in three ways:
 //!
 //! * a device this process opened (a `Tap` or `Tun`) is moved in with [`Netns::adopt`]: the
 //!   descriptor keeps working, and pila runs in the test process;
@@ -10,8 +11,8 @@
 //!   the namespace with [`Netns::spawn`] (`pila serve --tap NAME`);
 //! * [`Netns::veth`] joins this namespace to another lab namespace.
 //!
-//! Addresses are from the documentation ranges 192.0.2.0/24 and 198.51.100.0/24 only, and
-//! nothing is linked to the machine's own interfaces. Dropping a `Netns` kills what still
+//! Addresses are from the documentation ranges 192.0.2.0/24, 198.51.100.0/24 and
+//! 2001:db8::/32 only, and nothing is linked to the machine's own interfaces. Dropping a `Netns` kills what still
 //! runs inside it and deletes it with everything in it, whether the test passed or not.
 //!
 //! When the test cannot run here (not root, no `/dev/net/tun`, no `ip`, namespaces not
@@ -25,7 +26,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// The documentation ranges a lab may use.
-pub(crate) const ALLOWED_PREFIXES: [&str; 2] = ["192.0.2.", "198.51.100."];
+pub(crate) const ALLOWED_PREFIXES: [&str; 3] = ["192.0.2.", "198.51.100.", "2001:db8:"];
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -148,6 +149,15 @@ impl Netns {
         assert_eq!(sums[0], sums[1], "the echo differs from what the kernel sent");
     }
 
+    /// Turns IPv6 on in the lab (a new lab has it off), and on its interface `ifname`:
+    /// the kernel makes a link-local address for it and answers neighbour discovery.
+    pub(crate) fn enable_ipv6(&self, ifname: &str) {
+        for key in ["all", "default", ifname] {
+            let knob = format!("/proc/sys/net/ipv6/conf/{key}/disable_ipv6");
+            self.run(&["sh", "-c", &format!("echo 0 > {knob}")]);
+        }
+    }
+
     /// Moves the interface `ifname` of this process's namespace into the lab. A TAP or TUN
     /// descriptor opened on it keeps working; the interface is deleted with the namespace.
     pub(crate) fn adopt(&self, ifname: &str) {
@@ -230,7 +240,8 @@ pub(crate) fn unique_ifname(prefix: &str) -> String {
 pub(crate) fn check_addr(addr: &str) {
     assert!(
         ALLOWED_PREFIXES.iter().any(|p| addr.starts_with(p)),
-        "{addr} is outside 192.0.2.0/24 and 198.51.100.0/24, the only ranges a lab may use"
+        "{addr} is outside 192.0.2.0/24, 198.51.100.0/24 and 2001:db8::/32, the only ranges a \
+         lab may use"
     );
 }
 

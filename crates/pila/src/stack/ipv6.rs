@@ -1,0 +1,303 @@
+//! IPv6: packets in (validated, filtered by destination, walked down their extension
+//! headers, handed to ICMPv6) and out (routed, queued behind neighbour discovery when the
+//! next hop is unresolved), and the state the family keeps: its addresses and their
+//! duplicate address detection, its neighbour cache, the groups it reports.
+
+use core::net::Ipv6Addr;
+
+use super::iface6::{self, Address6, Dad, Interface6, Origin};
+use super::neighbor::{Enqueued, Neighbors, NudConfig, Pending};
+use super::{Error, Ipv6Config, Medium, SocketHandle, Stack};
+use crate::time::{Duration, Instant};
+use crate::wire::ethernet;
+use crate::wire::ip::Protocol;
+use crate::wire::ipv6::{self, ext};
+
+/// The most a first duplicate address detection waits before its solicitation (RFC 4862
+/// §5.4.2, MAX_RTR_SOLICITATION_DELAY): nodes that start together do not all speak at once.
+const MAX_FIRST_DAD_DELAY_MS: u64 = 1_000;
+
+/// The IPv6 state of a stack.
+#[derive(Debug)]
+pub(crate) struct V6 {
+    pub(crate) config: Ipv6Config,
+    pub(crate) iface: Interface6,
+    pub(crate) neighbors: Neighbors<Ipv6Addr>,
+    /// The key of the stable link-local address (RFC 7217).
+    pub(crate) secret: [u8; 16],
+    /// The groups changed: an MLDv2 report is due.
+    pub(crate) report_due: bool,
+}
+
+impl V6 {
+    /// The IPv6 side of an interface with MAC `mac`, every address tentative.
+    pub(crate) fn new(config: &Ipv6Config, mac: ethernet::Address, secret: [u8; 16]) -> Self {
+        let dad = |config: &Ipv6Config| {
+            if config.dad_transmits == 0 {
+                Dad::Preferred
+            } else {
+                Dad::Tentative { left: config.dad_transmits, next: None }
+            }
+        };
+        let mut addresses = vec![Address6 {
+            cidr: iface6::link_local(&secret, mac, 0),
+            origin: Origin::LinkLocal,
+            dad: dad(config),
+            conflicts: 0,
+        }];
+        addresses.extend(config.addresses.iter().map(|&cidr| Address6 {
+            cidr,
+            origin: Origin::Static,
+            dad: dad(config),
+            conflicts: 0,
+        }));
+        let neighbors = Neighbors::new(NudConfig {
+            reachable_time: config.reachable_time,
+            retries: 3,
+            retry_interval: config.retrans_timer,
+            delay_first_probe: Duration::from_secs(5),
+            pending_limit: 16,
+        });
+        Self {
+            config: config.clone(),
+            iface: Interface6 { addresses, gateway: config.gateway },
+            neighbors,
+            secret,
+            report_due: true,
+        }
+    }
+
+    /// The next duplicate address detection step or neighbour deadline. An address whose
+    /// detection has not begun, or a report to send, is due at once: the stack gets its
+    /// `now` from the call.
+    pub(crate) fn poll_at(&self) -> Option<Instant> {
+        let dad = self.iface.addresses.iter().filter_map(|a| match a.dad {
+            Dad::Tentative { next, .. } => Some(next.unwrap_or(Instant::ZERO)),
+            _ => None,
+        });
+        let report = self.report_due.then_some(Instant::ZERO);
+        dad.chain(self.neighbors.poll_at()).chain(report).min()
+    }
+}
+
+impl Stack {
+    /// An IPv6 packet arrived: validated, filtered by destination, its extension headers
+    /// walked, and delivered.
+    pub(super) fn ipv6_input(&mut self, now: Instant, data: &[u8]) {
+        self.counters.ip6_in_receives += 1;
+        let Some(v6) = &self.v6 else {
+            self.counters.ip6_in_addr_errors += 1;
+            return;
+        };
+        let Ok(packet) = ipv6::Packet::new_checked(data) else {
+            self.counters.ip6_in_hdr_errors += 1;
+            return;
+        };
+        let Ok(repr) = ipv6::Repr::parse(&packet) else {
+            self.counters.ip6_in_hdr_errors += 1;
+            return;
+        };
+        // RFC 4291 §2.7: a multicast source is never legal.
+        if repr.src_addr.is_multicast() {
+            self.counters.ip6_in_hdr_errors += 1;
+            return;
+        }
+        let multicast = repr.dst_addr.is_multicast();
+        let for_us = if multicast {
+            v6.iface.listens_to(repr.dst_addr)
+        } else {
+            // A tentative address takes neighbour discovery only: ICMPv6 sorts that out.
+            v6.iface.find(repr.dst_addr).is_some()
+        };
+        if !for_us {
+            self.counters.ip6_in_addr_errors += 1;
+            return;
+        }
+        let raw = &data[..repr.buffer_len()];
+        let payload = packet.payload();
+        let chain = match ext::walk(repr.next_header, payload, ipv6::HEADER_LEN, true, multicast) {
+            Ok(chain) => chain,
+            Err(refusal) => {
+                self.counters.ip6_in_hdr_errors += 1;
+                if let ext::Refusal::Problem { code, pointer } = refusal {
+                    self.icmpv6_param_problem(now, code, pointer, &repr, raw);
+                }
+                return;
+            }
+        };
+        if chain.fragment.is_some_and(|f| !f.is_atomic()) {
+            // Reassembly comes with IPv6 fragmentation; until then a fragment is dropped.
+            self.counters.ip6_reasm_reqds += 1;
+            self.counters.ip6_reasm_fails += 1;
+            return;
+        }
+        let upper = &payload[chain.start..];
+        match chain.protocol {
+            Protocol::Icmpv6 => {
+                self.counters.ip6_in_delivers += 1;
+                self.icmpv6_input(now, &repr, upper);
+            }
+            Protocol::Unknown(ext::NO_NEXT_HEADER) => {}
+            protocol => {
+                self.counters.ip6_in_unknown_protos += 1;
+                // TCP and UDP over IPv6 are not carried yet: they are dropped unanswered
+                // rather than called unknown to the peer.
+                if !multicast && !matches!(protocol, Protocol::Tcp | Protocol::Udp) {
+                    let code = ext::ProblemCode::UnrecognizedNextHeader;
+                    self.icmpv6_param_problem(now, code, chain.pointer, &repr, raw);
+                }
+            }
+        }
+    }
+
+    /// A packet of `payload_len` zero bytes behind a filled-in IPv6 header.
+    pub(super) fn ip6_packet(
+        &self,
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        next_header: Protocol,
+        payload_len: usize,
+        hop_limit: u8,
+    ) -> Vec<u8> {
+        let repr = ipv6::Repr {
+            src_addr: src,
+            dst_addr: dst,
+            next_header,
+            payload_len,
+            hop_limit,
+            traffic_class: 0,
+            flow_label: 0,
+        };
+        let mut packet = vec![0; repr.buffer_len()];
+        repr.emit(&mut ipv6::Packet::new_unchecked(&mut packet[..]));
+        packet
+    }
+
+    /// Routes a whole IPv6 packet to `dst`: a multicast one to its group's MAC, a unicast
+    /// one to its next hop's when known, or to the neighbour's pending queue while neighbour
+    /// discovery resolves it.
+    pub(super) fn send_ip6(
+        &mut self,
+        now: Instant,
+        dst: Ipv6Addr,
+        packet: Vec<u8>,
+        owner: Option<SocketHandle>,
+    ) -> Result<(), Error> {
+        self.counters.ip6_out_requests += 1;
+        if self.config.medium == Medium::Ip {
+            return self.push_link6(ethernet::Address::BROADCAST, packet);
+        }
+        if dst.is_multicast() {
+            return self.push_link6(ethernet::Address::from_ipv6_multicast(dst), packet);
+        }
+        let Some(v6) = self.v6.as_mut() else { return Err(Error::InvalidInput) };
+        let Some(hop) = v6.iface.next_hop(dst) else {
+            self.counters.ip6_out_no_routes += 1;
+            return Err(Error::NetworkUnreachable);
+        };
+        if let Some(mac) = v6.neighbors.lookup(now, hop) {
+            return self.push_link6(mac, packet);
+        }
+        match v6.neighbors.enqueue(now, hop, Pending { packet, owner }) {
+            Enqueued::Queued => Ok(()),
+            Enqueued::Dropped => {
+                self.counters.ip6_out_discards += 1;
+                Err(Error::NoBufferSpace)
+            }
+        }
+    }
+
+    /// Queues an IPv6 packet for `dst` in the control queue.
+    pub(super) fn push_link6(
+        &mut self,
+        dst: ethernet::Address,
+        packet: Vec<u8>,
+    ) -> Result<(), Error> {
+        if self.push_link(dst, ethernet::EtherType::Ipv6, packet) {
+            Ok(())
+        } else {
+            Err(Error::NoBufferSpace)
+        }
+    }
+
+    /// Whether a frame to `dst` is one of ours to read: a group we listen to.
+    pub(super) fn listens_to_mac(&self, dst: ethernet::Address) -> bool {
+        let Some(v6) = &self.v6 else { return false };
+        let ours = |group: Ipv6Addr| ethernet::Address::from_ipv6_multicast(group) == dst;
+        ours(ipv6::ALL_NODES) || v6.iface.groups().any(ours)
+    }
+
+    /// Duplicate address detection and neighbour timers due at `now` (RFC 4862 §5.4).
+    pub(super) fn ipv6_timeout(&mut self, now: Instant) {
+        let Some(v6) = self.v6.as_mut() else { return };
+        let retrans = v6.config.retrans_timer;
+        let mut solicit = Vec::new();
+        let mut started = false;
+        for a in &mut v6.iface.addresses {
+            let Dad::Tentative { left, next } = &mut a.dad else { continue };
+            match *next {
+                None => {
+                    // The first solicitation waits a random delay, so that hosts that come
+                    // up together do not collide; the group is joined before it.
+                    let delay = self.rng.below(MAX_FIRST_DAD_DELAY_MS);
+                    *next = Some(now + Duration::from_millis(delay));
+                    started = true;
+                }
+                Some(at) if at <= now => {
+                    if *left == 0 {
+                        a.dad = Dad::Preferred;
+                    } else {
+                        *left -= 1;
+                        *next = Some(now + retrans);
+                        solicit.push(a.cidr.addr);
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        if started {
+            v6.report_due = true;
+        }
+        if std::mem::take(&mut v6.report_due) {
+            self.mld_report(now);
+        }
+        for target in solicit {
+            self.dad_solicit(now, target);
+        }
+        let failed = match self.v6.as_mut() {
+            Some(v6) => v6.neighbors.handle_timeout(now),
+            None => Vec::new(),
+        };
+        for (_, queue) in failed {
+            self.counters.nd_failed += 1;
+            for pending in queue {
+                self.counters.ip6_out_discards += 1;
+                if let Some(owner) = pending.owner {
+                    self.unreachable(now, owner);
+                }
+            }
+        }
+    }
+
+    /// Another node holds `addr`, which we were checking or using: it is never used again
+    /// (RFC 4862 §5.4.5). A stable link-local address is made anew, with the next
+    /// conflict counter (RFC 7217 §6), up to [`iface6::IDGEN_RETRIES`] times.
+    pub(super) fn dad_conflict(&mut self, addr: Ipv6Addr) {
+        let Some(v6) = self.v6.as_mut() else { return };
+        let Some(a) = v6.iface.find_mut(addr) else { return };
+        self.counters.nd_dad_conflicts += 1;
+        a.dad = Dad::Duplicated;
+        let (origin, conflicts) = (a.origin, a.conflicts + 1);
+        if origin == Origin::LinkLocal && conflicts <= iface6::IDGEN_RETRIES {
+            let mac = self.config.mac;
+            let fresh = Address6 {
+                cidr: iface6::link_local(&v6.secret, mac, conflicts),
+                origin,
+                dad: Dad::Tentative { left: v6.config.dad_transmits.max(1), next: None },
+                conflicts,
+            };
+            v6.iface.addresses.push(fresh);
+        }
+        v6.report_due = true;
+    }
+}

@@ -1,0 +1,325 @@
+//! ICMPv6 at the host: echo answered and sent (the ping API), neighbour discovery (RFC
+//! 4861: solicitations answered, advertisements learned, our own solicitations for
+//! resolution, probes and duplicate address detection), MLDv2 reports of the groups we
+//! listen to (RFC 3810), and the Parameter Problems RFC 8200 asks for, under the ICMP
+//! token bucket (RFC 4443 §2.4 (f)).
+
+use core::net::{IpAddr, Ipv6Addr};
+
+use super::iface6::Dad;
+use super::{Error, PingReply, Stack};
+use crate::time::Instant;
+use crate::wire::ip::Protocol;
+use crate::wire::ipv6::{self, ext};
+use crate::wire::{ethernet, icmpv6};
+
+/// The hop limit of every neighbour discovery message, checked on receipt (RFC 4861
+/// §6.1, §7.1): a packet that crossed a router cannot carry one.
+const ND_HOP_LIMIT: u8 = 255;
+
+impl Stack {
+    /// An ICMPv6 message arrived for one of our addresses or groups.
+    pub(super) fn icmpv6_input(&mut self, now: Instant, ip: &ipv6::Repr, payload: &[u8]) {
+        self.counters.icmp6_in_msgs += 1;
+        let checksums = self.rx_checksums();
+        let parsed = icmpv6::Packet::new_checked(payload)
+            .and_then(|p| icmpv6::Repr::parse(&p, ip.src_addr, ip.dst_addr, &checksums));
+        let Ok(repr) = parsed else {
+            self.counters.icmp6_in_errors += 1;
+            return;
+        };
+        let to_tentative = !ip.dst_addr.is_multicast()
+            && self.v6.as_ref().is_some_and(|v6| !v6.iface.has_addr(ip.dst_addr));
+        match repr {
+            icmpv6::Repr::NeighborSolicit { .. } | icmpv6::Repr::NeighborAdvert { .. } => {
+                if icmpv6::validate_nd(&repr, ip).is_err() {
+                    self.counters.icmp6_in_errors += 1;
+                    return;
+                }
+                self.nd_input(now, ip, &repr);
+            }
+            // RFC 4862 §5.4.3: a tentative address takes nothing but neighbour discovery.
+            _ if to_tentative => self.counters.ip6_in_addr_errors += 1,
+            icmpv6::Repr::EchoRequest { ident, seq_no, data } => {
+                self.counters.icmp6_in_echos += 1;
+                self.echo6_reply(now, ip, ident, seq_no, data);
+            }
+            icmpv6::Repr::EchoReply { ident, seq_no, data } => {
+                self.counters.icmp6_in_echo_replies += 1;
+                let reply = PingReply {
+                    from: IpAddr::V6(ip.src_addr),
+                    seq: seq_no,
+                    at: now,
+                    data_len: data.len(),
+                };
+                self.pings.record(ident, reply);
+            }
+            icmpv6::Repr::MldQuery { .. } => {
+                // Answered at once with every group (RFC 3810 §6.2 lets a host answer
+                // within the query's maximum response delay; now is within it).
+                if let Some(v6) = self.v6.as_mut() {
+                    v6.report_due = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Answers an echo request from its destination, or for a multicast one from our
+    /// address that fits the asker (RFC 4443 §4.2).
+    fn echo6_reply(&mut self, now: Instant, ip: &ipv6::Repr, ident: u16, seq_no: u16, data: &[u8]) {
+        let src = if ip.dst_addr.is_multicast() {
+            match self.v6.as_ref().and_then(|v6| v6.iface.source_for(ip.src_addr)) {
+                Some(src) => src,
+                None => return,
+            }
+        } else {
+            ip.dst_addr
+        };
+        let reply = icmpv6::Repr::EchoReply { ident, seq_no, data };
+        let hop_limit = self.hop_limit6();
+        let packet = self.icmp6_packet(src, ip.src_addr, hop_limit, &reply);
+        if self.send_ip6(now, ip.src_addr, packet, None).is_ok() {
+            self.counters.icmp6_out_msgs += 1;
+            self.counters.icmp6_out_echo_replies += 1;
+        }
+    }
+
+    /// Sends an ICMPv6 echo request to `dst`.
+    pub(super) fn ping6_send(
+        &mut self,
+        now: Instant,
+        dst: Ipv6Addr,
+        ident: u16,
+        seq: u16,
+        data: &[u8],
+    ) -> Result<(), Error> {
+        if dst.is_unspecified() {
+            return Err(Error::InvalidInput);
+        }
+        let Some(v6) = &self.v6 else { return Err(Error::InvalidInput) };
+        let Some(src) = v6.iface.source_for(dst) else {
+            self.counters.ip6_out_no_routes += 1;
+            return Err(Error::NetworkUnreachable);
+        };
+        let repr = icmpv6::Repr::EchoRequest { ident, seq_no: seq, data };
+        if repr.buffer_len() + ipv6::HEADER_LEN > self.config.mtu {
+            return Err(Error::MessageTooLong);
+        }
+        let hop_limit = self.hop_limit6();
+        let packet = self.icmp6_packet(src, dst, hop_limit, &repr);
+        self.pings.register(ident);
+        self.counters.icmp6_out_msgs += 1;
+        self.send_ip6(now, dst, packet, None)
+    }
+
+    /// A neighbour solicitation or advertisement that passed RFC 4861's checks.
+    fn nd_input(&mut self, now: Instant, ip: &ipv6::Repr, repr: &icmpv6::Repr<'_>) {
+        match *repr {
+            icmpv6::Repr::NeighborSolicit { target, ref options } => {
+                self.counters.icmp6_in_neighbor_solicits += 1;
+                let Some(v6) = &self.v6 else { return };
+                let Some(ours) = v6.iface.find(target).copied() else { return };
+                if ours.tentative() {
+                    // RFC 4862 §5.4.3: another node checks the same address, which neither
+                    // may then use.
+                    if ip.src_addr.is_unspecified() {
+                        self.dad_conflict(target);
+                    }
+                    return;
+                }
+                let sender_mac = options.source_link_addr();
+                if ip.src_addr.is_unspecified() {
+                    // Someone checks an address we hold: tell all nodes it is taken
+                    // (RFC 4861 §7.2.4).
+                    self.neighbor_advert(now, target, ipv6::ALL_NODES, None, false);
+                    return;
+                }
+                if let (Some(mac), Some(v6)) = (sender_mac, self.v6.as_mut()) {
+                    let released = v6.neighbors.learn_unconfirmed(now, ip.src_addr, mac, true);
+                    for pending in released {
+                        let _ = self.push_link6(mac, pending.packet);
+                    }
+                }
+                self.neighbor_advert(now, target, ip.src_addr, sender_mac, true);
+            }
+            icmpv6::Repr::NeighborAdvert {
+                solicited, override_entry, target, ref options, ..
+            } => {
+                self.counters.icmp6_in_neighbor_advertisements += 1;
+                let Some(v6) = self.v6.as_mut() else { return };
+                if let Some(ours) = v6.iface.find(target) {
+                    // RFC 4862 §5.4.4: an advertisement for an address we are checking
+                    // means another node holds it. One for an address already in use is
+                    // not taken as a conflict: it would let any node take it from us.
+                    if ours.tentative() {
+                        self.dad_conflict(target);
+                    }
+                    return;
+                }
+                let Some(mac) = options.target_link_addr() else { return };
+                let released = if solicited {
+                    v6.neighbors.learn(now, target, mac, false)
+                } else if override_entry {
+                    v6.neighbors.learn_unconfirmed(now, target, mac, false)
+                } else {
+                    Default::default()
+                };
+                for pending in released {
+                    let _ = self.push_link6(mac, pending.packet);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Advertises our address `target` to `dst`: solicited (to the asker, whose MAC
+    /// `dst_mac` its solicitation gave) or to all nodes.
+    fn neighbor_advert(
+        &mut self,
+        now: Instant,
+        target: Ipv6Addr,
+        dst: Ipv6Addr,
+        dst_mac: Option<ethernet::Address>,
+        solicited: bool,
+    ) {
+        let mac = self.config.mac;
+        let options = [icmpv6::NdpOption::TargetLinkAddr(mac)];
+        let repr = icmpv6::Repr::neighbor_advert(false, solicited, true, target, &options);
+        let packet = self.icmp6_packet(target, dst, ND_HOP_LIMIT, &repr);
+        let sent = match dst_mac {
+            Some(mac) => self.push_link6(mac, packet),
+            None => self.send_ip6(now, dst, packet, None),
+        };
+        if sent.is_ok() {
+            self.counters.icmp6_out_msgs += 1;
+            self.counters.icmp6_out_neighbor_advertisements += 1;
+        }
+    }
+
+    /// Sends the duplicate address detection solicitation for our tentative `target`: from
+    /// the unspecified address, to its solicited-node group, with no link-layer option
+    /// (RFC 4862 §5.4.2).
+    pub(super) fn dad_solicit(&mut self, now: Instant, target: Ipv6Addr) {
+        let repr = icmpv6::Repr::neighbor_solicit(target, &[]);
+        let group = ipv6::solicited_node(target);
+        let packet = self.icmp6_packet(Ipv6Addr::UNSPECIFIED, group, ND_HOP_LIMIT, &repr);
+        if self.send_ip6(now, group, packet, None).is_ok() {
+            self.counters.icmp6_out_msgs += 1;
+            self.counters.icmp6_out_neighbor_solicits += 1;
+        }
+    }
+
+    /// Writes the neighbour solicitation the cache asks for into `buf`: for resolution to
+    /// `target`'s solicited-node group, or, to probe a known entry, to `unicast` (RFC 4861
+    /// §7.2.2). `None` when no source address is usable yet, or `buf` is too small.
+    pub(super) fn nd_request(
+        &self,
+        buf: &mut [u8],
+        target: Ipv6Addr,
+        unicast: Option<ethernet::Address>,
+    ) -> Option<usize> {
+        let v6 = self.v6.as_ref()?;
+        let src = v6.iface.source_for(target)?;
+        let options = [icmpv6::NdpOption::SourceLinkAddr(self.config.mac)];
+        let repr = icmpv6::Repr::neighbor_solicit(target, &options);
+        let (dst, mac) = match unicast {
+            Some(mac) => (target, mac),
+            None => {
+                let group = ipv6::solicited_node(target);
+                (group, ethernet::Address::from_ipv6_multicast(group))
+            }
+        };
+        let packet = self.icmp6_packet(src, dst, ND_HOP_LIMIT, &repr);
+        self.write_frame(buf, mac, ethernet::EtherType::Ipv6, &packet)
+    }
+
+    /// Reports the groups we listen to in one MLDv2 report (RFC 3810 §5.2), so that a bridge
+    /// that snoops MLD delivers them: each group as "exclude nothing", the state of a
+    /// listener that wants all of its traffic. All-nodes is never reported (§6).
+    pub(super) fn mld_report(&mut self, now: Instant) {
+        let Some(v6) = &self.v6 else { return };
+        let groups: Vec<Ipv6Addr> = v6.iface.groups().collect();
+        let src = v6.iface.link_local().unwrap_or(Ipv6Addr::UNSPECIFIED);
+        let records: Vec<icmpv6::MldRecord<'_>> = groups
+            .iter()
+            .map(|&address| icmpv6::MldRecord {
+                kind: icmpv6::RecordType::ChangeToExclude,
+                address,
+                sources: &[],
+            })
+            .collect();
+        let repr = icmpv6::Repr::mldv2_report(&records);
+        let dst = ipv6::ALL_MLDV2_ROUTERS;
+        let alert = ext::router_alert(Protocol::Icmpv6);
+        let len = repr.buffer_len();
+        let mut packet =
+            self.ip6_packet(src, dst, Protocol::from(ext::HOP_BY_HOP), alert.len() + len, 1);
+        packet[ipv6::HEADER_LEN..ipv6::HEADER_LEN + alert.len()].copy_from_slice(&alert);
+        let body = &mut packet[ipv6::HEADER_LEN + alert.len()..];
+        repr.emit(&mut icmpv6::Packet::new_unchecked(body), src, dst, &self.config.checksums);
+        if self.send_ip6(now, dst, packet, None).is_ok() {
+            self.counters.icmp6_out_msgs += 1;
+            self.counters.icmp6_out_mldv2_reports += 1;
+        }
+    }
+
+    /// Sends a Parameter Problem about `raw`, a packet from `ip.src_addr` we refused, if
+    /// the token bucket allows and the source can take one (RFC 4443 §2.4 (e)).
+    pub(super) fn icmpv6_param_problem(
+        &mut self,
+        now: Instant,
+        code: ext::ProblemCode,
+        pointer: u32,
+        ip: &ipv6::Repr,
+        raw: &[u8],
+    ) {
+        if ip.src_addr.is_unspecified() || ip.src_addr.is_multicast() {
+            return;
+        }
+        let Some(src) = self.v6.as_ref().and_then(|v6| v6.iface.source_for(ip.src_addr)) else {
+            return;
+        };
+        if !self.icmp_bucket.take(now) {
+            self.counters.icmp_out_rate_limited += 1;
+            return;
+        }
+        let Ok(repr) = icmpv6::Repr::param_problem(code, pointer, raw) else { return };
+        let hop_limit = self.hop_limit6();
+        let packet = self.icmp6_packet(src, ip.src_addr, hop_limit, &repr);
+        if self.send_ip6(now, ip.src_addr, packet, None).is_ok() {
+            self.counters.icmp6_out_msgs += 1;
+            self.counters.icmp6_out_parm_problems += 1;
+        }
+    }
+
+    /// An IPv6 packet carrying the ICMPv6 message `repr` from `src` to `dst`.
+    fn icmp6_packet(
+        &self,
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        hop_limit: u8,
+        repr: &icmpv6::Repr<'_>,
+    ) -> Vec<u8> {
+        let mut packet = self.ip6_packet(src, dst, Protocol::Icmpv6, repr.buffer_len(), hop_limit);
+        let body = &mut packet[ipv6::HEADER_LEN..];
+        repr.emit(&mut icmpv6::Packet::new_unchecked(body), src, dst, &self.config.checksums);
+        packet
+    }
+
+    /// The hop limit of the packets we send.
+    fn hop_limit6(&self) -> u8 {
+        self.v6.as_ref().map_or(64, |v6| v6.config.hop_limit)
+    }
+
+    /// Whether our address `addr` is through duplicate address detection.
+    pub fn ipv6_address_ready(&self, addr: Ipv6Addr) -> bool {
+        self.v6.as_ref().is_some_and(|v6| v6.iface.has_addr(addr))
+    }
+
+    /// Our IPv6 addresses that are ready for use, link-local first.
+    pub fn ipv6_addresses(&self) -> Vec<Ipv6Addr> {
+        let Some(v6) = &self.v6 else { return Vec::new() };
+        v6.iface.addresses.iter().filter(|a| a.dad == Dad::Preferred).map(|a| a.cidr.addr).collect()
+    }
+}

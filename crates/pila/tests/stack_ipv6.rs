@@ -1,0 +1,193 @@
+//! IPv6 on the link in the simulator: addresses through duplicate address detection, the
+//! stable link-local address, neighbour discovery with its reachability states, echo both
+//! ways over link-local and global addresses, conflicts, and what a host refuses.
+
+mod support;
+
+use core::net::{IpAddr, Ipv6Addr};
+
+use pila::device::WireConfig;
+use pila::stack::{Config, Ipv6Config, PingReply};
+use pila::time::Duration;
+use pila::wire::ethernet;
+use support::*;
+
+const A6: &str = "2001:db8::a";
+const B6: &str = "2001:db8::b";
+
+fn ip6(s: &str) -> Ipv6Addr {
+    s.parse().unwrap()
+}
+
+/// Host A or B with IPv6 on: a stable link-local address from a fixed secret, and a global
+/// address on 2001:db8::/64.
+fn config6(b: bool) -> Config {
+    Config {
+        ipv6: Some(Ipv6Config {
+            addresses: vec![format!("{}/64", if b { B6 } else { A6 }).parse().unwrap()],
+            stable_secret: Some([if b { 0xbb } else { 0xaa }; 16]),
+            ..Ipv6Config::default()
+        }),
+        ..config(b)
+    }
+}
+
+fn two_hosts6() -> Net {
+    net_with(config6(false), config6(true), WireConfig::default())
+}
+
+/// Runs until both hosts' addresses are through duplicate address detection.
+fn settle(net: &mut Net) {
+    let ready = net.run_within(Duration::from_secs(5), |n| {
+        n.a().ipv6_addresses().len() == 2 && n.b().ipv6_addresses().len() == 2
+    });
+    assert!(ready, "addresses still tentative: {:?}", net.a().ipv6_addresses());
+}
+
+fn ping(net: &mut Net, dst: Ipv6Addr, seq: u16) -> Option<PingReply> {
+    let now = net.now();
+    net.a().ping_send(now, dst, 0x66, seq, b"hello six").unwrap();
+    let mut reply = None;
+    net.run_within(Duration::from_secs(5), |n| {
+        reply = n.a().ping_poll_reply(0x66);
+        reply.is_some()
+    });
+    reply
+}
+
+#[test]
+fn addresses_become_usable_after_duplicate_address_detection() {
+    let mut net = two_hosts6();
+    let start = net.now();
+    // Tentative at first: not a source yet.
+    assert!(net.a().ipv6_addresses().is_empty());
+    let err = net.a().ping_send(start, ip6(B6), 1, 1, b"x").unwrap_err();
+    assert_eq!(err, pila::stack::Error::NetworkUnreachable);
+    settle(&mut net);
+    // One solicitation per address, a random delay of under a second, then RetransTimer.
+    let took = net.now() - start;
+    assert!(took >= Duration::from_secs(1) && took < Duration::from_secs(3), "{took:?}");
+    let a = net.a().counters().clone();
+    assert_eq!(a.icmp6_out_neighbor_solicits, 2, "one DAD probe per address");
+    assert!(a.icmp6_out_mldv2_reports >= 1, "the solicited-node groups are reported");
+    assert_eq!(a.nd_dad_conflicts, 0);
+    // The link-local address is stable: the same secret and MAC give it again.
+    let again = Net::new(config6(false), config6(true), WireConfig::default()).unwrap();
+    let mut again = again;
+    settle(&mut again);
+    assert_eq!(net.a().ipv6_addresses(), again.a().ipv6_addresses());
+    let link_local = net.a().ipv6_addresses()[0];
+    assert_eq!(link_local.segments()[..4], [0xfe80, 0, 0, 0]);
+    // Opaque: not the modified EUI-64 of A's MAC (02:00:00:00:00:0a).
+    assert_ne!(link_local, ip6("fe80::ff:fe00:a"));
+}
+
+#[test]
+fn echo_both_ways_over_global_and_link_local_addresses() {
+    let mut net = two_hosts6();
+    settle(&mut net);
+    net.set_capture(true);
+    let reply = ping(&mut net, ip6(B6), 1).expect("echo reply from the global address");
+    assert_eq!(reply.from, IpAddr::V6(ip6(B6)));
+    assert_eq!((reply.seq, reply.data_len), (1, 9));
+    // Neighbour solicitation (multicast), advertisement, echo request, echo reply.
+    let kinds: Vec<(usize, ethernet::Address)> = sent(&net)
+        .iter()
+        .filter_map(|(i, f)| {
+            let f = ethernet::Frame::new_checked(&f[..]).unwrap();
+            (f.ethertype() == ethernet::EtherType::Ipv6).then(|| (*i, f.dst_addr()))
+        })
+        .collect();
+    let b_group = ethernet::Address::from_ipv6_multicast(pila::wire::ipv6::solicited_node(ip6(B6)));
+    assert_eq!(kinds, [(0, b_group), (1, A_MAC), (0, B_MAC), (1, A_MAC)]);
+    let (a, b) = (net.a().counters().clone(), net.b().counters().clone());
+    assert_eq!((b.icmp6_in_echos, b.icmp6_out_echo_replies, a.icmp6_in_echo_replies), (1, 1, 1));
+    assert_eq!(b.icmp6_out_neighbor_advertisements, 1);
+    // B learned A from the solicitation: its reply needed no solicitation of its own.
+    assert_eq!(b.icmp6_out_neighbor_solicits, 2, "B's two DAD probes and nothing else");
+    // The link-local address answers too.
+    let b_link_local = net.b().ipv6_addresses()[0];
+    let reply = ping(&mut net, b_link_local, 2).expect("echo reply from the link-local address");
+    assert_eq!(reply.from, IpAddr::V6(b_link_local));
+    // And B pings A back.
+    let now = net.now();
+    net.b().ping_send(now, ip6(A6), 7, 1, b"back").unwrap();
+    let mut back = None;
+    net.run_within(Duration::from_secs(5), |n| {
+        back = n.b().ping_poll_reply(7);
+        back.is_some()
+    });
+    assert_eq!(back.map(|r| r.from), Some(IpAddr::V6(ip6(A6))));
+}
+
+#[test]
+fn a_neighbour_gone_silent_is_probed_then_forgotten() {
+    let mut net = two_hosts6();
+    settle(&mut net);
+    ping(&mut net, ip6(B6), 1).expect("first reply");
+    // B stops answering anything.
+    net.set_filter(
+        |from, _| if from == B { pila::sim::Verdict::Drop } else { pila::sim::Verdict::Pass },
+    );
+    // Past ReachableTime the entry is stale; a ping uses it, waits DELAY_FIRST_PROBE_TIME,
+    // then probes by unicast three times and gives up.
+    net.run_for(Duration::from_secs(31));
+    let before = net.a().counters().icmp6_out_neighbor_solicits;
+    assert!(ping(&mut net, ip6(B6), 2).is_none());
+    net.run_for(Duration::from_secs(10));
+    let a = net.a().counters().clone();
+    assert_eq!(a.icmp6_out_neighbor_solicits - before, 3, "three unicast probes");
+    // Forgotten: the next ping starts a multicast resolution, which fails after three more.
+    let now = net.now();
+    net.a().ping_send(now, ip6(B6), 0x66, 3, b"x").unwrap();
+    net.run_for(Duration::from_secs(5));
+    let a = net.a().counters().clone();
+    assert_eq!(a.icmp6_out_neighbor_solicits - before, 6);
+    assert_eq!(a.nd_failed, 1);
+    assert_eq!(a.ip6_out_discards, 1, "the ping that waited for it");
+}
+
+#[test]
+fn a_duplicate_address_is_detected_and_never_used() {
+    // B is configured with A's global address: whoever checks second finds it taken.
+    let mut b = config6(true);
+    b.ipv6.as_mut().unwrap().addresses = vec![format!("{A6}/64").parse().unwrap()];
+    let mut net = net_with(config6(false), b, WireConfig::default());
+    net.run_for(Duration::from_secs(5));
+    let (a, b) = (net.a().counters().clone(), net.b().counters().clone());
+    // Both check it at the same time (each sees the other's solicitation from ::), or one
+    // after the other (the second sees the first's advertisement): either way neither may
+    // keep it unchallenged, and at least one gives it up.
+    assert!(a.nd_dad_conflicts + b.nd_dad_conflicts >= 1);
+    let holders = [net.a().ipv6_address_ready(ip6(A6)), net.b().ipv6_address_ready(ip6(A6))];
+    assert!(holders.iter().filter(|&&h| h).count() <= 1, "{holders:?}");
+    // The link-local addresses differ, so both hosts keep theirs.
+    for addresses in [net.a().ipv6_addresses(), net.b().ipv6_addresses()] {
+        assert!(addresses.iter().any(|a| a.segments()[0] == 0xfe80), "{addresses:?}");
+    }
+}
+
+#[test]
+fn ipv6_to_a_stack_without_ipv6_is_dropped_and_counted() {
+    let mut net = net_with(config6(false), config(true), WireConfig::default());
+    net.run_for(Duration::from_secs(3));
+    // A's duplicate address detection and reports go to groups B never joined.
+    assert!(net.b().counters().eth_dropped >= 2);
+    // A packet to B's own MAC is read, and refused: B has no IPv6 address.
+    let header = pila::wire::ipv6::Repr {
+        src_addr: ip6(A6),
+        dst_addr: ip6(B6),
+        next_header: pila::wire::ip::Protocol::from(59),
+        payload_len: 0,
+        hop_limit: 64,
+        traffic_class: 0,
+        flow_label: 0,
+    };
+    let mut packet = vec![0; header.buffer_len()];
+    header.emit(&mut pila::wire::ipv6::Packet::new_unchecked(&mut packet[..]));
+    let frame = eth_frame(B_MAC, ethernet::EtherType::Ipv6, &packet);
+    net.inject(B, &frame);
+    let b = net.b().counters().clone();
+    assert_eq!((b.ip6_in_receives, b.ip6_in_addr_errors), (1, 1));
+    assert_eq!(b.icmp6_out_msgs, 0);
+}

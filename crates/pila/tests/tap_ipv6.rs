@@ -1,0 +1,151 @@
+//! IPv6 against the Linux kernel over a TAP in a namespace each test makes (see `netns`):
+//! neighbour discovery both ways, `ping -6` to pila's link-local and global addresses,
+//! pila's pings answered by the kernel, and duplicate address detection against a kernel
+//! that already holds the address. Documentation prefix 2001:db8::/32 only.
+
+#![cfg(target_os = "linux")]
+
+mod netns;
+
+use core::net::Ipv6Addr;
+use netns::{Netns, unique_ifname};
+use pila::device::{Pcap, Tap};
+use pila::net::Stack;
+use std::time::{Duration, Instant};
+
+const KERNEL: &str = "2001:db8::1";
+const PILA: &str = "2001:db8::2";
+
+fn ip6(s: &str) -> Ipv6Addr {
+    s.parse().unwrap()
+}
+
+/// A lab whose TAP the kernel side holds with `kernel_cidr` (no duplicate address
+/// detection of its own, so it is usable at once), IPv6 on; and pila on the TAP's other
+/// end with `pila_cidr` beside its IPv4 address.
+fn lab(
+    tag: &str,
+    kernel_cidr: &str,
+    pila_cidr: &str,
+    capture: Option<&std::path::Path>,
+) -> Option<(Netns, String, Stack)> {
+    let lab = Netns::new(tag)?;
+    let name = unique_ifname("tap6");
+    let tap = Tap::create(&name).expect("create a TAP");
+    lab.adopt(&name);
+    lab.enable_ipv6(&name);
+    netns::check_addr(kernel_cidr);
+    lab.run(&["ip", "-6", "addr", "add", kernel_cidr, "dev", &name, "nodad"]);
+    lab.configure(&name, "192.0.2.1/24");
+    let builder = match capture {
+        Some(path) => Stack::builder().device(Pcap::create(tap, path).expect("a capture file")),
+        None => Stack::builder().device(tap),
+    };
+    let stack = builder.address("192.0.2.2/24").address(pila_cidr).build().expect("start pila");
+    Some((lab, name, stack))
+}
+
+/// Waits until pila holds `count` addresses through duplicate address detection.
+fn wait_for_addresses(stack: &Stack, count: usize) -> Vec<Ipv6Addr> {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let addresses = stack.ipv6_addresses();
+        if addresses.len() >= count || Instant::now() > end {
+            return addresses;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The kernel's link-local address on `ifname`, once it is through its own detection.
+fn kernel_link_local(lab: &Netns, ifname: &str) -> Ipv6Addr {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let shown = lab.run(&["ip", "-6", "-o", "addr", "show", "dev", ifname, "scope", "link"]);
+        let ready = !shown.contains("tentative");
+        let addr = shown.split_whitespace().skip_while(|w| *w != "inet6").nth(1);
+        if let (true, Some(addr)) = (ready, addr) {
+            return addr.split('/').next().unwrap().parse().expect("an IPv6 address");
+        }
+        assert!(Instant::now() < end, "no link-local address on {ifname}: {shown}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_kernel_and_pila_ping_each_other_over_link_local_and_global_addresses() {
+    let capture = std::env::temp_dir().join(format!("pila-tap6-{}.pcap", std::process::id()));
+    let Some((lab, name, stack)) =
+        lab("tap6-ping", &format!("{KERNEL}/64"), &format!("{PILA}/64"), Some(&capture))
+    else {
+        return;
+    };
+    let addresses = wait_for_addresses(&stack, 2);
+    assert_eq!(addresses.len(), 2, "pila's addresses did not pass detection: {addresses:?}");
+    let (link_local, global) = (addresses[0], addresses[1]);
+    assert_eq!(global, ip6(PILA));
+    assert_eq!(link_local.segments()[0], 0xfe80);
+    // The kernel resolves pila by neighbour discovery and pings both addresses.
+    let out = lab.exec(&["ping", "-6", "-c", "3", "-i", "0.2", "-W", "2", PILA]);
+    assert!(out.status.success(), "ping -6 {PILA}: {}", String::from_utf8_lossy(&out.stdout));
+    let scoped = format!("{link_local}%{name}");
+    let out = lab.exec(&["ping", "-6", "-c", "3", "-i", "0.2", "-W", "2", &scoped]);
+    assert!(out.status.success(), "ping -6 {scoped}: {}", String::from_utf8_lossy(&out.stdout));
+    // The kernel learned pila's MAC from neighbour discovery.
+    let neigh = lab.run(&["ip", "-6", "neigh", "show", "dev", &name]);
+    assert!(neigh.contains(PILA), "{neigh}");
+    // Pila pings the kernel's global and link-local addresses.
+    let rtt = stack.ping(ip6(KERNEL), Duration::from_secs(5)).expect("the kernel answers");
+    assert!(rtt < Duration::from_secs(1), "{rtt:?}");
+    let kernel_ll = kernel_link_local(&lab, &name);
+    stack.ping(kernel_ll, Duration::from_secs(5)).expect("the kernel's link-local answers");
+    let c = stack.counters();
+    assert!(c.icmp6_in_echos >= 6, "{c:?}");
+    assert!(c.icmp6_in_echo_replies >= 2);
+    assert!(c.icmp6_out_neighbor_advertisements >= 1);
+    assert_eq!(c.nd_dad_conflicts, 0);
+    assert_eq!(c.icmp6_in_errors, 0, "everything the kernel sent parsed and passed the checks");
+    drop(stack);
+    // Wireshark's dissectors read every ICMPv6 message pila sent, checksums right.
+    let out = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(&capture)
+        .args(["-Y", "icmpv6 && eth.src == 02:00:c0:00:02:02", "-T", "fields"])
+        .args(["-e", "icmpv6.type", "-e", "icmpv6.checksum.status", "-e", "_ws.malformed"])
+        .output();
+    let _ = std::fs::remove_file(&capture);
+    let out = match out {
+        Ok(out) => out,
+        Err(e) => {
+            assert!(std::env::var_os("PILA_REQUIRE_NETNS").is_none(), "tshark is needed: {e}");
+            return;
+        }
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+    assert!(rows.iter().all(|r| r.get(1) == Some(&"1")), "a bad checksum: {text}");
+    assert!(rows.iter().all(|r| r.get(2).is_none_or(|m| m.is_empty())), "malformed: {text}");
+    for kind in ["135", "136", "143", "128", "129"] {
+        assert!(rows.iter().any(|r| r[0] == kind), "no ICMPv6 type {kind} from pila: {text}");
+    }
+}
+
+#[test]
+fn an_address_the_kernel_already_holds_is_detected_and_never_used() {
+    // The kernel holds 2001:db8::2 already; pila is configured with it too.
+    let Some((_lab, _name, stack)) =
+        lab("tap6-dad", &format!("{PILA}/64"), &format!("{PILA}/64"), None)
+    else {
+        return;
+    };
+    let end = Instant::now() + Duration::from_secs(10);
+    while stack.counters().nd_dad_conflicts == 0 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(stack.counters().nd_dad_conflicts, 1, "the kernel defended its address");
+    let addresses = wait_for_addresses(&stack, 1);
+    assert_eq!(addresses.len(), 1, "only the link-local address: {addresses:?}");
+    assert_eq!(addresses[0].segments()[0], 0xfe80);
+    let err = stack.ping(ip6(KERNEL), Duration::from_millis(500)).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::NetworkUnreachable, "{err}");
+}

@@ -26,6 +26,8 @@ fn config6(b: bool) -> Config {
         ipv6: Some(Ipv6Config {
             addresses: vec![format!("{}/64", if b { B6 } else { A6 }).parse().unwrap()],
             stable_secret: Some([if b { 0xbb } else { 0xaa }; 16]),
+            // These tests are about neighbours; routers have a test of their own.
+            router_solicitations: 0,
             ..Ipv6Config::default()
         }),
         ..config(b)
@@ -190,4 +192,194 @@ fn ipv6_to_a_stack_without_ipv6_is_dropped_and_counted() {
     let b = net.b().counters().clone();
     assert_eq!((b.ip6_in_receives, b.ip6_in_addr_errors), (1, 1));
     assert_eq!(b.icmp6_out_msgs, 0);
+}
+
+fn sa(s: &str) -> core::net::SocketAddr {
+    s.parse().unwrap()
+}
+
+/// Runs until `h` on the host `side` has a datagram; returns it and its sender.
+fn recv(
+    net: &mut Net,
+    side: Side,
+    h: pila::stack::UdpHandle,
+) -> Option<(Vec<u8>, core::net::SocketAddr)> {
+    let mut got = None;
+    net.run_within(Duration::from_secs(5), |n| {
+        let mut buf = [0u8; 2048];
+        let stack = if side == A { n.a() } else { n.b() };
+        if let Ok((len, from)) = stack.udp_recv_from(h, &mut buf) {
+            got = Some((buf[..len].to_vec(), from));
+        }
+        got.is_some()
+    });
+    got
+}
+
+#[test]
+fn udp_datagrams_both_ways_over_ipv6() {
+    let mut net = two_hosts6();
+    settle(&mut net);
+    let server = net.b().udp_bind(sa("[2001:db8::b]:7")).unwrap();
+    let client = net.a().udp_bind(sa("[::]:0")).unwrap();
+    let now = net.now();
+    net.a().udp_send_to(now, client, b"over six", sa("[2001:db8::b]:7")).unwrap();
+    let (data, from) = recv(&mut net, B, server).expect("the datagram");
+    assert_eq!(data, b"over six");
+    assert_eq!(from.ip(), IpAddr::V6(ip6(A6)), "the source fits the destination");
+    let now = net.now();
+    net.b().udp_send_to(now, server, b"and back", from).unwrap();
+    let (data, back_from) = recv(&mut net, A, client).expect("the answer");
+    assert_eq!((data.as_slice(), back_from), (&b"and back"[..], sa("[2001:db8::b]:7")));
+    // Link-local works the same, to a socket bound to every address.
+    let any = net.b().udp_bind(sa("[::]:8")).unwrap();
+    let b_link_local = net.b().ipv6_addresses()[0];
+    let now = net.now();
+    let to = core::net::SocketAddr::new(IpAddr::V6(b_link_local), 8);
+    net.a().udp_send_to(now, client, b"local", to).unwrap();
+    let (_, from) = recv(&mut net, B, any).expect("the link-local datagram");
+    assert_eq!(from.ip().to_string()[..4], *"fe80", "a link-local source for a link-local peer");
+    let (a, b) = (net.a().counters().clone(), net.b().counters().clone());
+    assert_eq!((a.udp_out_datagrams, b.udp_in_datagrams), (2, 2));
+    assert_eq!(b.udp_in_errors, 0);
+}
+
+#[test]
+fn a_closed_port_answers_with_icmpv6_and_a_connected_socket_hears_refused() {
+    let mut net = two_hosts6();
+    settle(&mut net);
+    let client = net.a().udp_bind(sa("[::]:0")).unwrap();
+    net.a().udp_connect(client, sa("[2001:db8::b]:9")).unwrap();
+    let now = net.now();
+    net.a().udp_send(now, client, b"anyone?").unwrap();
+    let refused = net.run_within(Duration::from_secs(5), |n| {
+        n.a().udp_take_error(client) == Some(pila::stack::Error::ConnectionRefused)
+    });
+    assert!(refused, "no refusal reached the connected socket");
+    let (a, b) = (net.a().counters().clone(), net.b().counters().clone());
+    assert_eq!((b.udp_no_ports, b.icmp6_out_dest_unreachs), (1, 1));
+    assert_eq!(a.icmp6_in_dest_unreachs, 1);
+}
+
+#[test]
+fn a_dual_stack_socket_takes_ipv4_as_mapped_addresses_and_answers_over_ipv4() {
+    let mut net = two_hosts6();
+    settle(&mut net);
+    let server = net.b().udp_bind(sa("[::]:53")).unwrap();
+    let client = net.a().udp_bind(sa("0.0.0.0:0")).unwrap();
+    let now = net.now();
+    net.a().udp_send_to(now, client, b"four", sa("192.0.2.2:53")).unwrap();
+    let (data, from) = recv(&mut net, B, server).expect("the IPv4 datagram");
+    assert_eq!(data, b"four");
+    let port = net.a().udp_local_addr(client).unwrap().port();
+    assert_eq!(from, sa(&format!("[::ffff:192.0.2.1]:{port}")), "seen as mapped");
+    let now = net.now();
+    net.b().udp_send_to(now, server, b"back on four", from).unwrap();
+    let (data, back_from) = recv(&mut net, A, client).expect("the IPv4 answer");
+    assert_eq!((data.as_slice(), back_from), (&b"back on four"[..], sa("192.0.2.2:53")));
+    // The same port over IPv6 reaches the same socket.
+    let six = net.a().udp_bind(sa("[::]:0")).unwrap();
+    let now = net.now();
+    net.a().udp_send_to(now, six, b"six", sa("[2001:db8::b]:53")).unwrap();
+    let (_, from) = recv(&mut net, B, server).expect("the IPv6 datagram");
+    assert_eq!(from.ip(), IpAddr::V6(ip6(A6)));
+    // `[::]` holds the port for both families; an IPv4 socket bound to one family's
+    // address cannot send to the other's.
+    assert_eq!(net.b().udp_bind(sa("0.0.0.0:53")), Err(pila::stack::Error::AddrInUse));
+    let now = net.now();
+    let err = net.a().udp_send_to(now, client, b"x", sa("[2001:db8::b]:53")).unwrap_err();
+    assert_eq!(err, pila::stack::Error::InvalidInput);
+}
+
+/// A router advertisement from fe80::1 (ROUTER_MAC) to all nodes: default router for
+/// `lifetime` seconds, MTU 1400, and 2001:db8:1::/64 on-link and autonomous with the given
+/// valid and preferred lifetimes.
+fn router_advert(lifetime: u16, valid: u32, preferred: u32) -> Vec<u8> {
+    use pila::wire::icmpv6::{NdpOption, NdpOptions, PrefixInfo, Repr};
+    let (src, dst) = (ip6("fe80::1"), pila::wire::ipv6::ALL_NODES);
+    let options = [
+        NdpOption::SourceLinkAddr(ROUTER_MAC),
+        NdpOption::Mtu(1400),
+        NdpOption::PrefixInfo(PrefixInfo {
+            prefix_len: 64,
+            on_link: true,
+            autonomous: true,
+            valid_lifetime: valid,
+            preferred_lifetime: preferred,
+            prefix: ip6("2001:db8:1::"),
+        }),
+    ];
+    let repr = Repr::RouterAdvert {
+        hop_limit: 60,
+        managed: false,
+        other: false,
+        router_lifetime: lifetime,
+        reachable_time: 0,
+        retrans_timer: 0,
+        options: NdpOptions::List(&options),
+    };
+    let header = pila::wire::ipv6::Repr {
+        src_addr: src,
+        dst_addr: dst,
+        next_header: pila::wire::ip::Protocol::Icmpv6,
+        payload_len: repr.buffer_len(),
+        hop_limit: 255,
+        traffic_class: 0,
+        flow_label: 0,
+    };
+    let mut packet = vec![0; header.buffer_len()];
+    header.emit(&mut pila::wire::ipv6::Packet::new_unchecked(&mut packet[..]));
+    let body = &mut packet[pila::wire::ipv6::HEADER_LEN..];
+    let sw = pila::wire::Checksums::SOFTWARE;
+    repr.emit(&mut pila::wire::icmpv6::Packet::new_unchecked(body), src, dst, &sw);
+    let eth = ethernet::Repr {
+        src_addr: ROUTER_MAC,
+        dst_addr: ethernet::Address::from_ipv6_multicast(dst),
+        ethertype: ethernet::EtherType::Ipv6,
+        vlan: None,
+    };
+    let mut frame = vec![0; eth.buffer_len(packet.len())];
+    eth.emit(&mut ethernet::Frame::new_unchecked(&mut frame[..]));
+    frame[eth.header_len()..].copy_from_slice(&packet);
+    frame
+}
+
+#[test]
+fn router_solicitations_then_an_advertisement_gives_an_address_a_route_and_an_mtu() {
+    let mut b = config6(true);
+    b.ipv6.as_mut().unwrap().router_solicitations = 3;
+    let mut net = net_with(config6(false), b, WireConfig::default());
+    net.run_for(Duration::from_secs(20));
+    assert_eq!(net.b().counters().icmp6_out_router_solicits, 3, "three, then it waits");
+    net.inject(B, &router_advert(1800, 86_400, 14_400));
+    net.run_for(Duration::from_secs(3));
+    let b = net.b().counters().clone();
+    assert_eq!(b.icmp6_in_router_advertisements, 1);
+    // An address on the advertised prefix, through detection, stable and opaque.
+    let addresses = net.b().ipv6_addresses();
+    let slaac: Vec<_> =
+        addresses.iter().filter(|a| a.segments()[..4] == [0x2001, 0xdb8, 1, 0]).collect();
+    assert_eq!(slaac.len(), 1, "{addresses:?}");
+    assert_ne!(slaac[0].segments()[4..], [0, 0, 0, 0]);
+    // The router carries what is off-link: a ping elsewhere asks for the router's MAC
+    // (already known from the advertisement: the echo goes straight to it).
+    net.set_capture(true);
+    let now = net.now();
+    net.b().ping_send(now, ip6("2001:db8:99::9"), 5, 1, b"out").unwrap();
+    net.run_for(Duration::from_millis(10));
+    let to_router = sent(&net).iter().any(|(i, f)| {
+        let f = ethernet::Frame::new_checked(&f[..]).unwrap();
+        *i == 1 && f.dst_addr() == ROUTER_MAC && f.ethertype() == ethernet::EtherType::Ipv6
+    });
+    assert!(to_router, "the echo went to the default router");
+    // The advertised MTU bounds a datagram.
+    let udp = net.b().udp_bind(sa("[::]:0")).unwrap();
+    let now = net.now();
+    let big = vec![0; 1400 - 40 - 8 + 1];
+    let err = net.b().udp_send_to(now, udp, &big, sa("[2001:db8::a]:9")).unwrap_err();
+    assert_eq!(err, pila::stack::Error::MessageTooLong);
+    // A second advertisement with a shorter valid lifetime cannot cut it below two hours.
+    net.inject(B, &router_advert(1800, 60, 30));
+    net.run_for(Duration::from_secs(120));
+    assert!(net.b().ipv6_address_ready(*slaac[0]), "the two-hour rule kept it");
 }

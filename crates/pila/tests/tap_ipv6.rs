@@ -149,3 +149,111 @@ fn an_address_the_kernel_already_holds_is_detected_and_never_used() {
     let err = stack.ping(ip6(KERNEL), Duration::from_millis(500)).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::NetworkUnreachable, "{err}");
 }
+
+/// A UDP echo server of the kernel's on `[2001:db8::1]:7000`, started in `lab`; it says
+/// `ready` once bound.
+const KERNEL_UDP_ECHO: &str = r#"
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(('2001:db8::1', 7000))
+print('ready', flush=True)
+while True:
+    data, peer = s.recvfrom(2048)
+    s.sendto(data.upper(), peer)
+"#;
+
+/// A kernel socket connected to pila's closed port 9: says what came of its datagram.
+const KERNEL_UDP_PROBE: &str = r#"
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.connect(('2001:db8::2', 9))
+s.send(b'anyone?')
+try:
+    s.recv(100)
+    print('answered')
+except ConnectionRefusedError:
+    print('refused')
+except socket.timeout:
+    print('silence')
+"#;
+
+#[test]
+fn udp_echo_with_the_kernel_and_its_connected_socket_hears_refused() {
+    let Some((lab, _name, stack)) =
+        lab("tap6-udp", &format!("{KERNEL}/64"), &format!("{PILA}/64"), None)
+    else {
+        return;
+    };
+    assert_eq!(wait_for_addresses(&stack, 2).len(), 2);
+    let mut server = lab.spawn(&["python3", "-c", KERNEL_UDP_ECHO]);
+    let mut ready = [0u8; 6];
+    std::io::Read::read_exact(server.stdout.as_mut().unwrap(), &mut ready).unwrap();
+    let socket = pila::net::UdpSocket::bind(&stack, "[::]:0").unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    for round in 0..3 {
+        let text = format!("datagram {round} over six");
+        socket.send_to(text.as_bytes(), "[2001:db8::1]:7000").unwrap();
+        let mut buf = [0u8; 2048];
+        let (len, from) = socket.recv_from(&mut buf).expect("the kernel's echo");
+        assert_eq!(&buf[..len], text.to_uppercase().as_bytes());
+        assert_eq!(from, "[2001:db8::1]:7000".parse().unwrap());
+    }
+    // The kernel's connected socket to a port pila has closed gets ECONNREFUSED, from
+    // pila's ICMPv6 port unreachable.
+    let said = lab.run(&["python3", "-c", KERNEL_UDP_PROBE]);
+    assert_eq!(said.trim(), "refused");
+    let c = stack.counters();
+    assert!(c.udp_in_datagrams >= 3 && c.icmp6_out_dest_unreachs >= 1, "{c:?}");
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
+fn an_address_from_the_prefix_radvd_advertises() {
+    let Some((lab, name, stack)) = lab("tap6-ra", "2001:db8:1::1/64", &format!("{PILA}/64"), None)
+    else {
+        return;
+    };
+    // radvd advertises 2001:db8:1::/64, on-link and autonomous, every few seconds, and
+    // answers pila's solicitation at once.
+    let conf = std::env::temp_dir().join(format!("pila-radvd-{}.conf", std::process::id()));
+    let pid = std::env::temp_dir().join(format!("pila-radvd-{}.pid", std::process::id()));
+    std::fs::write(
+        &conf,
+        format!(
+            "interface {name} {{\n AdvSendAdvert on;\n MinRtrAdvInterval 3;\n \
+             MaxRtrAdvInterval 4;\n prefix 2001:db8:1::/64 {{ AdvOnLink on; AdvAutonomous on; }};\n}};\n"
+        ),
+    )
+    .unwrap();
+    lab.run(&["sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/all/forwarding"]);
+    let conf_arg = conf.to_string_lossy().into_owned();
+    let pid_arg = pid.to_string_lossy().into_owned();
+    let mut radvd = lab.spawn(&["radvd", "-n", "-m", "stderr", "-C", &conf_arg, "-p", &pid_arg]);
+    let end = Instant::now() + Duration::from_secs(15);
+    let slaac = loop {
+        let found =
+            stack.ipv6_addresses().into_iter().find(|a| a.segments()[..4] == [0x2001, 0xdb8, 1, 0]);
+        if let Some(addr) = found {
+            break Some(addr);
+        }
+        if Instant::now() > end {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = radvd.kill();
+    let _ = radvd.wait();
+    let _ = std::fs::remove_file(&conf);
+    let _ = std::fs::remove_file(&pid);
+    let slaac = slaac.expect("no address from radvd's prefix");
+    assert_ne!(slaac.segments()[4..], [0, 0, 0, 0]);
+    let c = stack.counters();
+    assert!(c.icmp6_in_router_advertisements >= 1, "{c:?}");
+    assert!(c.icmp6_out_router_solicits >= 1);
+    // The kernel reaches pila at it.
+    let target = slaac.to_string();
+    let out = lab.exec(&["ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", &target]);
+    assert!(out.status.success(), "ping -6 {target}: {}", String::from_utf8_lossy(&out.stdout));
+}

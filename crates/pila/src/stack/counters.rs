@@ -131,8 +131,16 @@ counters! {
         icmp6_out_neighbor_advertisements,
         /// MLDv2 reports sent.
         icmp6_out_mldv2_reports,
+        /// Router solicitations sent.
+        icmp6_out_router_solicits,
+        /// Router advertisements received and taken.
+        icmp6_in_router_advertisements,
         /// Parameter problems sent.
         icmp6_out_parm_problems,
+        /// Destination unreachable messages sent (a datagram to a closed UDP port).
+        icmp6_out_dest_unreachs,
+        /// Destination unreachable messages received.
+        icmp6_in_dest_unreachs,
         /// Addresses found held by another node during duplicate address detection.
         nd_dad_conflicts,
         /// Neighbour resolutions that got no answer.

@@ -4,9 +4,9 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use core::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
-use super::{Error, SocketHandle, Stack, UdpHandle};
+use super::{Error, Stack};
 use crate::time::Instant;
 use crate::wire::ip::Protocol;
 use crate::wire::{icmpv4, ipv4};
@@ -257,12 +257,7 @@ impl Stack {
             return;
         }
         if header.protocol == Protocol::Udp {
-            let Some(key) = self.udp.by_local(local) else { return };
-            let Some(s) = self.udp.sockets.get_mut(key) else { return };
-            if s.remote == Some(remote) {
-                s.error = Some(error);
-                self.wake(SocketHandle::Udp(UdpHandle(key)));
-            }
+            self.udp_icmp_error(SocketAddr::V4(local), SocketAddr::V4(remote), error);
         }
     }
 }

@@ -109,6 +109,8 @@ pub(crate) enum Origin {
     LinkLocal,
     /// Configured (`Ipv6Config::addresses`).
     Static,
+    /// Made from a prefix a router advertised (SLAAC, RFC 4862 §5.5.3).
+    Slaac,
 }
 
 /// How far an address is through duplicate address detection (RFC 4862 §5.4).
@@ -132,6 +134,13 @@ pub(crate) struct Address6 {
     /// Conflicts met so far: a stable link-local address is made anew with each (RFC 7217
     /// §6), up to `IDGEN_RETRIES`.
     pub(crate) conflicts: u8,
+    /// When it stops being valid and is removed (`None`: never, as a configured one).
+    pub(crate) valid_until: Option<Instant>,
+    /// When it becomes deprecated (`None`: never).
+    pub(crate) preferred_until: Option<Instant>,
+    /// Its preferred lifetime has passed: still ours, no longer chosen as a source while
+    /// another fits (RFC 4862 §5.5.4).
+    pub(crate) deprecated: bool,
 }
 
 /// Stable identifiers tried for one address before giving up (RFC 7217 §6).
@@ -149,12 +158,30 @@ impl Address6 {
     }
 }
 
+/// A prefix a router said is on-link, until when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OnLink {
+    pub(crate) prefix: Ipv6Cidr,
+    pub(crate) until: Instant,
+}
+
+/// A default router a router advertisement made, until when (RFC 4861 §6.3.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Router {
+    pub(crate) addr: Ipv6Addr,
+    pub(crate) until: Instant,
+}
+
 /// The IPv6 addresses and routes of the interface.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Interface6 {
     pub(crate) addresses: Vec<Address6>,
-    /// The default router, a link-local address of a neighbour.
+    /// The configured default router, a link-local address of a neighbour.
     pub(crate) gateway: Option<Ipv6Addr>,
+    /// Default routers learned from advertisements, the first alive used.
+    pub(crate) routers: Vec<Router>,
+    /// On-link prefixes learned from advertisements.
+    pub(crate) on_link: Vec<OnLink>,
 }
 
 impl Interface6 {
@@ -201,12 +228,15 @@ impl Interface6 {
         if ipv6::is_link_local(dst) || dst.is_multicast() || self.on_link(dst) {
             return Some(dst);
         }
-        self.gateway
+        self.gateway.or_else(|| self.routers.first().map(|r| r.addr))
     }
 
-    /// Whether `dst` is on the prefix of one of our usable addresses.
+    /// Whether `dst` is on the prefix of one of our configured usable addresses, or on a
+    /// prefix a router said is on-link. (A SLAAC address's prefix is on-link only if the
+    /// router said so: RFC 5942 §4.)
     fn on_link(&self, dst: Ipv6Addr) -> bool {
-        self.addresses.iter().any(|a| a.usable() && a.cidr.contains(dst))
+        let ours = |a: &Address6| a.usable() && a.origin != Origin::Slaac && a.cidr.contains(dst);
+        self.addresses.iter().any(ours) || self.on_link.iter().any(|p| p.prefix.contains(dst))
     }
 
     /// The source address for a packet to `dst` (RFC 6724 §5, the rules that matter on one
@@ -217,11 +247,14 @@ impl Interface6 {
         let link_scope =
             ipv6::is_link_local(dst) || (dst.is_multicast() && dst.octets()[1] & 0x0f <= 2);
         let common = |a: &Address6| (a.cidr.addr.to_bits() ^ dst.to_bits()).leading_zeros();
-        let usable = self.addresses.iter().filter(|a| a.usable());
+        // RFC 6724 rule 3: a deprecated address only when nothing else fits.
+        let preferred = |a: &&Address6| a.usable() && !a.deprecated;
+        let usable = self.addresses.iter().filter(preferred);
         let same_scope = usable.clone().filter(|a| ipv6::is_link_local(a.cidr.addr) == link_scope);
         same_scope
             .max_by_key(|a| common(a))
             .or_else(|| usable.max_by_key(|a| common(a)))
+            .or_else(|| self.addresses.iter().filter(|a| a.usable()).max_by_key(|a| common(a)))
             .map(|a| a.cidr.addr)
     }
 
@@ -253,7 +286,15 @@ mod tests {
     }
 
     fn usable(c: &str, origin: Origin) -> Address6 {
-        Address6 { cidr: cidr(c), origin, dad: Dad::Preferred, conflicts: 0 }
+        Address6 {
+            cidr: cidr(c),
+            origin,
+            dad: Dad::Preferred,
+            conflicts: 0,
+            valid_until: None,
+            preferred_until: None,
+            deprecated: false,
+        }
     }
 
     const MAC: ethernet::Address = ethernet::Address([2, 0, 0, 0, 0, 1]);

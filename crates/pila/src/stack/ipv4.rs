@@ -64,7 +64,9 @@ impl Stack {
             }
             Protocol::Udp => {
                 self.counters.ip_in_delivers += 1;
-                self.udp_input(now, ip, payload, raw, broadcast);
+                let (src, dst) = (IpAddr::V4(ip.src_addr), IpAddr::V4(ip.dst_addr));
+                let arrival = super::udp::Arrival::V4(ip, raw, broadcast);
+                self.udp_input(now, src, dst, payload, arrival);
             }
             // TCP is unicast only (RFC 1122 §4.2.3.10).
             Protocol::Tcp if broadcast => self.counters.ip_in_addr_errors += 1,

@@ -3,7 +3,7 @@
 //! next hop is unresolved), and the state the family keeps: its addresses and their
 //! duplicate address detection, its neighbour cache, the groups it reports.
 
-use core::net::Ipv6Addr;
+use core::net::{IpAddr, Ipv6Addr};
 
 use super::iface6::{self, Address6, Dad, Interface6, Origin};
 use super::neighbor::{Enqueued, Neighbors, NudConfig, Pending};
@@ -17,6 +17,9 @@ use crate::wire::ipv6::{self, ext};
 /// §5.4.2, MAX_RTR_SOLICITATION_DELAY): nodes that start together do not all speak at once.
 const MAX_FIRST_DAD_DELAY_MS: u64 = 1_000;
 
+/// The time between router solicitations (RFC 4861 §10, RTR_SOLICITATION_INTERVAL).
+const RTR_SOLICITATION_INTERVAL: Duration = Duration::from_secs(4);
+
 /// The IPv6 state of a stack.
 #[derive(Debug)]
 pub(crate) struct V6 {
@@ -27,6 +30,10 @@ pub(crate) struct V6 {
     pub(crate) secret: [u8; 16],
     /// The groups changed: an MLDv2 report is due.
     pub(crate) report_due: bool,
+    /// Router solicitations still to send, and when the next goes (`None`: not started).
+    pub(crate) solicit: (u32, Option<Instant>),
+    /// The link MTU a router advertised, if below ours.
+    pub(crate) mtu: Option<usize>,
 }
 
 impl V6 {
@@ -44,12 +51,18 @@ impl V6 {
             origin: Origin::LinkLocal,
             dad: dad(config),
             conflicts: 0,
+            valid_until: None,
+            preferred_until: None,
+            deprecated: false,
         }];
         addresses.extend(config.addresses.iter().map(|&cidr| Address6 {
             cidr,
             origin: Origin::Static,
             dad: dad(config),
             conflicts: 0,
+            valid_until: None,
+            preferred_until: None,
+            deprecated: false,
         }));
         let neighbors = Neighbors::new(NudConfig {
             reachable_time: config.reachable_time,
@@ -60,10 +73,12 @@ impl V6 {
         });
         Self {
             config: config.clone(),
-            iface: Interface6 { addresses, gateway: config.gateway },
+            iface: Interface6 { addresses, gateway: config.gateway, ..Default::default() },
             neighbors,
             secret,
             report_due: true,
+            solicit: (config.router_solicitations, None),
+            mtu: None,
         }
     }
 
@@ -76,7 +91,23 @@ impl V6 {
             _ => None,
         });
         let report = self.report_due.then_some(Instant::ZERO);
-        dad.chain(self.neighbors.poll_at()).chain(report).min()
+        let solicit = match self.solicit {
+            (0, _) => None,
+            (_, next) => Some(next.unwrap_or(Instant::ZERO)),
+        };
+        let lifetimes = self.iface.addresses.iter().flat_map(|a| {
+            let preferred = a.preferred_until.filter(|_| !a.deprecated);
+            a.valid_until.into_iter().chain(preferred)
+        });
+        let routes = self.iface.routers.iter().map(|r| r.until);
+        let prefixes = self.iface.on_link.iter().map(|p| p.until);
+        dad.chain(self.neighbors.poll_at())
+            .chain(report)
+            .chain(solicit)
+            .chain(lifetimes)
+            .chain(routes)
+            .chain(prefixes)
+            .min()
     }
 }
 
@@ -137,12 +168,22 @@ impl Stack {
                 self.counters.ip6_in_delivers += 1;
                 self.icmpv6_input(now, &repr, upper);
             }
+            // A tentative address takes neighbour discovery only (RFC 4862 §5.4.3).
+            Protocol::Udp if !multicast && !self.ipv6_address_ready(repr.dst_addr) => {
+                self.counters.ip6_in_addr_errors += 1;
+            }
+            Protocol::Udp => {
+                self.counters.ip6_in_delivers += 1;
+                let (src, dst) = (IpAddr::V6(repr.src_addr), IpAddr::V6(repr.dst_addr));
+                let arrival = super::udp::Arrival::V6(&repr, raw, multicast);
+                self.udp_input(now, src, dst, upper, arrival);
+            }
             Protocol::Unknown(ext::NO_NEXT_HEADER) => {}
             protocol => {
                 self.counters.ip6_in_unknown_protos += 1;
-                // TCP and UDP over IPv6 are not carried yet: they are dropped unanswered
-                // rather than called unknown to the peer.
-                if !multicast && !matches!(protocol, Protocol::Tcp | Protocol::Udp) {
+                // TCP over IPv6 is not carried yet: it is dropped unanswered rather than
+                // called unknown to the peer.
+                if !multicast && protocol != Protocol::Tcp {
                     let code = ext::ProblemCode::UnrecognizedNextHeader;
                     self.icmpv6_param_problem(now, code, chain.pointer, &repr, raw);
                 }
@@ -207,6 +248,11 @@ impl Stack {
         }
     }
 
+    /// The IPv6 MTU: the link's, or the smaller one a router advertised.
+    pub(super) fn mtu6(&self) -> usize {
+        self.v6.as_ref().and_then(|v6| v6.mtu).unwrap_or(self.config.mtu)
+    }
+
     /// Queues an IPv6 packet for `dst` in the control queue.
     pub(super) fn push_link6(
         &mut self,
@@ -258,11 +304,41 @@ impl Stack {
         if started {
             v6.report_due = true;
         }
+        // Lifetimes: an address past its valid lifetime goes, one past its preferred one
+        // is deprecated (RFC 4862 §5.5.4); routers and on-link prefixes expire.
+        let before = v6.iface.addresses.len();
+        v6.iface.addresses.retain(|a| a.valid_until.is_none_or(|t| t > now));
+        if v6.iface.addresses.len() != before {
+            v6.report_due = true;
+        }
+        for a in &mut v6.iface.addresses {
+            if a.preferred_until.is_some_and(|t| t <= now) {
+                a.deprecated = true;
+            }
+        }
+        v6.iface.routers.retain(|r| r.until > now);
+        v6.iface.on_link.retain(|p| p.until > now);
+        let solicit_router = match v6.solicit {
+            (0, _) => false,
+            (left, None) => {
+                let delay = self.rng.below(MAX_FIRST_DAD_DELAY_MS);
+                v6.solicit = (left, Some(now + Duration::from_millis(delay)));
+                false
+            }
+            (left, Some(at)) if at <= now => {
+                v6.solicit = (left - 1, Some(now + RTR_SOLICITATION_INTERVAL));
+                true
+            }
+            _ => false,
+        };
         if std::mem::take(&mut v6.report_due) {
             self.mld_report(now);
         }
         for target in solicit {
             self.dad_solicit(now, target);
+        }
+        if solicit_router {
+            self.router_solicit(now);
         }
         let failed = match self.v6.as_mut() {
             Some(v6) => v6.neighbors.handle_timeout(now),
@@ -295,6 +371,9 @@ impl Stack {
                 origin,
                 dad: Dad::Tentative { left: v6.config.dad_transmits.max(1), next: None },
                 conflicts,
+                valid_until: None,
+                preferred_until: None,
+                deprecated: false,
             };
             v6.iface.addresses.push(fresh);
         }

@@ -2,9 +2,9 @@
 //!
 //! A [`Stack`] owns the interface (addresses, routes, MTU), the neighbour caches, IPv4
 //! reassembly, the ICMP, UDP and TCP socket tables and the counters; with
-//! [`Config::ipv6`], IPv6 on the link too (addresses through duplicate address detection,
-//! neighbour discovery, ICMPv6 echo, MLDv2 reports; TCP and UDP over IPv6 are not carried
-//! yet). It never reads a clock,
+//! [`Config::ipv6`], IPv6 too: addresses through duplicate address detection, configured
+//! or made from router advertisements (SLAAC), neighbour discovery, ICMPv6 echo and errors,
+//! MLDv2 reports, and UDP with dual-stack sockets (TCP over IPv6 is not carried yet). It never reads a clock,
 //! never does I/O and draws randomness only from the seeded generator its [`Config`] makes.
 //!
 //! # Calling order
@@ -207,8 +207,16 @@ pub struct Ipv6Config {
     pub retrans_timer: Duration,
     /// How long a confirmed neighbour is trusted (RFC 4861 `ReachableTime`, default 30 s).
     pub reachable_time: Duration,
-    /// The hop limit of the packets we send (default 64).
+    /// The hop limit of the packets we send (default 64; a router advertisement may set
+    /// another).
     pub hop_limit: u8,
+    /// Whether router advertisements are taken (default on): their default router,
+    /// on-link prefixes, MTU, hop limit, and an address made on each autonomous /64 prefix
+    /// (SLAAC, RFC 4862 §5.5.3), stable and opaque like the link-local one (RFC 7217).
+    pub accept_ra: bool,
+    /// Router solicitations sent at start, 4 s apart, until an advertisement comes (RFC
+    /// 4861 `MAX_RTR_SOLICITATIONS`, default 3); 0 waits for the routers' own.
+    pub router_solicitations: u32,
 }
 
 impl Default for Ipv6Config {
@@ -221,6 +229,8 @@ impl Default for Ipv6Config {
             retrans_timer: Duration::from_secs(1),
             reachable_time: Duration::from_secs(30),
             hop_limit: 64,
+            accept_ra: true,
+            router_solicitations: 3,
         }
     }
 }

@@ -4,11 +4,12 @@
 //! listen to (RFC 3810), and the Parameter Problems RFC 8200 asks for, under the ICMP
 //! token bucket (RFC 4443 §2.4 (f)).
 
-use core::net::{IpAddr, Ipv6Addr};
+use core::net::{IpAddr, Ipv6Addr, SocketAddr};
 
-use super::iface6::Dad;
+use super::iface6::{self, Address6, Dad, Ipv6Cidr, OnLink, Origin, Router};
+use super::ipv6::V6;
 use super::{Error, PingReply, Stack};
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::wire::ip::Protocol;
 use crate::wire::ipv6::{self, ext};
 use crate::wire::{ethernet, icmpv6};
@@ -31,12 +32,18 @@ impl Stack {
         let to_tentative = !ip.dst_addr.is_multicast()
             && self.v6.as_ref().is_some_and(|v6| !v6.iface.has_addr(ip.dst_addr));
         match repr {
-            icmpv6::Repr::NeighborSolicit { .. } | icmpv6::Repr::NeighborAdvert { .. } => {
+            icmpv6::Repr::NeighborSolicit { .. }
+            | icmpv6::Repr::NeighborAdvert { .. }
+            | icmpv6::Repr::RouterAdvert { .. } => {
                 if icmpv6::validate_nd(&repr, ip).is_err() {
                     self.counters.icmp6_in_errors += 1;
                     return;
                 }
-                self.nd_input(now, ip, &repr);
+                if let icmpv6::Repr::RouterAdvert { .. } = repr {
+                    self.router_advert(now, ip, &repr);
+                } else {
+                    self.nd_input(now, ip, &repr);
+                }
             }
             // RFC 4862 §5.4.3: a tentative address takes nothing but neighbour discovery.
             _ if to_tentative => self.counters.ip6_in_addr_errors += 1,
@@ -53,6 +60,15 @@ impl Stack {
                     data_len: data.len(),
                 };
                 self.pings.record(ident, reply);
+            }
+            icmpv6::Repr::DstUnreachable { reason, header, data } => {
+                self.counters.icmp6_in_dest_unreachs += 1;
+                let error = match reason {
+                    icmpv6::DstUnreachable::PortUnreachable => Error::ConnectionRefused,
+                    icmpv6::DstUnreachable::NoRoute => Error::NetworkUnreachable,
+                    _ => Error::HostUnreachable,
+                };
+                self.icmpv6_error_input(&header, data, error);
             }
             icmpv6::Repr::MldQuery { .. } => {
                 // Answered at once with every group (RFC 3810 §6.2 lets a host answer
@@ -103,7 +119,7 @@ impl Stack {
             return Err(Error::NetworkUnreachable);
         };
         let repr = icmpv6::Repr::EchoRequest { ident, seq_no: seq, data };
-        if repr.buffer_len() + ipv6::HEADER_LEN > self.config.mtu {
+        if repr.buffer_len() + ipv6::HEADER_LEN > self.mtu6() {
             return Err(Error::MessageTooLong);
         }
         let hop_limit = self.hop_limit6();
@@ -170,6 +186,71 @@ impl Stack {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A router advertisement that passed RFC 4861's checks (RFC 4861 §6.3.4): its router
+    /// becomes a default router for its lifetime, its hop limit and MTU are taken, its
+    /// on-link prefixes routed, and on each autonomous /64 prefix an address is made, or
+    /// its lifetimes renewed (RFC 4862 §5.5.3).
+    fn router_advert(&mut self, now: Instant, ip: &ipv6::Repr, repr: &icmpv6::Repr<'_>) {
+        let icmpv6::Repr::RouterAdvert { hop_limit, router_lifetime, options, .. } = *repr else {
+            return;
+        };
+        self.counters.icmp6_in_router_advertisements += 1;
+        let (mac, link_mtu) = (self.config.mac, self.config.mtu);
+        let Some(v6) = self.v6.as_mut() else { return };
+        if !v6.config.accept_ra {
+            return;
+        }
+        // An advertisement came: no more solicitations.
+        v6.solicit.0 = 0;
+        let router = ip.src_addr;
+        if hop_limit != 0 {
+            v6.config.hop_limit = hop_limit;
+        }
+        v6.iface.routers.retain(|r| r.addr != router);
+        if router_lifetime > 0 {
+            let until = now + Duration::from_secs(u64::from(router_lifetime));
+            v6.iface.routers.push(Router { addr: router, until });
+        }
+        for option in options.iter() {
+            match option {
+                icmpv6::NdpOption::Mtu(mtu) => {
+                    let mtu = usize::try_from(mtu).unwrap_or(usize::MAX);
+                    if (ipv6::MIN_MTU..=link_mtu).contains(&mtu) {
+                        v6.mtu = Some(mtu);
+                    }
+                }
+                icmpv6::NdpOption::PrefixInfo(info) => prefix_info(v6, now, mac, &info),
+                _ => {}
+            }
+        }
+        let released = match options.source_link_addr() {
+            Some(lladdr) => v6.neighbors.learn_unconfirmed(now, router, lladdr, true),
+            None => Default::default(),
+        };
+        for pending in released {
+            if let Some(lladdr) = options.source_link_addr() {
+                let _ = self.push_link6(lladdr, pending.packet);
+            }
+        }
+    }
+
+    /// Sends a router solicitation to all routers (RFC 4861 §6.3.7): from the link-local
+    /// address with our link-layer address, or from `::` without one while that address is
+    /// still tentative.
+    pub(super) fn router_solicit(&mut self, now: Instant) {
+        let Some(v6) = &self.v6 else { return };
+        let src = v6.iface.link_local();
+        let with_mac = [icmpv6::NdpOption::SourceLinkAddr(self.config.mac)];
+        let options = if src.is_some() { &with_mac[..] } else { &[] };
+        let repr = icmpv6::Repr::RouterSolicit { options: icmpv6::NdpOptions::List(options) };
+        let src = src.unwrap_or(Ipv6Addr::UNSPECIFIED);
+        let packet = self.icmp6_packet(src, ipv6::ALL_ROUTERS, ND_HOP_LIMIT, &repr);
+        if self.send_ip6(now, ipv6::ALL_ROUTERS, packet, None).is_ok() {
+            self.counters.icmp6_out_msgs += 1;
+            self.counters.icmp6_out_router_solicits += 1;
         }
     }
 
@@ -264,8 +345,7 @@ impl Stack {
         }
     }
 
-    /// Sends a Parameter Problem about `raw`, a packet from `ip.src_addr` we refused, if
-    /// the token bucket allows and the source can take one (RFC 4443 §2.4 (e)).
+    /// Sends a Parameter Problem about `raw`, a packet from `ip.src_addr` we refused.
     pub(super) fn icmpv6_param_problem(
         &mut self,
         now: Instant,
@@ -274,23 +354,65 @@ impl Stack {
         ip: &ipv6::Repr,
         raw: &[u8],
     ) {
+        if self.icmpv6_error(now, ip, icmpv6::Repr::param_problem(code, pointer, raw)) {
+            self.counters.icmp6_out_parm_problems += 1;
+        }
+    }
+
+    /// Sends a destination unreachable about `raw`, a packet from `ip.src_addr` nobody
+    /// took.
+    pub(super) fn icmpv6_unreachable(
+        &mut self,
+        now: Instant,
+        reason: icmpv6::DstUnreachable,
+        ip: &ipv6::Repr,
+        raw: &[u8],
+    ) {
+        if self.icmpv6_error(now, ip, icmpv6::Repr::dst_unreachable(reason, raw)) {
+            self.counters.icmp6_out_dest_unreachs += 1;
+        }
+    }
+
+    /// Sends the error `repr` back to `ip.src_addr`, if the token bucket allows and the
+    /// source can take one (RFC 4443 §2.4 (e), (f)); whether it went.
+    fn icmpv6_error(
+        &mut self,
+        now: Instant,
+        ip: &ipv6::Repr,
+        repr: crate::wire::Result<icmpv6::Repr<'_>>,
+    ) -> bool {
+        let Ok(repr) = repr else { return false };
         if ip.src_addr.is_unspecified() || ip.src_addr.is_multicast() {
-            return;
+            return false;
         }
         let Some(src) = self.v6.as_ref().and_then(|v6| v6.iface.source_for(ip.src_addr)) else {
-            return;
+            return false;
         };
         if !self.icmp_bucket.take(now) {
             self.counters.icmp_out_rate_limited += 1;
-            return;
+            return false;
         }
-        let Ok(repr) = icmpv6::Repr::param_problem(code, pointer, raw) else { return };
         let hop_limit = self.hop_limit6();
         let packet = self.icmp6_packet(src, ip.src_addr, hop_limit, &repr);
         if self.send_ip6(now, ip.src_addr, packet, None).is_ok() {
             self.counters.icmp6_out_msgs += 1;
-            self.counters.icmp6_out_parm_problems += 1;
+            true
+        } else {
+            false
         }
+    }
+
+    /// An ICMPv6 error about a datagram we sent: a connected UDP socket learns that its
+    /// peer refused it or cannot be reached.
+    fn icmpv6_error_input(&mut self, header: &ipv6::Repr, data: &[u8], error: Error) {
+        if header.next_header != Protocol::Udp || data.len() < 4 {
+            return;
+        }
+        let sport = u16::from_be_bytes([data[0], data[1]]);
+        let dport = u16::from_be_bytes([data[2], data[3]]);
+        let local = SocketAddr::new(IpAddr::V6(header.src_addr), sport);
+        let remote = SocketAddr::new(IpAddr::V6(header.dst_addr), dport);
+        self.udp_icmp_error(local, remote, error);
     }
 
     /// An IPv6 packet carrying the ICMPv6 message `repr` from `src` to `dst`.
@@ -322,4 +444,87 @@ impl Stack {
         let Some(v6) = &self.v6 else { return Vec::new() };
         v6.iface.addresses.iter().filter(|a| a.dad == Dad::Preferred).map(|a| a.cidr.addr).collect()
     }
+}
+
+/// A lifetime in seconds from a router, as an instant: `u32::MAX` is for ever.
+fn lifetime(now: Instant, secs: u32) -> Option<Instant> {
+    (secs != u32::MAX).then(|| now + Duration::from_secs(u64::from(secs)))
+}
+
+/// The two hours below which an advertisement cannot shorten an address's valid lifetime
+/// (RFC 4862 §5.5.3 (e)), so a forged one cannot take it away at once.
+const TWO_HOURS: Duration = Duration::from_secs(2 * 3600);
+
+/// A prefix information option of a router advertisement (RFC 4861 §6.3.4, RFC 4862
+/// §5.5.3).
+fn prefix_info(
+    v6: &mut V6,
+    now: Instant,
+    mac: crate::wire::ethernet::Address,
+    info: &icmpv6::PrefixInfo,
+) {
+    let Some(prefix) = Ipv6Cidr::new(info.prefix, info.prefix_len) else { return };
+    let prefix = Ipv6Cidr { addr: prefix.network(), ..prefix };
+    // (a) and (b): link-local prefixes are not taken; (c): preferred may not exceed valid.
+    if ipv6::is_link_local(prefix.addr) || info.preferred_lifetime > info.valid_lifetime {
+        return;
+    }
+    if info.on_link {
+        v6.iface.on_link.retain(|p| p.prefix != prefix);
+        if info.valid_lifetime > 0 {
+            let until =
+                lifetime(now, info.valid_lifetime).unwrap_or(Instant::from_micros(u64::MAX));
+            v6.iface.on_link.push(OnLink { prefix, until });
+        }
+    }
+    // Only a /64 makes an address on Ethernet (RFC 4862 §5.5.3 (d), RFC 4291 §2.5.1).
+    if !info.autonomous || prefix.prefix_len != 64 {
+        return;
+    }
+    let preferred_until = lifetime(now, info.preferred_lifetime);
+    let existing = v6
+        .iface
+        .addresses
+        .iter_mut()
+        .find(|a| a.origin == Origin::Slaac && a.cidr.network() == prefix.addr);
+    if let Some(a) = existing {
+        // (e): the valid lifetime may grow freely, but shrink only to two hours.
+        let received = lifetime(now, info.valid_lifetime);
+        let remaining = a.valid_until.map(|t| t - now);
+        let longer = match (received, a.valid_until) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(r), Some(v)) => r > v,
+        };
+        if longer || Duration::from_secs(u64::from(info.valid_lifetime)) > TWO_HOURS {
+            a.valid_until = received;
+        } else if remaining.is_some_and(|r| r > TWO_HOURS) {
+            a.valid_until = Some(now + TWO_HOURS);
+        }
+        a.preferred_until = preferred_until;
+        a.deprecated = preferred_until.is_some_and(|t| t <= now);
+        return;
+    }
+    if info.valid_lifetime == 0 {
+        return;
+    }
+    let iid = iface6::stable_iid(&v6.secret, prefix.addr, mac, 0);
+    let addr = iface6::with_iid(prefix.addr, iid);
+    if v6.iface.addresses.iter().any(|a| a.cidr.addr == addr) {
+        return;
+    }
+    let dad = match v6.config.dad_transmits {
+        0 => Dad::Preferred,
+        left => Dad::Tentative { left, next: None },
+    };
+    v6.iface.addresses.push(Address6 {
+        cidr: Ipv6Cidr { addr, prefix_len: 64 },
+        origin: Origin::Slaac,
+        dad,
+        conflicts: 0,
+        valid_until: lifetime(now, info.valid_lifetime),
+        preferred_until,
+        deprecated: info.preferred_lifetime == 0,
+    });
+    v6.report_due = true;
 }

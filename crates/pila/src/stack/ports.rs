@@ -4,7 +4,7 @@
 //! outsider, while consecutive connections to one peer do not collide.
 
 use core::hash::Hasher;
-use core::net::Ipv4Addr;
+use core::net::IpAddr;
 
 use siphasher::sip::SipHasher13;
 
@@ -27,16 +27,16 @@ impl Ports {
     /// port in the range is taken.
     pub(crate) fn allocate(
         &mut self,
-        local: Ipv4Addr,
-        remote: Option<(Ipv4Addr, u16)>,
+        local: IpAddr,
+        remote: Option<(IpAddr, u16)>,
         salt: u32,
         mut free: impl FnMut(u16) -> bool,
     ) -> Option<u16> {
         let num = u32::from(self.max - self.min) + 1;
         let mut h = SipHasher13::new_with_key(&self.key);
-        h.write(&local.octets());
+        write_ip(&mut h, local);
         if let Some((ip, port)) = remote {
-            h.write(&ip.octets());
+            write_ip(&mut h, ip);
             h.write_u16(port);
         }
         let offset = (h.finish() as u32).wrapping_add(salt);
@@ -53,9 +53,18 @@ impl Ports {
     }
 }
 
+/// Feeds an address to the hash: four bytes for IPv4, sixteen for IPv6.
+fn write_ip(h: &mut SipHasher13, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(ip) => h.write(&ip.octets()),
+        IpAddr::V6(ip) => h.write(&ip.octets()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core::net::Ipv4Addr;
     use std::collections::HashSet;
 
     const L: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
@@ -66,24 +75,34 @@ mod tests {
         let mut p = Ports::new([7; 16], 0, (50000, 50009));
         let mut taken = HashSet::new();
         for _ in 0..10 {
-            let port = p.allocate(L, Some((R, 80)), 0, |port| !taken.contains(&port)).unwrap();
+            let port = p
+                .allocate(L.into(), Some((R.into(), 80)), 0, |port| !taken.contains(&port))
+                .unwrap();
             assert!((50000..=50009).contains(&port));
             assert!(taken.insert(port));
         }
-        assert_eq!(p.allocate(L, Some((R, 80)), 0, |port| !taken.contains(&port)), None);
+        assert_eq!(
+            p.allocate(L.into(), Some((R.into(), 80)), 0, |port| !taken.contains(&port)),
+            None
+        );
     }
 
     #[test]
     fn different_peers_and_keys_start_elsewhere() {
         let first = |key: u8, port: u16| {
-            Ports::new([key; 16], 0, (49152, 65535)).allocate(L, Some((R, port)), 0, |_| true)
+            Ports::new([key; 16], 0, (49152, 65535)).allocate(
+                L.into(),
+                Some((R.into(), port)),
+                0,
+                |_| true,
+            )
         };
         assert_ne!(first(1, 80), first(2, 80));
         assert_ne!(first(1, 80), first(1, 443));
         // One peer: consecutive allocations are consecutive ports (no collisions).
         let mut p = Ports::new([1; 16], 0, (49152, 65535));
-        let a = p.allocate(L, Some((R, 80)), 0, |_| true).unwrap();
-        let b = p.allocate(L, Some((R, 80)), 0, |_| true).unwrap();
+        let a = p.allocate(L.into(), Some((R.into(), 80)), 0, |_| true).unwrap();
+        let b = p.allocate(L.into(), Some((R.into(), 80)), 0, |_| true).unwrap();
         assert_eq!(u32::from(b), (u32::from(a) - 49152 + 1) % 16384 + 49152);
     }
 }

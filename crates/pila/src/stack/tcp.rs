@@ -342,7 +342,7 @@ impl Stack {
             let salt = self.rng.next_u32();
             let tcp = &self.tcp;
             self.ports
-                .allocate(ip, None, salt, |p| !tcp.listen_in_use(SocketAddrV4::new(ip, p)))
+                .allocate(ip.into(), None, salt, |p| !tcp.listen_in_use(SocketAddrV4::new(ip, p)))
                 .ok_or(Error::AddrNotAvailable)?
         } else {
             local.port()
@@ -509,7 +509,7 @@ impl Stack {
         let port = if local.port() == 0 {
             let tcp = &self.tcp;
             self.ports
-                .allocate(ip, Some((*remote.ip(), remote.port())), 0, |p| {
+                .allocate(ip.into(), Some(((*remote.ip()).into(), remote.port())), 0, |p| {
                     let l = SocketAddrV4::new(ip, p);
                     !tcp.by_tuple.contains_key(&(l, remote)) && !tcp.listen_in_use(l)
                 })

@@ -1,23 +1,27 @@
-//! UDP: datagrams in (to the socket bound to their address and port, exact address first,
-//! then the wildcard, or an ICMP port unreachable), the socket API, and each socket's
-//! bounded receive queue.
+//! UDP over IPv4 and IPv6: datagrams in (to the socket bound to their address and port,
+//! exact address first, then the wildcard, or an ICMP port unreachable), the socket API,
+//! and each socket's bounded receive queue.
+//!
+//! A socket bound to `[::]` is dual-stack, as Linux's are by default: it takes IPv4
+//! datagrams too, which it sees from IPv4-mapped addresses (`::ffff:192.0.2.1`), and it
+//! sends to such an address over IPv4.
 
 use std::collections::{HashMap, VecDeque};
 
-use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use super::slab::{Key, Slab};
 use super::{Error, SocketHandle, Stack, UdpHandle};
 use crate::time::Instant;
 use crate::wire::ip::Protocol;
-use crate::wire::{icmpv4, ipv4, udp as wudp};
+use crate::wire::{icmpv4, icmpv6, ipv4, ipv6, udp as wudp};
 
 /// One UDP socket.
 #[derive(Debug)]
 pub(crate) struct UdpSocket {
-    pub(crate) local: SocketAddrV4,
-    pub(crate) remote: Option<SocketAddrV4>,
-    queue: VecDeque<(SocketAddrV4, Vec<u8>)>,
+    pub(crate) local: SocketAddr,
+    pub(crate) remote: Option<SocketAddr>,
+    queue: VecDeque<(SocketAddr, Vec<u8>)>,
     queued: usize,
     limit: usize,
     pub(crate) error: Option<Error>,
@@ -25,7 +29,7 @@ pub(crate) struct UdpSocket {
 
 impl UdpSocket {
     /// Queues a datagram; `false` when the queue has no room for it.
-    pub(crate) fn push(&mut self, from: SocketAddrV4, data: &[u8]) -> bool {
+    pub(crate) fn push(&mut self, from: SocketAddr, data: &[u8]) -> bool {
         if self.queued + data.len() > self.limit {
             return false;
         }
@@ -35,38 +39,71 @@ impl UdpSocket {
     }
 
     /// The oldest datagram, copied into `buf` (cut short if `buf` is), and its sender.
-    pub(crate) fn pop(&mut self, buf: &mut [u8]) -> Option<(usize, SocketAddrV4)> {
+    pub(crate) fn pop(&mut self, buf: &mut [u8]) -> Option<(usize, SocketAddr)> {
         let (from, data) = self.queue.pop_front()?;
         self.queued -= data.len();
         let n = data.len().min(buf.len());
         buf[..n].copy_from_slice(&data[..n]);
         Some((n, from))
     }
+
+    /// How this socket names `peer`: an IPv6 socket sees an IPv4 peer at its mapped
+    /// address.
+    fn as_seen(&self, peer: SocketAddr) -> SocketAddr {
+        match (self.local, peer) {
+            (SocketAddr::V6(_), SocketAddr::V4(p)) => {
+                SocketAddr::V6(SocketAddrV6::new(p.ip().to_ipv6_mapped(), p.port(), 0, 0))
+            }
+            _ => peer,
+        }
+    }
 }
+
+/// `addr` with an IPv4-mapped IPv6 address turned into the IPv4 address it stands for.
+pub(crate) fn canonical(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(a) => match a.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::V4(SocketAddrV4::new(v4, a.port())),
+            None => addr,
+        },
+        SocketAddr::V4(_) => addr,
+    }
+}
+
+/// The wildcard of `ip`'s family.
+const fn wildcard(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    }
+}
+
+/// The dual-stack wildcard, `::`.
+const ANY6: IpAddr = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
 
 /// All UDP sockets.
 #[derive(Debug, Default)]
 pub(crate) struct UdpTable {
     pub(crate) sockets: Slab<UdpSocket>,
-    bound: HashMap<(Ipv4Addr, u16), Key>,
+    bound: HashMap<(IpAddr, u16), Key>,
     /// Sockets bound per port, any address.
     ports: HashMap<u16, u32>,
 }
 
 impl UdpTable {
-    /// Whether binding `local` would clash: the same address and port, or the wildcard and
-    /// any address on the port.
-    pub(crate) fn in_use(&self, local: SocketAddrV4) -> bool {
-        if local.ip().is_unspecified() {
-            self.ports.contains_key(&local.port())
+    /// Whether binding `local` would clash: the same address and port, or a wildcard and
+    /// any address on the port (`::` covers both families).
+    pub(crate) fn in_use(&self, local: SocketAddr) -> bool {
+        let (ip, port) = (local.ip(), local.port());
+        if ip.is_unspecified() {
+            self.ports.contains_key(&port)
         } else {
-            self.bound.contains_key(&(*local.ip(), local.port()))
-                || self.bound.contains_key(&(Ipv4Addr::UNSPECIFIED, local.port()))
+            [ip, wildcard(ip), ANY6].iter().any(|&a| self.bound.contains_key(&(a, port)))
         }
     }
 
     /// Binds a new socket to `local`, which must not be [`in_use`](Self::in_use).
-    pub(crate) fn bind(&mut self, local: SocketAddrV4, limit: usize) -> Key {
+    pub(crate) fn bind(&mut self, local: SocketAddr, limit: usize) -> Key {
         let key = self.sockets.insert(UdpSocket {
             local,
             remote: None,
@@ -75,7 +112,7 @@ impl UdpTable {
             limit,
             error: None,
         });
-        self.bound.insert((*local.ip(), local.port()), key);
+        self.bound.insert((local.ip(), local.port()), key);
         *self.ports.entry(local.port()).or_default() += 1;
         key
     }
@@ -83,7 +120,7 @@ impl UdpTable {
     /// Closes a socket, dropping its queue.
     pub(crate) fn close(&mut self, key: Key) {
         let Some(s) = self.sockets.remove(key) else { return };
-        self.bound.remove(&(*s.local.ip(), s.local.port()));
+        self.bound.remove(&(s.local.ip(), s.local.port()));
         if let Some(n) = self.ports.get_mut(&s.local.port()) {
             *n -= 1;
             if *n == 0 {
@@ -92,41 +129,43 @@ impl UdpTable {
         }
     }
 
-    /// The socket a datagram to `dst` from `src` goes to: bound to `dst`'s address or the
-    /// wildcard, and, if connected, connected to `src`.
-    pub(crate) fn lookup(&self, dst: SocketAddrV4, src: SocketAddrV4) -> Option<Key> {
-        let key = self
-            .bound
-            .get(&(*dst.ip(), dst.port()))
-            .or_else(|| self.bound.get(&(Ipv4Addr::UNSPECIFIED, dst.port())))?;
-        let s = self.sockets.get(*key)?;
+    /// The socket a datagram to `dst` from `src` goes to: bound to `dst`'s address, or its
+    /// family's wildcard, or `::`; and, if connected, connected to `src`.
+    pub(crate) fn lookup(&self, dst: SocketAddr, src: SocketAddr) -> Option<Key> {
+        let key = self.by_local(dst)?;
+        let s = self.sockets.get(key)?;
         match s.remote {
-            Some(remote) if remote != src => None,
-            _ => Some(*key),
+            Some(remote) if canonical(remote) != src => None,
+            _ => Some(key),
         }
     }
 
     /// The socket bound to `local`, exactly or by wildcard, whoever it is connected to.
-    pub(crate) fn by_local(&self, local: SocketAddrV4) -> Option<Key> {
-        self.bound
-            .get(&(*local.ip(), local.port()))
-            .or_else(|| self.bound.get(&(Ipv4Addr::UNSPECIFIED, local.port())))
-            .copied()
+    pub(crate) fn by_local(&self, local: SocketAddr) -> Option<Key> {
+        let (ip, port) = (local.ip(), local.port());
+        [ip, wildcard(ip), ANY6].iter().find_map(|&a| self.bound.get(&(a, port))).copied()
     }
 }
 
+/// The network-layer facts a datagram arrived with, for the answer a refusal gets.
+pub(super) enum Arrival<'a> {
+    /// Over IPv4: its header, the datagram as received, whether it was a broadcast.
+    V4(&'a ipv4::Repr, &'a [u8], bool),
+    /// Over IPv6: its header, the packet as received, whether it went to a group.
+    V6(&'a ipv6::Repr, &'a [u8], bool),
+}
+
 impl Stack {
-    /// A UDP datagram arrived: to the socket bound to its address and port, or answered
-    /// with ICMP port unreachable.
+    /// A UDP datagram arrived from `src_ip` to `dst_ip`: to the socket bound to its
+    /// address and port, or answered with a port unreachable of its family.
     pub(super) fn udp_input(
         &mut self,
         now: Instant,
-        ip: &ipv4::Repr,
+        src_ip: IpAddr,
+        dst_ip: IpAddr,
         payload: &[u8],
-        raw: &[u8],
-        broadcast: bool,
+        arrival: Arrival<'_>,
     ) {
-        let (src_ip, dst_ip) = (IpAddr::V4(ip.src_addr), IpAddr::V4(ip.dst_addr));
         let Ok(packet) = wudp::Packet::new_checked(payload) else {
             self.counters.udp_in_errors += 1;
             return;
@@ -135,17 +174,30 @@ impl Stack {
             self.counters.udp_in_errors += 1;
             return;
         };
-        let src = SocketAddrV4::new(ip.src_addr, repr.src_port);
-        let dst = SocketAddrV4::new(ip.dst_addr, repr.dst_port);
+        // RFC 8200 §8.1: over IPv6 the checksum is not optional.
+        if dst_ip.is_ipv6() && packet.checksum() == 0 {
+            self.counters.udp_in_errors += 1;
+            return;
+        }
+        let src = SocketAddr::new(src_ip, repr.src_port);
+        let dst = SocketAddr::new(dst_ip, repr.dst_port);
         let Some(key) = self.udp.lookup(dst, src) else {
             self.counters.udp_no_ports += 1;
-            if !broadcast {
-                self.icmp_error(now, icmpv4::DstUnreachable::PortUnreachable, ip, raw);
+            match arrival {
+                Arrival::V4(ip, raw, false) => {
+                    self.icmp_error(now, icmpv4::DstUnreachable::PortUnreachable, ip, raw);
+                }
+                Arrival::V6(ip, raw, false) => {
+                    let reason = icmpv6::DstUnreachable::PortUnreachable;
+                    self.icmpv6_unreachable(now, reason, ip, raw);
+                }
+                _ => {}
             }
             return;
         };
         let Some(socket) = self.udp.sockets.get_mut(key) else { return };
-        if socket.push(src, packet.payload()) {
+        let from = socket.as_seen(src);
+        if socket.push(from, packet.payload()) {
             self.counters.udp_in_datagrams += 1;
             self.wake(SocketHandle::Udp(UdpHandle(key)));
         } else {
@@ -153,21 +205,22 @@ impl Stack {
         }
     }
 
-    /// Binds a UDP socket to `local`: one of our addresses or the unspecified address, and
-    /// a port, 0 for an ephemeral one. [`Error::AddrInUse`] if taken,
-    /// [`Error::AddrNotAvailable`] if the address is not ours.
+    /// Binds a UDP socket to `local`: one of our addresses or the unspecified address of
+    /// either family (`[::]` takes IPv4 too), and a port, 0 for an ephemeral one.
+    /// [`Error::AddrInUse`] if taken, [`Error::AddrNotAvailable`] if the address is not
+    /// ours.
     pub fn udp_bind(&mut self, local: SocketAddr) -> Result<UdpHandle, Error> {
-        let ip = self.check_local(local.ip())?;
+        let ip = self.check_local_any(local.ip())?;
         let port = if local.port() == 0 {
             let salt = self.rng.next_u32();
             let udp = &self.udp;
             self.ports
-                .allocate(ip, None, salt, |p| !udp.in_use(SocketAddrV4::new(ip, p)))
+                .allocate(ip, None, salt, |p| !udp.in_use(SocketAddr::new(ip, p)))
                 .ok_or(Error::AddrNotAvailable)?
         } else {
             local.port()
         };
-        let local = SocketAddrV4::new(ip, port);
+        let local = SocketAddr::new(ip, port);
         if self.udp.in_use(local) {
             return Err(Error::AddrInUse);
         }
@@ -177,15 +230,17 @@ impl Stack {
     /// Connects a UDP socket: `udp_send` goes to `remote`, and only datagrams from it are
     /// received.
     pub fn udp_connect(&mut self, h: UdpHandle, remote: SocketAddr) -> Result<(), Error> {
-        let remote = Self::check_remote(remote)?;
+        let remote = Self::check_remote_any(remote)?;
         let s = self.udp.sockets.get_mut(h.0).ok_or(Error::InvalidInput)?;
-        s.remote = Some(remote);
+        s.remote = Some(s.as_seen(remote));
         s.error = None;
         Ok(())
     }
 
     /// Sends `data` as one datagram to `to`; returns its length. [`Error::MessageTooLong`]
-    /// above 65507 bytes; larger than the MTU, it is fragmented.
+    /// above what one datagram holds; over IPv4 one larger than the MTU is fragmented, over
+    /// IPv6 it is refused (fragmentation of IPv6 is not carried yet). A socket bound to one
+    /// family's address cannot send to the other's ([`Error::InvalidInput`]).
     pub fn udp_send_to(
         &mut self,
         now: Instant,
@@ -193,29 +248,49 @@ impl Stack {
         data: &[u8],
         to: SocketAddr,
     ) -> Result<usize, Error> {
-        let to = Self::check_remote(to)?;
+        let to = Self::check_remote_any(to)?;
         let local = self.udp.sockets.get(h.0).ok_or(Error::InvalidInput)?.local;
-        if data.len() > 65535 - ipv4::HEADER_LEN - wudp::HEADER_LEN {
-            return Err(Error::MessageTooLong);
-        }
-        let src = if local.ip().is_unspecified() {
-            match self.iface.source_for(*to.ip()) {
-                Some(src) => src,
-                None => {
-                    self.counters.ip_out_no_routes += 1;
-                    return Err(Error::NetworkUnreachable);
-                }
-            }
-        } else {
-            *local.ip()
-        };
         let repr = wudp::Repr { src_port: local.port(), dst_port: to.port() };
         let len = repr.buffer_len(data.len());
-        let mut packet = self.ip_packet(src, *to.ip(), Protocol::Udp, len, false);
-        let (s, d) = (IpAddr::V4(src), IpAddr::V4(*to.ip()));
-        let body = &mut packet[ipv4::HEADER_LEN..];
+        let (packet, header_len) = match (local.ip(), to.ip()) {
+            (IpAddr::V4(_), IpAddr::V6(_)) => return Err(Error::InvalidInput),
+            (IpAddr::V6(l), IpAddr::V4(_)) if !l.is_unspecified() => {
+                return Err(Error::InvalidInput);
+            }
+            (l, IpAddr::V4(dst)) => {
+                if data.len() > 65535 - ipv4::HEADER_LEN - wudp::HEADER_LEN {
+                    return Err(Error::MessageTooLong);
+                }
+                let src = match l {
+                    IpAddr::V4(l) if !l.is_unspecified() => l,
+                    _ => self.iface.source_for(dst).ok_or_else(|| {
+                        self.counters.ip_out_no_routes += 1;
+                        Error::NetworkUnreachable
+                    })?,
+                };
+                // Not DF: larger than the MTU, it goes out in fragments.
+                (self.ip_packet(src, dst, Protocol::Udp, len, false), ipv4::HEADER_LEN)
+            }
+            (l, IpAddr::V6(dst)) => {
+                if ipv6::HEADER_LEN + len > self.mtu6() {
+                    return Err(Error::MessageTooLong);
+                }
+                let v6 = self.v6.as_ref().ok_or(Error::NetworkUnreachable)?;
+                let src = match l {
+                    IpAddr::V6(l) if !l.is_unspecified() => l,
+                    _ => v6.iface.source_for(dst).ok_or_else(|| {
+                        self.counters.ip6_out_no_routes += 1;
+                        Error::NetworkUnreachable
+                    })?,
+                };
+                let hop_limit = v6.config.hop_limit;
+                (self.ip6_packet(src, dst, Protocol::Udp, len, hop_limit), ipv6::HEADER_LEN)
+            }
+        };
+        let mut packet = packet;
+        let (s, d) = ip_pair(&packet, header_len);
         repr.emit(
-            &mut wudp::Packet::new_unchecked(body),
+            &mut wudp::Packet::new_unchecked(&mut packet[header_len..]),
             s,
             d,
             data.len(),
@@ -223,8 +298,11 @@ impl Stack {
             &self.config.checksums,
         )
         .map_err(|_| Error::MessageTooLong)?;
-        // Not DF: larger than the MTU, it goes out in fragments.
-        self.send_ip(now, *to.ip(), packet, Some(SocketHandle::Udp(h)))?;
+        let owner = Some(SocketHandle::Udp(h));
+        match d {
+            IpAddr::V4(dst) => self.send_ip(now, dst, packet, owner)?,
+            IpAddr::V6(dst) => self.send_ip6(now, dst, packet, owner)?,
+        }
         self.counters.udp_out_datagrams += 1;
         Ok(data.len())
     }
@@ -233,7 +311,7 @@ impl Stack {
     pub fn udp_send(&mut self, now: Instant, h: UdpHandle, data: &[u8]) -> Result<usize, Error> {
         let s = self.udp.sockets.get(h.0).ok_or(Error::InvalidInput)?;
         let remote = s.remote.ok_or(Error::NotConnected)?;
-        self.udp_send_to(now, h, data, SocketAddr::V4(remote))
+        self.udp_send_to(now, h, data, remote)
     }
 
     /// Receives the oldest datagram into `buf` (the rest of a longer one is discarded);
@@ -247,7 +325,7 @@ impl Stack {
         if let Some(e) = s.error.take() {
             return Err(e);
         }
-        s.pop(buf).map(|(n, from)| (n, SocketAddr::V4(from))).ok_or(Error::WouldBlock)
+        s.pop(buf).ok_or(Error::WouldBlock)
     }
 
     /// Receives from the connected peer, like [`Stack::udp_recv_from`].
@@ -262,16 +340,64 @@ impl Stack {
 
     /// The address the socket is bound to.
     pub fn udp_local_addr(&self, h: UdpHandle) -> Option<SocketAddr> {
-        self.udp.sockets.get(h.0).map(|s| SocketAddr::V4(s.local))
+        self.udp.sockets.get(h.0).map(|s| s.local)
     }
 
     /// The peer the socket is connected to.
     pub fn udp_peer_addr(&self, h: UdpHandle) -> Option<SocketAddr> {
-        self.udp.sockets.get(h.0)?.remote.map(SocketAddr::V4)
+        self.udp.sockets.get(h.0)?.remote
     }
 
     /// Closes the socket; its handle becomes stale.
     pub fn udp_close(&mut self, h: UdpHandle) {
         self.udp.close(h.0);
+    }
+
+    /// An ICMP or ICMPv6 error says `remote` cannot take what `local` sent it: a socket
+    /// connected to it gets `error` (RFC 1122 §4.1.3.3); an unconnected one is not told, as
+    /// it could not say which of its peers failed.
+    pub(super) fn udp_icmp_error(&mut self, local: SocketAddr, remote: SocketAddr, error: Error) {
+        let Some(key) = self.udp.by_local(local) else { return };
+        let Some(s) = self.udp.sockets.get_mut(key) else { return };
+        if s.remote.map(canonical) == Some(canonical(remote)) {
+            s.error = Some(error);
+            self.wake(SocketHandle::Udp(UdpHandle(key)));
+        }
+    }
+
+    /// Checks that `ip` may be a local address of a socket: ours, of either family, or
+    /// unspecified.
+    pub(super) fn check_local_any(&self, ip: IpAddr) -> Result<IpAddr, Error> {
+        match ip {
+            IpAddr::V4(_) => self.check_local(ip).map(IpAddr::V4),
+            IpAddr::V6(v6) if v6.is_unspecified() => Ok(ip),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => self.check_local(IpAddr::V4(v4)).map(IpAddr::V4),
+                None if self.v6.as_ref().is_some_and(|s| s.iface.has_addr(v6)) => Ok(ip),
+                None => Err(Error::AddrNotAvailable),
+            },
+        }
+    }
+
+    /// Checks that `addr` may be a remote address, of either family: not unspecified, port
+    /// not 0. An IPv4-mapped address comes back as the IPv4 one.
+    pub(super) fn check_remote_any(addr: SocketAddr) -> Result<SocketAddr, Error> {
+        let addr = canonical(addr);
+        if addr.ip().is_unspecified() || addr.port() == 0 {
+            return Err(Error::InvalidInput);
+        }
+        Ok(addr)
+    }
+}
+
+/// The source and destination of the IP packet at the start of `packet`, whose header of
+/// `header_len` bytes (20 for IPv4, 40 for IPv6) the caller wrote.
+fn ip_pair(packet: &[u8], header_len: usize) -> (IpAddr, IpAddr) {
+    if header_len == ipv6::HEADER_LEN {
+        let p = ipv6::Packet::new_unchecked(packet);
+        (IpAddr::V6(p.src_addr()), IpAddr::V6(p.dst_addr()))
+    } else {
+        let p = ipv4::Packet::new_unchecked(packet);
+        (IpAddr::V4(p.src_addr()), IpAddr::V4(p.dst_addr()))
     }
 }

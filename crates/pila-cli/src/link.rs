@@ -3,7 +3,7 @@
 
 use pila::device::{Device, Impaired, Impairments, Pcap, Tap, Tun, WaitDevice};
 use pila::net;
-use pila::stack::Ipv4Cidr;
+use pila::stack::{Ipv4Cidr, Ipv6Cidr};
 use pila::wire::Ipv4Addr;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -40,9 +40,11 @@ pub(crate) struct LinkArgs {
     device: DeviceArgs,
     #[command(flatten)]
     offload: OffloadArgs,
-    /// pila's IPv4 address and prefix length on the device, like 192.0.2.2/24.
-    #[arg(long, value_name = "ADDR/PREFIX", value_parser = parse_cidr)]
-    ip: Ipv4Cidr,
+    /// pila's address and prefix length on the device, like 192.0.2.2/24; repeat it for
+    /// more. One must be IPv4; an IPv6 one (2001:db8::2/64) turns IPv6 on, with a
+    /// link-local address and SLAAC from the link's routers beside it.
+    #[arg(long, value_name = "ADDR/PREFIX", value_parser = parse_cidr, required = true)]
+    ip: Vec<Cidr>,
     /// The router for destinations outside the prefix.
     #[arg(long, value_name = "ADDR")]
     gateway: Option<Ipv4Addr>,
@@ -58,9 +60,20 @@ pub(crate) struct LinkArgs {
 }
 
 impl LinkArgs {
-    /// pila's own address.
-    pub(crate) const fn addr(&self) -> Ipv4Addr {
-        self.ip.addr
+    /// How many IPv6 addresses `--ip` gave.
+    pub(crate) fn ipv6_count(&self) -> usize {
+        self.ip.iter().filter(|c| matches!(c, Cidr::V6(_))).count()
+    }
+
+    /// pila's first IPv4 address (unspecified until `start` has checked there is one).
+    pub(crate) fn addr(&self) -> Ipv4Addr {
+        self.ip
+            .iter()
+            .find_map(|c| match c {
+                Cidr::V4(c) => Some(c.addr),
+                Cidr::V6(_) => None,
+            })
+            .unwrap_or(Ipv4Addr::UNSPECIFIED)
     }
 
     /// Opens the device, wraps it as asked and starts a stack on it, with its driver on a
@@ -95,7 +108,15 @@ impl LinkArgs {
         if let Some(path) = &self.pcap {
             device = Box::new(open_capture(device, path)?);
         }
-        let mut builder = net::Stack::builder().device(device).address(self.ip.to_string());
+        if !self.ip.iter().any(|c| matches!(c, Cidr::V4(_))) {
+            return Err("no IPv4 address — give one --ip like 192.0.2.2/24 (IPv6 ones go \
+                        beside it)"
+                .into());
+        }
+        let mut builder = net::Stack::builder().device(device);
+        for cidr in &self.ip {
+            builder = builder.address(cidr.to_string());
+        }
         if let Some(gateway) = self.gateway {
             builder = builder.gateway(gateway);
         }
@@ -135,9 +156,31 @@ pub(crate) fn open_capture<D: Device>(device: D, path: &Path) -> Result<Pcap<D>,
     Ok(pcap.with_time_offset(unix_now.saturating_sub(since_epoch)))
 }
 
-fn parse_cidr(text: &str) -> Result<Ipv4Cidr, String> {
-    text.parse().map_err(|_| {
-        format!("expected an IPv4 address and prefix length, like 192.0.2.2/24, not {text:?}")
+/// An address and prefix of either family, as `--ip` takes it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Cidr {
+    V4(Ipv4Cidr),
+    V6(Ipv6Cidr),
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::V4(c) => c.fmt(f),
+            Self::V6(c) => c.fmt(f),
+        }
+    }
+}
+
+fn parse_cidr(text: &str) -> Result<Cidr, String> {
+    if let Ok(c) = text.parse() {
+        return Ok(Cidr::V4(c));
+    }
+    text.parse().map(Cidr::V6).map_err(|_| {
+        format!(
+            "expected an address and prefix length, like 192.0.2.2/24 or 2001:db8::2/64, \
+             not {text:?}"
+        )
     })
 }
 

@@ -2,8 +2,8 @@
 
 use crate::Failure;
 use crate::link::{LinkArgs, StopSignals, stop_requested};
-use pila::wire::Ipv4Addr;
 use std::io::Write as _;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 /// Options of `pila ping`.
@@ -15,9 +15,9 @@ pub(crate) struct Args {
     #[arg(short = 'c', long = "count", value_name = "COUNT",
           value_parser = clap::value_parser!(u64).range(1..))]
     count: Option<u64>,
-    /// The host to ping.
+    /// The host to ping, IPv4 or IPv6 (the latter needs an IPv6 --ip).
     #[arg(value_name = "HOST")]
-    host: Ipv4Addr,
+    host: IpAddr,
 }
 
 /// How long to wait for each reply, and the time between requests.
@@ -31,8 +31,17 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     let _signals = StopSignals::catch()?;
     let stack = args.link.start()?;
     let host = args.host;
+    if host.is_ipv6() {
+        // An IPv6 address is not used until duplicate address detection has passed, a
+        // second or two after the start.
+        let end = Instant::now() + Duration::from_secs(5);
+        while stack.ipv6_addresses().len() < 1 + args.link.ipv6_count() && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
     let mut out = std::io::stdout().lock();
-    writeln!(out, "PING {host} ({host}) {PAYLOAD}({}) bytes of data.", PAYLOAD + 28)?;
+    let header = if host.is_ipv6() { 48 } else { 28 };
+    writeln!(out, "PING {host} ({host}) {PAYLOAD}({}) bytes of data.", PAYLOAD + header)?;
     out.flush()?;
     let started = Instant::now();
     let mut rtts = Vec::new();
@@ -80,7 +89,7 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
 /// The closing lines of ping(8).
 fn summary(
     out: &mut impl std::io::Write,
-    host: Ipv4Addr,
+    host: IpAddr,
     sent: u64,
     rtts: &[Duration],
     elapsed: Duration,

@@ -287,6 +287,31 @@ fn ping_both_ways() {
     assert_eq!(out.status.code(), Some(1), "no reply from a missing host is a failure");
 }
 
+/// `pila ping` to an IPv6 host: `--ip` given twice, IPv4 and IPv6; replies counted as
+/// ping(8) counts them, and the kernel reaches pila's IPv6 address too.
+#[test]
+fn ping_over_ipv6() {
+    let Some(lab) = Lab::new("ping6", Medium::Tap) else { return };
+    lab.ns.enable_ipv6(lab::DEV);
+    lab.sh_ok(&format!("ip -6 addr add 2001:db8::1/64 dev {} nodad", lab::DEV));
+    let out = lab.pila("ping", &["--ip", "2001:db8::2/64", "-c", "6", "2001:db8::1"]).output();
+    let out = out.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("PING 2001:db8::1 (2001:db8::1) 56(104) bytes of data."), "{text}");
+    // `pila ping` waits for its address to pass duplicate address detection first.
+    for seq in 1..=6 {
+        let line = format!("64 bytes from 2001:db8::1: icmp_seq={seq} time=");
+        assert!(text.contains(&line), "missing {line:?} in {text}");
+    }
+    assert!(text.contains("6 packets transmitted, 6 received, 0% packet loss"), "{text}");
+    let out = lab.pila("ping", &["-c", "1", "--ip", "2001:db8::2/64"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "a missing host is a usage error");
+    let out = lab.pila("ping", &["--ip", "2001:db8::2/640", "2001:db8::1"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("like 192.0.2.2/24 or 2001:db8::2/64"), "{err}");
+}
+
 // ---- UDP ----
 
 const UDP_CLIENT: &str = r#"

@@ -242,6 +242,24 @@ fn udp_datagrams_both_ways_over_ipv6() {
     let (a, b) = (net.a().counters().clone(), net.b().counters().clone());
     assert_eq!((a.udp_out_datagrams, b.udp_in_datagrams), (2, 2));
     assert_eq!(b.udp_in_errors, 0);
+    // RFC 6437: a flow keeps its label, another flow gets another.
+    net.set_capture(true);
+    for port in [7, 7, 8] {
+        let now = net.now();
+        net.a().udp_send_to(now, client, b"flow", sa(&format!("[2001:db8::b]:{port}"))).unwrap();
+        net.run_for(Duration::from_millis(1));
+    }
+    let labels: Vec<u32> = sent(&net)
+        .iter()
+        .filter(|(i, _)| *i == 0)
+        .filter_map(|(_, f)| {
+            let f = ethernet::Frame::new_checked(&f[..]).ok()?;
+            let p = pila::wire::ipv6::Packet::new_checked(f.payload()).ok()?;
+            (p.next_header() == pila::wire::ip::Protocol::Udp).then(|| p.flow_label())
+        })
+        .collect();
+    assert_eq!(labels.len(), 3, "{labels:?}");
+    assert!(labels[0] != 0 && labels[0] == labels[1] && labels[2] != labels[0], "{labels:?}");
 }
 
 #[test]

@@ -214,6 +214,28 @@ impl Stack {
         packet
     }
 
+    /// The flow label of the packets of one flow (RFC 6437 §3): the five-tuple hashed with
+    /// the stack's secret, the same for every packet of the flow and different, with no
+    /// pattern an observer could use, for each other flow. Zero with IPv6 off.
+    pub(super) fn flow_label(
+        &self,
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        protocol: Protocol,
+        ports: (u16, u16),
+    ) -> u32 {
+        use core::hash::Hasher as _;
+        let Some(v6) = &self.v6 else { return 0 };
+        let mut h = siphasher::sip::SipHasher13::new_with_key(&v6.secret);
+        h.write_u8(b'f');
+        h.write(&src.octets());
+        h.write(&dst.octets());
+        h.write_u8(protocol.into());
+        h.write_u16(ports.0);
+        h.write_u16(ports.1);
+        (h.finish() as u32) & 0x000f_ffff
+    }
+
     /// Routes a whole IPv6 packet to `dst`: a multicast one to its group's MAC, a unicast
     /// one to its next hop's when known, or to the neighbour's pending queue while neighbour
     /// discovery resolves it.

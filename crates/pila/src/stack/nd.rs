@@ -123,7 +123,9 @@ impl Stack {
             return Err(Error::MessageTooLong);
         }
         let hop_limit = self.hop_limit6();
-        let packet = self.icmp6_packet(src, dst, hop_limit, &repr);
+        let mut packet = self.icmp6_packet(src, dst, hop_limit, &repr);
+        let flow = self.flow_label(src, dst, Protocol::Icmpv6, (ident, 0));
+        ipv6::Packet::new_unchecked(&mut packet[..]).set_flow_label(flow);
         self.pings.register(ident);
         self.counters.icmp6_out_msgs += 1;
         self.send_ip6(now, dst, packet, None)

@@ -284,7 +284,10 @@ impl Stack {
                     })?,
                 };
                 let hop_limit = v6.config.hop_limit;
-                (self.ip6_packet(src, dst, Protocol::Udp, len, hop_limit), ipv6::HEADER_LEN)
+                let mut packet = self.ip6_packet(src, dst, Protocol::Udp, len, hop_limit);
+                let flow = self.flow_label(src, dst, Protocol::Udp, (local.port(), to.port()));
+                ipv6::Packet::new_unchecked(&mut packet[..]).set_flow_label(flow);
+                (packet, ipv6::HEADER_LEN)
             }
         };
         let mut packet = packet;

@@ -1,7 +1,7 @@
 //! IPv4: datagrams in (validated, reassembled, handed to ICMP, UDP or TCP) and out
 //! (routed, fragmented to the MTU, queued behind ARP when the next hop is unresolved).
 
-use super::neighbor::{Enqueued, Pending};
+use super::neighbor::Route;
 use super::{Error, Medium, SocketHandle, Stack, TTL};
 use crate::time::Instant;
 use crate::wire::ip::Protocol;
@@ -134,12 +134,10 @@ impl Stack {
         if self.iface.is_broadcast(dst) {
             return self.push_ip(ethernet::Address::BROADCAST, packet);
         }
-        if let Some(mac) = self.neighbors.lookup(now, hop) {
-            return self.push_ip(mac, packet);
-        }
-        match self.neighbors.enqueue(now, hop, Pending { packet, owner }) {
-            Enqueued::Queued => Ok(()),
-            Enqueued::Dropped => {
+        match self.neighbors.resolve(now, hop, packet, owner) {
+            Route::Send(mac, packet) => self.push_ip(mac, packet),
+            Route::Queued => Ok(()),
+            Route::Dropped => {
                 self.counters.ip_out_discards += 1;
                 Err(Error::NoBufferSpace)
             }

@@ -6,7 +6,7 @@
 use core::net::{IpAddr, Ipv6Addr};
 
 use super::iface6::{self, Address6, Dad, Interface6, Origin};
-use super::neighbor::{Enqueued, Neighbors, NudConfig, Pending};
+use super::neighbor::{Neighbors, NudConfig, Route};
 use super::{Error, Ipv6Config, Medium, SocketHandle, Stack};
 use crate::time::{Duration, Instant};
 use crate::wire::ethernet;
@@ -258,12 +258,10 @@ impl Stack {
             self.counters.ip6_out_no_routes += 1;
             return Err(Error::NetworkUnreachable);
         };
-        if let Some(mac) = v6.neighbors.lookup(now, hop) {
-            return self.push_link6(mac, packet);
-        }
-        match v6.neighbors.enqueue(now, hop, Pending { packet, owner }) {
-            Enqueued::Queued => Ok(()),
-            Enqueued::Dropped => {
+        match v6.neighbors.resolve(now, hop, packet, owner) {
+            Route::Send(mac, packet) => self.push_link6(mac, packet),
+            Route::Queued => Ok(()),
+            Route::Dropped => {
                 self.counters.ip6_out_discards += 1;
                 Err(Error::NoBufferSpace)
             }
@@ -368,12 +366,7 @@ impl Stack {
         };
         for (_, queue) in failed {
             self.counters.nd_failed += 1;
-            for pending in queue {
-                self.counters.ip6_out_discards += 1;
-                if let Some(owner) = pending.owner {
-                    self.unreachable(now, owner);
-                }
-            }
+            self.counters.ip6_out_discards += self.fail_pending(now, queue);
         }
     }
 

@@ -548,13 +548,20 @@ impl Stack {
         self.ipv6_timeout(now);
         for (_, queue) in self.neighbors.handle_timeout(now) {
             self.counters.arp_failed += 1;
-            for pending in queue {
-                self.counters.ip_out_discards += 1;
-                if let Some(owner) = pending.owner {
-                    self.unreachable(now, owner);
-                }
+            self.counters.ip_out_discards += self.fail_pending(now, queue);
+        }
+    }
+
+    /// Drops the datagrams that waited for a neighbour that never answered, telling each
+    /// one's socket its host is unreachable; returns how many there were.
+    fn fail_pending(&mut self, now: Instant, queue: VecDeque<neighbor::Pending>) -> u64 {
+        let dropped = queue.len() as u64;
+        for pending in queue {
+            if let Some(owner) = pending.owner {
+                self.unreachable(now, owner);
             }
         }
+        dropped
     }
 
     /// Tells `owner` its datagram's next hop never answered.

@@ -228,14 +228,9 @@ impl Stack {
                 _ => {}
             }
         }
-        let released = match options.source_link_addr() {
-            Some(lladdr) => v6.neighbors.learn_unconfirmed(now, router, lladdr, true),
-            None => Default::default(),
-        };
-        for pending in released {
-            if let Some(lladdr) = options.source_link_addr() {
-                let _ = self.push_link6(lladdr, pending.packet);
-            }
+        let Some(lladdr) = options.source_link_addr() else { return };
+        for pending in v6.neighbors.learn_unconfirmed(now, router, lladdr, true) {
+            let _ = self.push_link6(lladdr, pending.packet);
         }
     }
 

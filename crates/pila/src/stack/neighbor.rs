@@ -92,6 +92,17 @@ pub(crate) struct NudConfig {
     pub(crate) pending_limit: usize,
 }
 
+/// Where a datagram for a next hop goes ([`Neighbors::resolve`]).
+#[derive(Debug)]
+pub(crate) enum Route {
+    /// The neighbour is known: send the datagram to its MAC now.
+    Send(Address, Vec<u8>),
+    /// It waits in the neighbour's queue for the resolution.
+    Queued,
+    /// The neighbour's queue (or the cache) is full: dropped.
+    Dropped,
+}
+
 /// What became of a datagram handed to [`Neighbors::enqueue`].
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Enqueued {
@@ -161,6 +172,24 @@ impl<A: Ord + Copy> Neighbors<A> {
                 }
                 Some(mac)
             }
+        }
+    }
+
+    /// Where `packet` for next hop `ip` goes: to the neighbour's MAC if known, else into
+    /// its queue until the resolution this starts (or one under way) ends.
+    pub(crate) fn resolve(
+        &mut self,
+        now: Instant,
+        ip: A,
+        packet: Vec<u8>,
+        owner: Option<SocketHandle>,
+    ) -> Route {
+        if let Some(mac) = self.lookup(now, ip) {
+            return Route::Send(mac, packet);
+        }
+        match self.enqueue(now, ip, Pending { packet, owner }) {
+            Enqueued::Queued => Route::Queued,
+            Enqueued::Dropped => Route::Dropped,
         }
     }
 

@@ -252,7 +252,7 @@ impl Stack {
         let local = self.udp.sockets.get(h.0).ok_or(Error::InvalidInput)?.local;
         let repr = wudp::Repr { src_port: local.port(), dst_port: to.port() };
         let len = repr.buffer_len(data.len());
-        let (packet, header_len) = match (local.ip(), to.ip()) {
+        let (mut packet, header_len, s, d) = match (local.ip(), to.ip()) {
             (IpAddr::V4(_), IpAddr::V6(_)) => return Err(Error::InvalidInput),
             (IpAddr::V6(l), IpAddr::V4(_)) if !l.is_unspecified() => {
                 return Err(Error::InvalidInput);
@@ -269,7 +269,8 @@ impl Stack {
                     })?,
                 };
                 // Not DF: larger than the MTU, it goes out in fragments.
-                (self.ip_packet(src, dst, Protocol::Udp, len, false), ipv4::HEADER_LEN)
+                let packet = self.ip_packet(src, dst, Protocol::Udp, len, false);
+                (packet, ipv4::HEADER_LEN, IpAddr::V4(src), IpAddr::V4(dst))
             }
             (l, IpAddr::V6(dst)) => {
                 if ipv6::HEADER_LEN + len > self.mtu6() {
@@ -287,11 +288,9 @@ impl Stack {
                 let mut packet = self.ip6_packet(src, dst, Protocol::Udp, len, hop_limit);
                 let flow = self.flow_label(src, dst, Protocol::Udp, (local.port(), to.port()));
                 ipv6::Packet::new_unchecked(&mut packet[..]).set_flow_label(flow);
-                (packet, ipv6::HEADER_LEN)
+                (packet, ipv6::HEADER_LEN, IpAddr::V6(src), IpAddr::V6(dst))
             }
         };
-        let mut packet = packet;
-        let (s, d) = ip_pair(&packet, header_len);
         repr.emit(
             &mut wudp::Packet::new_unchecked(&mut packet[header_len..]),
             s,
@@ -390,17 +389,5 @@ impl Stack {
             return Err(Error::InvalidInput);
         }
         Ok(addr)
-    }
-}
-
-/// The source and destination of the IP packet at the start of `packet`, whose header of
-/// `header_len` bytes (20 for IPv4, 40 for IPv6) the caller wrote.
-fn ip_pair(packet: &[u8], header_len: usize) -> (IpAddr, IpAddr) {
-    if header_len == ipv6::HEADER_LEN {
-        let p = ipv6::Packet::new_unchecked(packet);
-        (IpAddr::V6(p.src_addr()), IpAddr::V6(p.dst_addr()))
-    } else {
-        let p = ipv4::Packet::new_unchecked(packet);
-        (IpAddr::V4(p.src_addr()), IpAddr::V4(p.dst_addr()))
     }
 }

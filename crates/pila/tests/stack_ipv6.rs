@@ -9,7 +9,7 @@ use core::net::{IpAddr, Ipv6Addr};
 use pila::device::WireConfig;
 use pila::stack::{Config, Ipv6Config, PingReply};
 use pila::time::Duration;
-use pila::wire::ethernet;
+use pila::wire::{ethernet, ipv6};
 use support::*;
 
 const A6: &str = "2001:db8::a";
@@ -400,4 +400,237 @@ fn router_solicitations_then_an_advertisement_gives_an_address_a_route_and_an_mt
     net.inject(B, &router_advert(1800, 60, 30));
     net.run_for(Duration::from_secs(120));
     assert!(net.b().ipv6_address_ready(*slaac[0]), "the two-hour rule kept it");
+}
+
+// ---- TCP over IPv6 ----------------------------------------------------------------------
+
+/// Connects A from `from` (or a source of A's choosing) to `to` on B, whose listener `l`
+/// accepts; returns (client, server) once both are established.
+fn tcp_pair(
+    net: &mut Net,
+    l: pila::stack::ListenerHandle,
+    to: &str,
+) -> (pila::stack::TcpHandle, pila::stack::TcpHandle) {
+    let now = net.now();
+    let c = net.a().tcp_connect(now, sa(to), None).unwrap();
+    let mut s = None;
+    let up = net.run_within(Duration::from_secs(5), |n| {
+        if s.is_none() {
+            s = n.b().tcp_accept(l).ok();
+        }
+        s.is_some() && n.a().tcp(c).unwrap().state() == pila::tcp::State::Established
+    });
+    assert!(up, "the connection to {to} did not open");
+    (c, s.unwrap())
+}
+
+/// Sends `data` from `from` on A to `to` on B and runs until B has read all of it.
+fn exchange(net: &mut Net, from: pila::stack::TcpHandle, to: pila::stack::TcpHandle, data: &[u8]) {
+    net.a().tcp_mut(from).unwrap().send(data).unwrap();
+    let mut got = Vec::new();
+    net.run_within(Duration::from_secs(30), |n| {
+        let mut buf = [0u8; 4096];
+        while let Ok(len @ 1..) = n.b().tcp_mut(to).unwrap().recv(&mut buf) {
+            got.extend_from_slice(&buf[..len]);
+        }
+        got.len() >= data.len()
+    });
+    assert!(got == data, "{} of {} bytes arrived", got.len(), data.len());
+}
+
+#[test]
+fn tcp_over_ipv6_connects_exchanges_and_is_refused_on_a_closed_port() {
+    let mut net = two_hosts6();
+    settle(&mut net);
+    let l = net.b().tcp_listen(sa("[2001:db8::b]:7"), 8).unwrap();
+    let (c, s) = tcp_pair(&mut net, l, "[2001:db8::b]:7");
+    let conn = net.a().tcp(c).unwrap();
+    let (local, remote, mss) = (conn.local(), conn.remote(), conn.mss());
+    assert_eq!(local.ip(), IpAddr::V6(ip6(A6)), "the source fits the destination");
+    assert_eq!(remote, Some(sa("[2001:db8::b]:7")));
+    // 1500 less 40 bytes of IPv6 header, 20 of TCP, 12 of timestamps.
+    assert_eq!(mss, 1428);
+    assert_eq!(net.b().tcp_addrs(s), Some((sa("[2001:db8::b]:7"), local)));
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    exchange(&mut net, c, s, &data);
+    let (a, b) = (net.a().counters().clone(), net.b().counters().clone());
+    assert!(b.ip6_in_delivers > 100 && a.ip6_out_requests > 100, "{a:?}");
+    assert_eq!((a.ip_out_requests, b.ip_in_receives), (0, 0), "nothing went over IPv4");
+    // The flow label is the same on every segment of the connection, and not zero.
+    net.set_capture(true);
+    exchange(&mut net, c, s, b"one more");
+    let labels: Vec<u32> = sent(&net)
+        .iter()
+        .filter_map(|(_, f)| {
+            let f = ethernet::Frame::new_checked(&f[..]).ok()?;
+            let p = pila::wire::ipv6::Packet::new_checked(f.payload()).ok()?;
+            (p.next_header() == pila::wire::ip::Protocol::Tcp).then(|| p.flow_label())
+        })
+        .collect();
+    assert!(labels.len() >= 2 && labels[0] != 0, "{labels:?}");
+    // A closed port: RST, refused on both ends, over IPv6.
+    let now = net.now();
+    let refused = net.a().tcp_connect(now, sa("[2001:db8::b]:9"), None).unwrap();
+    net.run_for(Duration::from_millis(50));
+    let conn = net.a().tcp(refused).unwrap();
+    assert_eq!(conn.error(), Some(pila::tcp::Error::Refused));
+    let events: Vec<_> = std::iter::from_fn(|| net.b().poll_event()).collect();
+    let event = events.iter().find(|e| e.kind == pila::stack::EventKind::Refused);
+    assert_eq!(event.map(|e| e.local), Some(sa("[2001:db8::b]:9")), "{events:?}");
+    assert_eq!(net.b().counters().tcp_out_rsts, 1);
+}
+
+#[test]
+fn a_dual_stack_listener_accepts_both_families_and_a_v6_only_one_leaves_ipv4_alone() {
+    let mut net = two_hosts6();
+    settle(&mut net);
+    let l = net.b().tcp_listen(sa("[::]:80"), 8).unwrap();
+    // Over IPv4: the connection is IPv4 on the wire, its socket sees mapped addresses.
+    let (c4, s4) = tcp_pair(&mut net, l, "192.0.2.2:80");
+    assert_eq!(net.b().tcp(s4).unwrap().local(), sa("192.0.2.2:80"));
+    let client4 = net.a().tcp(c4).unwrap().local();
+    let seen = net.b().tcp_addrs(s4).unwrap();
+    assert_eq!(seen.0, sa("[::ffff:192.0.2.2]:80"));
+    assert_eq!(seen.1, sa(&format!("[::ffff:192.0.2.1]:{}", client4.port())));
+    exchange(&mut net, c4, s4, b"over four");
+    // Over IPv6, the same listener.
+    let (c6, s6) = tcp_pair(&mut net, l, "[2001:db8::b]:80");
+    assert_eq!(net.b().tcp_addrs(s6).unwrap().0, sa("[2001:db8::b]:80"));
+    exchange(&mut net, c6, s6, b"over six");
+    // `[::]` takes the IPv4 port too: an IPv4 listener on it clashes, either way round.
+    let in_use = Err(pila::stack::Error::AddrInUse);
+    assert_eq!(net.b().tcp_listen(sa("0.0.0.0:80"), 8).map(|_| ()), in_use);
+    assert_eq!(net.b().tcp_listen(sa("192.0.2.2:80"), 8).map(|_| ()), in_use);
+    assert_eq!(net.b().tcp_listen(sa("[2001:db8::b]:80"), 8).map(|_| ()), in_use);
+    let v4 = net.b().tcp_listen(sa("0.0.0.0:81"), 8).unwrap();
+    assert_eq!(net.b().tcp_listen(sa("[::]:81"), 8).map(|_| ()), in_use);
+    // An IPv6-only `[::]` shares the port with the IPv4 listener; each gets its family.
+    let v6 = net.b().tcp_listen_v6_only(sa("[::]:81"), 8).unwrap();
+    let invalid = Err(pila::stack::Error::InvalidInput);
+    assert_eq!(net.b().tcp_listen_v6_only(sa("0.0.0.0:82"), 8).map(|_| ()), invalid);
+    let (_, s) = tcp_pair(&mut net, v4, "192.0.2.2:81");
+    assert_eq!(net.b().tcp_addrs(s).unwrap().0, sa("192.0.2.2:81"), "an IPv4 socket's view");
+    let (_, s) = tcp_pair(&mut net, v6, "[2001:db8::b]:81");
+    assert_eq!(net.b().tcp_addrs(s).unwrap().0, sa("[2001:db8::b]:81"));
+    // Closing the IPv4 listener leaves IPv4 SYNs to port 81 refused: the v6-only one
+    // never takes them.
+    net.b().listener_close(v4);
+    let now = net.now();
+    let c = net.a().tcp_connect(now, sa("192.0.2.2:81"), None).unwrap();
+    net.run_for(Duration::from_millis(50));
+    assert_eq!(net.a().tcp(c).unwrap().error(), Some(pila::tcp::Error::Refused));
+    // A connection to an IPv4-mapped address runs over IPv4 and is seen mapped.
+    let (c, _) = tcp_pair(&mut net, l, "[::ffff:192.0.2.2]:80");
+    assert_eq!(net.a().tcp(c).unwrap().remote(), Some(sa("192.0.2.2:80")));
+    assert_eq!(net.a().tcp_addrs(c).unwrap().1, sa("[::ffff:192.0.2.2]:80"));
+    // An IPv4 source cannot reach an IPv6 peer.
+    let now = net.now();
+    let err = net.a().tcp_connect(now, sa("[2001:db8::b]:80"), Some(sa("192.0.2.1:0")));
+    assert_eq!(err.map(|_| ()), invalid);
+}
+
+/// A router between A and B whose link carries `mtu` bytes of IPv6: a larger packet is
+/// dropped and its sender gets a Packet Too Big from the router, 2001:db8::fe, that
+/// announces `announced`.
+fn ipv6_path_mtu(net: &mut Net, mtu: usize, announced: u32) {
+    use pila::sim::Verdict;
+    use pila::wire::{Checksums, icmpv6, ip::Protocol, ipv6};
+    net.set_filter(move |_, frame| {
+        let Ok(eth) = ethernet::Frame::new_checked(frame) else { return Verdict::Pass };
+        let packet = eth.payload();
+        if eth.ethertype() != ethernet::EtherType::Ipv6 || packet.len() <= mtu {
+            return Verdict::Pass;
+        }
+        let Ok(p) = ipv6::Packet::new_checked(packet) else { return Verdict::Pass };
+        let sender = p.src_addr();
+        let repr = icmpv6::Repr::packet_too_big(announced, packet).unwrap();
+        let router = ip6("2001:db8::fe");
+        let ip = ipv6::Repr {
+            src_addr: router,
+            dst_addr: sender,
+            next_header: Protocol::Icmpv6,
+            payload_len: repr.buffer_len(),
+            hop_limit: 64,
+            traffic_class: 0,
+            flow_label: 0,
+        };
+        let mut reply = vec![0; ip.buffer_len()];
+        ip.emit(&mut ipv6::Packet::new_unchecked(&mut reply[..]));
+        let body = &mut reply[ipv6::HEADER_LEN..];
+        repr.emit(&mut icmpv6::Packet::new_unchecked(body), router, sender, &Checksums::SOFTWARE);
+        let eth_repr = ethernet::Repr {
+            src_addr: eth.dst_addr(),
+            dst_addr: eth.src_addr(),
+            ethertype: ethernet::EtherType::Ipv6,
+            vlan: None,
+        };
+        let mut out = vec![0; eth_repr.buffer_len(reply.len())];
+        eth_repr.emit(&mut ethernet::Frame::new_unchecked(&mut out[..]));
+        out[eth_repr.header_len()..].copy_from_slice(&reply);
+        Verdict::Reply(out)
+    });
+}
+
+#[test]
+fn packet_too_big_lowers_the_path_mtu_and_the_transfer_goes_on() {
+    let mut net = two_hosts6();
+    settle(&mut net);
+    let l = net.b().tcp_listen(sa("[::]:80"), 8).unwrap();
+    let (c, s) = tcp_pair(&mut net, l, "[2001:db8::b]:80");
+    assert_eq!(net.a().tcp(c).unwrap().mss(), 1428);
+    ipv6_path_mtu(&mut net, 1400, 1400);
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 249) as u8).collect();
+    let start = net.now();
+    exchange(&mut net, c, s, &data);
+    eprintln!("100 kB through a smaller path MTU in {:?}", net.now() - start);
+    // 1400 less 60 bytes of headers and 12 of timestamps.
+    assert_eq!(net.a().tcp(c).unwrap().mss(), 1328);
+    assert!(net.a().counters().icmp6_in_pkt_too_bigs >= 1);
+    // RFC 8201 §4: below IPv6's minimum link MTU, the minimum is taken (a router that
+    // says less is wrong: every IPv6 link carries 1280 bytes).
+    ipv6_path_mtu(&mut net, 1280, 1000);
+    exchange(&mut net, c, s, &data);
+    assert_eq!(net.a().tcp(c).unwrap().mss(), 1280 - 60 - 12);
+    // A Packet Too Big quoting a sequence number not in flight is ignored (RFC 5927).
+    let before = net.a().counters().tcp_out_of_window_icmps;
+    net.set_capture(true);
+    net.a().tcp_mut(c).unwrap().send(b"x").unwrap();
+    net.run_for(Duration::from_millis(100));
+    // The one-byte segment: behind 40 bytes of IPv6 and 32 of TCP with timestamps.
+    let (_, frame) = sent(&net)
+        .into_iter()
+        .find(|(i, f)| *i == 0 && f.len() == ethernet::HEADER_LEN + 40 + 32 + 1)
+        .expect("A's one-byte segment");
+    let mut stale = ethernet::Frame::new_checked(&frame[..]).unwrap().payload().to_vec();
+    // Move the quoted sequence number far back: bytes 4..8 of the TCP header.
+    stale[ipv6::HEADER_LEN + 4] ^= 0x80;
+    inject_too_big(&mut net, &stale, 1280);
+    assert_eq!(net.a().counters().tcp_out_of_window_icmps, before + 1);
+}
+
+/// Delivers to A a Packet Too Big from the router quoting `packet`.
+fn inject_too_big(net: &mut Net, packet: &[u8], mtu: u32) {
+    use pila::wire::{Checksums, icmpv6, ip::Protocol};
+    let repr = icmpv6::Repr::packet_too_big(mtu, packet).unwrap();
+    let (router, to) = (ip6("2001:db8::fe"), ip6(A6));
+    let ip = ipv6::Repr {
+        src_addr: router,
+        dst_addr: to,
+        next_header: Protocol::Icmpv6,
+        payload_len: repr.buffer_len(),
+        hop_limit: 64,
+        traffic_class: 0,
+        flow_label: 0,
+    };
+    let mut reply = vec![0; ip.buffer_len()];
+    ip.emit(&mut ipv6::Packet::new_unchecked(&mut reply[..]));
+    repr.emit(
+        &mut icmpv6::Packet::new_unchecked(&mut reply[ipv6::HEADER_LEN..]),
+        router,
+        to,
+        &Checksums::SOFTWARE,
+    );
+    let frame = eth_frame(A_MAC, ethernet::EtherType::Ipv6, &reply);
+    net.inject(A, &frame);
+    net.run_for(Duration::from_millis(1));
 }

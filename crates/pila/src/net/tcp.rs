@@ -36,9 +36,19 @@ pub struct TcpStream {
 }
 
 impl TcpListener {
-    /// Listens on `addr` (port 0: an ephemeral port) with a backlog of 128.
+    /// Listens on `addr` (port 0: an ephemeral port) with a backlog of 128. On `[::]` it
+    /// takes IPv4 connections too, whose peers it names by their IPv4-mapped addresses.
     pub fn bind(stack: &Stack, addr: impl ToSocketAddrs) -> io::Result<Self> {
         Self::bind_with_backlog(stack, addr, DEFAULT_BACKLOG)
+    }
+
+    /// [`bind`](Self::bind) for IPv6 only (`IPV6_V6ONLY`): on `[::]` it leaves IPv4
+    /// connections to another listener on the same port. An IPv4 address is refused.
+    pub fn bind_v6_only(stack: &Stack, addr: impl ToSocketAddrs) -> io::Result<Self> {
+        try_each(addr, |addr| {
+            let core = ListenerCore::bind(stack.handle(), addr, DEFAULT_BACKLOG, true)?;
+            Ok(Self { core, options: SocketOptions::default() })
+        })
     }
 
     /// Listens on `addr` with room for `backlog` established connections not yet accepted.
@@ -48,7 +58,7 @@ impl TcpListener {
         backlog: usize,
     ) -> io::Result<Self> {
         try_each(addr, |addr| {
-            let core = ListenerCore::bind(stack.handle(), addr, backlog)?;
+            let core = ListenerCore::bind(stack.handle(), addr, backlog, false)?;
             Ok(Self { core, options: SocketOptions::default() })
         })
     }

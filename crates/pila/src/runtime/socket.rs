@@ -25,10 +25,20 @@ pub(crate) struct ListenerCore {
 }
 
 impl ListenerCore {
-    /// Listens on `addr` with room for `backlog` connections not yet accepted.
-    pub(crate) fn bind(host: &Arc<Handle>, addr: SocketAddr, backlog: usize) -> io::Result<Self> {
+    /// Listens on `addr` with room for `backlog` connections not yet accepted; on `[::]`
+    /// for IPv4 too unless `v6_only`.
+    pub(crate) fn bind(
+        host: &Arc<Handle>,
+        addr: SocketAddr,
+        backlog: usize,
+        v6_only: bool,
+    ) -> io::Result<Self> {
         let mut state = host.shared.lock();
-        let handle = state.stack.tcp_listen(addr, backlog)?;
+        let handle = if v6_only {
+            state.stack.tcp_listen_v6_only(addr, backlog)?
+        } else {
+            state.stack.tcp_listen(addr, backlog)?
+        };
         let local = state.stack.listener_local_addr(handle).unwrap_or(addr);
         drop(state);
         Ok(Self { host: Arc::clone(host), handle, local })
@@ -208,9 +218,7 @@ pub(crate) struct StreamCore {
 impl StreamCore {
     fn new(host: &Arc<Handle>, handle: TcpHandle) -> io::Result<Self> {
         let state = host.shared.lock();
-        let conn = state.stack.tcp(handle).ok_or(io::ErrorKind::NotConnected)?;
-        let local = conn.local();
-        let peer = conn.remote().ok_or(io::ErrorKind::NotConnected)?;
+        let (local, peer) = state.stack.tcp_addrs(handle).ok_or(io::ErrorKind::NotConnected)?;
         drop(state);
         Ok(Self {
             host: Arc::clone(host),

@@ -33,7 +33,8 @@ mod transfer;
 
 pub use net::{HostStats, Net, RunError, SentFrame, Side, Verdict};
 pub use pair::{
-    CLIENT_ADDR, CLIENT_MAC, Open, PairConfig, SERVER_ADDR, SERVER_MAC, SentSegment, TcpPair,
+    CLIENT_ADDR, CLIENT_ADDR6, CLIENT_MAC, Family, Open, PairConfig, SERVER_ADDR, SERVER_ADDR6,
+    SERVER_MAC, SentSegment, TcpPair,
 };
 pub use transfer::{PatternStream, Transfer, TransferError, TransferReport};
 

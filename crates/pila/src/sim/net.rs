@@ -56,12 +56,14 @@ pub struct HostStats {
     /// Frames dropped because an IPv4 or TCP checksum failed (a corrupted frame):
     /// `ip_in_csum_errors + tcp_in_csum_errors`.
     pub bad_checksum: u64,
-    /// Frames dropped because an IPv4 or TCP header did not parse (bad length, version,
-    /// option...): the rest of `ip_in_hdr_errors` and `tcp_in_errs`.
+    /// Frames dropped because an IP, ICMPv6 or TCP header did not parse (bad length,
+    /// version, option...) or, for ICMPv6, its checksum failed: the rest of
+    /// `ip_in_hdr_errors` and `tcp_in_errs`, `ip6_in_hdr_errors`, `icmp6_in_errors`.
     pub malformed: u64,
     /// Frames dropped because they were not for this host: another MAC or ethertype, or a
-    /// malformed link header (`eth_dropped`), another IP address (`ip_in_addr_errors`), a
-    /// protocol it does not speak (`ip_in_unknown_protos`).
+    /// malformed link header (`eth_dropped`), another IP address (`ip_in_addr_errors`,
+    /// `ip6_in_addr_errors`), a protocol it does not speak (`ip_in_unknown_protos`,
+    /// `ip6_in_unknown_protos`).
     pub not_ours: u64,
     /// Frames the wire refused because its queue was full (tail drop at our sender).
     pub queue_full: u64,
@@ -281,8 +283,14 @@ impl Net {
             frames_received: host.received,
             segments_delivered: c.tcp_in_segs,
             bad_checksum: csum,
-            malformed: c.ip_in_hdr_errors + c.tcp_in_errs - csum,
-            not_ours: c.eth_dropped + c.ip_in_addr_errors + c.ip_in_unknown_protos,
+            malformed: c.ip_in_hdr_errors + c.tcp_in_errs - csum
+                + c.ip6_in_hdr_errors
+                + c.icmp6_in_errors,
+            not_ours: c.eth_dropped
+                + c.ip_in_addr_errors
+                + c.ip_in_unknown_protos
+                + c.ip6_in_addr_errors
+                + c.ip6_in_unknown_protos,
             queue_full: host.refused,
         }
     }

@@ -1,27 +1,57 @@
 //! [`TcpPair`]: one TCP connection between the two stacks of a [`Net`]: a client that
 //! connects and a server that accepts, each a real [`Stack`](crate::stack::Stack).
 
-use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use super::net::{self, Driven, HostStats, Net, RunError, Side};
 use crate::device::{Impairments, LinkStats, Medium, WireConfig};
 use crate::rand::Rng;
-use crate::stack::{self, Ipv4Cidr, ListenerHandle, TcpHandle, TcpSocket};
+use crate::stack::{self, Ipv4Cidr, Ipv6Cidr, ListenerHandle, TcpHandle, TcpSocket};
 use crate::tcp::{self, Connection};
 use crate::time::{Duration, Instant};
 use crate::wire::tcp::{Flags, Repr, SeqNumber};
-use crate::wire::{self, Checksums, ethernet, ipv4};
+use crate::wire::{self, Checksums, ethernet, ipv4, ipv6};
 
 /// The client's address: 192.0.2.1 (TEST-NET-1), port 40000.
 pub const CLIENT_ADDR: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 40_000);
 /// The server's address: 192.0.2.2 (TEST-NET-1), port 80.
 pub const SERVER_ADDR: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 2), 80);
+/// The client's address over IPv6 ([`Family::V6`]): 2001:db8::1 (documentation prefix),
+/// port 40000.
+pub const CLIENT_ADDR6: SocketAddrV6 =
+    SocketAddrV6::new(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), 40_000, 0, 0);
+/// The server's address over IPv6: 2001:db8::2, port 80.
+pub const SERVER_ADDR6: SocketAddrV6 =
+    SocketAddrV6::new(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2), 80, 0, 0);
 /// The client's MAC address (on an Ethernet wire).
 pub const CLIENT_MAC: ethernet::Address = ethernet::Address([0x02, 0, 0, 0, 0, 0x01]);
 /// The server's MAC address (on an Ethernet wire).
 pub const SERVER_MAC: ethernet::Address = ethernet::Address([0x02, 0, 0, 0, 0, 0x02]);
 /// The prefix both addresses are on.
 const PREFIX_LEN: u8 = 24;
+
+/// The IP version a [`TcpPair`]'s connection runs over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Family {
+    /// IPv4, between [`CLIENT_ADDR`] and [`SERVER_ADDR`].
+    #[default]
+    V4,
+    /// IPv6, between [`CLIENT_ADDR6`] and [`SERVER_ADDR6`]: both stacks have IPv4 too, and
+    /// their IPv6 addresses are usable at once (no duplicate address detection, no router
+    /// solicitations, each other's MAC known), so the handshake starts at time zero as it
+    /// does over IPv4.
+    V6,
+}
+
+impl Family {
+    /// The client's and the server's addresses.
+    pub const fn addrs(self) -> (SocketAddr, SocketAddr) {
+        match self {
+            Self::V4 => (SocketAddr::V4(CLIENT_ADDR), SocketAddr::V4(SERVER_ADDR)),
+            Self::V6 => (SocketAddr::V6(CLIENT_ADDR6), SocketAddr::V6(SERVER_ADDR6)),
+        }
+    }
+}
 
 /// How the two connections open.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -55,6 +85,8 @@ pub struct PairConfig {
     pub server_isn: SeqNumber,
     /// How the connections open.
     pub open: Open,
+    /// The IP version of the connection.
+    pub family: Family,
     /// The seed of every random choice of the run: the wire's impairments and the seeds
     /// of both stacks (their ISN keys, IP identifiers, ports).
     pub seed: u64,
@@ -70,6 +102,7 @@ impl Default for PairConfig {
             client_isn: SeqNumber(0x1000_0000),
             server_isn: SeqNumber(0x8000_0000),
             open: Open::Accept,
+            family: Family::V4,
             seed: 1,
         }
     }
@@ -119,20 +152,37 @@ impl SentSegment {
         let packet = match medium {
             Medium::Ethernet => {
                 let eth = ethernet::Frame::new_checked(frame).ok()?;
-                if eth.ethertype() != ethernet::EtherType::Ipv4 {
+                let ip = eth.ethertype();
+                if ip != ethernet::EtherType::Ipv4 && ip != ethernet::EtherType::Ipv6 {
                     return None;
                 }
                 eth.payload()
             }
             Medium::Ip => frame,
         };
-        let ip = ipv4::Packet::new_checked(packet).ok()?;
-        let ip_repr = ipv4::Repr::parse(&ip, &Checksums::SOFTWARE).ok()?;
-        if ip_repr.protocol != wire::ip::Protocol::Tcp {
-            return None;
-        }
-        let tcp = wire::tcp::Packet::new_checked(ip.payload()).ok()?;
-        let (src, dst) = (IpAddr::V4(ip_repr.src_addr), IpAddr::V4(ip_repr.dst_addr));
+        let (src, dst, payload) = match packet.first()? >> 4 {
+            4 => {
+                let ip = ipv4::Packet::new_checked(packet).ok()?;
+                let ip_repr = ipv4::Repr::parse(&ip, &Checksums::SOFTWARE).ok()?;
+                if ip_repr.protocol != wire::ip::Protocol::Tcp {
+                    return None;
+                }
+                let (src, dst) = (IpAddr::V4(ip_repr.src_addr), IpAddr::V4(ip_repr.dst_addr));
+                (src, dst, ip.payload())
+            }
+            6 => {
+                // The stacks send TCP behind the fixed header alone.
+                let ip = ipv6::Packet::new_checked(packet).ok()?;
+                let ip_repr = ipv6::Repr::parse(&ip).ok()?;
+                if ip_repr.next_header != wire::ip::Protocol::Tcp {
+                    return None;
+                }
+                let (src, dst) = (IpAddr::V6(ip_repr.src_addr), IpAddr::V6(ip_repr.dst_addr));
+                (src, dst, ip.payload())
+            }
+            _ => return None,
+        };
+        let tcp = wire::tcp::Packet::new_checked(payload).ok()?;
         let seg = Repr::parse(&tcp, src, dst, &Checksums::SOFTWARE).ok()?;
         Some(Self {
             at,
@@ -175,6 +225,8 @@ pub struct TcpPair {
     listening: Connection,
     medium: Medium,
     seed: u64,
+    /// The client's and the server's addresses.
+    addrs: (SocketAddr, SocketAddr),
 }
 
 impl TcpPair {
@@ -185,11 +237,13 @@ impl TcpPair {
     ///
     /// If the stacks refuse the wire's MTU (below 576 or above 65535).
     pub fn new(config: PairConfig) -> Self {
-        let PairConfig { mut wire, client, server, client_isn, server_isn, open, seed } = config;
+        let PairConfig { mut wire, client, server, client_isn, server_isn, open, family, seed } =
+            config;
         wire.a_to_b.seed = seed;
         wire.b_to_a.seed = seed;
         // Each stack draws its keys from its own seed, both fixed by the pair's.
         let mut rng = Rng::new(seed ^ 0x7369_6d2d_7061_6972);
+        let v6 = family == Family::V6;
         let mut host = |addr: SocketAddrV4, mac, peer: SocketAddrV4, peer_mac, tcp| stack::Config {
             medium: wire.medium,
             mtu: wire.mtu,
@@ -199,14 +253,28 @@ impl TcpPair {
             neighbors: vec![(*peer.ip(), peer_mac)],
             tcp,
             seed: Some(rng.next_u64()),
+            ipv6: v6.then(|| {
+                let (own, peer) = if addr == CLIENT_ADDR {
+                    (CLIENT_ADDR6, SERVER_ADDR6)
+                } else {
+                    (SERVER_ADDR6, CLIENT_ADDR6)
+                };
+                stack::Ipv6Config {
+                    addresses: Ipv6Cidr::new(*own.ip(), 64).into_iter().collect(),
+                    dad_transmits: 0,
+                    router_solicitations: 0,
+                    neighbors: vec![(*peer.ip(), peer_mac)],
+                    ..stack::Ipv6Config::default()
+                }
+            }),
             ..stack::Config::default()
         };
         let a = host(CLIENT_ADDR, CLIENT_MAC, SERVER_ADDR, SERVER_MAC, client);
         let b = host(SERVER_ADDR, SERVER_MAC, CLIENT_ADDR, CLIENT_MAC, server);
-        let listening = Connection::listen(SocketAddr::V4(SERVER_ADDR), b.tcp.clone());
+        let (c_addr, s_addr) = family.addrs();
+        let listening = Connection::listen(s_addr, b.tcp.clone());
         let mut net = Net::new(a, b, wire).unwrap_or_else(|e| panic!("the pair's stacks: {e}"));
         let now = net.now();
-        let (c_addr, s_addr) = (SocketAddr::V4(CLIENT_ADDR), SocketAddr::V4(SERVER_ADDR));
         let mut listener = None;
         let mut server_conn = None;
         // Fresh stacks with every port free: none of these calls can fail.
@@ -224,7 +292,17 @@ impl TcpPair {
         let client_conn = net.a().tcp_connect_with_isn(now, s_addr, Some(c_addr), client_isn);
         let conns = [Some(client_conn.expect(fresh)), server_conn.map(|c| c.expect(fresh))];
         let medium = wire.medium;
-        Self { net, conns, listener, listening, medium, seed }
+        Self { net, conns, listener, listening, medium, seed, addrs: (c_addr, s_addr) }
+    }
+
+    /// The client's address.
+    pub const fn client_addr(&self) -> SocketAddr {
+        self.addrs.0
+    }
+
+    /// The server's address.
+    pub const fn server_addr(&self) -> SocketAddr {
+        self.addrs.1
     }
 
     /// The seed the pair was built with.
@@ -330,8 +408,8 @@ impl TcpPair {
     /// link like any other. It is not traced.
     pub fn send_raw(&mut self, side: Side, segment: &Repr<'_>) {
         let (local, remote) = match side {
-            Side::Client => (CLIENT_ADDR, SERVER_ADDR),
-            Side::Server => (SERVER_ADDR, CLIENT_ADDR),
+            Side::Client => self.addrs,
+            Side::Server => (self.addrs.1, self.addrs.0),
         };
         // What the stack had to send goes first, traced.
         self.net.transmit(side);

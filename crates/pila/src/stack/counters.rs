@@ -141,6 +141,8 @@ counters! {
         icmp6_out_dest_unreachs,
         /// Destination unreachable messages received.
         icmp6_in_dest_unreachs,
+        /// Packet too big messages received.
+        icmp6_in_pkt_too_bigs,
         /// Addresses found held by another node during duplicate address detection.
         nd_dad_conflicts,
         /// Neighbour resolutions that got no answer.

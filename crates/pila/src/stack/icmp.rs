@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use super::{Error, Stack};
 use crate::time::Instant;
@@ -222,7 +222,7 @@ impl Stack {
     }
 
     /// An ICMP destination unreachable about a datagram we sent: `header` and the first
-    /// bytes of its payload. RFC 1122 §4.1.3.3: a connected UDP socket learns of it.
+    /// bytes of its payload.
     pub(super) fn dst_unreachable(
         &mut self,
         now: Instant,
@@ -235,31 +235,56 @@ impl Stack {
         if !self.iface.has_addr(header.src_addr) {
             return;
         }
-        let port = |i: usize| data.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
-        let (Some(sport), Some(dport)) = (port(0), port(2)) else { return };
-        let local = SocketAddrV4::new(header.src_addr, sport);
-        let remote = SocketAddrV4::new(header.dst_addr, dport);
-        // The quoted TCP sequence number, for RFC 5927's in-window check.
-        let seq = data.get(4..8).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-        let seq = seq.map(crate::wire::tcp::SeqNumber);
-        let error = match reason {
-            U::PortUnreachable | U::ProtoUnreachable => Error::ConnectionRefused,
-            U::NetUnreachable | U::DstNetUnknown => Error::NetworkUnreachable,
-            U::FragRequired if header.protocol == Protocol::Tcp => {
-                self.tcp_icmp_error(now, (local, remote), seq, None, Some(next_hop_mtu));
-                return;
-            }
-            U::FragRequired => return,
-            _ => Error::HostUnreachable,
+        let trouble = match reason {
+            U::PortUnreachable | U::ProtoUnreachable => Trouble::Error(Error::ConnectionRefused),
+            U::NetUnreachable | U::DstNetUnknown => Trouble::Error(Error::NetworkUnreachable),
+            // RFC 1191 §5: an old router says 0 (or anything below IPv4's 68-byte minimum):
+            // fall back to 576.
+            U::FragRequired if next_hop_mtu < 68 => Trouble::PathMtu(576),
+            U::FragRequired => Trouble::PathMtu(usize::from(next_hop_mtu)),
+            _ => Trouble::Error(Error::HostUnreachable),
         };
-        if header.protocol == Protocol::Tcp {
-            self.tcp_icmp_error(now, (local, remote), seq, Some(error), None);
-            return;
-        }
-        if header.protocol == Protocol::Udp {
-            self.udp_icmp_error(SocketAddr::V4(local), SocketAddr::V4(remote), error);
+        let (src, dst) = (IpAddr::V4(header.src_addr), IpAddr::V4(header.dst_addr));
+        self.transport_error(now, header.protocol, src, dst, data, trouble);
+    }
+
+    /// An ICMP or ICMPv6 error about a datagram we sent from `src` to `dst` carrying
+    /// `protocol`, whose quoted transport header begins `quoted`, reaches the connection
+    /// or socket it came from (RFC 1122 §4.1.3.3, §4.2.3.9; RFC 4443 §3).
+    pub(super) fn transport_error(
+        &mut self,
+        now: Instant,
+        protocol: Protocol,
+        src: IpAddr,
+        dst: IpAddr,
+        quoted: &[u8],
+        trouble: Trouble,
+    ) {
+        let port = |i: usize| quoted.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+        let (Some(sport), Some(dport)) = (port(0), port(2)) else { return };
+        let local = SocketAddr::new(src, sport);
+        let remote = SocketAddr::new(dst, dport);
+        match (protocol, trouble) {
+            (Protocol::Tcp, trouble) => {
+                // The quoted sequence number, for RFC 5927's in-window check.
+                let seq = quoted.get(4..8).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                let seq = seq.map(crate::wire::tcp::SeqNumber);
+                self.tcp_icmp_error(now, (local, remote), seq, trouble);
+            }
+            (Protocol::Udp, Trouble::Error(error)) => self.udp_icmp_error(local, remote, error),
+            _ => {}
         }
     }
+}
+
+/// What an ICMP or ICMPv6 error tells the sender of the datagram it quotes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Trouble {
+    /// The datagram did not arrive, for this reason.
+    Error(Error),
+    /// The datagram was too big for a link on the path: the path MTU is at most this,
+    /// already checked against the family's minimum.
+    PathMtu(usize),
 }
 
 #[cfg(test)]

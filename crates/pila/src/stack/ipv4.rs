@@ -6,7 +6,7 @@ use super::{Error, Medium, SocketHandle, Stack, TTL};
 use crate::time::Instant;
 use crate::wire::ip::Protocol;
 use crate::wire::{self, ethernet, icmpv4, ipv4};
-use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use core::net::{IpAddr, Ipv4Addr};
 
 impl Stack {
     /// An IPv4 datagram arrived: validated, reassembled if a fragment, and delivered.
@@ -72,7 +72,8 @@ impl Stack {
             Protocol::Tcp if broadcast => self.counters.ip_in_addr_errors += 1,
             Protocol::Tcp => {
                 self.counters.ip_in_delivers += 1;
-                self.tcp_input(now, ip, payload);
+                let (src, dst) = (IpAddr::V4(ip.src_addr), IpAddr::V4(ip.dst_addr));
+                self.tcp_input(now, src, dst, payload);
             }
             _ => {
                 self.counters.ip_in_unknown_protos += 1;
@@ -151,14 +152,6 @@ impl Stack {
             Ok(ip)
         } else {
             Err(Error::AddrNotAvailable)
-        }
-    }
-
-    /// Checks that `addr` may be a remote address: IPv4, not unspecified, port not 0.
-    pub(super) fn check_remote(addr: SocketAddr) -> Result<SocketAddrV4, Error> {
-        match addr {
-            SocketAddr::V4(a) if !a.ip().is_unspecified() && a.port() != 0 => Ok(a),
-            _ => Err(Error::InvalidInput),
         }
     }
 }

@@ -64,13 +64,16 @@ impl V6 {
             preferred_until: None,
             deprecated: false,
         }));
-        let neighbors = Neighbors::new(NudConfig {
+        let mut neighbors = Neighbors::new(NudConfig {
             reachable_time: config.reachable_time,
             retries: 3,
             retry_interval: config.retrans_timer,
             delay_first_probe: Duration::from_secs(5),
             pending_limit: 16,
         });
+        for &(ip, mac) in &config.neighbors {
+            neighbors.insert_static(ip, mac);
+        }
         Self {
             config: config.clone(),
             iface: Interface6 { addresses, gateway: config.gateway, ..Default::default() },
@@ -80,6 +83,25 @@ impl V6 {
             solicit: (config.router_solicitations, None),
             mtu: None,
         }
+    }
+
+    /// [`Stack::flow_label`] of this side's secret.
+    pub(crate) fn flow_label(
+        &self,
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        protocol: Protocol,
+        ports: (u16, u16),
+    ) -> u32 {
+        use core::hash::Hasher as _;
+        let mut h = siphasher::sip::SipHasher13::new_with_key(&self.secret);
+        h.write_u8(b'f');
+        h.write(&src.octets());
+        h.write(&dst.octets());
+        h.write_u8(protocol.into());
+        h.write_u16(ports.0);
+        h.write_u16(ports.1);
+        (h.finish() as u32) & 0x000f_ffff
     }
 
     /// The next duplicate address detection step or neighbour deadline. An address whose
@@ -169,8 +191,17 @@ impl Stack {
                 self.icmpv6_input(now, &repr, upper);
             }
             // A tentative address takes neighbour discovery only (RFC 4862 §5.4.3).
-            Protocol::Udp if !multicast && !self.ipv6_address_ready(repr.dst_addr) => {
+            Protocol::Udp | Protocol::Tcp
+                if !multicast && !self.ipv6_address_ready(repr.dst_addr) =>
+            {
                 self.counters.ip6_in_addr_errors += 1;
+            }
+            // TCP is unicast only.
+            Protocol::Tcp if multicast => self.counters.ip6_in_addr_errors += 1,
+            Protocol::Tcp => {
+                self.counters.ip6_in_delivers += 1;
+                let (src, dst) = (IpAddr::V6(repr.src_addr), IpAddr::V6(repr.dst_addr));
+                self.tcp_input(now, src, dst, upper);
             }
             Protocol::Udp => {
                 self.counters.ip6_in_delivers += 1;
@@ -179,11 +210,9 @@ impl Stack {
                 self.udp_input(now, src, dst, upper, arrival);
             }
             Protocol::Unknown(ext::NO_NEXT_HEADER) => {}
-            protocol => {
+            _ => {
                 self.counters.ip6_in_unknown_protos += 1;
-                // TCP over IPv6 is not carried yet: it is dropped unanswered rather than
-                // called unknown to the peer.
-                if !multicast && protocol != Protocol::Tcp {
+                if !multicast {
                     let code = ext::ProblemCode::UnrecognizedNextHeader;
                     self.icmpv6_param_problem(now, code, chain.pointer, &repr, raw);
                 }
@@ -224,16 +253,7 @@ impl Stack {
         protocol: Protocol,
         ports: (u16, u16),
     ) -> u32 {
-        use core::hash::Hasher as _;
-        let Some(v6) = &self.v6 else { return 0 };
-        let mut h = siphasher::sip::SipHasher13::new_with_key(&v6.secret);
-        h.write_u8(b'f');
-        h.write(&src.octets());
-        h.write(&dst.octets());
-        h.write_u8(protocol.into());
-        h.write_u16(ports.0);
-        h.write_u16(ports.1);
-        (h.finish() as u32) & 0x000f_ffff
+        self.v6.as_ref().map_or(0, |v6| v6.flow_label(src, dst, protocol, ports))
     }
 
     /// Routes a whole IPv6 packet to `dst`: a multicast one to its group's MAC, a unicast

@@ -217,6 +217,9 @@ pub struct Ipv6Config {
     /// Router solicitations sent at start, 4 s apart, until an advertisement comes (RFC
     /// 4861 `MAX_RTR_SOLICITATIONS`, default 3); 0 waits for the routers' own.
     pub router_solicitations: u32,
+    /// Neighbours known from the start, never solicited nor forgotten (like `ip -6 neigh
+    /// add .. nud permanent`); unicast MACs only.
+    pub neighbors: Vec<(Ipv6Addr, ethernet::Address)>,
 }
 
 impl Default for Ipv6Config {
@@ -231,6 +234,7 @@ impl Default for Ipv6Config {
             hop_limit: 64,
             accept_ra: true,
             router_solicitations: 3,
+            neighbors: Vec::new(),
         }
     }
 }
@@ -404,6 +408,11 @@ impl Stack {
                 return Err(ConfigError::BadMac);
             }
             neighbors.insert_static(ip, mac);
+        }
+        let bad_mac =
+            config.ipv6.iter().flat_map(|c| &c.neighbors).any(|(_, mac)| !mac.is_unicast());
+        if bad_mac {
+            return Err(ConfigError::BadMac);
         }
         // Drawn last, and only with IPv6 on, so an IPv4-only stack's keys stay as they were.
         let v6 = config.ipv6.as_ref().map(|c| {

@@ -4,8 +4,9 @@
 //! listen to (RFC 3810), and the Parameter Problems RFC 8200 asks for, under the ICMP
 //! token bucket (RFC 4443 §2.4 (f)).
 
-use core::net::{IpAddr, Ipv6Addr, SocketAddr};
+use core::net::{IpAddr, Ipv6Addr};
 
+use super::icmp::Trouble;
 use super::iface6::{self, Address6, Dad, Ipv6Cidr, OnLink, Origin, Router};
 use super::ipv6::V6;
 use super::{Error, PingReply, Stack};
@@ -68,7 +69,13 @@ impl Stack {
                     icmpv6::DstUnreachable::NoRoute => Error::NetworkUnreachable,
                     _ => Error::HostUnreachable,
                 };
-                self.icmpv6_error_input(&header, data, error);
+                self.icmpv6_error_input(now, &header, data, Trouble::Error(error));
+            }
+            icmpv6::Repr::PacketTooBig { mtu, header, data } => {
+                self.counters.icmp6_in_pkt_too_bigs += 1;
+                // RFC 8201 §4: a path MTU below IPv6's minimum link MTU is taken as it.
+                let mtu = usize::try_from(mtu).unwrap_or(usize::MAX).max(ipv6::MIN_MTU);
+                self.icmpv6_error_input(now, &header, data, Trouble::PathMtu(mtu));
             }
             icmpv6::Repr::MldQuery { .. } => {
                 // Answered at once with every group (RFC 3810 §6.2 lets a host answer
@@ -401,15 +408,26 @@ impl Stack {
 
     /// An ICMPv6 error about a datagram we sent: a connected UDP socket learns that its
     /// peer refused it or cannot be reached.
-    fn icmpv6_error_input(&mut self, header: &ipv6::Repr, data: &[u8], error: Error) {
-        if header.next_header != Protocol::Udp || data.len() < 4 {
+    fn icmpv6_error_input(
+        &mut self,
+        now: Instant,
+        header: &ipv6::Repr,
+        data: &[u8],
+        trouble: Trouble,
+    ) {
+        if !self.ipv6_address_ready(header.src_addr) {
             return;
         }
-        let sport = u16::from_be_bytes([data[0], data[1]]);
-        let dport = u16::from_be_bytes([data[2], data[3]]);
-        let local = SocketAddr::new(IpAddr::V6(header.src_addr), sport);
-        let remote = SocketAddr::new(IpAddr::V6(header.dst_addr), dport);
-        self.udp_icmp_error(local, remote, error);
+        // The quoted packet's own extension headers stand between it and the transport.
+        let Ok(chain) = ext::walk(header.next_header, data, ipv6::HEADER_LEN, false, false) else {
+            return;
+        };
+        if chain.fragment.is_some_and(|f| f.offset != 0) {
+            return;
+        }
+        let (src, dst) = (IpAddr::V6(header.src_addr), IpAddr::V6(header.dst_addr));
+        let quoted = data.get(chain.start..).unwrap_or(&[]);
+        self.transport_error(now, chain.protocol, src, dst, quoted, trouble);
     }
 
     /// An IPv6 packet carrying the ICMPv6 message `repr` from `src` to `dst`.
@@ -427,7 +445,7 @@ impl Stack {
     }
 
     /// The hop limit of the packets we send.
-    fn hop_limit6(&self) -> u8 {
+    pub(super) fn hop_limit6(&self) -> u8 {
         self.v6.as_ref().map_or(64, |v6| v6.config.hop_limit)
     }
 

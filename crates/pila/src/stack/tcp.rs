@@ -1,6 +1,13 @@
-//! TCP tables: connections by 4-tuple in a `HashMap` (O(1) demultiplexing), listeners by
-//! (address, port) with the wildcard, the queue of connections with something to send,
-//! and a timer heap of (deadline, connection) with lazy deletion.
+//! TCP tables, for IPv4 and IPv6 alike: connections by 4-tuple in a hash table (O(1)
+//! demultiplexing), listeners by (address, port) with the wildcards, the queue of
+//! connections with something to send, and a timer heap of (deadline, connection) with lazy
+//! deletion.
+//!
+//! A listener on `[::]` is dual-stack, as Linux's are by default: it accepts IPv4
+//! connections too, whose sockets see both ends at their IPv4-mapped addresses
+//! (`::ffff:192.0.2.1`), unless it was made for IPv6 only
+//! ([`Stack::tcp_listen_v6_only`]). Inside the stack an IPv4 connection always has IPv4
+//! addresses: the mapped form is only what its socket is shown.
 //!
 //! A connection is polled only when marked ready — a segment arrived, the application
 //! touched it, or its timer fired — so neither `poll_transmit` nor `handle_timeout` walks
@@ -10,10 +17,16 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 
-use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use core::hash::Hasher as _;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 
+use hashbrown::HashTable;
+use siphasher::sip::SipHasher13;
+
+use super::icmp::Trouble;
 use super::ipv4::bump_ident;
 use super::slab::{Key, Slab};
+use super::udp::canonical;
 use super::{Error, Event, EventKind, ListenerHandle, SocketHandle, Stack, TTL, TcpHandle};
 use super::{Medium, Offloads};
 use crate::tcp::cookie::CookieJar;
@@ -22,16 +35,19 @@ use crate::tcp::{self, Connection, IsnGenerator, State};
 use crate::time::{Duration, Instant};
 use crate::wire::ip::Protocol;
 use crate::wire::tcp::{Flags, Packet, Repr, SeqNumber};
-use crate::wire::{self, Checksum, Checksums, checksum, ethernet, ipv4, virtio};
+use crate::wire::{self, Checksum, Checksums, checksum, ethernet, ipv4, ipv6, virtio};
 
-/// A connection's 4-tuple: local, remote.
-pub(crate) type Tuple = (SocketAddrV4, SocketAddrV4);
+/// A connection's 4-tuple: local, remote, of one family; an IPv4 connection's are IPv4
+/// addresses, never mapped ones.
+pub(crate) type Tuple = (SocketAddr, SocketAddr);
+
+const ANY4: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+const ANY6: IpAddr = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
 
 /// One connection with the stack's bookkeeping around it.
 #[derive(Debug)]
 pub(crate) struct TcpSlot {
     pub(crate) conn: TcpSocket,
-    pub(crate) tuple: Tuple,
     /// The listener that holds it until `accept`.
     pub(crate) listener: Option<Key>,
     /// The application let go of it: free it once closed.
@@ -51,6 +67,58 @@ pub(crate) struct TcpSlot {
     pub(crate) retrans: u32,
     /// Emit no more events (a TIME-WAIT connection replaced by a new SYN).
     pub(crate) silent: bool,
+    /// An IPv4 connection of an IPv6 socket (accepted by a dual-stack listener, or made
+    /// to an IPv4-mapped address): its socket sees mapped addresses.
+    pub(crate) mapped: bool,
+}
+
+impl TcpSlot {
+    /// The connection's 4-tuple. The stack makes its connections with their peer
+    /// (connect, accept), so the remote address is always there.
+    pub(crate) fn tuple(&self) -> Tuple {
+        let c = &self.conn.0;
+        (c.local(), c.remote().unwrap_or(c.local()))
+    }
+
+    /// The 4-tuple as the connection's socket names it.
+    fn as_seen(&self) -> Tuple {
+        let (local, remote) = self.tuple();
+        if self.mapped { (mapped(local), mapped(remote)) } else { (local, remote) }
+    }
+}
+
+/// An IPv4 socket address as its IPv4-mapped IPv6 one; an IPv6 one as it is.
+fn mapped(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V4(a) => {
+            SocketAddr::V6(SocketAddrV6::new(a.ip().to_ipv6_mapped(), a.port(), 0, 0))
+        }
+        SocketAddr::V6(_) => addr,
+    }
+}
+
+/// The hash of a 4-tuple, keyed with the stack's secret so that a peer cannot choose
+/// tuples that share a bucket.
+fn hash_tuple(key: &[u8; 16], (local, remote): &Tuple) -> u64 {
+    let mut h = SipHasher13::new_with_key(key);
+    for addr in [local, remote] {
+        match addr.ip() {
+            IpAddr::V4(ip) => h.write(&ip.octets()),
+            IpAddr::V6(ip) => h.write(&ip.octets()),
+        }
+        h.write_u16(addr.port());
+    }
+    h.finish()
+}
+
+/// What a listener takes on its port, per family, for the clash rules of
+/// [`TcpTable::listen_in_use`]: `[IPv4, IPv6]`.
+fn families(ip: IpAddr, v6_only: bool) -> [u32; 2] {
+    match ip {
+        IpAddr::V4(_) => [1, 0],
+        IpAddr::V6(a) if a.is_unspecified() && !v6_only => [1, 1],
+        IpAddr::V6(_) => [0, 1],
+    }
 }
 
 /// A connection as its application sees it ([`Stack::tcp_mut`]): the calls a socket makes
@@ -134,10 +202,15 @@ pub(crate) struct TcpTable {
     /// Boxed: a slab grows by doubling, and its free slots then cost a pointer each rather
     /// than a whole connection.
     pub(crate) conns: Slab<Box<TcpSlot>>,
-    pub(crate) by_tuple: HashMap<Tuple, Key>,
+    /// The connections in `conns` by 4-tuple: each entry is a key, 4 bytes, and the tuple
+    /// it is compared with is the connection's own. Every entry names a live connection.
+    by_tuple: HashTable<Key>,
+    /// The secret `by_tuple` hashes with.
+    demux_key: [u8; 16],
     pub(crate) listeners: Slab<Listener<Key>>,
-    pub(crate) listen_map: HashMap<(Ipv4Addr, u16), Key>,
-    pub(crate) listen_ports: HashMap<u16, u32>,
+    pub(crate) listen_map: HashMap<(IpAddr, u16), Key>,
+    /// Listeners per port and family, `[IPv4, IPv6]`; a dual-stack `[::]` counts in both.
+    pub(crate) listen_ports: HashMap<u16, [u32; 2]>,
     pub(crate) ready: VecDeque<Key>,
     pub(crate) timers: BinaryHeap<Reverse<(Instant, Key)>>,
     pub(crate) isn: IsnGenerator,
@@ -155,10 +228,20 @@ impl TcpTable {
         cookie_key: [u8; 16],
         config: &crate::tcp::Config,
     ) -> Self {
+        // The table's secret comes from the ISN one, through a one-way function, so the
+        // stack draws no more from its generator than it did.
+        let mut demux_key = [0; 16];
+        for (i, half) in demux_key.chunks_exact_mut(8).enumerate() {
+            let mut h = SipHasher13::new_with_key(&isn_key);
+            h.write(b"4-tuple table");
+            h.write_u8(i as u8);
+            half.copy_from_slice(&h.finish().to_le_bytes());
+        }
         Self {
             config: Arc::new(config.clone()),
             conns: Slab::default(),
-            by_tuple: HashMap::new(),
+            by_tuple: HashTable::new(),
+            demux_key,
             listeners: Slab::default(),
             listen_map: HashMap::new(),
             listen_ports: HashMap::new(),
@@ -171,18 +254,67 @@ impl TcpTable {
         }
     }
 
-    fn listener_for(&self, local: SocketAddrV4) -> Option<Key> {
-        self.listen_map
-            .get(&(*local.ip(), local.port()))
-            .or_else(|| self.listen_map.get(&(Ipv4Addr::UNSPECIFIED, local.port())))
-            .copied()
+    /// The connection with this 4-tuple.
+    pub(crate) fn find(&self, tuple: &Tuple) -> Option<Key> {
+        let hash = hash_tuple(&self.demux_key, tuple);
+        let same = |&k: &Key| self.conns.get(k).is_some_and(|s| s.tuple() == *tuple);
+        self.by_tuple.find(hash, same).copied()
     }
 
-    fn listen_in_use(&self, local: SocketAddrV4) -> bool {
-        if local.ip().is_unspecified() {
-            self.listen_ports.contains_key(&local.port())
-        } else {
-            self.listener_for(local).is_some()
+    /// Files the connection `key`, already in `conns`, by its 4-tuple.
+    fn file(&mut self, key: Key) {
+        let Self { conns, by_tuple, demux_key, .. } = self;
+        let Some(slot) = conns.get(key) else { return };
+        let hash = hash_tuple(demux_key, &slot.tuple());
+        let rehash = |&k: &Key| conns.get(k).map_or(0, |s| hash_tuple(demux_key, &s.tuple()));
+        by_tuple.insert_unique(hash, key, rehash);
+    }
+
+    /// Takes the connection `key` out of the 4-tuple table, if it is there; before it
+    /// leaves `conns`.
+    fn unfile(&mut self, key: Key) {
+        let Some(slot) = self.conns.get(key) else { return };
+        let hash = hash_tuple(&self.demux_key, &slot.tuple());
+        if let Ok(entry) = self.by_tuple.find_entry(hash, |&k| k == key) {
+            entry.remove();
+        }
+    }
+
+    /// The listener a segment to `local` goes to: bound to its address, or to its
+    /// family's wildcard, or, for IPv4, to a dual-stack `[::]`.
+    fn listener_for(&self, local: SocketAddr) -> Option<Key> {
+        let port = local.port();
+        let get = |ip: IpAddr| self.listen_map.get(&(ip, port)).copied();
+        match local.ip() {
+            ip @ IpAddr::V4(_) => get(ip).or_else(|| get(ANY4)).or_else(|| {
+                get(ANY6).filter(|&k| self.listeners.get(k).is_some_and(|l| !l.v6_only))
+            }),
+            ip @ IpAddr::V6(_) => get(ip).or_else(|| get(ANY6)),
+        }
+    }
+
+    /// Whether a listener on `local` would clash with one already there: the same address
+    /// and port, or a wildcard that covers the other (`[::]` covers IPv4 too unless one of
+    /// the two is IPv6-only).
+    fn listen_in_use(&self, local: SocketAddr, v6_only: bool) -> bool {
+        let (ip, port) = (local.ip(), local.port());
+        let [v4, v6] = self.listen_ports.get(&port).copied().unwrap_or_default();
+        if ip.is_unspecified() {
+            let [want4, want6] = families(ip, v6_only);
+            return (want4 > 0 && v4 > 0) || (want6 > 0 && v6 > 0);
+        }
+        let taken = |ip: IpAddr| self.listen_map.contains_key(&(ip, port));
+        match ip {
+            IpAddr::V4(_) => {
+                taken(ip)
+                    || taken(ANY4)
+                    || self
+                        .listen_map
+                        .get(&(ANY6, port))
+                        .and_then(|&k| self.listeners.get(k))
+                        .is_some_and(|l| !l.v6_only)
+            }
+            IpAddr::V6(_) => taken(ip) || taken(ANY6),
         }
     }
 
@@ -259,53 +391,89 @@ enum Out {
     Unrouted,
 }
 
-/// Writes an IPv4 datagram carrying `seg` from `local` to `remote` at the front of `buf`;
-/// its length, or `None` when `buf` is too small or the segment cannot be written.
+/// What goes in the IP header of a segment besides its addresses.
+#[derive(Clone, Copy, Debug)]
+enum IpHead {
+    V4 { ident: u16 },
+    V6 { hop_limit: u8, flow_label: u32 },
+}
+
+/// Writes an IP datagram carrying `seg` from `local` to `remote` at the front of `buf`; its
+/// length, or `None` when `buf` is too small, `head` is not of the addresses' family, or
+/// the segment cannot be written.
 fn write_tcp_ip(
     buf: &mut [u8],
-    ident: u16,
-    local: SocketAddrV4,
-    remote: SocketAddrV4,
+    head: IpHead,
+    local: SocketAddr,
+    remote: SocketAddr,
     seg: &Repr<'_>,
     checksums: &Checksums,
 ) -> Option<usize> {
-    let ip = ipv4::Repr {
-        src_addr: *local.ip(),
-        dst_addr: *remote.ip(),
-        protocol: Protocol::Tcp,
-        payload_len: seg.buffer_len(),
-        ttl: TTL,
-        tos: 0,
-        ident,
-        dont_frag: true,
-        more_frags: false,
-        frag_offset: 0,
+    let payload_len = seg.buffer_len();
+    let header_len = match (head, local.ip(), remote.ip()) {
+        (IpHead::V4 { ident }, IpAddr::V4(src_addr), IpAddr::V4(dst_addr)) => {
+            let ip = ipv4::Repr {
+                src_addr,
+                dst_addr,
+                protocol: Protocol::Tcp,
+                payload_len,
+                ttl: TTL,
+                tos: 0,
+                ident,
+                dont_frag: true,
+                more_frags: false,
+                frag_offset: 0,
+            };
+            let header = buf.get_mut(..ipv4::HEADER_LEN)?;
+            ip.emit(&mut ipv4::Packet::new_unchecked(header), checksums);
+            ipv4::HEADER_LEN
+        }
+        (IpHead::V6 { hop_limit, flow_label }, IpAddr::V6(src_addr), IpAddr::V6(dst_addr)) => {
+            let ip = ipv6::Repr {
+                src_addr,
+                dst_addr,
+                next_header: Protocol::Tcp,
+                payload_len,
+                hop_limit,
+                traffic_class: 0,
+                flow_label,
+            };
+            let header = buf.get_mut(..ipv6::HEADER_LEN)?;
+            ip.emit(&mut ipv6::Packet::new_unchecked(header));
+            ipv6::HEADER_LEN
+        }
+        _ => return None,
     };
-    let len = ip.buffer_len();
-    let (header, body) = buf.get_mut(..len)?.split_at_mut(ipv4::HEADER_LEN);
-    ip.emit(&mut ipv4::Packet::new_unchecked(header), checksums);
-    let (s, d) = (IpAddr::V4(*local.ip()), IpAddr::V4(*remote.ip()));
-    seg.emit(&mut Packet::new_unchecked(body), s, d, checksums).ok()?;
+    let len = header_len + payload_len;
+    let body = buf.get_mut(header_len..len)?;
+    seg.emit(&mut Packet::new_unchecked(body), local.ip(), remote.ip(), checksums).ok()?;
     Some(len)
 }
 
-/// The virtio-net header of `seg`, to be written after a link header of `link` bytes, for
-/// a connection whose full segments carry `mss` payload bytes: the device fills in the TCP
-/// checksum and, when the payload is longer than one segment's, cuts it into segments of
-/// that many bytes (less the SACK blocks this one carries, which every piece repeats).
-fn virtio_tcp(link: usize, seg: &Repr<'_>, mss: usize) -> virtio::Repr {
+/// The virtio-net header of `seg`, to be written after a link header of `link` bytes and
+/// an IP header of `ip_len` (`v6` for IPv6's), for a connection whose full segments carry
+/// `mss` payload bytes: the device fills in the TCP checksum and, when the payload is longer
+/// than one segment's, cuts it into segments of that many bytes (less the SACK blocks this
+/// one carries, which every piece repeats).
+fn virtio_tcp(link: usize, v6: bool, seg: &Repr<'_>, mss: usize) -> virtio::Repr {
+    let ip_len = if v6 { ipv6::HEADER_LEN } else { ipv4::HEADER_LEN };
     let header = seg.buffer_len() - seg.payload.len();
     let blocks = seg.options.sack_blocks.len();
     let per = mss.saturating_sub(if blocks == 0 { 0 } else { 4 + 8 * blocks }).max(1);
     let large = seg.payload.len() > per;
+    let gso = match (large, v6) {
+        (false, _) => virtio::Gso::None,
+        (true, false) => virtio::Gso::TcpV4,
+        (true, true) => virtio::Gso::TcpV6,
+    };
     let narrow = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
     virtio::Repr {
         flags: virtio::FLAG_NEEDS_CSUM,
-        gso: if large { virtio::Gso::TcpV4 } else { virtio::Gso::None },
+        gso,
         ecn: false,
-        hdr_len: narrow(link + ipv4::HEADER_LEN + header),
+        hdr_len: narrow(link + ip_len + header),
         gso_size: if large { narrow(per) } else { 0 },
-        csum_start: narrow(link + ipv4::HEADER_LEN),
+        csum_start: narrow(link + ip_len),
         csum_offset: 16,
     }
 }
@@ -316,12 +484,14 @@ fn partial_checksum(
     buf: &mut [u8],
     link: usize,
     len: usize,
-    local: SocketAddrV4,
-    remote: SocketAddrV4,
+    local: SocketAddr,
+    remote: SocketAddr,
 ) {
-    let tcp_len = u16::try_from(len - ipv4::HEADER_LEN).unwrap_or(u16::MAX);
-    let sum = checksum::pseudo_header_v4(*local.ip(), *remote.ip(), 6, tcp_len);
-    let at = link + ipv4::HEADER_LEN + 16;
+    let ip_len = if local.is_ipv6() { ipv6::HEADER_LEN } else { ipv4::HEADER_LEN };
+    let Ok(sum) = checksum::pseudo_header(local.ip(), remote.ip(), 6, len - ip_len) else {
+        return;
+    };
+    let at = link + ip_len + 16;
     if let Some(field) = buf.get_mut(at..at + 2) {
         field.copy_from_slice(&sum.to_be_bytes());
     }
@@ -330,32 +500,27 @@ fn partial_checksum(
 impl Stack {
     // ---- TCP API ----
 
-    /// Listens on `local` (one of our addresses or the unspecified address; port 0 picks
-    /// an ephemeral one) with an accept queue of `backlog` connections.
+    /// Listens on `local` (one of our addresses of either family, or an unspecified
+    /// address; port 0 picks an ephemeral one) with an accept queue of `backlog`
+    /// connections. `[::]` takes IPv4 connections too, which its sockets see from
+    /// IPv4-mapped addresses ([`Stack::tcp_listen_v6_only`] does not).
     pub fn tcp_listen(
         &mut self,
         local: SocketAddr,
         backlog: usize,
     ) -> Result<ListenerHandle, Error> {
-        let ip = self.check_local(local.ip())?;
-        let port = if local.port() == 0 {
-            let salt = self.rng.next_u32();
-            let tcp = &self.tcp;
-            self.ports
-                .allocate(ip.into(), None, salt, |p| !tcp.listen_in_use(SocketAddrV4::new(ip, p)))
-                .ok_or(Error::AddrNotAvailable)?
-        } else {
-            local.port()
-        };
-        let local = SocketAddrV4::new(ip, port);
-        if self.tcp.listen_in_use(local) {
-            return Err(Error::AddrInUse);
-        }
-        let key =
-            self.tcp.listeners.insert(Listener::new(local, backlog, self.config.max_syn_backlog));
-        self.tcp.listen_map.insert((ip, port), key);
-        *self.tcp.listen_ports.entry(port).or_default() += 1;
-        Ok(ListenerHandle(key))
+        self.listen(local, backlog, false)
+    }
+
+    /// [`Stack::tcp_listen`] for IPv6 connections only (`IPV6_V6ONLY`): on `[::]` it
+    /// leaves IPv4 to another listener on the same port. [`Error::InvalidInput`] for an
+    /// IPv4 address.
+    pub fn tcp_listen_v6_only(
+        &mut self,
+        local: SocketAddr,
+        backlog: usize,
+    ) -> Result<ListenerHandle, Error> {
+        self.listen(local, backlog, true)
     }
 
     /// [`Stack::tcp_listen`], but every connection the listener accepts starts at the
@@ -378,7 +543,7 @@ impl Stack {
 
     /// The address a listener listens on.
     pub fn listener_local_addr(&self, l: ListenerHandle) -> Option<SocketAddr> {
-        self.tcp.listeners.get(l.0).map(|l| SocketAddr::V4(l.local))
+        self.tcp.listeners.get(l.0).map(|l| l.local)
     }
 
     /// The oldest established connection of the listener; [`Error::WouldBlock`] when none.
@@ -396,10 +561,12 @@ impl Stack {
         let Some(mut listener) = self.tcp.listeners.remove(l.0) else { return };
         self.tcp.fixed_isn.remove(&l.0);
         let local = listener.local;
-        self.tcp.listen_map.remove(&(*local.ip(), local.port()));
+        self.tcp.listen_map.remove(&(local.ip(), local.port()));
         if let Some(n) = self.tcp.listen_ports.get_mut(&local.port()) {
-            *n -= 1;
-            if *n == 0 {
+            let took = families(local.ip(), listener.v6_only);
+            n[0] -= took[0];
+            n[1] -= took[1];
+            if *n == [0, 0] {
                 self.tcp.listen_ports.remove(&local.port());
             }
         }
@@ -446,6 +613,14 @@ impl Stack {
         self.tcp.conns.get(h.0).map(|s| &s.conn.0)
     }
 
+    /// The connection's local and remote addresses as its socket sees them: an IPv4
+    /// connection of a dual-stack listener, or made to an IPv4-mapped address, at the
+    /// IPv4-mapped addresses; otherwise those of [`Connection::local`] and
+    /// [`Connection::remote`].
+    pub fn tcp_addrs(&self, h: TcpHandle) -> Option<(SocketAddr, SocketAddr)> {
+        self.tcp.conns.get(h.0).map(|s| s.as_seen())
+    }
+
     /// The connection as its application drives it: send, receive, shut down or tune it.
     /// The stack polls it on the next `poll_transmit`, so whatever the call changed goes out.
     pub fn tcp_mut(&mut self, h: TcpHandle) -> Option<&mut TcpSocket> {
@@ -486,6 +661,41 @@ impl Stack {
 
     // ---- internals ----
 
+    /// A new listener: [`Stack::tcp_listen`], IPv6-only if `v6_only`.
+    fn listen(
+        &mut self,
+        local: SocketAddr,
+        backlog: usize,
+        v6_only: bool,
+    ) -> Result<ListenerHandle, Error> {
+        let ip = self.check_local_any(local.ip())?;
+        if v6_only && ip.is_ipv4() {
+            return Err(Error::InvalidInput);
+        }
+        let port = if local.port() == 0 {
+            let salt = self.rng.next_u32();
+            let tcp = &self.tcp;
+            self.ports
+                .allocate(ip, None, salt, |p| !tcp.listen_in_use(SocketAddr::new(ip, p), v6_only))
+                .ok_or(Error::AddrNotAvailable)?
+        } else {
+            local.port()
+        };
+        let local = SocketAddr::new(ip, port);
+        if self.tcp.listen_in_use(local, v6_only) {
+            return Err(Error::AddrInUse);
+        }
+        let mut listener = Listener::new(local, backlog, self.config.max_syn_backlog);
+        listener.v6_only = v6_only;
+        let key = self.tcp.listeners.insert(listener);
+        self.tcp.listen_map.insert((ip, port), key);
+        let n = self.tcp.listen_ports.entry(port).or_default();
+        let took = families(ip, v6_only);
+        n[0] += took[0];
+        n[1] += took[1];
+        Ok(ListenerHandle(key))
+    }
+
     /// An active open: [`Stack::tcp_connect`], with a fixed ISN if `isn` is given.
     fn connect(
         &mut self,
@@ -494,55 +704,60 @@ impl Stack {
         local: Option<SocketAddr>,
         isn: Option<SeqNumber>,
     ) -> Result<TcpHandle, Error> {
-        let remote = Self::check_remote(remote)?;
-        let local = local.unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
-        let mut ip = self.check_local(local.ip())?;
-        if ip.is_unspecified() {
-            ip = match self.iface.source_for(*remote.ip()) {
-                Some(ip) => ip,
-                None => {
-                    self.counters.ip_out_no_routes += 1;
-                    return Err(Error::NetworkUnreachable);
-                }
-            };
-        }
+        // An IPv6 socket's connection to an IPv4-mapped address runs over IPv4.
+        let mapped = remote.is_ipv6() && canonical(remote).is_ipv4();
+        let remote = Self::check_remote_any(remote)?;
+        let any = if remote.is_ipv4() { ANY4 } else { ANY6 };
+        let local = local.unwrap_or(SocketAddr::new(any, 0));
+        let ip = match (self.check_local_any(local.ip())?, remote.ip()) {
+            (IpAddr::V4(_), IpAddr::V6(_)) => return Err(Error::InvalidInput),
+            (IpAddr::V6(l), IpAddr::V4(_)) if !l.is_unspecified() => {
+                return Err(Error::InvalidInput);
+            }
+            (l, r) if l.is_unspecified() => self.source_for_any(r)?,
+            (l, _) => l,
+        };
         let port = if local.port() == 0 {
             let tcp = &self.tcp;
             self.ports
-                .allocate(ip.into(), Some(((*remote.ip()).into(), remote.port())), 0, |p| {
-                    let l = SocketAddrV4::new(ip, p);
-                    !tcp.by_tuple.contains_key(&(l, remote)) && !tcp.listen_in_use(l)
+                .allocate(ip, Some((remote.ip(), remote.port())), 0, |p| {
+                    let l = SocketAddr::new(ip, p);
+                    tcp.find(&(l, remote)).is_none() && !tcp.listen_in_use(l, false)
                 })
                 .ok_or(Error::AddrNotAvailable)?
         } else {
-            let l = SocketAddrV4::new(ip, local.port());
-            if self.tcp.by_tuple.contains_key(&(l, remote)) || self.tcp.listen_in_use(l) {
+            let l = SocketAddr::new(ip, local.port());
+            if self.tcp.find(&(l, remote)).is_some() || self.tcp.listen_in_use(l, false) {
                 return Err(Error::AddrInUse);
             }
             local.port()
         };
-        let local = SocketAddrV4::new(ip, port);
-        let (l, r) = (SocketAddr::V4(local), SocketAddr::V4(remote));
-        let isn = isn.unwrap_or_else(|| self.tcp.isn.isn(now, l, r));
-        let conn = Connection::connect(now, l, r, isn, Arc::clone(&self.tcp.config));
-        let key = self.insert_conn(conn, (local, remote), None);
+        let local = SocketAddr::new(ip, port);
+        let isn = isn.unwrap_or_else(|| self.tcp.isn.isn(now, local, remote));
+        let conn = Connection::connect(now, local, remote, isn, Arc::clone(&self.tcp.config));
+        let key = self.insert_conn(conn, None, mapped);
         self.counters.tcp_active_opens += 1;
         self.after_tcp(now, key);
         Ok(TcpHandle(key))
     }
 
     /// Files a new connection by its tuple, in its listener's SYN queue if it has one, and
-    /// marks it ready.
-    fn insert_conn(&mut self, conn: Connection, tuple: Tuple, listener: Option<Key>) -> Key {
+    /// marks it ready. `mapped`: its socket sees IPv4-mapped addresses.
+    fn insert_conn(&mut self, conn: Connection, listener: Option<Key>, mapped: bool) -> Key {
         let mut conn = conn;
-        if self.config.offloads.tcp_segmentation > 0 {
-            // One IPv4 datagram holds at most 64 KiB, whatever the device said.
+        let v6 = conn.local().is_ipv6();
+        if v6 && self.mtu6() < self.config.mtu {
+            // A router advertised a smaller MTU for the link.
+            conn.set_path_mtu(self.mtu6());
+        }
+        // The devices segment IPv4 only (`TUN_F_TSO4`).
+        if self.config.offloads.tcp_segmentation > 0 && !v6 {
+            // One IP datagram holds at most 64 KiB, whatever the device said.
             let most = self.config.offloads.tcp_segmentation.min(Offloads::MAX_SEGMENT_PAYLOAD);
             conn.set_segmentation_offload(most);
         }
         let key = self.tcp.conns.insert(Box::new(TcpSlot {
             conn: TcpSocket::new(conn),
-            tuple,
             listener,
             released: false,
             queued: false,
@@ -552,8 +767,9 @@ impl Stack {
             abort_kind: None,
             retrans: 0,
             silent: false,
+            mapped,
         }));
-        self.tcp.by_tuple.insert(tuple, key);
+        self.tcp.file(key);
         // A listener's connection is half-open until its handshake completes.
         if let Some(listener) = listener.and_then(|l| self.tcp.listeners.get_mut(l)) {
             listener.syn_queue.insert(key);
@@ -562,8 +778,8 @@ impl Stack {
         key
     }
 
-    pub(crate) fn tcp_input(&mut self, now: Instant, ip: &ipv4::Repr, payload: &[u8]) {
-        let (src, dst) = (IpAddr::V4(ip.src_addr), IpAddr::V4(ip.dst_addr));
+    /// A TCP segment from `src` to `dst`, of either family (never a mapped address).
+    pub(crate) fn tcp_input(&mut self, now: Instant, src: IpAddr, dst: IpAddr, payload: &[u8]) {
         let Ok(packet) = Packet::new_checked(payload) else {
             self.counters.tcp_in_errs += 1;
             return;
@@ -577,18 +793,19 @@ impl Stack {
             }
         };
         self.counters.tcp_in_segs += 1;
-        let local = SocketAddrV4::new(ip.dst_addr, seg.dst_port);
-        let remote = SocketAddrV4::new(ip.src_addr, seg.src_port);
-        if let Some(&key) = self.tcp.by_tuple.get(&(local, remote)) {
-            let Some(slot) = self.tcp.conns.get_mut(key) else { return };
-            if slot.conn.0.time_wait_accepts(&seg) {
+        let local = SocketAddr::new(dst, seg.dst_port);
+        let remote = SocketAddr::new(src, seg.src_port);
+        if let Some(key) = self.tcp.find(&(local, remote)) {
+            if self.tcp.conns.get(key).is_some_and(|slot| slot.conn.0.time_wait_accepts(&seg)) {
                 // RFC 6191: a new incarnation replaces the TIME-WAIT connection.
-                self.tcp.by_tuple.remove(&(local, remote));
+                self.tcp.unfile(key);
+                let Some(slot) = self.tcp.conns.get_mut(key) else { return };
                 slot.silent = true;
                 slot.conn.0.abort();
                 self.tcp.mark_ready(key);
             } else {
-                slot.conn.0.handle_segment(now, SocketAddr::V4(remote), &seg);
+                let Some(slot) = self.tcp.conns.get_mut(key) else { return };
+                slot.conn.0.handle_segment(now, remote, &seg);
                 self.tcp.mark_ready(key);
                 self.after_tcp(now, key);
                 self.wake_conn(key);
@@ -606,8 +823,8 @@ impl Stack {
         &mut self,
         now: Instant,
         l: Key,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
         seg: &Repr<'_>,
     ) {
         if seg.flags.contains(Flags::RST) {
@@ -632,32 +849,26 @@ impl Stack {
             self.send_cookie(now, l, local, remote, seg);
             return;
         }
-        let (lo, re) = (SocketAddr::V4(local), SocketAddr::V4(remote));
+        let mapped = listener.local.is_ipv6() && local.is_ipv4();
         let isn = match self.tcp.fixed_isn.get(&l) {
             Some(&isn) => isn,
-            None => self.tcp.isn.isn(now, lo, re),
+            None => self.tcp.isn.isn(now, local, remote),
         };
-        let conn = Connection::accept(now, lo, re, seg, isn, Arc::clone(&self.tcp.config));
-        let key = self.insert_conn(conn, (local, remote), Some(l));
+        let conn = Connection::accept(now, local, remote, seg, isn, Arc::clone(&self.tcp.config));
+        let key = self.insert_conn(conn, Some(l), mapped);
         self.counters.tcp_passive_opens += 1;
         self.after_tcp(now, key);
     }
 
     /// A segment to a port nobody listens on: RST (RFC 9293 §3.10.7.1), and a SYN is
     /// recorded as a refused connection.
-    fn closed_port(
-        &mut self,
-        now: Instant,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
-        seg: &Repr<'_>,
-    ) {
+    fn closed_port(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, seg: &Repr<'_>) {
         if seg.flags.contains(Flags::SYN) && seg.ack_number.is_none() {
             self.push_event(Event {
                 at: now,
                 kind: EventKind::Refused,
-                local: SocketAddr::V4(local),
-                remote: SocketAddr::V4(remote),
+                local,
+                remote,
                 bytes_sent: 0,
                 bytes_received: 0,
                 retransmissions: 0,
@@ -666,13 +877,7 @@ impl Stack {
         self.send_reset(now, local, remote, seg);
     }
 
-    fn send_reset(
-        &mut self,
-        now: Instant,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
-        seg: &Repr<'_>,
-    ) {
+    fn send_reset(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, seg: &Repr<'_>) {
         if let Some(rst) = tcp::reset_for(seg) {
             if self.send_segment(now, local, remote, &rst).is_ok() {
                 self.counters.tcp_out_rsts += 1;
@@ -684,17 +889,33 @@ impl Stack {
     pub(crate) fn send_segment(
         &mut self,
         now: Instant,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
         seg: &Repr<'_>,
     ) -> Result<(), Error> {
-        let mut packet = vec![0; ipv4::HEADER_LEN + seg.buffer_len()];
-        let ident = self.next_ident();
-        write_tcp_ip(&mut packet, ident, local, remote, seg, &self.config.checksums)
+        let mut packet = vec![0; ipv6::HEADER_LEN + seg.buffer_len()];
+        let head = self.ip_head(local, remote);
+        let len = write_tcp_ip(&mut packet, head, local, remote, seg, &self.config.checksums)
             .ok_or(Error::InvalidInput)?;
-        self.send_ip(now, *remote.ip(), packet, None)?;
+        packet.truncate(len);
+        match remote.ip() {
+            IpAddr::V4(dst) => self.send_ip(now, dst, packet, None)?,
+            IpAddr::V6(dst) => self.send_ip6(now, dst, packet, None)?,
+        }
         self.counters.tcp_out_segs += 1;
         Ok(())
+    }
+
+    /// The IP header fields of the next segment from `local` to `remote`: over IPv4 the
+    /// next identification, over IPv6 the hop limit and the flow's label.
+    fn ip_head(&mut self, local: SocketAddr, remote: SocketAddr) -> IpHead {
+        match (local.ip(), remote.ip()) {
+            (IpAddr::V6(src), IpAddr::V6(dst)) => IpHead::V6 {
+                hop_limit: self.hop_limit6(),
+                flow_label: self.flow_label(src, dst, Protocol::Tcp, (local.port(), remote.port())),
+            },
+            _ => IpHead::V4 { ident: self.next_ident() },
+        }
     }
 
     fn wake_conn(&mut self, key: Key) {
@@ -719,7 +940,7 @@ impl Stack {
         let counted = retrans as u32;
         self.counters.tcp_retrans_segs += u64::from(counted.wrapping_sub(slot.retrans));
         slot.retrans = counted;
-        let (local, remote) = (SocketAddr::V4(slot.tuple.0), SocketAddr::V4(slot.tuple.1));
+        let (local, remote) = slot.tuple();
         let silent = slot.silent;
         let listener = slot.listener;
         let wake = !events.is_empty();
@@ -796,14 +1017,11 @@ impl Stack {
         }
         let Some(slot) = self.tcp.conns.get_mut(key) else { return };
         if slot.conn.0.is_closed() {
-            let tuple = slot.tuple;
             let half_open = slot.listener.is_some() && !slot.established;
             let accepted_queue = slot.listener;
             // `is_closed` holds, so the state is Closed: a half-open one is freed too.
             let free = slot.released || half_open;
-            if self.tcp.by_tuple.get(&tuple) == Some(&key) {
-                self.tcp.by_tuple.remove(&tuple);
-            }
+            self.tcp.unfile(key);
             if free {
                 if let Some(l) = accepted_queue.and_then(|l| self.tcp.listeners.get_mut(l)) {
                     l.forget(key);
@@ -850,7 +1068,7 @@ impl Stack {
                 self.tcp.ready.pop_front();
                 continue;
             };
-            let (local, remote) = slot.tuple;
+            let (local, remote) = slot.tuple();
             let mss = slot.conn.0.mss();
             let Some(seg) = slot.conn.0.poll_transmit(now, scratch) else {
                 slot.queued = false;
@@ -860,28 +1078,42 @@ impl Stack {
             };
             let rst = seg.flags.contains(Flags::RST);
             // The link header's length once routed, and the next hop's address if known.
-            let (link, mac) = match self.config.medium {
-                Medium::Ip => (Some(0), Some(ethernet::Address::BROADCAST)),
-                Medium::Ethernet => match self.iface.next_hop(*remote.ip()) {
+            let (link, mac) = match (self.config.medium, remote.ip()) {
+                (Medium::Ip, _) => (Some(0), Some(ethernet::Address::BROADCAST)),
+                (Medium::Ethernet, IpAddr::V4(dst)) => match self.iface.next_hop(dst) {
                     Some(hop) => (Some(ethernet::HEADER_LEN), self.neighbors.lookup(now, hop)),
                     None => (None, None),
                 },
+                (Medium::Ethernet, IpAddr::V6(dst)) => {
+                    let v6 = self.v6.as_mut();
+                    match v6.and_then(|v6| Some((v6.iface.next_hop(dst)?, &mut v6.neighbors))) {
+                        Some((hop, cache)) => (Some(ethernet::HEADER_LEN), cache.lookup(now, hop)),
+                        None => (None, None),
+                    }
+                }
             };
             let out = match link {
                 None => Out::Unrouted,
                 Some(link) => {
-                    let ident = bump_ident(&mut self.ip_ident);
+                    let ports = (local.port(), remote.port());
+                    let head = match (local.ip(), remote.ip(), self.v6.as_ref()) {
+                        (IpAddr::V6(src), IpAddr::V6(dst), Some(v6)) => IpHead::V6 {
+                            hop_limit: v6.config.hop_limit,
+                            flow_label: v6.flow_label(src, dst, Protocol::Tcp, ports),
+                        },
+                        _ => IpHead::V4 { ident: bump_ident(&mut self.ip_ident) },
+                    };
                     // A frame that leaves now with a virtio-net header leaves its TCP
                     // checksum (and, for a large segment, its cutting) to the device.
                     let offload = (self.config.offloads.virtio_header && mac.is_some())
-                        .then(|| virtio_tcp(link, &seg, mss));
+                        .then(|| virtio_tcp(link, local.is_ipv6(), &seg, mss));
                     let mut checksums = self.config.checksums;
                     if offload.is_some() {
                         checksums.tcp = Checksum::Rx;
                     }
                     let written = buf
                         .get_mut(link..)
-                        .and_then(|b| write_tcp_ip(b, ident, local, remote, &seg, &checksums));
+                        .and_then(|b| write_tcp_ip(b, head, local, remote, &seg, &checksums));
                     if let (Some(len), Some(header)) = (written, offload) {
                         partial_checksum(buf, link, len, local, remote);
                         self.tx_virtio = Some(header);
@@ -903,31 +1135,57 @@ impl Stack {
             self.after_tcp(now, key);
             match out {
                 Out::Frame { link, len, mac } => {
-                    self.counters.ip_out_requests += 1;
-                    let ethertype = ethernet::EtherType::Ipv4;
+                    let ethertype = match remote {
+                        SocketAddr::V4(_) => {
+                            self.counters.ip_out_requests += 1;
+                            ethernet::EtherType::Ipv4
+                        }
+                        SocketAddr::V6(_) => {
+                            self.counters.ip6_out_requests += 1;
+                            ethernet::EtherType::Ipv6
+                        }
+                    };
                     if self.link_header(buf, mac, ethertype, len) == Some(link) {
                         return Some(link + len);
                     }
-                    self.counters.ip_out_discards += 1;
+                    self.count_out_discard(remote.ip());
                 }
                 Out::Pending { link, len } => {
                     // Counted as an output request by `send_ip`.
                     if let Some(packet) = buf.get(link..link + len) {
                         let owner = Some(SocketHandle::Tcp(TcpHandle(key)));
-                        let _ = self.send_ip(now, *remote.ip(), packet.to_vec(), owner);
+                        let packet = packet.to_vec();
+                        let _ = match remote.ip() {
+                            IpAddr::V4(dst) => self.send_ip(now, dst, packet, owner),
+                            IpAddr::V6(dst) => self.send_ip6(now, dst, packet, owner),
+                        };
                     }
                 }
-                Out::Dropped => {
-                    self.counters.ip_out_requests += 1;
-                    self.counters.ip_out_discards += 1;
-                }
-                Out::Unrouted => {
-                    self.counters.ip_out_requests += 1;
-                    self.counters.ip_out_no_routes += 1;
-                }
+                Out::Dropped => self.count_out_discard(remote.ip()),
+                Out::Unrouted => match remote {
+                    SocketAddr::V4(_) => {
+                        self.counters.ip_out_requests += 1;
+                        self.counters.ip_out_no_routes += 1;
+                    }
+                    SocketAddr::V6(_) => {
+                        self.counters.ip6_out_requests += 1;
+                        self.counters.ip6_out_no_routes += 1;
+                    }
+                },
             }
         }
         None
+    }
+
+    /// Counts an output request to `dst` that was discarded, in its family's counters.
+    fn count_out_discard(&mut self, dst: IpAddr) {
+        if dst.is_ipv4() {
+            self.counters.ip_out_requests += 1;
+            self.counters.ip_out_discards += 1;
+        } else {
+            self.counters.ip6_out_requests += 1;
+            self.counters.ip6_out_discards += 1;
+        }
     }
 
     /// The SYN queue is full: answer with a SYN cookie and keep nothing (RFC 4987 §3.6).
@@ -935,8 +1193,8 @@ impl Stack {
         &mut self,
         now: Instant,
         l: Key,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
         seg: &Repr<'_>,
     ) {
         let syn_ack = self.tcp.cookies.syn_ack(now, local, remote, seg, &self.config.tcp);
@@ -955,8 +1213,8 @@ impl Stack {
         &mut self,
         now: Instant,
         l: Key,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
         seg: &Repr<'_>,
     ) -> bool {
         let Some(listener) = self.tcp.listeners.get(l) else { return false };
@@ -975,14 +1233,15 @@ impl Stack {
             self.counters.tcp_listen_overflows += 1;
             return true;
         }
-        let (lo, re) = (SocketAddr::V4(local), SocketAddr::V4(remote));
+        let mapped = listener.local.is_ipv6() && local.is_ipv4();
         let isn = SeqNumber(seg.ack_number.map_or(0, |a| a.0.wrapping_sub(1)));
         let syn = syn.syn(local, remote);
-        let conn = Connection::accept_cookie(now, lo, re, &syn, isn, Arc::clone(&self.tcp.config));
-        let key = self.insert_conn(conn, (local, remote), Some(l));
+        let config = Arc::clone(&self.tcp.config);
+        let conn = Connection::accept_cookie(now, local, remote, &syn, isn, config);
+        let key = self.insert_conn(conn, Some(l), mapped);
         self.counters.tcp_passive_opens += 1;
         if let Some(slot) = self.tcp.conns.get_mut(key) {
-            slot.conn.0.handle_segment(now, re, seg);
+            slot.conn.0.handle_segment(now, remote, seg);
         }
         self.after_tcp(now, key);
         self.wake_conn(key);
@@ -1002,35 +1261,36 @@ impl Stack {
         }
     }
 
-    /// An ICMP error about a segment of ours (RFC 1122 §4.2.3.9, RFC 5927): fragmentation
-    /// needed lowers the path MTU (RFC 1191); a hard error aborts a connection in
-    /// SYN-SENT; everything else is a soft error kept for `tcp_take_error`. An error whose
-    /// quoted sequence number is not in flight (SND.UNA <= SEQ < SND.NXT) is ignored: an
-    /// off-path attacker would have to guess it (RFC 5927 §4.1).
-    pub(crate) fn tcp_icmp_error(
+    /// An ICMP or ICMPv6 error about a segment of ours (RFC 1122 §4.2.3.9, RFC 5927): a
+    /// smaller path MTU lowers the connection's MSS (RFC 1191, RFC 8201); a hard error
+    /// aborts a connection in SYN-SENT; everything else is a soft error kept for
+    /// `tcp_take_error`. An error whose quoted sequence number is not in flight (SND.UNA <=
+    /// SEQ < SND.NXT) is ignored: an off-path attacker would have to guess it (RFC 5927
+    /// §4.1).
+    pub(super) fn tcp_icmp_error(
         &mut self,
         now: Instant,
         tuple: Tuple,
         seq: Option<SeqNumber>,
-        error: Option<Error>,
-        mtu: Option<u16>,
+        trouble: Trouble,
     ) {
-        let Some(&key) = self.tcp.by_tuple.get(&tuple) else { return };
+        let Some(key) = self.tcp.find(&tuple) else { return };
+        let own_mtu = if tuple.0.is_ipv6() { self.mtu6() } else { self.config.mtu };
         let Some(slot) = self.tcp.conns.get_mut(key) else { return };
         let (una, nxt) = (slot.conn.0.snd_una(), slot.conn.0.snd_nxt());
         if !seq.is_some_and(|seq| una <= seq && seq < nxt) {
             self.counters.tcp_out_of_window_icmps += 1;
             return;
         }
-        if let Some(mtu) = mtu {
-            // RFC 1191 §5: an old router says 0 (or anything below IPv4's 68-byte
-            // minimum): fall back to 576. Never above our own MTU.
-            let mtu = if mtu < 68 { 576 } else { usize::from(mtu) };
-            slot.conn.0.set_path_mtu(mtu.min(self.config.mtu));
-            self.tcp.mark_ready(key);
-            return;
-        }
-        let Some(error) = error else { return };
+        let error = match trouble {
+            Trouble::PathMtu(mtu) => {
+                // Never above our own MTU.
+                slot.conn.0.set_path_mtu(mtu.min(own_mtu));
+                self.tcp.mark_ready(key);
+                return;
+            }
+            Trouble::Error(error) => error,
+        };
         if slot.conn.0.state() == State::SynSent && error == Error::ConnectionRefused {
             slot.error = Some(error);
             slot.abort_kind = Some(EventKind::Refused);

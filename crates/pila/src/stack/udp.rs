@@ -263,10 +263,10 @@ impl Stack {
                 }
                 let src = match l {
                     IpAddr::V4(l) if !l.is_unspecified() => l,
-                    _ => self.iface.source_for(dst).ok_or_else(|| {
-                        self.counters.ip_out_no_routes += 1;
-                        Error::NetworkUnreachable
-                    })?,
+                    _ => match self.source_for_any(IpAddr::V4(dst))? {
+                        IpAddr::V4(src) => src,
+                        IpAddr::V6(_) => return Err(Error::NetworkUnreachable),
+                    },
                 };
                 // Not DF: larger than the MTU, it goes out in fragments.
                 let packet = self.ip_packet(src, dst, Protocol::Udp, len, false);
@@ -276,15 +276,17 @@ impl Stack {
                 if ipv6::HEADER_LEN + len > self.mtu6() {
                     return Err(Error::MessageTooLong);
                 }
-                let v6 = self.v6.as_ref().ok_or(Error::NetworkUnreachable)?;
+                if self.v6.is_none() {
+                    return Err(Error::NetworkUnreachable);
+                }
                 let src = match l {
                     IpAddr::V6(l) if !l.is_unspecified() => l,
-                    _ => v6.iface.source_for(dst).ok_or_else(|| {
-                        self.counters.ip6_out_no_routes += 1;
-                        Error::NetworkUnreachable
-                    })?,
+                    _ => match self.source_for_any(IpAddr::V6(dst))? {
+                        IpAddr::V6(src) => src,
+                        IpAddr::V4(_) => return Err(Error::NetworkUnreachable),
+                    },
                 };
-                let hop_limit = v6.config.hop_limit;
+                let hop_limit = self.hop_limit6();
                 let mut packet = self.ip6_packet(src, dst, Protocol::Udp, len, hop_limit);
                 let flow = self.flow_label(src, dst, Protocol::Udp, (local.port(), to.port()));
                 ipv6::Packet::new_unchecked(&mut packet[..]).set_flow_label(flow);
@@ -379,6 +381,24 @@ impl Stack {
                 None => Err(Error::AddrNotAvailable),
             },
         }
+    }
+
+    /// The source address for a datagram or connection to `dst` (RFC 6724's choice for
+    /// IPv6); [`Error::NetworkUnreachable`], counted, when no route leads there.
+    pub(super) fn source_for_any(&mut self, dst: IpAddr) -> Result<IpAddr, Error> {
+        let src = match dst {
+            IpAddr::V4(dst) => self.iface.source_for(dst).map(IpAddr::V4),
+            IpAddr::V6(dst) => {
+                self.v6.as_ref().and_then(|v6| v6.iface.source_for(dst)).map(IpAddr::V6)
+            }
+        };
+        src.ok_or_else(|| {
+            match dst {
+                IpAddr::V4(_) => self.counters.ip_out_no_routes += 1,
+                IpAddr::V6(_) => self.counters.ip6_out_no_routes += 1,
+            }
+            Error::NetworkUnreachable
+        })
     }
 
     /// Checks that `addr` may be a remote address, of either family: not unspecified, port

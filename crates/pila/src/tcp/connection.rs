@@ -515,10 +515,10 @@ impl Connection {
         self.snd.set_nagle(!on);
     }
 
-    /// Lowers the send MSS to fit a path MTU of `mtu` bytes (IPv4: 40 bytes of headers),
-    /// for path MTU discovery. Never raises it above what the handshake agreed.
+    /// Lowers the send MSS to fit a path MTU of `mtu` bytes (40 bytes of headers over
+    /// IPv4, 60 over IPv6), for path MTU discovery. Never raises it above what the handshake agreed.
     pub fn set_path_mtu(&mut self, mtu: usize) {
-        self.clamp_mss(mtu.saturating_sub(40));
+        self.clamp_mss(mtu.saturating_sub(super::ip_header_len(self.local) + 20));
     }
 
     /// Lets the connection send new data in segments of up to `max` payload bytes, for a

@@ -21,7 +21,7 @@
 //! them, so the SYN-ACK offers neither window scaling nor SACK.
 
 use core::hash::Hasher;
-use core::net::SocketAddrV4;
+use core::net::{IpAddr, SocketAddr};
 
 use siphasher::sip::SipHasher24;
 
@@ -72,7 +72,7 @@ pub(crate) struct CookieSyn {
 
 impl CookieSyn {
     /// The SYN as the cookie remembers it, for [`Connection::accept_cookie`].
-    pub(crate) fn syn(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Repr<'static> {
+    pub(crate) fn syn(&self, local: SocketAddr, remote: SocketAddr) -> Repr<'static> {
         Repr {
             src_port: remote.port(),
             dst_port: local.port(),
@@ -100,12 +100,12 @@ impl CookieJar {
     pub(crate) fn syn_ack(
         &self,
         now: Instant,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
         syn: &Repr<'_>,
         config: &Config,
     ) -> Repr<'static> {
-        let peer_mss = syn.options.mss.unwrap_or(536);
+        let peer_mss = syn.options.mss.unwrap_or(super::default_peer_mss(local) as u16);
         let index = MSS_TABLE.iter().rposition(|&m| m <= peer_mss).unwrap_or(0);
         let ts = syn.options.timestamp.filter(|_| config.timestamps);
         let wscale = syn.options.window_scale.filter(|_| config.window_scaling && ts.is_some());
@@ -136,7 +136,7 @@ impl CookieJar {
             flags: Flags::SYN,
             window_len: u16::try_from(config.recv_buffer).unwrap_or(u16::MAX),
             options: Options {
-                mss: Some(config.mss),
+                mss: Some(super::advertised_mss(config, local)),
                 window_scale: wscale.map(|_| our_wscale(config)),
                 sack_permitted: sack,
                 timestamp,
@@ -151,8 +151,8 @@ impl CookieJar {
     pub(crate) fn check(
         &self,
         now: Instant,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
         ack: &Repr<'_>,
         config: &Config,
     ) -> Option<CookieSyn> {
@@ -186,8 +186,8 @@ impl CookieJar {
 
     fn mac(
         &self,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
         seq: SeqNumber,
         t: u32,
         index: u32,
@@ -195,7 +195,10 @@ impl CookieJar {
     ) -> u32 {
         let mut h = SipHasher24::new_with_key(&self.key);
         for addr in [local, remote] {
-            h.write(&addr.ip().octets());
+            match addr.ip() {
+                IpAddr::V4(ip) => h.write(&ip.octets()),
+                IpAddr::V6(ip) => h.write(&ip.octets()),
+            }
             h.write(&addr.port().to_be_bytes());
         }
         h.write(&seq.0.to_be_bytes());
@@ -215,7 +218,7 @@ mod tests {
     use super::*;
     use crate::time::Duration;
 
-    fn addrs() -> (SocketAddrV4, SocketAddrV4) {
+    fn addrs() -> (SocketAddr, SocketAddr) {
         ("192.0.2.2:80".parse().unwrap(), "192.0.2.1:50000".parse().unwrap())
     }
 
@@ -305,7 +308,7 @@ mod tests {
         // Too old: two periods later.
         assert!(jar.check(now + Duration::from_secs(2 * 64), l, r, &ack, &config).is_none());
         // Another 4-tuple.
-        let other: SocketAddrV4 = "192.0.2.1:50001".parse().unwrap();
+        let other: SocketAddr = "192.0.2.1:50001".parse().unwrap();
         assert!(jar.check(now, l, other, &ack, &config).is_none());
         // Another key.
         assert!(CookieJar::new([8; 16]).check(now, l, r, &ack, &config).is_none());
@@ -331,7 +334,7 @@ mod tests {
         let ack = ack_for(&sa);
         let later = now + Duration::from_millis(30);
         let got = jar.check(later, l, r, &ack, &config).unwrap();
-        let (lo, re) = (l.into(), r.into());
+        let (lo, re) = (l, r);
         let mut c =
             Connection::accept_cookie(later, lo, re, &got.syn(l, r), sa.seq_number, &config);
         c.handle_segment(later, re, &ack);

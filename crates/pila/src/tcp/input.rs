@@ -101,9 +101,10 @@ impl Connection {
             self.rcv.set_ts_recent(ts.tsval);
         }
         self.snd.negotiate(Negotiated {
-            // RFC 9293 §3.7.1: 536 when the MSS option is absent.
-            peer_mss: o.mss.map_or(536, usize::from),
-            our_mss: usize::from(self.config.mss),
+            // RFC 9293 §3.7.1: 536 when the MSS option is absent (RFC 8200 §8.3: 1220 over
+            // IPv6, whose every link carries 1280 bytes).
+            peer_mss: o.mss.map_or(super::default_peer_mss(self.local), usize::from),
+            our_mss: usize::from(super::advertised_mss(&self.config, self.local)),
             ws_offered: o.window_scale.is_some(),
             wscale,
             sack: self.sack_ok,

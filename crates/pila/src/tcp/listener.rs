@@ -8,7 +8,7 @@
 use std::collections::{HashSet, VecDeque};
 
 use core::hash::Hash;
-use core::net::SocketAddrV4;
+use core::net::SocketAddr;
 
 use crate::time::Instant;
 
@@ -16,7 +16,9 @@ use crate::time::Instant;
 #[derive(Debug)]
 pub(crate) struct Listener<K> {
     /// The address listened on (the unspecified address for all of ours).
-    pub(crate) local: SocketAddrV4,
+    pub(crate) local: SocketAddr,
+    /// Bound to `[::]` but for IPv6 only: IPv4 connections do not reach it.
+    pub(crate) v6_only: bool,
     /// The most established connections waiting for `accept`.
     pub(crate) backlog: usize,
     /// The most half-open connections before SYN cookies are used.
@@ -31,9 +33,10 @@ pub(crate) struct Listener<K> {
 }
 
 impl<K: Copy + Eq + Hash> Listener<K> {
-    pub(crate) fn new(local: SocketAddrV4, backlog: usize, max_syn: usize) -> Self {
+    pub(crate) fn new(local: SocketAddr, backlog: usize, max_syn: usize) -> Self {
         Self {
             local,
+            v6_only: false,
             backlog: backlog.max(1),
             max_syn,
             syn_queue: HashSet::new(),

@@ -52,7 +52,28 @@ pub use connection::{Connection, Error, Event, RecvError, SendError, TcpInfo};
 pub use isn::IsnGenerator;
 pub use state::{State, reset_for};
 
+use core::net::SocketAddr;
+
 use crate::time::Duration;
+
+/// The bytes of IP header in front of each segment of a connection from `local`: 20 over
+/// IPv4, 40 over IPv6 (no options, no extension headers).
+pub(crate) const fn ip_header_len(local: SocketAddr) -> usize {
+    if local.is_ipv6() { 40 } else { 20 }
+}
+
+/// The MSS a connection from `local` advertises: [`Config::mss`], less over IPv6 the 20
+/// bytes its longer header takes.
+pub(crate) fn advertised_mss(config: &Config, local: SocketAddr) -> u16 {
+    let extra = ip_header_len(local) - 20;
+    config.mss.saturating_sub(extra as u16).max(64)
+}
+
+/// The peer's MSS when its SYN carries none: 536 over IPv4 (RFC 9293 §3.7.1), 1220 over
+/// IPv6 (RFC 8200 §8.3).
+pub(crate) const fn default_peer_mss(local: SocketAddr) -> usize {
+    if local.is_ipv6() { 1220 } else { 536 }
+}
 
 /// Keepalive probing (RFC 9293 §3.8.4; Linux's `SO_KEEPALIVE` knobs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,7 +106,8 @@ pub enum Congestion {
 /// Settings of one connection. [`Config::default`] is what a serious stack ships.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
-    /// The MSS we advertise (default 1460).
+    /// The MSS we advertise over IPv4 (default 1460); over IPv6, whose header is 20 bytes
+    /// longer, a connection advertises 20 less. A stack sets it from its MTU.
     pub mss: u16,
     /// Largest send buffer in bytes (default 4 MiB; allocated lazily).
     pub send_buffer: usize,

@@ -184,7 +184,7 @@ impl Connection {
         let mut options = Options::default();
         match plan.kind {
             Kind::Syn => {
-                options.mss = Some(self.config.mss);
+                options.mss = Some(super::advertised_mss(&self.config, self.local));
                 let syn_ack = plan.ack.is_some();
                 // In a SYN-ACK an option is echoed only if the peer's SYN offered it.
                 if self.config.window_scaling && (!syn_ack || self.snd.ws_offered()) {

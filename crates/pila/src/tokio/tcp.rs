@@ -39,9 +39,18 @@ pub struct TcpStream {
 
 impl TcpListener {
     /// Listens on `addr` (port 0: an ephemeral port) with a backlog of 1024, trying each
-    /// address it names until one works.
+    /// address it names until one works. On `[::]` it takes IPv4 connections too, whose
+    /// peers it names by their IPv4-mapped addresses.
     pub async fn bind(stack: &Stack, addr: impl ToSocketAddrs) -> io::Result<Self> {
         Self::bind_with_backlog(stack, addr, DEFAULT_BACKLOG)
+    }
+
+    /// [`bind`](Self::bind) for IPv6 only (`IPV6_V6ONLY`): on `[::]` it leaves IPv4
+    /// connections to another listener on the same port. An IPv4 address is refused.
+    pub async fn bind_v6_only(stack: &Stack, addr: impl ToSocketAddrs) -> io::Result<Self> {
+        try_each(addr, |addr| {
+            Ok(Self { core: ListenerCore::bind(stack.handle(), addr, DEFAULT_BACKLOG, true)? })
+        })
     }
 
     /// Listens on `addr` with room for `backlog` established connections not yet accepted
@@ -51,7 +60,9 @@ impl TcpListener {
         addr: impl ToSocketAddrs,
         backlog: usize,
     ) -> io::Result<Self> {
-        try_each(addr, |addr| Ok(Self { core: ListenerCore::bind(stack.handle(), addr, backlog)? }))
+        try_each(addr, |addr| {
+            Ok(Self { core: ListenerCore::bind(stack.handle(), addr, backlog, false)? })
+        })
     }
 
     /// Waits for a connection and returns it with the peer's address.

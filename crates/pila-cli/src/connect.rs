@@ -5,7 +5,7 @@ use crate::Failure;
 use crate::link::LinkArgs;
 use pila::net::TcpStream;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddrV4};
+use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,9 +14,10 @@ use std::time::Duration;
 pub(crate) struct Args {
     #[command(flatten)]
     link: LinkArgs,
-    /// The server, as an IPv4 address and port: 192.0.2.1:80.
+    /// The server, as an address and port: 192.0.2.1:80, or [2001:db8::1]:80 (with an
+    /// IPv6 --ip).
     #[arg(value_name = "HOST:PORT")]
-    server: SocketAddrV4,
+    server: SocketAddr,
 }
 
 /// Connects, then copies both ways until the peer has closed and all our data is out.
@@ -30,7 +31,7 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
 }
 
 /// The one line for a connection that could not be made.
-fn connect_failure(server: SocketAddrV4, e: &std::io::Error) -> String {
+fn connect_failure(server: SocketAddr, e: &std::io::Error) -> String {
     match e.kind() {
         ErrorKind::ConnectionRefused => {
             format!("connection to {server} refused — check that a server listens on that port")

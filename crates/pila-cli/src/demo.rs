@@ -1,9 +1,10 @@
 //! `pila demo`: two pila hosts, A and B, on an in-memory Ethernet wire, programmed through
 //! the blocking `pila::net` API exactly as an application would.
 //!
-//! A pings B, echoes data through B's echo port and checks its SHA-256, tries a port where
-//! nothing listens (A's connect fails, B's event stream records the refusal), fetches a web
-//! page from B with hyper over `pila::tokio` on the same two stacks, and both close.
+//! Both hosts speak IPv4 and IPv6. A pings B over each, echoes data through B's dual-stack
+//! echo port over each and checks its SHA-256, tries a port where nothing listens (A's
+//! connect fails, B's event stream records the refusal), fetches a web page from B over
+//! IPv6 with hyper over `pila::tokio` on the same two stacks, and both close.
 //! A device wrapper on A's end of the wire keeps every frame in either direction; the demo
 //! prints them as a timeline, then each host's counters.
 
@@ -16,7 +17,7 @@ use pila::time::Duration;
 use pila::wire::Ipv4Addr;
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write as _};
-use std::net::{Shutdown, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 
 /// Options of `pila demo`.
@@ -43,6 +44,8 @@ fn parse_loss(text: &str) -> Result<f64, String> {
 
 const IP_A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const IP_B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+const IP6_A: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+const IP6_B: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
 const ECHO_PORT: u16 = 7;
 const CLOSED_PORT: u16 = 8080;
 const HTTP_PORT: u16 = 80;
@@ -50,8 +53,9 @@ const HTTP_PORT: u16 = 80;
 const PAGE: &str = "<!DOCTYPE html>\n<html><head><title>Hello from pila</title></head>\n\
                     <body><p>Served by host B over pila's TCP, fetched by host A with hyper.</p>\
                     </body></html>\n";
-/// What A echoes through B.
+/// What A echoes through B over IPv4, and over IPv6.
 const ECHO_BYTES: usize = 1 << 20;
+const ECHO6_BYTES: usize = 256 << 10;
 /// Echo replies A wants before moving on.
 const PINGS: u32 = 3;
 /// How long each step may take at most, however unlucky the wire.
@@ -95,95 +99,66 @@ pub(crate) fn run(args: &Args) -> Result<(), crate::Failure> {
         retries: 40,
         ..pila::tcp::Config::default()
     };
-    let build = |device: Box<dyn WaitDevice>, cidr: &str, seed: u64| {
+    let build = |device: Box<dyn WaitDevice>, cidr: &str, cidr6: &str, seed: u64| {
         Stack::builder()
             .device(device)
             .address(cidr)
+            .address(cidr6)
             .seed(seed)
             .tcp_config(tcp.clone())
+            .configure(|c| {
+                if let Some(v6) = c.ipv6.as_mut() {
+                    // No router on this wire, and a 1 ms RTT: detection need not wait 1 s.
+                    v6.router_solicitations = 0;
+                    v6.retrans_timer = Duration::from_millis(100);
+                }
+            })
             .build()
             .map_err(|e| failed("start the hosts", e))
     };
-    let a = build(a_dev, "192.0.2.1/24", args.seed)?;
-    let b = build(Box::new(b_end), "192.0.2.2/24", args.seed.wrapping_add(1))?;
-    let mut a_events = EventLog::new(a.events());
+    let a = build(a_dev, "192.0.2.1/24", "2001:db8::1/64", args.seed)?;
+    let b = build(Box::new(b_end), "192.0.2.2/24", "2001:db8::2/64", args.seed.wrapping_add(1))?;
+    let a_events = EventLog::new(a.events());
     let mut b_events = EventLog::new(b.events());
-    say!("pila demo: host A {IP_A} and host B {IP_B} on an in-memory Ethernet wire");
+    say!(
+        "pila demo: host A {IP_A} {IP6_A} and host B {IP_B} {IP6_B} on an in-memory Ethernet \
+         wire"
+    );
     say!("           one-way delay 500µs, loss {}%, seed {}\n", args.loss * 100.0, args.seed);
-
-    // 1. Ping.
-    let mut replies = 0;
-    for attempt in 1..=PINGS * 10 {
-        match a.ping(IP_B, std::time::Duration::from_millis(500)) {
-            Ok(rtt) => {
-                replies += 1;
-                say!("A: ping {IP_B}: echo reply after {:.3} ms", rtt.as_secs_f64() * 1e3);
-                if replies == PINGS {
-                    break;
-                }
-            }
-            Err(e) => say!("A: ping {IP_B}: {e} (attempt {attempt}); trying again"),
+    // An IPv6 address is used once duplicate address detection has found it free.
+    let deadline = std::time::Instant::now() + STEP_LIMIT;
+    while [&a, &b].iter().any(|s| s.ipv6_addresses().len() < 2) {
+        if std::time::Instant::now() > deadline {
+            return Err(failed("IPv6 addresses", "duplicate address detection never ended"));
         }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    if replies < PINGS {
-        return Err(failed("ping", format!("only {replies} of {PINGS} echo replies came back")));
+    say!("A and B: IPv6 addresses through duplicate address detection: {:?}", a.ipv6_addresses());
+
+    // 1. Ping, over each family.
+    for to in [IpAddr::V4(IP_B), IpAddr::V6(IP6_B)] {
+        ping_step(&a, to)?;
     }
 
-    // 2. Echo through B's open port.
-    let listener = TcpListener::bind(&b, SocketAddrV4::new(IP_B, ECHO_PORT))
+    // 2. Echo through B's open port, a dual-stack one: over IPv4, then over IPv6.
+    let listener = TcpListener::bind(&b, (Ipv6Addr::UNSPECIFIED, ECHO_PORT))
         .map_err(|e| failed("listen on B", e))?;
-    say!("\nB: listening on {IP_B}:{ECHO_PORT} (echo)");
+    say!("\nB: listening on [::]:{ECHO_PORT} (echo, IPv4 and IPv6)");
     let server = std::thread::spawn(move || -> std::io::Result<u64> {
-        let (stream, _) = listener.accept()?;
-        let echoed = std::io::copy(&mut &stream, &mut &stream)?;
+        let mut echoed = 0;
+        for _ in 0..2 {
+            let (stream, _) = listener.accept()?;
+            echoed += std::io::copy(&mut &stream, &mut &stream)?;
+        }
         Ok(echoed)
     });
-    let stream = TcpStream::connect_timeout(
-        &a,
-        &SocketAddr::V4(SocketAddrV4::new(IP_B, ECHO_PORT)),
-        STEP_LIMIT,
-    )
-    .map_err(|e| failed("connect to the echo port", e))?;
-    let local = stream.local_addr().map_err(|e| failed("connect to the echo port", e))?;
-    say!("A: connected {local} -> {IP_B}:{ECHO_PORT}");
-    let mut data = vec![0u8; ECHO_BYTES];
-    pila::rand::Rng::new(args.seed).fill(&mut data);
-    let started = std::time::Instant::now();
-    let echoed = std::thread::scope(|s| {
-        let writer = s.spawn(|| -> std::io::Result<()> {
-            (&stream).write_all(&data)?;
-            stream.shutdown(Shutdown::Write)
-        });
-        let mut echoed = Vec::with_capacity(ECHO_BYTES);
-        let read = (&stream).read_to_end(&mut echoed);
-        let written = writer.join().unwrap_or_else(|_| Err(std::io::ErrorKind::Other.into()));
-        written.and(read).map(|_| echoed)
-    })
-    .map_err(|e| failed("echo", e))?;
-    let took = started.elapsed();
-    let info = stream.tcp_info().ok();
-    drop(stream);
+    echo_step(&a, SocketAddr::new(IpAddr::V4(IP_B), ECHO_PORT), ECHO_BYTES, args.seed)?;
+    echo_step(&a, SocketAddr::new(IpAddr::V6(IP6_B), ECHO_PORT), ECHO6_BYTES, args.seed)?;
     let served = server
         .join()
         .unwrap_or_else(|_| Err(std::io::ErrorKind::Other.into()))
         .map_err(|e| failed("echo (server side)", e))?;
-    let sent_hash = hex(&Sha256::digest(&data));
-    let got_hash = hex(&Sha256::digest(&echoed));
-    say!(
-        "A: sent {} bytes and got {} back (B echoed {served}) in {:.1} ms: {:.1} MB/s each way{}",
-        data.len(),
-        echoed.len(),
-        took.as_secs_f64() * 1e3,
-        data.len() as f64 / took.as_secs_f64() / 1e6,
-        info.map_or(String::new(), |i| format!(
-            ", {} segments retransmitted",
-            i.retransmitted_segments
-        )),
-    );
-    if sent_hash != got_hash {
-        return Err(failed("echo", format!("SHA-256 differs: sent {sent_hash}, got {got_hash}")));
-    }
-    say!("A: SHA-256 {got_hash} matches");
+    say!("B: echoed {served} bytes on two connections");
 
     // 3. A port nobody listens on.
     let closed = SocketAddr::V4(SocketAddrV4::new(IP_B, CLOSED_PORT));
@@ -199,8 +174,8 @@ pub(crate) fn run(args: &Args) -> Result<(), crate::Failure> {
         .ok_or_else(|| failed("B records the refusal", "no event came"))?;
     say!("B: event {refusal}");
 
-    // 4. The web: B serves a page over HTTP, A fetches it with hyper, both through the
-    // async API on the same stacks.
+    // 4. The web: B serves a page over HTTP, A fetches it with hyper over IPv6, both
+    // through the async API on the same stacks.
     say!("");
     let (head, page) = web_step(&a, &b)?;
     let title = page.split("<title>").nth(1).and_then(|t| t.split("</title>").next());
@@ -214,13 +189,93 @@ pub(crate) fn run(args: &Args) -> Result<(), crate::Failure> {
     );
 
     // 5. Both closed: B's side of each connection is over once its FIN is acknowledged.
-    for (what, port) in [("echo", ECHO_PORT), ("web", HTTP_PORT)] {
-        let at_b = SocketAddr::V4(SocketAddrV4::new(IP_B, port));
+    let at_b = [
+        ("echo", SocketAddr::new(IpAddr::V4(IP_B), ECHO_PORT)),
+        ("IPv6 echo", SocketAddr::new(IpAddr::V6(IP6_B), ECHO_PORT)),
+        ("web", SocketAddr::new(IpAddr::V6(IP6_B), HTTP_PORT)),
+    ];
+    for (what, at_b) in at_b {
         b_events
             .wait_for(|e| e.kind == EventKind::Closed && e.local == at_b)
             .ok_or_else(|| failed("close", format!("B's {what} connection never closed")))?;
     }
     say!("A and B: the echo and web connections are closed");
+    finish(a, b, a_events, b_events, &log)
+}
+
+/// A pings `to` until [`PINGS`] replies came.
+fn ping_step(a: &Stack, to: IpAddr) -> Result<(), crate::Failure> {
+    let mut replies = 0;
+    for attempt in 1..=PINGS * 10 {
+        match a.ping(to, std::time::Duration::from_millis(500)) {
+            Ok(rtt) => {
+                replies += 1;
+                say!("A: ping {to}: echo reply after {:.3} ms", rtt.as_secs_f64() * 1e3);
+                if replies == PINGS {
+                    break;
+                }
+            }
+            Err(e) => say!("A: ping {to}: {e} (attempt {attempt}); trying again"),
+        }
+    }
+    if replies < PINGS {
+        return Err(failed("ping", format!("only {replies} of {PINGS} echo replies came back")));
+    }
+    Ok(())
+}
+
+/// A sends `len` bytes of the seed's stream to the echo port at `to` and checks what
+/// comes back.
+fn echo_step(a: &Stack, to: SocketAddr, len: usize, seed: u64) -> Result<(), crate::Failure> {
+    let stream = TcpStream::connect_timeout(a, &to, STEP_LIMIT)
+        .map_err(|e| failed("connect to the echo port", e))?;
+    let local = stream.local_addr().map_err(|e| failed("connect to the echo port", e))?;
+    say!("A: connected {local} -> {to}");
+    let mut data = vec![0u8; len];
+    pila::rand::Rng::new(seed).fill(&mut data);
+    let started = std::time::Instant::now();
+    let echoed = std::thread::scope(|s| {
+        let writer = s.spawn(|| -> std::io::Result<()> {
+            (&stream).write_all(&data)?;
+            stream.shutdown(Shutdown::Write)
+        });
+        let mut echoed = Vec::with_capacity(ECHO_BYTES);
+        let read = (&stream).read_to_end(&mut echoed);
+        let written = writer.join().unwrap_or_else(|_| Err(std::io::ErrorKind::Other.into()));
+        written.and(read).map(|_| echoed)
+    })
+    .map_err(|e| failed("echo", e))?;
+    let took = started.elapsed();
+    let info = stream.tcp_info().ok();
+    drop(stream);
+    let sent_hash = hex(&Sha256::digest(&data));
+    let got_hash = hex(&Sha256::digest(&echoed));
+    say!(
+        "A: sent {} bytes and got {} back in {:.1} ms: {:.1} MB/s each way{}",
+        data.len(),
+        echoed.len(),
+        took.as_secs_f64() * 1e3,
+        data.len() as f64 / took.as_secs_f64() / 1e6,
+        info.map_or(String::new(), |i| format!(
+            ", {} segments retransmitted",
+            i.retransmitted_segments
+        )),
+    );
+    if sent_hash != got_hash {
+        return Err(failed("echo", format!("SHA-256 differs: sent {sent_hash}, got {got_hash}")));
+    }
+    say!("A: SHA-256 {got_hash} matches");
+    Ok(())
+}
+
+/// The end of the demo: each host's events, the timeline, the counters.
+fn finish(
+    a: Stack,
+    b: Stack,
+    mut a_events: EventLog,
+    mut b_events: EventLog,
+    log: &timeline::Log,
+) -> Result<(), crate::Failure> {
     std::thread::sleep(std::time::Duration::from_millis(20));
     for (name, log) in [("A", &mut a_events), ("B", &mut b_events)] {
         say!("\n{name}'s events:");
@@ -253,10 +308,10 @@ fn web_step(a: &Stack, b: &Stack) -> Result<(web::client::Head, String), crate::
         .build()
         .map_err(|e| failed("start the web step", e))?;
     runtime.block_on(async {
-        let listener = pila::tokio::TcpListener::bind(b, (IP_B, HTTP_PORT))
+        let listener = pila::tokio::TcpListener::bind(b, (Ipv6Addr::UNSPECIFIED, HTTP_PORT))
             .await
             .map_err(|e| failed("listen on B's web port", e))?;
-        writeln!(std::io::stdout().lock(), "B: serving http://{IP_B}/ (hyper)")?;
+        writeln!(std::io::stdout().lock(), "B: serving http://[{IP6_B}]/ (hyper)")?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let page = |_request| async {
             let mut response = hyper::Response::new(web::site::full(PAGE));
@@ -268,7 +323,7 @@ fn web_step(a: &Stack, b: &Stack) -> Result<(web::client::Head, String), crate::
         };
         let limits = web::server::Limits { idle: STEP_LIMIT, connections: 16 };
         let server = tokio::spawn(web::server::serve(listener, page, limits, stopped));
-        let target = web::client::Target::parse(&format!("http://{IP_B}/"))
+        let target = web::client::Target::parse(&format!("http://[{IP6_B}]/"))
             .map_err(|e| failed("fetch the page", e))?;
         let mut body = Vec::new();
         let head = web::client::get(

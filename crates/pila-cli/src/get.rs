@@ -21,7 +21,8 @@ pub(crate) struct Args {
     #[arg(long, value_name = "SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     timeout: u64,
-    /// The http:// URL to fetch; its host is an IPv4 address (pila resolves no names).
+    /// The http:// URL to fetch; its host is an IP address, an IPv6 one in brackets (pila
+    /// resolves no names).
     #[arg(value_name = "URL")]
     url: String,
 }

@@ -6,6 +6,7 @@ use pila::net;
 use pila::stack::{Ipv4Cidr, Ipv6Cidr};
 use pila::wire::Ipv4Addr;
 use std::io::Write as _;
+use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -66,7 +67,7 @@ impl LinkArgs {
     }
 
     /// pila's first IPv4 address (unspecified until `start` has checked there is one).
-    pub(crate) fn addr(&self) -> Ipv4Addr {
+    fn addr(&self) -> Ipv4Addr {
         self.ip
             .iter()
             .find_map(|c| match c {
@@ -76,16 +77,58 @@ impl LinkArgs {
             .unwrap_or(Ipv4Addr::UNSPECIFIED)
     }
 
+    /// Where a server listens: with IPv6 on, `::`, every address of both families (IPv4
+    /// ones seen as mapped); otherwise pila's IPv4 address.
+    pub(crate) fn listen_addr(&self) -> IpAddr {
+        if self.ipv6_count() > 0 {
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V4(self.addr())
+        }
+    }
+
+    /// pila's addresses as `--ip` gave them, without prefixes: `192.0.2.2 and 2001:db8::2`.
+    pub(crate) fn addresses(&self) -> String {
+        let addrs: Vec<String> = self
+            .ip
+            .iter()
+            .map(|c| match c {
+                Cidr::V4(c) => c.addr.to_string(),
+                Cidr::V6(c) => c.addr.to_string(),
+            })
+            .collect();
+        addrs.join(" and ")
+    }
+
     /// Opens the device, wraps it as asked and starts a stack on it, with its driver on a
-    /// thread of its own.
+    /// thread of its own; returns once its IPv6 addresses are usable.
     pub(crate) fn start(&self) -> Result<net::Stack, String> {
-        self.builder()?.build().map_err(start_failure)
+        let stack = self.builder()?.build().map_err(start_failure)?;
+        self.wait_for_ipv6(&stack);
+        Ok(stack)
     }
 
     /// Opens the device, wraps it as asked and starts a stack on it, with its driver as a
-    /// task on the current tokio runtime.
+    /// task on the current tokio runtime; returns once its IPv6 addresses are usable.
     pub(crate) fn start_tokio(&self) -> Result<net::Stack, String> {
-        self.builder()?.build_tokio().map_err(start_failure)
+        let stack = self.builder()?.build_tokio().map_err(start_failure)?;
+        self.wait_for_ipv6(&stack);
+        Ok(stack)
+    }
+
+    /// Waits, at most 5 s, until the link-local address and those `--ip` gave have passed
+    /// duplicate address detection (a second or two): until then no connection or
+    /// datagram can come from them. One found taken is reported and never used; the wait
+    /// then ends at its bound and the rest goes on without it.
+    fn wait_for_ipv6(&self, stack: &net::Stack) {
+        let wanted = self.ipv6_count();
+        if wanted == 0 {
+            return;
+        }
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while stack.ipv6_addresses().len() < 1 + wanted && std::time::Instant::now() < end {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     /// The device, wrapped as asked, and the stack's settings.

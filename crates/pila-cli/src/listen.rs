@@ -19,12 +19,12 @@ pub(crate) struct Args {
 /// Accepts one connection, stops listening, then copies both ways as `connect` does.
 pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     let stack = args.link.start()?;
-    let addr = (args.link.addr(), args.port);
+    let addr = std::net::SocketAddr::new(args.link.listen_addr(), args.port);
     let listener = TcpListener::bind_with_backlog(&stack, addr, 1)
-        .map_err(|e| format!("cannot listen on {}:{}: {e} — check the port", addr.0, addr.1))?;
+        .map_err(|e| format!("cannot listen on {addr}: {e} — check the port"))?;
     let (stream, _peer) = listener
         .accept()
-        .map_err(|e| format!("cannot accept on {}:{}: {e} — check the device", addr.0, addr.1))?;
+        .map_err(|e| format!("cannot accept on {addr}: {e} — check the device"))?;
     drop(listener);
     let result = copy_both_ways(stream);
     drop(stack);

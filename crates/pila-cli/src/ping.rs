@@ -31,14 +31,6 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     let _signals = StopSignals::catch()?;
     let stack = args.link.start()?;
     let host = args.host;
-    if host.is_ipv6() {
-        // An IPv6 address is not used until duplicate address detection has passed, a
-        // second or two after the start.
-        let end = Instant::now() + Duration::from_secs(5);
-        while stack.ipv6_addresses().len() < 1 + args.link.ipv6_count() && Instant::now() < end {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
     let mut out = std::io::stdout().lock();
     let header = if host.is_ipv6() { 48 } else { 28 };
     writeln!(out, "PING {host} ({host}) {PAYLOAD}({}) bytes of data.", PAYLOAD + header)?;

@@ -138,7 +138,7 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         None => args.link.start()?,
     };
     let log = args.events.as_deref().map(|path| EventLog::start(&stack, path)).transpose()?;
-    let addr = args.link.addr();
+    let addr = args.link.listen_addr();
     let connections = Arc::new(Connections::default());
     let mut threads = Vec::new();
     let services = [
@@ -177,7 +177,7 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     }
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "pila serve: ready on {addr}: {}", listening.join(", "))?;
+        writeln!(out, "pila serve: ready on {}: {}", args.link.addresses(), listening.join(", "))?;
         out.flush()?;
     }
 
@@ -287,11 +287,12 @@ impl Service {
     }
 }
 
-fn bind_failure(proto: &str, addr: pila::wire::Ipv4Addr, port: u16, e: &std::io::Error) -> String {
+fn bind_failure(proto: &str, addr: std::net::IpAddr, port: u16, e: &std::io::Error) -> String {
     if e.kind() == ErrorKind::AddrInUse {
         format!("{proto} port {port} is given twice — give each port once")
     } else {
-        format!("cannot listen on {proto} {addr}:{port}: {e} — check the port")
+        let at = std::net::SocketAddr::new(addr, port);
+        format!("cannot listen on {proto} {at}: {e} — check the port")
     }
 }
 

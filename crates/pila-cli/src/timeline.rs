@@ -5,8 +5,9 @@ use pila::device::{Capabilities, Device, DeviceWaker, FrameBatch, Readiness, Wai
 use pila::time::Instant;
 use pila::wire::ethernet::{self, EtherType};
 use pila::wire::ip::Protocol;
+use pila::wire::ipv6::{self, ext};
 use pila::wire::tcp::{self, SeqNumber};
-use pila::wire::{Checksums, Ipv4Addr, arp, icmpv4, ipv4, udp};
+use pila::wire::{Checksums, arp, icmpv4, icmpv6, ipv4, udp};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io;
@@ -144,9 +145,10 @@ fn stamp(d: pila::time::Duration) -> String {
 enum Parsed<'a> {
     Arp(arp::Repr),
     Icmp(icmpv4::Repr<'a>),
-    Udp { src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16), len: usize },
-    Tcp { src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16), repr: tcp::Repr<'a> },
-    Fragment { src: Ipv4Addr, dst: Ipv4Addr, offset: usize, len: usize },
+    Icmp6(icmpv6::Repr<'a>),
+    Udp { src: (IpAddr, u16), dst: (IpAddr, u16), len: usize },
+    Tcp { src: (IpAddr, u16), dst: (IpAddr, u16), repr: tcp::Repr<'a> },
+    Fragment { src: IpAddr, dst: IpAddr, offset: usize, len: usize },
     Other(String),
 }
 
@@ -163,43 +165,67 @@ fn parse(frame: &[u8]) -> Option<Parsed<'_>> {
             let packet = ipv4::Packet::new_checked(payload).ok()?;
             let ip = ipv4::Repr::parse(&packet, &checks).ok()?;
             let body = packet.payload();
-            if ip.more_frags || ip.frag_offset > 0 {
-                return Some(Parsed::Fragment {
-                    src: ip.src_addr,
-                    dst: ip.dst_addr,
-                    offset: usize::from(ip.frag_offset),
-                    len: body.len(),
-                });
-            }
             let (src, dst) = (IpAddr::V4(ip.src_addr), IpAddr::V4(ip.dst_addr));
-            match ip.protocol {
-                Protocol::Icmp => {
-                    let packet = icmpv4::Packet::new_checked(body).ok()?;
-                    Some(Parsed::Icmp(icmpv4::Repr::parse(&packet, &checks).ok()?))
-                }
-                Protocol::Udp => {
-                    let packet = udp::Packet::new_checked(body).ok()?;
-                    let repr = udp::Repr::parse(&packet, src, dst, &checks).ok()?;
-                    Some(Parsed::Udp {
-                        src: (ip.src_addr, repr.src_port),
-                        dst: (ip.dst_addr, repr.dst_port),
-                        len: packet.payload().len(),
-                    })
-                }
-                Protocol::Tcp => {
-                    let packet = tcp::Packet::new_checked(body).ok()?;
-                    let repr = tcp::Repr::parse(&packet, src, dst, &checks).ok()?;
-                    Some(Parsed::Tcp {
-                        src: (ip.src_addr, repr.src_port),
-                        dst: (ip.dst_addr, repr.dst_port),
-                        repr,
-                    })
-                }
-                _ => Some(Parsed::Other(ip.to_string())),
+            if ip.more_frags || ip.frag_offset > 0 {
+                let offset = usize::from(ip.frag_offset);
+                return Some(Parsed::Fragment { src, dst, offset, len: body.len() });
             }
+            if ip.protocol == Protocol::Icmp {
+                let packet = icmpv4::Packet::new_checked(body).ok()?;
+                return Some(Parsed::Icmp(icmpv4::Repr::parse(&packet, &checks).ok()?));
+            }
+            transport(ip.protocol, src, dst, body).or_else(|| Some(Parsed::Other(ip.to_string())))
+        }
+        EtherType::Ipv6 => {
+            let packet = ipv6::Packet::new_checked(payload).ok()?;
+            let ip = ipv6::Repr::parse(&packet).ok()?;
+            let body = packet.payload();
+            let chain = ext::walk(ip.next_header, body, ipv6::HEADER_LEN, true, false).ok()?;
+            let (src, dst) = (IpAddr::V6(ip.src_addr), IpAddr::V6(ip.dst_addr));
+            let upper = &body[chain.start..];
+            if let Some(f) = chain.fragment.filter(|f| !f.is_atomic()) {
+                let offset = usize::from(f.offset);
+                return Some(Parsed::Fragment { src, dst, offset, len: upper.len() });
+            }
+            if chain.protocol == Protocol::Icmpv6 {
+                let packet = icmpv6::Packet::new_checked(upper).ok()?;
+                let repr = icmpv6::Repr::parse(&packet, ip.src_addr, ip.dst_addr, &checks).ok()?;
+                return Some(Parsed::Icmp6(repr));
+            }
+            transport(chain.protocol, src, dst, upper)
+                .or_else(|| Some(Parsed::Other(ip.to_string())))
         }
         other => Some(Parsed::Other(format!("ethertype {other}"))),
     }
+}
+
+/// A UDP datagram or TCP segment from `src` to `dst`, of either family.
+fn transport<'a>(
+    protocol: Protocol,
+    src: IpAddr,
+    dst: IpAddr,
+    body: &'a [u8],
+) -> Option<Parsed<'a>> {
+    let checks = Checksums::SOFTWARE;
+    match protocol {
+        Protocol::Udp => {
+            let packet = udp::Packet::new_checked(body).ok()?;
+            let repr = udp::Repr::parse(&packet, src, dst, &checks).ok()?;
+            let len = packet.payload().len();
+            Some(Parsed::Udp { src: (src, repr.src_port), dst: (dst, repr.dst_port), len })
+        }
+        Protocol::Tcp => {
+            let packet = tcp::Packet::new_checked(body).ok()?;
+            let repr = tcp::Repr::parse(&packet, src, dst, &checks).ok()?;
+            Some(Parsed::Tcp { src: (src, repr.src_port), dst: (dst, repr.dst_port), repr })
+        }
+        _ => None,
+    }
+}
+
+/// `addr:port` as it is written: an IPv6 address in brackets.
+fn endpoint((addr, port): (IpAddr, u16)) -> String {
+    std::net::SocketAddr::new(addr, port).to_string()
 }
 
 /// One line, in the manner of tcpdump. `isns` remembers each TCP endpoint's initial
@@ -208,15 +234,16 @@ fn describe(parsed: &Parsed<'_>, isns: &mut HashMap<(IpAddr, u16), SeqNumber>) -
     match parsed {
         Parsed::Arp(arp) => arp.to_string(),
         Parsed::Icmp(icmp) => icmp.to_string(),
+        Parsed::Icmp6(icmp) => icmp.to_string(),
         Parsed::Udp { src, dst, len } => {
-            format!("UDP {}:{} > {}:{} length {len}", src.0, src.1, dst.0, dst.1)
+            format!("UDP {} > {} length {len}", endpoint(*src), endpoint(*dst))
         }
         Parsed::Fragment { src, dst, offset, len } => {
-            format!("IPv4 fragment {src} > {dst} offset {offset} length {len}")
+            let family = if src.is_ipv6() { "IPv6" } else { "IPv4" };
+            format!("{family} fragment {src} > {dst} offset {offset} length {len}")
         }
         Parsed::Tcp { src, dst, repr } => {
-            let from = (IpAddr::V4(src.0), src.1);
-            let to = (IpAddr::V4(dst.0), dst.1);
+            let (from, to) = (*src, *dst);
             if repr.flags.contains(tcp::Flags::SYN) {
                 isns.insert(from, repr.seq_number);
             }
@@ -225,11 +252,9 @@ fn describe(parsed: &Parsed<'_>, isns: &mut HashMap<(IpAddr, u16), SeqNumber>) -
                 None => n.0.to_string(),
             };
             let mut line = format!(
-                "TCP {}:{} > {}:{} {} seq {}",
-                src.0,
-                src.1,
-                dst.0,
-                dst.1,
+                "TCP {} > {} {} seq {}",
+                endpoint(from),
+                endpoint(to),
                 repr.all_flags(),
                 rel(isns.get(&from), repr.seq_number)
             );

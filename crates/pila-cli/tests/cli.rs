@@ -17,7 +17,11 @@ fn demo_runs_every_step_and_prints_the_timeline() {
     assert!(out.status.success(), "demo failed: {}\n{text}", String::from_utf8_lossy(&out.stderr));
     for expected in [
         "A: ping 192.0.2.2: echo reply after",
+        "A: ping 2001:db8::2: echo reply after",
+        "A and B: IPv6 addresses through duplicate address detection",
         "A: sent 1048576 bytes and got 1048576 back",
+        "A: sent 262144 bytes and got 262144 back",
+        "B: echoed 1310720 bytes on two connections",
         "matches",
         "A: connect to 192.0.2.2:8080: connection refused",
         "B: event {\"at_us\":",
@@ -26,6 +30,12 @@ fn demo_runs_every_step_and_prints_the_timeline() {
         "B > A  ARP reply 192.0.2.2 is-at",
         "A > B  ICMP echo request",
         "B > A  ICMP echo reply",
+        "ICMPv6 MLDv2 report",
+        "A > B  ICMPv6 neighbor solicitation who-has 2001:db8::2",
+        "B > A  ICMPv6 neighbor advertisement 2001:db8::2 is-at 02:00:c0:00:02:02",
+        "A > B  ICMPv6 echo request",
+        "B > A  ICMPv6 echo reply",
+        "> [2001:db8::2]:7 [S] seq 0 win 65535 <mss 1440,",
         "> 192.0.2.2:7 [S] seq 0 win",
         "192.0.2.2:7 > 192.0.2.1:",
         "[S.] seq 0 ack 1",
@@ -33,13 +43,14 @@ fn demo_runs_every_step_and_prints_the_timeline() {
         "> 192.0.2.2:8080 [S] seq 0",
         "192.0.2.2:8080 > 192.0.2.1:",
         "[R.] seq 0 ack 1",
-        "B: serving http://192.0.2.2/ (hyper)",
-        "A: GET http://192.0.2.2/ -> 200 OK (text/html; charset=utf-8, 157 bytes, title \"Hello from pila\")",
-        "> 192.0.2.2:80 [S] seq 0",
-        "length 72 HTTP \"GET / HTTP/1.1\"",
+        "B: serving http://[2001:db8::2]/ (hyper)",
+        "A: GET http://[2001:db8::2]/ -> 200 OK (text/html; charset=utf-8, 157 bytes, title \"Hello from pila\")",
+        "> [2001:db8::2]:80 [S] seq 0",
+        "length 76 HTTP \"GET / HTTP/1.1\"",
         "HTTP \"HTTP/1.1 200 OK\"",
         "A and B: the echo and web connections are closed",
-        "\"event\":\"closed\",\"local\":\"192.0.2.2:80\"",
+        "\"event\":\"closed\",\"local\":\"[2001:db8::2]:80\"",
+        "\"event\":\"closed\",\"local\":\"192.0.2.2:7\"",
         "Host A counters:",
         "Host B counters:",
         "all steps worked",
@@ -92,7 +103,7 @@ fn unwritable_capture_fails_with_a_reason() {
 }
 
 #[test]
-fn demo_capture_opens_in_tshark_as_one_conversation() {
+fn demo_capture_opens_in_tshark_one_conversation_per_family() {
     if std::process::Command::new("tshark").arg("--version").output().is_err() {
         let required = std::env::var_os("CI").is_some()
             || std::env::var("PILA_REQUIRE_NETNS").is_ok_and(|v| v == "1");
@@ -116,23 +127,31 @@ fn demo_capture_opens_in_tshark_as_one_conversation() {
     };
     let protocols = run(&["-T", "fields", "-e", "_ws.col.Protocol"]);
     let conversations = run(&["-q", "-z", "conv,ip"]);
+    let conversations6 = run(&["-q", "-z", "conv,ipv6"]);
     let expert = run(&["-q", "-z", "expert,error"]);
     // The echo connection closes with FINs; the only reset is B refusing the closed port.
     let resets = run(&["-Y", "tcp.flags.reset == 1", "-T", "fields", "-e", "tcp.srcport"]);
     let _ = std::fs::remove_dir_all(&dir);
     let protocols: Vec<&str> = protocols.lines().collect();
-    assert_eq!(&protocols[..2], ["ARP", "ARP"], "{protocols:?}");
-    assert_eq!(protocols.iter().filter(|p| **p == "ICMP").count(), 6, "{protocols:?}");
+    let count = |name: &str| protocols.iter().filter(|p| **p == name).count();
+    assert_eq!(count("ARP"), 2, "{protocols:?}");
+    assert_eq!(count("ICMP"), 6, "{protocols:?}");
+    // Three echoes each way, and detection, resolution and MLD reports around them.
+    assert!(count("ICMPv6") >= 6 + 4, "{protocols:?}");
     assert!(
-        protocols.iter().all(|p| ["ARP", "ICMP", "TCP", "ECHO", "HTTP"].contains(p)),
+        protocols.iter().all(|p| ["ARP", "ICMP", "ICMPv6", "TCP", "ECHO", "HTTP"].contains(p)),
         "{protocols:?}"
     );
     // The web step: one request, one response.
     assert_eq!(protocols.iter().filter(|p| **p == "HTTP").count(), 2, "{protocols:?}");
-    // One IP conversation: 192.0.2.1 <-> 192.0.2.2, and nothing malformed in it.
+    // One IPv4 conversation: 192.0.2.1 <-> 192.0.2.2, and nothing malformed in it.
     let pairs: Vec<&str> = conversations.lines().filter(|l| l.contains("<->")).collect();
     assert_eq!(pairs.len(), 1, "{conversations}");
     assert!(pairs[0].contains("192.0.2.1") && pairs[0].contains("192.0.2.2"), "{conversations}");
+    // Over IPv6, the global addresses' (pings, the second echo, the web), beside the
+    // link-local and multicast ones of detection and MLD.
+    let global = |l: &&str| l.contains("2001:db8::1") && l.contains("2001:db8::2");
+    assert_eq!(conversations6.lines().filter(global).count(), 1, "{conversations6}");
     assert!(!expert.contains("Malformed"), "{expert}");
     assert_eq!(resets.lines().collect::<Vec<_>>(), ["8080"], "resets from ports: {resets}");
 }

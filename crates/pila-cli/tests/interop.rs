@@ -157,12 +157,14 @@ fn tun_discard_exact() {
 // ---- pila connect → Linux ----
 
 /// Listens on port 5000, sends argv[2] (a file) while reading everything the client sends,
-/// then prints the SHA-256 of what it received.
+/// then prints the SHA-256 of what it received. It listens on the address in argv[3], of
+/// either family.
 const LINUX_SERVER: &str = r#"
 import socket, sys, threading, hashlib
-ready_file, send_path = sys.argv[1], sys.argv[2]
-ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("192.0.2.1", 5000)); ls.listen(1)
+ready_file, send_path, host = sys.argv[1], sys.argv[2], sys.argv[3]
+family = socket.AF_INET6 if ":" in host else socket.AF_INET
+ls = socket.socket(family); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind((host, 5000)); ls.listen(1)
 open(ready_file, "w").close()
 c, _ = ls.accept()
 def send():
@@ -183,13 +185,20 @@ print(h.hexdigest())
 "#;
 
 fn connect_64mib_each_way(impair: Option<&str>, tag: &str) {
+    connect_64mib_each_way_to(impair, tag, false);
+}
+
+/// `pila connect` to the Linux server, over IPv6 if `v6`, moving 64 MiB each way.
+fn connect_64mib_each_way_to(impair: Option<&str>, tag: &str, v6: bool) {
     let Some(lab) = Lab::new(tag, Medium::Tap) else { return };
+    let lab = if v6 { lab.with_ipv6() } else { lab };
     let (up, up_sum) = lab.random_file("up", 64 * MIB, 2);
     let (down, down_sum) = lab.random_file("down", 64 * MIB, 3);
     let ready = lab.path("ready");
+    let host = if v6 { KERNEL6 } else { KERNEL };
     let server = lab
         .ns
-        .command(&["python3", "-c", LINUX_SERVER, p(&ready), p(&down)])
+        .command(&["python3", "-c", LINUX_SERVER, p(&ready), p(&down), host])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -204,7 +213,10 @@ fn connect_64mib_each_way(impair: Option<&str>, tag: &str) {
     if let Some(spec) = impair {
         args.extend(["--impair", spec]);
     }
-    let target = format!("{KERNEL}:5000");
+    if v6 {
+        args.extend(["--ip", PILA6_CIDR]);
+    }
+    let target = if v6 { format!("[{KERNEL6}]:5000") } else { format!("{KERNEL}:5000") };
     args.push(&target);
     let status = lab
         .pila("connect", &args)
@@ -227,6 +239,53 @@ fn pila_connect_to_linux_64mib_each_way() {
 #[test]
 fn pila_connect_to_linux_64mib_each_way_impaired() {
     connect_64mib_each_way(Some(IMPAIR), "connimp");
+}
+
+#[test]
+fn pila_connect_to_linux_64mib_each_way_over_ipv6() {
+    connect_64mib_each_way_to(None, "conn6", true);
+}
+
+#[test]
+fn pila_connect_to_linux_64mib_each_way_over_ipv6_impaired() {
+    connect_64mib_each_way_to(Some(IMPAIR), "connimp6", true);
+}
+
+/// The kernel sends 16 MiB to `pila serve --echo` over IPv6 and gets them back; IPv4
+/// reaches the same dual-stack listener, and its events name the peer by its IPv4-mapped
+/// address.
+fn echo_16mib_over_ipv6(impair: Option<&str>, tag: &str) {
+    let Some(lab) = Lab::new(tag, Medium::Tap) else { return };
+    let lab = lab.with_ipv6();
+    let log = lab.path("events.jsonl");
+    let mut args = vec!["--ip", PILA6_CIDR, "--echo", "7", "--events", p(&log)];
+    if let Some(spec) = impair {
+        args.extend(["--impair", spec]);
+    }
+    let server = lab.serve(&args);
+    let (input, sum) = lab.random_file("in", 16 * MIB, 4);
+    let output = lab.path("out");
+    lab.sh_ok(&format!("nc -6 -N {PILA6} 7 < {} > {}", p(&input), p(&output)));
+    assert_eq!(sha256(&output), sum, "the echoed bytes differ from the sent ones");
+    let echoed = lab.sh_ok(&format!("echo over-four | nc -4 -N {PILA} 7"));
+    assert_eq!(echoed.trim(), "over-four");
+    let (status, err) = server.stop();
+    assert!(status.success(), "serve exited with {status}: {err}");
+    let closed = events(&log, "closed");
+    let six = format!("\"remote\":\"[{KERNEL6}]:");
+    assert!(closed.iter().any(|e| e.contains(&six)), "no IPv6 connection closed: {closed:?}");
+    let four = format!("\"remote\":\"{KERNEL}:");
+    assert!(closed.iter().any(|e| e.contains(&four)), "no IPv4 connection closed: {closed:?}");
+}
+
+#[test]
+fn linux_to_pila_echo_16mib_over_ipv6() {
+    echo_16mib_over_ipv6(None, "echo6");
+}
+
+#[test]
+fn linux_to_pila_echo_16mib_over_ipv6_impaired() {
+    echo_16mib_over_ipv6(Some(IMPAIR), "echoimp6");
 }
 
 // ---- refused both ways ----

@@ -324,6 +324,40 @@ fn pila_get_fetches_from_linux_web_server_plain_and_impaired() {
     let _ = python.wait();
 }
 
+/// `curl -6` against `pila serve --http` on its IPv6 address, plain and through an impaired
+/// link: a 100 MiB file intact, a listing, and the same server over IPv4 beside it.
+#[test]
+fn curl_over_ipv6_gets_files_plain_and_impaired() {
+    let Some(lab) = Lab::new("webcurl6", Medium::Tap) else { return };
+    if !have("curl") {
+        return;
+    }
+    let lab = lab.with_ipv6();
+    let (root, big_sum) = site(&lab);
+    for (tag, impair) in [("plain", None), ("impaired", Some("loss=2%,reorder=1%,seed=3"))] {
+        let mut args = vec!["--ip", PILA6_CIDR, "--http", "80", "--root", p(&root)];
+        if let Some(spec) = impair {
+            args.extend(["--impair", spec]);
+        }
+        let server = lab.serve(&args);
+        let out = lab.path(&format!("big6-{tag}"));
+        let url = |path: &str| format!("http://[{PILA6}]{path}");
+        let started = Instant::now();
+        curl(&lab, &["-6", "-g", "-o", p(&out), &url("/big.bin")]);
+        assert_eq!(sha256(&out), big_sum, "{tag}: curl -6 got other bytes");
+        eprintln!("curl -6, {tag}: 100 MiB in {:.2} s", started.elapsed().as_secs_f64());
+        let listing = curl(&lab, &["-6", "-g", &url("/")]);
+        assert!(listing.contains("small.txt"), "{tag}: {listing}");
+        let four = curl(
+            &lab,
+            &["-4", "-o", "/dev/null", "-w", "%{http_code}", &format!("http://{PILA}/")],
+        );
+        assert_eq!(four, "200", "{tag}: the dual-stack server over IPv4");
+        let (status, err) = server.stop();
+        assert!(status.success(), "{tag}: serve exited with {status}: {err}");
+    }
+}
+
 #[test]
 fn wrk_load_gets_no_socket_errors() {
     let Some(lab) = Lab::new("webwrk", Medium::Tap) else { return };

@@ -2,8 +2,9 @@
 //!
 //! The layers, from the bytes up (see DESIGN.md in the repository):
 //!
-//! * [`wire`]: zero-copy views and owned representations of Ethernet, ARP, IPv4, ICMPv4, UDP
-//!   and TCP, with the Internet checksum.
+//! * [`wire`]: zero-copy views and owned representations of Ethernet, ARP, IPv4, ICMPv4,
+//!   IPv6 with its extension headers, ICMPv6 with neighbour discovery and MLD, UDP and TCP,
+//!   with the Internet checksum.
 //! * [`device`]: the [`device::Device`] trait, an in-memory [`device::VirtualWire`] with
 //!   reproducible impairments, and (feature `pcap`) a capture wrapper.
 //! * [`time`]: the [`time::Instant`] and [`time::Duration`] the core is handed, and the

@@ -257,3 +257,77 @@ fn an_address_from_the_prefix_radvd_advertises() {
     let out = lab.exec(&["ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", &target]);
     assert!(out.status.success(), "ping -6 {target}: {}", String::from_utf8_lossy(&out.stdout));
 }
+
+/// Reads a connection to its end and answers with the SHA-256 of what came, in hex.
+const FAR_SINK: &str = r#"
+import socket, hashlib
+ls = socket.socket(socket.AF_INET6); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("2001:db8:1::2", 5000)); ls.listen(1)
+print("ready", flush=True)
+c, _ = ls.accept()
+h = hashlib.sha256()
+while True:
+    b = c.recv(65536)
+    if not b: break
+    h.update(b)
+c.sendall(h.hexdigest().encode()); c.close()
+"#;
+
+/// pila sends 4 MiB through a Linux router whose next link carries 1300 bytes: the router's
+/// Packet Too Big lowers pila's path MTU (RFC 8201) and the bytes arrive intact.
+#[test]
+fn a_linux_router_with_a_smaller_mtu_lowers_the_path_mtu() {
+    use sha2::{Digest, Sha256};
+    use std::io::{Read, Write};
+    let Some(router) = Netns::new("tap6-pmtu") else { return };
+    let Some(far) = Netns::new("tap6-far") else { return };
+    let name = unique_ifname("tap6");
+    let tap = Tap::create(&name).expect("create a TAP");
+    router.adopt(&name);
+    router.enable_ipv6(&name);
+    router.run(&["ip", "-6", "addr", "add", "2001:db8::1/64", "dev", &name, "nodad"]);
+    router.configure(&name, "192.0.2.1/24");
+    // The far link: 1300 bytes leaving the router, 1500 at the far host (which therefore
+    // offers an MSS of 1440 and never learns of the narrow hop on its own).
+    let (r_end, f_end) = (unique_ifname("r6"), unique_ifname("f6"));
+    router.veth(&r_end, "198.51.100.1/24", &far, &f_end, "198.51.100.2/24");
+    router.enable_ipv6(&r_end);
+    far.enable_ipv6(&f_end);
+    router.run(&["ip", "-6", "addr", "add", "2001:db8:1::1/64", "dev", &r_end, "nodad"]);
+    far.run(&["ip", "-6", "addr", "add", "2001:db8:1::2/64", "dev", &f_end, "nodad"]);
+    router.run(&["ip", "link", "set", "dev", &r_end, "mtu", "1300"]);
+    far.run(&["ip", "-6", "route", "add", "2001:db8::/64", "via", "2001:db8:1::1"]);
+    router.run(&["sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/all/forwarding"]);
+    let mut sink = far.spawn(&["python3", "-c", FAR_SINK]);
+    let mut ready = [0u8; 6];
+    std::io::Read::read_exact(sink.stdout.as_mut().unwrap(), &mut ready).unwrap();
+    let stack = Stack::builder()
+        .device(tap)
+        .address("192.0.2.2/24")
+        .address(format!("{PILA}/64"))
+        .configure(|c| {
+            if let Some(v6) = c.ipv6.as_mut() {
+                v6.gateway = Some(ip6(KERNEL));
+            }
+        })
+        .build()
+        .expect("start pila");
+    assert_eq!(wait_for_addresses(&stack, 2).len(), 2);
+    let mut stream = pila::net::TcpStream::connect(&stack, "[2001:db8:1::2]:5000").unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let data: Vec<u8> =
+        (0..4u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    stream.write_all(&data).unwrap();
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let sum: String = Sha256::digest(&data).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(answer, sum, "the far host got other bytes");
+    let info = stream.tcp_info().unwrap();
+    // 1300 less 40 bytes of IPv6 header, 20 of TCP and 12 of timestamps.
+    assert_eq!(info.snd_mss, 1228, "{info:?}");
+    let c = stack.counters();
+    assert!(c.icmp6_in_pkt_too_bigs >= 1, "{c:?}");
+    let _ = sink.kill();
+    let _ = sink.wait();
+}

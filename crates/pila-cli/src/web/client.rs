@@ -7,9 +7,8 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use pila::tokio::{Stack, TcpStream};
-use pila::wire::Ipv4Addr;
 use std::future::Future;
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt as _;
 
@@ -38,7 +37,8 @@ pub(crate) struct Head {
 }
 
 impl Target {
-    /// A `http://` URL whose host is an IPv4 address; the error says what to change.
+    /// A `http://` URL whose host is an IP address (IPv6 in brackets); the error says what
+    /// to change.
     pub(crate) fn parse(url: &str) -> Result<Self, String> {
         let uri: Uri = url
             .parse()
@@ -55,18 +55,19 @@ impl Target {
             }
         }
         let authority = uri.authority().ok_or_else(|| format!("{url} names no host"))?;
-        let ip: Ipv4Addr = authority.host().parse().map_err(|_| {
+        let host = authority.host();
+        let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+        let ip: IpAddr = bare.parse().map_err(|_| {
             format!(
-                "{url} names the host {:?}, and pila resolves no names — give the server's IPv4 \
-                 address, like http://192.0.2.1/",
-                authority.host()
+                "{url} names the host {host:?}, and pila resolves no names — give the server's \
+                 address, like http://192.0.2.1/ or http://[2001:db8::1]/"
             )
         })?;
         let port = authority.port_u16().unwrap_or(80);
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
         let path = if path.is_empty() { "/" } else { path };
         Ok(Self {
-            addr: SocketAddr::V4(SocketAddrV4::new(ip, port)),
+            addr: SocketAddr::new(ip, port),
             authority: authority.as_str().to_owned(),
             path: path.to_owned(),
         })

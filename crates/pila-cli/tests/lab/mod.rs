@@ -19,6 +19,10 @@ pub(crate) const KERNEL_CIDR: &str = "192.0.2.1/24";
 pub(crate) const PILA: &str = "192.0.2.2";
 pub(crate) const PILA_CIDR: &str = "192.0.2.2/24";
 pub(crate) const DEV: &str = "pila0";
+/// The kernel's and pila's IPv6 addresses, once [`Lab::with_ipv6`] gave them.
+pub(crate) const KERNEL6: &str = "2001:db8::1";
+pub(crate) const PILA6: &str = "2001:db8::2";
+pub(crate) const PILA6_CIDR: &str = "2001:db8::2/64";
 pub(crate) const IMPAIR: &str = "loss=2%,reorder=2%,dup=1%,seed=7";
 pub(crate) const MIB: usize = 1024 * 1024;
 
@@ -46,6 +50,15 @@ impl Lab {
         let dir = std::env::temp_dir().join(ns.name());
         std::fs::create_dir_all(&dir).unwrap();
         Some(Self { ns, medium, dir })
+    }
+
+    /// The lab with IPv6 on the kernel's end too, at [`KERNEL6`] (no duplicate address
+    /// detection of its own, so usable at once); pila gets [`PILA6`] from `--ip
+    /// PILA6_CIDR` among a command's arguments.
+    pub(crate) fn with_ipv6(self) -> Self {
+        self.ns.enable_ipv6(DEV);
+        self.sh_ok(&format!("ip -6 addr add {KERNEL6}/64 dev {DEV} nodad"));
+        self
     }
 
     pub(crate) fn path(&self, name: &str) -> PathBuf {

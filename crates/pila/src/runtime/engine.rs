@@ -151,7 +151,9 @@ impl Engine {
         while let Some(socket) = state.stack.poll_wake() {
             state.wake_socket(socket, &mut self.wakers);
         }
-        let echo_replies = state.stack.counters().icmp_in_echo_reps;
+        // Echo replies of either family wake whoever waits for a ping.
+        let counters = state.stack.counters();
+        let echo_replies = counters.icmp_in_echo_reps + counters.icmp6_in_echo_replies;
         if echo_replies != self.echo_replies {
             self.echo_replies = echo_replies;
             state.wake_into(WaitKey::Ping, Ready::ALL, &mut self.wakers);

@@ -4,8 +4,8 @@
 //! reassembly, the ICMP, UDP and TCP socket tables and the counters; with
 //! [`Config::ipv6`], IPv6 too: addresses through duplicate address detection, configured
 //! or made from router advertisements (SLAAC), neighbour discovery, ICMPv6 echo and errors,
-//! MLDv2 reports, and UDP with dual-stack sockets (TCP over IPv6 is not carried yet). It never reads a clock,
-//! never does I/O and draws randomness only from the seeded generator its [`Config`] makes.
+//! MLDv2 reports, path MTU from Packet Too Big, and UDP and TCP over both families with
+//! dual-stack sockets and listeners. It never reads a clock, never does I/O and draws randomness only from the seeded generator its [`Config`] makes.
 //!
 //! # Calling order
 //!

@@ -14,7 +14,7 @@ use std::time::Duration;
 pub(crate) struct Args {
     #[command(flatten)]
     link: LinkArgs,
-    /// The server, as an address and port: 192.0.2.1:80, or [2001:db8::1]:80 (with an
+    /// The server, as an address and port: `192.0.2.1:80`, or `[2001:db8::1]:80` (with an
     /// IPv6 --ip).
     #[arg(value_name = "HOST:PORT")]
     server: SocketAddr,

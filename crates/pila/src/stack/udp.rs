@@ -384,13 +384,17 @@ impl Stack {
     }
 
     /// The source address for a datagram or connection to `dst` (RFC 6724's choice for
-    /// IPv6); [`Error::NetworkUnreachable`], counted, when no route leads there.
+    /// IPv6); [`Error::NetworkUnreachable`], counted, when no route leads there (for IPv6:
+    /// off every on-link prefix with no default router).
     pub(super) fn source_for_any(&mut self, dst: IpAddr) -> Result<IpAddr, Error> {
         let src = match dst {
             IpAddr::V4(dst) => self.iface.source_for(dst).map(IpAddr::V4),
-            IpAddr::V6(dst) => {
-                self.v6.as_ref().and_then(|v6| v6.iface.source_for(dst)).map(IpAddr::V6)
-            }
+            IpAddr::V6(dst) => self
+                .v6
+                .as_ref()
+                .filter(|v6| v6.iface.next_hop(dst).is_some())
+                .and_then(|v6| v6.iface.source_for(dst))
+                .map(IpAddr::V6),
         };
         src.ok_or_else(|| {
             match dst {

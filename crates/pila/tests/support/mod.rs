@@ -133,3 +133,73 @@ pub fn frag_needed(datagram: &[u8], mtu: u16, to: ethernet::Address) -> Vec<u8> 
     out[e.header_len()..].copy_from_slice(&bytes);
     out
 }
+
+/// The IP version a scenario runs over. Scenarios are written with IPv4 literals; over
+/// IPv6 each address maps to its twin ([`Family::twin`]), and the hosts have both families
+/// with their IPv6 addresses through duplicate address detection before the scenario
+/// begins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    /// The twin of an IPv4 address over IPv6: 192.0.2.0/24 is 2001:db8::/64 (A's
+    /// 2001:db8::1, B's 2001:db8::2), 198.51.100.0/24 is 2001:db8:1::/64, 203.0.113.0/24 is
+    /// 2001:db8:2::/64, and 0.0.0.0 is `::`. Over IPv4, the address itself.
+    pub fn twin(self, ip: core::net::IpAddr) -> core::net::IpAddr {
+        use core::net::{IpAddr, Ipv6Addr};
+        let IpAddr::V4(v4) = ip else { return ip };
+        if self == Self::V4 {
+            return ip;
+        }
+        let [a, b, c, host] = v4.octets();
+        let net = match [a, b, c] {
+            [0, 0, 0] if host == 0 => return IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            [192, 0, 2] => 0,
+            [198, 51, 100] => 1,
+            [203, 0, 113] => 2,
+            _ => panic!("{v4} has no IPv6 twin"),
+        };
+        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, net, 0, 0, 0, 0, u16::from(host)))
+    }
+
+    /// `addr`, written as an IPv4 socket address (or an IPv6 one, kept), in this family.
+    pub fn sa(self, addr: &str) -> core::net::SocketAddr {
+        let addr: core::net::SocketAddr = addr.parse().unwrap();
+        core::net::SocketAddr::new(self.twin(addr.ip()), addr.port())
+    }
+
+    /// Host A's or B's configuration: [`config`], and over IPv6 its twin address too.
+    pub fn config(self, b: bool) -> Config {
+        let mut config = config(b);
+        if self == Self::V6 {
+            let ip = self.twin(if b { B_IP } else { A_IP }.parse().unwrap());
+            config.ipv6 = Some(pila::stack::Ipv6Config {
+                addresses: vec![format!("{ip}/64").parse().unwrap()],
+                stable_secret: Some([if b { 0xbb } else { 0xaa }; 16]),
+                router_solicitations: 0,
+                ..pila::stack::Ipv6Config::default()
+            });
+        }
+        config
+    }
+
+    /// A configured by `a` and B by `b` on `wire`, once their addresses are usable.
+    pub fn net_with(self, a: Config, b: Config, wire: WireConfig) -> Net {
+        let mut net = net_with(a, b, wire);
+        if self == Self::V6 {
+            let ready = net.run_within(Duration::from_secs(5), |n| {
+                n.a().ipv6_addresses().len() == 2 && n.b().ipv6_addresses().len() == 2
+            });
+            assert!(ready, "IPv6 addresses still tentative");
+        }
+        net
+    }
+
+    /// [`two_hosts`] in this family.
+    pub fn two_hosts(self) -> Net {
+        self.net_with(self.config(false), self.config(true), WireConfig::default())
+    }
+}

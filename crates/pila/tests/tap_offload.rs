@@ -12,14 +12,15 @@ use netns::{Netns, unique_ifname};
 use pila::device::{Device, Tap, Tun};
 use pila::net::{Stack, TcpListener};
 use std::io::{Read, Write};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 const TOTAL: u64 = 64 << 20;
 
 /// Echoes one connection on `stack` at `ours`:7 while the kernel in `lab` sends [`TOTAL`]
 /// bytes through it; checks the echo, and that both directions used large segments: fewer
 /// than half the segments a 1500-byte MTU would take, each way.
-fn kernel_echoes_in_large_segments(lab: &Netns, stack: &Stack, ours: Ipv4Addr) {
+fn kernel_echoes_in_large_segments(lab: &Netns, stack: &Stack, ours: impl Into<IpAddr>) {
+    let ours = ours.into();
     let listener = TcpListener::bind(stack, (ours, 7)).unwrap();
     let server = std::thread::spawn(move || {
         let (mut stream, _) = listener.accept()?;
@@ -62,6 +63,31 @@ fn a_tap_with_offloads_moves_large_segments_both_ways() {
     lab.configure(&name, "192.0.2.1/24");
     let stack = Stack::builder().device(tap).address("192.0.2.2/24").build().unwrap();
     kernel_echoes_in_large_segments(&lab, &stack, Ipv4Addr::new(192, 0, 2, 2));
+}
+
+#[test]
+fn a_tap_with_offloads_moves_large_ipv6_segments_both_ways() {
+    let Some(lab) = Netns::new("tap6-offload") else { return };
+    let name = unique_ifname("otap6");
+    let tap = Tap::open_with_offloads(&name).expect("create a TAP with offloads");
+    assert!(tap.offloads().tcp_segmentation > 60_000, "{:?}", tap.offloads());
+    lab.adopt(&name);
+    lab.enable_ipv6(&name);
+    lab.run(&["ip", "-6", "addr", "add", "2001:db8::1/64", "dev", &name, "nodad"]);
+    lab.configure(&name, "192.0.2.1/24");
+    let stack = Stack::builder()
+        .device(tap)
+        .address("192.0.2.2/24")
+        .address("2001:db8::2/64")
+        .build()
+        .unwrap();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while stack.ipv6_addresses().len() < 2 && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let ours: std::net::Ipv6Addr = "2001:db8::2".parse().unwrap();
+    assert!(stack.ipv6_addresses().contains(&ours), "{:?}", stack.ipv6_addresses());
+    kernel_echoes_in_large_segments(&lab, &stack, ours);
 }
 
 #[test]

@@ -9,8 +9,9 @@
 //! with `EAGAIN`, which ends a batch.
 //!
 //! Offloads are asked for, never assumed: with `IFF_VNET_HDR` every frame both ways starts
-//! with a virtio-net header, and `TUNSETOFFLOAD` with `TUN_F_CSUM | TUN_F_TSO4` lets the
-//! kernel hand over TCP segments of up to 64 KiB whose checksum is left to fill in, and
+//! with a virtio-net header, and `TUNSETOFFLOAD` with `TUN_F_CSUM | TUN_F_TSO4 |
+//! TUN_F_TSO6` lets the kernel hand over TCP segments of either family of up to 64 KiB
+//! whose checksum is left to fill in, and
 //! take such segments from pila, cutting them itself. A kernel that refuses leaves the
 //! device working without them.
 //!
@@ -276,7 +277,7 @@ fn negotiate(file: &File) -> Offloads {
     // SAFETY: as above, TUNSETVNETLE reads one `int` through a pointer to `little`. A kernel
     // without it uses the native order, little-endian on the hosts pila runs on.
     let _ = unsafe { libc::ioctl(fd, libc::TUNSETVNETLE, &raw mut little) };
-    let features = libc::c_ulong::from(libc::TUN_F_CSUM | libc::TUN_F_TSO4);
+    let features = libc::c_ulong::from(libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6);
     // SAFETY: TUNSETOFFLOAD takes its argument by value (an unsigned long of flags); no
     // memory is passed.
     let tso = unsafe { libc::ioctl(fd, libc::TUNSETOFFLOAD, features) } == 0;

@@ -104,19 +104,20 @@ pub struct Offloads {
     /// transport checksum was verified, or is left to be filled in, are not checked again;
     /// frames up to 64 KiB may arrive (segments the kernel coalesced).
     pub virtio_header: bool,
-    /// The device cuts large TCP segments into MSS-sized ones (TSO): connections may send
-    /// segments of up to this many payload bytes, which leave with a virtio-net header
-    /// saying how to cut them. `0` is off; it needs `virtio_header`.
+    /// The device cuts large TCP segments of either family into MSS-sized ones (TSO):
+    /// connections may send segments of up to this many payload bytes, which leave with a
+    /// virtio-net header saying how to cut them. `0` is off; it needs `virtio_header`.
     pub tcp_segmentation: usize,
 }
 
 impl Offloads {
     /// The most TCP payload one segment for the device to cut may carry: a 64 KiB IPv4
-    /// datagram less its header and the largest TCP header.
+    /// datagram less its header and the largest TCP header (an IPv6 one, whose length
+    /// field leaves out its own header, holds as much).
     pub const MAX_SEGMENT_PAYLOAD: usize = 65_535 - 20 - 60;
 
-    /// TCP segmentation offload as far as one IPv4 datagram goes, with the virtio-net
-    /// header it needs.
+    /// TCP segmentation offload as far as one IP datagram goes, with the virtio-net header
+    /// it needs.
     pub const SEGMENTATION: Self =
         Self { virtio_header: true, tcp_segmentation: Self::MAX_SEGMENT_PAYLOAD };
 
@@ -126,8 +127,9 @@ impl Offloads {
         if !self.virtio_header {
             return mtu + link;
         }
-        // A coalesced or to-be-cut segment is one IPv4 datagram of at most 64 KiB.
-        let packet = if mtu > 65_535 { mtu } else { 65_535 };
+        // A coalesced or to-be-cut segment is one IP datagram of at most 64 KiB: an IPv6
+        // one's length leaves out its 40-byte header.
+        let packet = if mtu > 65_535 + 40 { mtu } else { 65_535 + 40 };
         crate::wire::virtio::HEADER_LEN + link + packet
     }
 }

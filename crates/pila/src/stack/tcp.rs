@@ -750,8 +750,7 @@ impl Stack {
             // A router advertised a smaller MTU for the link.
             conn.set_path_mtu(self.mtu6());
         }
-        // The devices segment IPv4 only (`TUN_F_TSO4`).
-        if self.config.offloads.tcp_segmentation > 0 && !v6 {
+        if self.config.offloads.tcp_segmentation > 0 {
             // One IP datagram holds at most 64 KiB, whatever the device said.
             let most = self.config.offloads.tcp_segmentation.min(Offloads::MAX_SEGMENT_PAYLOAD);
             conn.set_segmentation_offload(most);

@@ -15,6 +15,11 @@ pub(crate) struct Args {
     #[arg(short = 'c', long = "count", value_name = "COUNT",
           value_parser = clap::value_parser!(u64).range(1..))]
     count: Option<u64>,
+    /// Bytes of payload in each request (default 56); larger than the MTU, requests and
+    /// replies go in fragments.
+    #[arg(short = 's', long = "size", value_name = "SIZE", default_value_t = 56,
+          value_parser = clap::value_parser!(u16).range(0..=65_000))]
+    size: u16,
     /// The host to ping, IPv4 or IPv6 (the latter needs an IPv6 --ip).
     #[arg(value_name = "HOST")]
     host: IpAddr,
@@ -22,8 +27,6 @@ pub(crate) struct Args {
 
 /// How long to wait for each reply, and the time between requests.
 const INTERVAL: Duration = Duration::from_secs(1);
-/// The payload `pila::net::Stack::ping` sends, as ping(8) counts it.
-const PAYLOAD: usize = 56;
 
 /// Pings until the count is reached or SIGINT/SIGTERM arrives, then prints the summary.
 /// Fails (exit 1) when no reply came, as ping(8) does.
@@ -33,7 +36,8 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     let host = args.host;
     let mut out = std::io::stdout().lock();
     let header = if host.is_ipv6() { 48 } else { 28 };
-    writeln!(out, "PING {host} ({host}) {PAYLOAD}({}) bytes of data.", PAYLOAD + header)?;
+    let size = usize::from(args.size);
+    writeln!(out, "PING {host} ({host}) {size}({}) bytes of data.", size + header)?;
     out.flush()?;
     let started = Instant::now();
     let mut rtts = Vec::new();
@@ -41,12 +45,12 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     while args.count.is_none_or(|count| sent < count) && !stop_requested() {
         let asked = Instant::now();
         sent += 1;
-        match stack.ping(host, INTERVAL) {
+        match stack.ping_with_size(host, size, INTERVAL) {
             Ok(rtt) => {
                 writeln!(
                     out,
                     "{} bytes from {host}: icmp_seq={sent} time={} ms",
-                    PAYLOAD + 8,
+                    size + 8,
                     millis(rtt)
                 )?;
                 out.flush()?;

@@ -371,6 +371,35 @@ fn ping_over_ipv6() {
     assert!(err.contains("like 192.0.2.2/24 or 2001:db8::2/64"), "{err}");
 }
 
+/// 3000-byte echoes over IPv6, in fragments both ways (RFC 8200 §4.5): `ping -6 -s 3000`
+/// from the kernel to `pila serve`, and `pila ping -s 3000` to the kernel; the same over
+/// IPv4.
+#[test]
+fn large_pings_go_in_fragments_both_ways() {
+    let Some(lab) = Lab::new("ping6big", Medium::Tap) else { return };
+    let lab = lab.with_ipv6();
+    let server = lab.serve(&["--ip", PILA6_CIDR, "--udp-echo", "7"]);
+    for (flag, host) in [("-6", PILA6), ("-4", PILA)] {
+        let out = lab.sh_ok(&format!("ping {flag} -c 3 -i 0.2 -W 2 -s 3000 {host}"));
+        assert!(out.contains("3 received"), "{out}");
+        assert!(out.contains("3008 bytes from"), "{out}");
+    }
+    let (status, err) = server.stop();
+    assert!(status.success(), "serve exited with {status}: {err}");
+    for (ip, host) in [(Some(PILA6_CIDR), KERNEL6), (None, KERNEL)] {
+        let mut args = vec!["-c", "3", "-s", "3000"];
+        if let Some(cidr) = ip {
+            args.extend(["--ip", cidr]);
+        }
+        args.push(host);
+        let out = lab.pila("ping", &args).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains(&format!("3008 bytes from {host}: icmp_seq=1")), "{text}");
+        assert!(text.contains("3 packets transmitted, 3 received"), "{text}");
+    }
+}
+
 // ---- UDP ----
 
 const UDP_CLIENT: &str = r#"

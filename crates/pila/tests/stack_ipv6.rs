@@ -390,12 +390,20 @@ fn router_solicitations_then_an_advertisement_gives_an_address_a_route_and_an_mt
         *i == 1 && f.dst_addr() == ROUTER_MAC && f.ethertype() == ethernet::EtherType::Ipv6
     });
     assert!(to_router, "the echo went to the default router");
-    // The advertised MTU bounds a datagram.
+    // The advertised MTU bounds a packet: one byte more goes in fragments that fit it.
     let udp = net.b().udp_bind(sa("[::]:0")).unwrap();
+    net.set_capture(true);
     let now = net.now();
     let big = vec![0; 1400 - 40 - 8 + 1];
-    let err = net.b().udp_send_to(now, udp, &big, sa("[2001:db8::a]:9")).unwrap_err();
-    assert_eq!(err, pila::stack::Error::MessageTooLong);
+    net.b().udp_send_to(now, udp, &big, sa("[2001:db8::a]:9")).unwrap();
+    net.run_for(Duration::from_millis(10));
+    let sizes: Vec<usize> = sent(&net)
+        .iter()
+        .filter(|(i, f)| *i == 1 && f[12..14] == [0x86, 0xdd])
+        .map(|(_, f)| f.len() - ethernet::HEADER_LEN)
+        .collect();
+    assert!(sizes.len() >= 2 && sizes.iter().all(|&n| n <= 1400), "{sizes:?}");
+    assert_eq!(net.b().counters().ip6_frag_oks, 1);
     // A second advertisement with a shorter valid lifetime cannot cut it below two hours.
     net.inject(B, &router_advert(1800, 60, 30));
     net.run_for(Duration::from_secs(120));
@@ -668,4 +676,180 @@ fn syn_cookies_carry_ipv6_connections_past_a_full_syn_queue() {
         .unwrap();
     exchange(&mut net, c, s, b"through a cookie");
     assert_eq!(net.b().tcp(s).unwrap().mss(), 1428);
+}
+
+// ---- Fragments ----------------------------------------------------------------------------
+
+#[test]
+fn a_3000_byte_ping_and_9000_byte_datagrams_go_in_fragments_both_ways() {
+    let mut net = two_hosts6();
+    settle(&mut net);
+    net.set_capture(true);
+    let data: Vec<u8> = (0..3000u32).map(|i| (i % 253) as u8).collect();
+    let now = net.now();
+    net.a().ping_send(now, ip6(B6), 0x77, 1, &data).unwrap();
+    let mut reply = None;
+    net.run_within(Duration::from_secs(5), |n| {
+        reply = n.a().ping_poll_reply(0x77);
+        reply.is_some()
+    });
+    let reply = reply.expect("the echo reply, reassembled");
+    assert_eq!((reply.from, reply.data_len), (IpAddr::V6(ip6(B6)), 3000));
+    // Three fragments each way, none above the MTU, all of one identification per packet.
+    let fragments: Vec<(usize, u32, u16, bool, usize)> = sent(&net)
+        .iter()
+        .filter_map(|(i, f)| {
+            let f = ethernet::Frame::new_checked(&f[..]).ok()?;
+            let p = ipv6::Packet::new_checked(f.payload()).ok()?;
+            if u8::from(p.next_header()) != ipv6::ext::FRAGMENT {
+                return None;
+            }
+            let h = ipv6::ext::FragmentHeader::parse(p.payload()).ok()?;
+            Some((*i, h.ident, h.offset, h.more, f.payload().len()))
+        })
+        .collect();
+    assert_eq!(fragments.len(), 6, "{fragments:?}");
+    assert!(fragments.iter().all(|f| f.4 <= 1500), "{fragments:?}");
+    assert!(fragments[..3].iter().all(|f| f.0 == 0 && f.1 == fragments[0].1));
+    assert_eq!(
+        fragments.iter().map(|f| (f.2, f.3)).take(3).collect::<Vec<_>>(),
+        [(0, true), (1448, true), (2896, false)]
+    );
+    let (a, b) = (net.a().counters().clone(), net.b().counters().clone());
+    assert_eq!((a.ip6_frag_oks, a.ip6_frag_creates, b.ip6_reasm_oks), (1, 3, 1));
+    assert_eq!((b.ip6_frag_oks, a.ip6_reasm_oks, b.ip6_reasm_reqds), (1, 1, 3));
+    // UDP: 9000 bytes each way.
+    let server = net.b().udp_bind(sa("[2001:db8::b]:7")).unwrap();
+    let client = net.a().udp_bind(sa("[::]:0")).unwrap();
+    let big: Vec<u8> = (0..9000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let now = net.now();
+    net.a().udp_send_to(now, client, &big, sa("[2001:db8::b]:7")).unwrap();
+    let mut buf = vec![0u8; 65536];
+    let mut from = None;
+    net.run_within(Duration::from_secs(5), |n| {
+        if let Ok((len, addr)) = n.b().udp_recv_from(server, &mut buf) {
+            assert!(buf[..len] == big[..], "the datagram differs");
+            from = Some(addr);
+        }
+        from.is_some()
+    });
+    let from = from.expect("the 9000-byte datagram");
+    let now = net.now();
+    net.b().udp_send_to(now, server, &big, from).unwrap();
+    let mut back = false;
+    net.run_within(Duration::from_secs(5), |n| {
+        if let Ok((len, _)) = n.a().udp_recv_from(client, &mut buf) {
+            back = buf[..len] == big[..];
+        }
+        back
+    });
+    assert!(back, "the 9000-byte answer");
+    // The largest datagram a UDP length holds, and no more.
+    let now = net.now();
+    let most = vec![1u8; 65535 - 8];
+    assert_eq!(net.a().udp_send_to(now, client, &most, sa("[2001:db8::b]:7")), Ok(65527));
+    let too_long = net.a().udp_send_to(now, client, &[0; 65535 - 7], sa("[2001:db8::b]:7"));
+    assert_eq!(too_long, Err(pila::stack::Error::MessageTooLong));
+}
+
+/// An IPv6 packet from A to B carrying a fragment header (`ident`, `offset`, `more`) whose
+/// next header is `next`, then `data`, as an Ethernet frame to B.
+fn fragment_frame(ident: u32, offset: u16, more: bool, next: u8, data: &[u8]) -> Vec<u8> {
+    use pila::wire::ip::Protocol;
+    let ip = ipv6::Repr {
+        src_addr: ip6(A6),
+        dst_addr: ip6(B6),
+        next_header: Protocol::from(ipv6::ext::FRAGMENT),
+        payload_len: ipv6::ext::FRAGMENT_LEN + data.len(),
+        hop_limit: 64,
+        traffic_class: 0,
+        flow_label: 0,
+    };
+    let mut packet = vec![0; ip.buffer_len()];
+    ip.emit(&mut ipv6::Packet::new_unchecked(&mut packet[..]));
+    let header =
+        ipv6::ext::FragmentHeader { next_header: Protocol::from(next), offset, more, ident };
+    header.emit(&mut packet[ipv6::HEADER_LEN..]);
+    packet[ipv6::HEADER_LEN + ipv6::ext::FRAGMENT_LEN..].copy_from_slice(data);
+    eth_frame(B_MAC, ethernet::EtherType::Ipv6, &packet)
+}
+
+/// The ICMPv6 errors B sent since capture began: (type, code, pointer or 0).
+fn icmp6_from_b(net: &Net) -> Vec<(u8, u8, u32)> {
+    sent(net)
+        .iter()
+        .filter(|(i, _)| *i == 1)
+        .filter_map(|(_, f)| {
+            let f = ethernet::Frame::new_checked(&f[..]).ok()?;
+            let p = ipv6::Packet::new_checked(f.payload()).ok()?;
+            let body = p.payload();
+            let icmp = p.next_header() == pila::wire::ip::Protocol::Icmpv6;
+            (icmp && body.len() >= 8 && body[0] < 128).then(|| {
+                (body[0], body[1], u32::from_be_bytes([body[4], body[5], body[6], body[7]]))
+            })
+        })
+        .collect()
+}
+
+/// A UDP datagram from A's port 4000 to B's port 9 carrying `len` bytes, its checksum
+/// right: what B's closed port answers with an unreachable, once reassembled.
+fn udp_datagram(len: usize) -> Vec<u8> {
+    let mut dgram = vec![0u8; 8 + len];
+    let repr = pila::wire::udp::Repr { src_port: 4000, dst_port: 9 };
+    repr.emit(
+        &mut pila::wire::udp::Packet::new_unchecked(&mut dgram[..]),
+        IpAddr::V6(ip6(A6)),
+        IpAddr::V6(ip6(B6)),
+        len,
+        |p| p.fill(0x5a),
+        &pila::wire::Checksums::SOFTWARE,
+    )
+    .unwrap();
+    dgram
+}
+
+#[test]
+fn fragments_that_overlap_lie_or_never_complete_are_dropped_and_answered() {
+    let mut net = two_hosts6();
+    settle(&mut net);
+    // Resolve A at B first, so B's answers leave at once.
+    ping(&mut net, ip6(B6), 1).expect("a ping");
+    net.set_capture(true);
+    let dgram = udp_datagram(64);
+    // In two fragments, the second first: reassembled, and B's closed port answers it.
+    net.inject(B, &fragment_frame(1, 32, false, 17, &dgram[32..]));
+    net.inject(B, &fragment_frame(1, 0, true, 17, &dgram[..32]));
+    net.run_for(Duration::from_millis(10));
+    assert_eq!(icmp6_from_b(&net), [(1, 4, 0)], "port unreachable for the reassembled datagram");
+    let b = net.b().counters().clone();
+    assert_eq!((b.ip6_reasm_reqds, b.ip6_reasm_oks, b.udp_no_ports), (2, 1, 1));
+    // Overlapping fragments (RFC 5722): the datagram is dropped, the later piece too.
+    net.set_capture(true);
+    net.inject(B, &fragment_frame(2, 0, true, 17, &dgram[..32]));
+    net.inject(B, &fragment_frame(2, 24, true, 17, &dgram[24..48]));
+    net.inject(B, &fragment_frame(2, 32, false, 17, &dgram[32..]));
+    net.run_for(Duration::from_millis(10));
+    assert_eq!(icmp6_from_b(&net), [], "nothing answers a dropped datagram");
+    let b = net.b().counters().clone();
+    assert_eq!((b.ip6_reasm_oks, b.ip6_reasm_fails, b.udp_no_ports), (1, 1, 1));
+    // RFC 8200 §4.5's refusals: a middle fragment not a multiple of 8 bytes (pointer at
+    // the payload length), one ending past 65535 bytes (pointer at its offset field).
+    net.inject(B, &fragment_frame(3, 0, true, 17, &dgram[..30]));
+    net.inject(B, &fragment_frame(4, 65528, false, 17, &dgram[..16]));
+    // RFC 7112: a first fragment without the whole UDP header (code 3, pointer 0).
+    net.inject(B, &fragment_frame(5, 0, true, 17, &[0; 0][..]));
+    net.run_for(Duration::from_millis(10));
+    assert_eq!(icmp6_from_b(&net), [(4, 0, 4), (4, 0, 40 + 2), (4, 3, 0)]);
+    // Fragment 0 of a datagram whose rest never comes: after 60 s, Time Exceeded code 1
+    // (RFC 8200 §4.5). A datagram whose fragment 0 never came times out unanswered.
+    net.set_capture(true);
+    net.inject(B, &fragment_frame(6, 0, true, 17, &dgram[..32]));
+    net.inject(B, &fragment_frame(7, 32, false, 17, &dgram[32..]));
+    net.run_for(Duration::from_secs(59));
+    assert_eq!(icmp6_from_b(&net), [], "too early");
+    net.run_for(Duration::from_secs(2));
+    assert_eq!(icmp6_from_b(&net), [(3, 1, 0)]);
+    let b = net.b().counters().clone();
+    assert_eq!(b.icmp6_out_time_excds, 1);
+    assert_eq!(b.ip6_reasm_fails, 1 + 3 + 2, "the overlap, three refusals, two time-outs");
 }

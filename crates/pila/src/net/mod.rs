@@ -132,8 +132,19 @@ impl Stack {
         addr: impl Into<core::net::IpAddr>,
         timeout: std::time::Duration,
     ) -> io::Result<std::time::Duration> {
+        self.ping_with_size(addr, Ping::DEFAULT_SIZE, timeout)
+    }
+
+    /// [`ping`](Self::ping) with `size` bytes of payload instead of 56 (ping(8)'s `-s`):
+    /// larger than the MTU, the request and its reply go in fragments.
+    pub fn ping_with_size(
+        &self,
+        addr: impl Into<core::net::IpAddr>,
+        size: usize,
+        timeout: std::time::Duration,
+    ) -> io::Result<std::time::Duration> {
         let shared = self.shared();
-        let ping = Ping::send(shared, addr.into())?;
+        let ping = Ping::send(shared, addr.into(), size)?;
         let deadline = std::time::Instant::now() + timeout;
         shared
             .block_on(

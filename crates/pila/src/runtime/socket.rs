@@ -537,23 +537,17 @@ pub(crate) struct Ping {
 }
 
 impl Ping {
-    /// The payload of every request: 56 bytes, as ping(8) sends, counting up from zero.
-    const PAYLOAD: [u8; 56] = {
-        let mut data = [0u8; 56];
-        let mut i = 0;
-        while i < data.len() {
-            data[i] = i as u8;
-            i += 1;
-        }
-        data
-    };
+    /// The payload ping(8) sends by default: 56 bytes.
+    pub(crate) const DEFAULT_SIZE: usize = 56;
 
-    /// Sends one echo request to `addr`.
-    pub(crate) fn send(shared: &Shared, addr: IpAddr) -> io::Result<Self> {
+    /// Sends one echo request to `addr` with `size` bytes of payload, counting up from zero
+    /// as ping(8)'s do; a request larger than the MTU goes in fragments.
+    pub(crate) fn send(shared: &Shared, addr: IpAddr, size: usize) -> io::Result<Self> {
         let ident = shared.next_ping_ident();
+        let payload: Vec<u8> = (0..size).map(|i| i as u8).collect();
         let mut state = shared.lock();
         let sent_at = now();
-        state.stack.ping_send(sent_at, addr, ident, 1, &Self::PAYLOAD)?;
+        state.stack.ping_send(sent_at, addr, ident, 1, &payload)?;
         drop(state);
         shared.kick();
         Ok(Self { addr, ident, sent_at })

@@ -103,8 +103,16 @@ counters! {
         ip6_out_discards,
         /// IPv6 fragments received.
         ip6_reasm_reqds,
-        /// IPv6 fragments dropped unreassembled.
+        /// IPv6 packets reassembled.
+        ip6_reasm_oks,
+        /// IPv6 fragments dropped unreassembled, and packets whose reassembly failed.
         ip6_reasm_fails,
+        /// IPv6 packets sent in fragments.
+        ip6_frag_oks,
+        /// IPv6 fragments made.
+        ip6_frag_creates,
+        /// IPv6 packets that could not be cut into fragments.
+        ip6_frag_fails,
     }
     "Icmp6" {
         /// ICMPv6 messages received, errors included.
@@ -139,6 +147,8 @@ counters! {
         icmp6_out_parm_problems,
         /// Destination unreachable messages sent (a datagram to a closed UDP port).
         icmp6_out_dest_unreachs,
+        /// Time exceeded messages sent (a packet whose fragments never all came).
+        icmp6_out_time_excds,
         /// Destination unreachable messages received.
         icmp6_in_dest_unreachs,
         /// Packet too big messages received.

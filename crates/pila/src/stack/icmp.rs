@@ -114,7 +114,8 @@ impl Stack {
                 return Err(e);
             }
         };
-        if repr.buffer_len() + ipv4::HEADER_LEN > self.config.mtu {
+        // Larger than the MTU, it goes out in fragments.
+        if repr.buffer_len() + ipv4::HEADER_LEN > 65535 {
             return Err(Error::MessageTooLong);
         }
         let packet = self.icmp_packet(src, dst, &repr);

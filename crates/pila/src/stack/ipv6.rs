@@ -34,6 +34,8 @@ pub(crate) struct V6 {
     pub(crate) solicit: (u32, Option<Instant>),
     /// The link MTU a router advertised, if below ours.
     pub(crate) mtu: Option<usize>,
+    /// Fragmented packets sent: the counter in their identification (RFC 7739).
+    pub(crate) fragmented: u32,
 }
 
 impl V6 {
@@ -82,6 +84,7 @@ impl V6 {
             report_due: true,
             solicit: (config.router_solicitations, None),
             mtu: None,
+            fragmented: 0,
         }
     }
 
@@ -166,8 +169,20 @@ impl Stack {
             self.counters.ip6_in_addr_errors += 1;
             return;
         }
-        let raw = &data[..repr.buffer_len()];
-        let payload = packet.payload();
+        self.ipv6_deliver(now, &repr, &data[..repr.buffer_len()], multicast);
+    }
+
+    /// An IPv6 packet for us, `raw` as received (or as rebuilt from its fragments): its
+    /// extension headers walked, then to its upper layer, or to reassembly.
+    pub(super) fn ipv6_deliver(
+        &mut self,
+        now: Instant,
+        repr: &ipv6::Repr,
+        raw: &[u8],
+        multicast: bool,
+    ) {
+        let repr = *repr;
+        let payload = raw.get(ipv6::HEADER_LEN..).unwrap_or_default();
         let chain = match ext::walk(repr.next_header, payload, ipv6::HEADER_LEN, true, multicast) {
             Ok(chain) => chain,
             Err(refusal) => {
@@ -178,10 +193,8 @@ impl Stack {
                 return;
             }
         };
-        if chain.fragment.is_some_and(|f| !f.is_atomic()) {
-            // Reassembly comes with IPv6 fragmentation; until then a fragment is dropped.
-            self.counters.ip6_reasm_reqds += 1;
-            self.counters.ip6_reasm_fails += 1;
+        if let Some(fragment) = chain.fragment.filter(|f| !f.is_atomic()) {
+            self.fragment6_input(now, &repr, raw, &chain, fragment, multicast);
             return;
         }
         let upper = &payload[chain.start..];
@@ -293,12 +306,17 @@ impl Stack {
         self.v6.as_ref().and_then(|v6| v6.mtu).unwrap_or(self.config.mtu)
     }
 
-    /// Queues an IPv6 packet for `dst` in the control queue.
+    /// Queues an IPv6 packet for `dst` in the control queue, in fragments if it is larger
+    /// than the MTU (RFC 8200 §4.5: the source fragments, never a router).
     pub(super) fn push_link6(
         &mut self,
         dst: ethernet::Address,
         packet: Vec<u8>,
     ) -> Result<(), Error> {
+        let mtu = self.mtu6();
+        if packet.len() > mtu {
+            return self.push_fragments6(dst, &packet, mtu);
+        }
         if self.push_link(dst, ethernet::EtherType::Ipv6, packet) {
             Ok(())
         } else {

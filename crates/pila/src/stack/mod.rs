@@ -222,6 +222,9 @@ pub struct Ipv6Config {
     /// Neighbours known from the start, never solicited nor forgotten (like `ip -6 neigh
     /// add .. nud permanent`); unicast MACs only.
     pub neighbors: Vec<(Ipv6Addr, ethernet::Address)>,
+    /// How long the fragments of an IPv6 packet wait for the rest (RFC 8200 §4.5: 60 s).
+    /// They share [`Config::reassembly_memory`] with IPv4's.
+    pub reassembly_timeout: Duration,
 }
 
 impl Default for Ipv6Config {
@@ -237,6 +240,7 @@ impl Default for Ipv6Config {
             accept_ra: true,
             router_solicitations: 3,
             neighbors: Vec::new(),
+            reassembly_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -430,7 +434,11 @@ impl Stack {
             neighbors,
             link_out: VecDeque::new(),
             ip_ident,
-            reasm: Reassembler::new(config.reassembly_timeout, config.reassembly_memory),
+            reasm: Reassembler::new(
+                config.reassembly_timeout,
+                config.ipv6.as_ref().map_or(Duration::from_secs(60), |c| c.reassembly_timeout),
+                config.reassembly_memory,
+            ),
             icmp_bucket: TokenBucket::new(config.icmp_rate),
             pings: Pings::default(),
             ports,

@@ -126,7 +126,8 @@ impl Stack {
             return Err(Error::NetworkUnreachable);
         };
         let repr = icmpv6::Repr::EchoRequest { ident, seq_no: seq, data };
-        if repr.buffer_len() + ipv6::HEADER_LEN > self.mtu6() {
+        // Larger than the MTU, it goes out in fragments.
+        if repr.buffer_len() > 65535 {
             return Err(Error::MessageTooLong);
         }
         let hop_limit = self.hop_limit6();
@@ -379,7 +380,7 @@ impl Stack {
 
     /// Sends the error `repr` back to `ip.src_addr`, if the token bucket allows and the
     /// source can take one (RFC 4443 §2.4 (e), (f)); whether it went.
-    fn icmpv6_error(
+    pub(super) fn icmpv6_error(
         &mut self,
         now: Instant,
         ip: &ipv6::Repr,

@@ -1,44 +1,102 @@
-//! IPv4 fragment reassembly (RFC 791 §3.2, RFC 815).
+//! Fragment reassembly for IPv4 (RFC 791 §3.2, RFC 815) and IPv6 (RFC 8200 §4.5): one
+//! reassembler, one memory bound, for both families.
 //!
-//! Fragments are keyed by (source, destination, protocol, identification). Each datagram
-//! under reassembly keeps the byte ranges it holds, sorted and merged, so its holes are the
-//! gaps between them and the range past the last fragment until the one without MF says
-//! where the datagram ends (RFC 815's hole list, stored as its complement).
+//! Fragments are keyed by what names their datagram: (source, destination, protocol,
+//! identification) over IPv4, (source, destination, identification) over IPv6. Each
+//! datagram under reassembly keeps the byte ranges it holds, sorted and merged, so its
+//! holes are the gaps between them and the range past the last fragment until the one
+//! without MF says where the datagram ends (RFC 815's hole list, stored as its complement).
 //!
 //! Three things end a datagram before it is whole, each counted as a failure:
 //! - a fragment that overlaps bytes already held, unless it repeats them exactly: the whole
-//!   datagram is dropped, and later fragments of it too until its time-out (RFC 5722's rule,
-//!   which Linux applies to IPv4 as well: overlaps are how evasion attacks work);
-//! - the time-out (RFC 791's TTL-bounded timer, 30 s by default): the caller sends an ICMP
-//!   time exceeded "fragment reassembly" if fragment 0 had arrived (RFC 792);
-//! - the memory bound over all datagrams: the oldest ones are evicted to make room.
+//!   datagram is dropped, and later fragments of it too until its time-out (RFC 5722, which
+//!   Linux applies to IPv4 as well: overlaps are how evasion attacks work);
+//! - the time-out (30 s by default for IPv4, RFC 791's TTL-bounded timer; 60 s for IPv6,
+//!   RFC 8200 §4.5): the caller sends an ICMP or ICMPv6 time exceeded "fragment
+//!   reassembly" if fragment 0 had arrived;
+//! - the memory bound over all datagrams of both families: the oldest ones are evicted to
+//!   make room.
 
 use std::collections::{HashMap, VecDeque};
 
-use core::net::Ipv4Addr;
+use core::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::time::{Duration, Instant};
 use crate::wire::ip::Protocol;
 use crate::wire::ipv4;
+use crate::wire::ipv6::{self, ext};
 
 /// The largest IPv4 payload: a 65535-byte datagram behind a 20-byte header.
 const MAX_PAYLOAD: usize = 65535 - ipv4::HEADER_LEN;
 /// Bytes charged for a datagram's bookkeeping beside its data.
 const OVERHEAD: usize = 128;
 
-/// What identifies the fragments of one datagram (RFC 791 §3.2).
+/// What identifies the fragments of one datagram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct FragKey {
-    pub(crate) src: Ipv4Addr,
-    pub(crate) dst: Ipv4Addr,
-    pub(crate) protocol: Protocol,
-    pub(crate) ident: u16,
+pub(crate) enum FragKey {
+    /// RFC 791 §3.2.
+    V4 { src: Ipv4Addr, dst: Ipv4Addr, protocol: Protocol, ident: u16 },
+    /// RFC 8200 §4.5.
+    V6 { src: Ipv6Addr, dst: Ipv6Addr, ident: u32 },
 }
 
 impl FragKey {
     pub(crate) fn of(ip: &ipv4::Repr) -> Self {
-        Self { src: ip.src_addr, dst: ip.dst_addr, protocol: ip.protocol, ident: ip.ident }
+        Self::V4 { src: ip.src_addr, dst: ip.dst_addr, protocol: ip.protocol, ident: ip.ident }
     }
+
+    const fn family(self) -> usize {
+        match self {
+            Self::V4 { .. } => 0,
+            Self::V6 { .. } => 1,
+        }
+    }
+}
+
+/// What fragment 0 brings that the others do not: the headers the rebuilt datagram starts
+/// with, and an ICMP error about it quotes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Head {
+    /// The IPv4 header of fragment 0.
+    V4(ipv4::Repr),
+    /// The unfragmentable part of fragment 0 (the fixed header and the extension headers
+    /// before the fragment header, as received) and the fragment header's next header.
+    V6 { unfragmentable: Vec<u8>, next_header: Protocol },
+}
+
+impl Head {
+    /// The start of fragment 0 as an ICMP error quotes it: its headers and the first
+    /// `keep` bytes of `data`. An IPv6 quote keeps its fragment header (`ident`).
+    fn quote(&self, data: &[u8], keep: usize, ident: u32) -> Vec<u8> {
+        match self {
+            Self::V4(header) => quote(header, data, keep),
+            Self::V6 { unfragmentable, next_header } => {
+                let quoted = data.get(..keep).unwrap_or(data);
+                let mut bytes = unfragmentable.clone();
+                let fragment =
+                    ext::FragmentHeader { next_header: *next_header, offset: 0, more: true, ident };
+                let at = bytes.len();
+                bytes.resize(at + ext::FRAGMENT_LEN, 0);
+                fragment.emit(&mut bytes[at..]);
+                bytes.extend_from_slice(quoted);
+                bytes
+            }
+        }
+    }
+}
+
+/// One fragment, as the reassembler takes it.
+#[derive(Debug)]
+pub(crate) struct Fragment<'a> {
+    pub(crate) key: FragKey,
+    /// The offset of its data in the fragmentable part, in bytes.
+    pub(crate) offset: usize,
+    /// More fragments follow (MF, M).
+    pub(crate) more: bool,
+    /// Its data.
+    pub(crate) data: &'a [u8],
+    /// Fragment 0's headers, on fragment 0.
+    pub(crate) head: Option<Head>,
 }
 
 /// One datagram under reassembly.
@@ -52,13 +110,12 @@ struct Datagram {
     ranges: Vec<(usize, usize)>,
     /// The payload length, known once the last fragment (MF clear) arrived.
     total: Option<usize>,
-    /// Fragment 0's header, once it arrived: the rebuilt datagram's header, and the one a
+    /// Fragment 0's headers, once it arrived: the rebuilt datagram's start, and what a
     /// time exceeded error quotes.
-    first: Option<ipv4::Repr>,
+    first: Option<Head>,
     /// An overlap was seen: every fragment is dropped until the deadline.
     dead: bool,
 }
-
 impl Datagram {
     fn cost(&self) -> usize {
         self.data.len() + OVERHEAD
@@ -112,8 +169,9 @@ impl Datagram {
 pub(crate) enum Reassembled {
     /// Kept; the datagram is not whole yet.
     Pending,
-    /// The datagram is whole: its header (offset 0, MF clear) and payload.
-    Done(ipv4::Repr, Vec<u8>),
+    /// The datagram is whole: fragment 0's headers, and the fragmentable part. Over IPv4
+    /// the header is the rebuilt one (offset 0, MF clear, the whole length).
+    Done(Head, Vec<u8>),
     /// Dropped: it overlapped, lied about lengths, or found no room. `failed` is 1 when
     /// this fragment made its datagram fail, 0 when the datagram had failed before.
     /// (Datagrams evicted to make room are counted by [`Reassembler::take_evicted`].)
@@ -123,35 +181,41 @@ pub(crate) enum Reassembled {
 /// A datagram that timed out.
 #[derive(Debug)]
 pub(crate) struct Expired {
-    /// Fragment 0's header and the first bytes of its payload, if fragment 0 arrived:
-    /// what the ICMP time exceeded error quotes.
+    /// Fragment 0's headers and the first bytes of its data, if fragment 0 arrived: what
+    /// the ICMP or ICMPv6 time exceeded error quotes.
     pub(crate) quote: Option<Vec<u8>>,
     /// Whether the datagram had failed before (an overlap): then it was counted already.
     pub(crate) counted: bool,
+    /// Whether it was an IPv6 one.
+    pub(crate) v6: bool,
 }
 
 /// All datagrams under reassembly.
 #[derive(Debug)]
 pub(crate) struct Reassembler {
     datagrams: HashMap<FragKey, Datagram>,
-    /// (deadline, key, generation), oldest first; entries of removed datagrams are stale.
-    order: VecDeque<(Instant, FragKey, u64)>,
+    /// Per family (IPv4, IPv6): (deadline, key, generation), oldest first; entries of
+    /// removed datagrams are stale. One time-out per family keeps each queue in order.
+    order: [VecDeque<(Instant, FragKey, u64)>; 2],
     memory: usize,
     limit: usize,
-    timeout: Duration,
+    /// The time-outs of IPv4 and IPv6 datagrams.
+    timeouts: [Duration; 2],
     generation: u64,
     /// Datagrams evicted for room since last taken.
     evicted: u64,
 }
 
 impl Reassembler {
-    pub(crate) fn new(timeout: Duration, limit: usize) -> Self {
+    /// A reassembler whose datagrams time out after `timeout` (IPv4) or `timeout6`
+    /// (IPv6) and that holds `limit` bytes at most.
+    pub(crate) fn new(timeout: Duration, timeout6: Duration, limit: usize) -> Self {
         Self {
             datagrams: HashMap::new(),
-            order: VecDeque::new(),
+            order: [VecDeque::new(), VecDeque::new()],
             memory: 0,
             limit,
-            timeout,
+            timeouts: [timeout, timeout6],
             generation: 0,
             evicted: 0,
         }
@@ -176,25 +240,53 @@ impl Reassembler {
 
     /// When the oldest datagram times out.
     pub(crate) fn poll_at(&self) -> Option<Instant> {
-        self.order.front().map(|&(t, _, _)| t)
+        self.order.iter().filter_map(|q| q.front().map(|&(t, _, _)| t)).min()
     }
 
-    /// Adds one fragment: `ip` its header, `payload` its data (total length's worth).
+    /// Adds one IPv4 fragment: `ip` its header, `payload` its data (total length's worth).
     pub(crate) fn insert(&mut self, now: Instant, ip: &ipv4::Repr, payload: &[u8]) -> Reassembled {
-        let key = FragKey::of(ip);
         let offset = usize::from(ip.frag_offset);
+        let fragment = Fragment {
+            key: FragKey::of(ip),
+            offset,
+            more: ip.more_frags,
+            data: payload,
+            head: (offset == 0).then_some(Head::V4(*ip)),
+        };
+        match self.insert_fragment(now, fragment) {
+            Reassembled::Done(Head::V4(first), data) => {
+                let header = ipv4::Repr {
+                    payload_len: data.len(),
+                    more_frags: false,
+                    frag_offset: 0,
+                    ..first
+                };
+                Reassembled::Done(Head::V4(header), data)
+            }
+            other => other,
+        }
+    }
+
+    /// Adds one fragment of either family.
+    pub(crate) fn insert_fragment(&mut self, now: Instant, fragment: Fragment<'_>) -> Reassembled {
+        let Fragment { key, offset, more, data: payload, head } = fragment;
         let end = offset + payload.len();
-        // RFC 791: every fragment but the last carries a multiple of 8 bytes; none ends
-        // past the largest datagram.
-        let lying = end > MAX_PAYLOAD || (ip.more_frags && payload.len() % 8 != 0);
+        // Every fragment but the last carries a multiple of 8 bytes; none ends past the
+        // largest datagram (RFC 791 §3.2, RFC 8200 §4.5).
+        let most = match key {
+            FragKey::V4 { .. } => MAX_PAYLOAD,
+            FragKey::V6 { .. } => 65535,
+        };
+        let lying = end > most || (more && payload.len() % 8 != 0);
         if !self.datagrams.contains_key(&key) {
             if lying || OVERHEAD + end > self.limit {
                 return Reassembled::Dropped { failed: 1 };
             }
             self.make_room(OVERHEAD + end, None);
             self.generation += 1;
-            let deadline = now + self.timeout;
-            self.order.push_back((deadline, key, self.generation));
+            let family = key.family();
+            let deadline = now + self.timeouts[family];
+            self.order[family].push_back((deadline, key, self.generation));
             self.datagrams.insert(
                 key,
                 Datagram {
@@ -222,7 +314,7 @@ impl Reassembler {
             return Reassembled::Dropped { failed: 0 };
         };
         // The end is known once: a second last fragment, or data past it, is a lie.
-        let bad_end = match (d.total, ip.more_frags) {
+        let bad_end = match (d.total, more) {
             (Some(t), _) if end > t => true,
             (Some(t), false) => end != t,
             (None, false) => d.ranges.last().is_some_and(|&(_, e)| e > end),
@@ -234,14 +326,15 @@ impl Reassembler {
             self.memory -= before - OVERHEAD;
             d.data = Vec::new();
             d.ranges = Vec::new();
+            d.first = None;
             d.dead = true;
             return Reassembled::Dropped { failed: 1 };
         }
-        if !ip.more_frags {
+        if !more {
             d.total = Some(end);
         }
-        if offset == 0 {
-            d.first = Some(*ip);
+        if head.is_some() {
+            d.first = head;
         }
         self.memory = self.memory + d.cost() - before;
         if !d.complete() {
@@ -251,42 +344,61 @@ impl Reassembler {
         self.memory -= d.cost();
         self.trim_order();
         let Some(first) = d.first else { return Reassembled::Pending };
-        let header =
-            ipv4::Repr { payload_len: d.data.len(), more_frags: false, frag_offset: 0, ..first };
-        Reassembled::Done(header, d.data)
+        Reassembled::Done(first, d.data)
     }
 
     /// Drops the datagrams whose time is up; returns what the caller needs to report them.
     pub(crate) fn handle_timeout(&mut self, now: Instant) -> Vec<Expired> {
         let mut out = Vec::new();
-        while let Some(&(t, key, generation)) = self.order.front() {
-            if t > now {
-                break;
+        for family in 0..2 {
+            while let Some(&(t, key, generation)) = self.order[family].front() {
+                if t > now {
+                    break;
+                }
+                self.order[family].pop_front();
+                if self.datagrams.get(&key).is_none_or(|d| d.generation != generation) {
+                    continue;
+                }
+                let Some(d) = self.datagrams.remove(&key) else { continue };
+                self.memory -= d.cost();
+                // Fragment 0's headers as received, and 8 bytes of its data (IPv4, RFC
+                // 792) or as much as an ICMPv6 error holds (IPv6, RFC 4443 §2.4 (c)).
+                let (keep, ident) = match key {
+                    FragKey::V4 { .. } => (8, 0),
+                    FragKey::V6 { ident, .. } => (ipv6::MIN_MTU, ident),
+                };
+                let quote =
+                    d.first.as_ref().filter(|_| !d.dead).map(|h| h.quote(&d.data, keep, ident));
+                out.push(Expired { quote, counted: d.dead, v6: family == 1 });
             }
-            self.order.pop_front();
-            if self.datagrams.get(&key).is_none_or(|d| d.generation != generation) {
-                continue;
-            }
-            let Some(d) = self.datagrams.remove(&key) else { continue };
-            self.memory -= d.cost();
-            // Fragment 0's header as received (its total length), cut after 8 bytes.
-            let quote = d.first.filter(|_| !d.dead).map(|first| quote(&first, &d.data, 8));
-            out.push(Expired { quote, counted: d.dead });
         }
         out
     }
 
-    /// Evicts the oldest datagrams, never `keep`, until `need` more bytes fit.
+    /// Evicts the oldest datagrams of either family, never `keep`, until `need` more
+    /// bytes fit.
     fn make_room(&mut self, need: usize, keep: Option<FragKey>) {
         let mut kept = None;
         while self.memory + need > self.limit {
-            let Some(entry) = self.order.pop_front() else { break };
+            // The queue whose front arrived first.
+            let arrived = |f: usize| {
+                self.order[f].front().map(|&(t, _, _)| {
+                    t.total_micros().saturating_sub(self.timeouts[f].total_micros())
+                })
+            };
+            let family = match (arrived(0), arrived(1)) {
+                (Some(a), Some(b)) => usize::from(b < a),
+                (Some(_), None) => 0,
+                (None, Some(_)) => 1,
+                (None, None) => break,
+            };
+            let Some(entry) = self.order[family].pop_front() else { break };
             let (_, key, generation) = entry;
             if self.datagrams.get(&key).is_none_or(|d| d.generation != generation) {
                 continue;
             }
             if Some(key) == keep {
-                kept = Some(entry);
+                kept = Some((family, entry));
                 continue;
             }
             if let Some(d) = self.datagrams.remove(&key) {
@@ -296,18 +408,20 @@ impl Reassembler {
                 }
             }
         }
-        if let Some(entry) = kept {
-            self.order.push_front(entry);
+        if let Some((family, entry)) = kept {
+            self.order[family].push_front(entry);
         }
     }
 
-    /// Pops stale entries off the front of the time-out queue.
+    /// Pops stale entries off the front of the time-out queues.
     fn trim_order(&mut self) {
-        while let Some(&(_, key, generation)) = self.order.front() {
-            if self.datagrams.get(&key).is_some_and(|d| d.generation == generation) {
-                break;
+        for order in &mut self.order {
+            while let Some(&(_, key, generation)) = order.front() {
+                if self.datagrams.get(&key).is_some_and(|d| d.generation == generation) {
+                    break;
+                }
+                order.pop_front();
             }
-            self.order.pop_front();
         }
     }
 }
@@ -346,7 +460,7 @@ mod tests {
     }
 
     fn reasm() -> Reassembler {
-        Reassembler::new(Duration::from_secs(30), 1 << 20)
+        Reassembler::new(Duration::from_secs(30), Duration::from_secs(60), 1 << 20)
     }
 
     /// Feeds `data[start..end]` as one fragment of datagram `ident`.
@@ -363,7 +477,7 @@ mod tests {
         assert_eq!(feed(&mut r, 7, &data, 0, 24), Reassembled::Pending);
         assert_eq!(feed(&mut r, 7, &data, 0, 24), Reassembled::Pending, "exact repeat");
         match feed(&mut r, 7, &data, 24, 48) {
-            Reassembled::Done(h, payload) => {
+            Reassembled::Done(Head::V4(h), payload) => {
                 assert_eq!(payload, data);
                 assert_eq!((h.payload_len, h.more_frags, h.frag_offset), (100, false, 0));
             }
@@ -445,7 +559,11 @@ mod tests {
 
     #[test]
     fn the_memory_bound_evicts_the_oldest() {
-        let mut r = Reassembler::new(Duration::from_secs(30), 3 * (OVERHEAD + 1000));
+        let mut r = Reassembler::new(
+            Duration::from_secs(30),
+            Duration::from_secs(60),
+            3 * (OVERHEAD + 1000),
+        );
         for ident in 0..3 {
             assert_eq!(
                 r.insert(T0, &header(ident, 0, true, 1000), &[0; 1000]),
@@ -468,12 +586,114 @@ mod tests {
         assert_eq!(r.len(), 2, "datagram 1 starts over");
         assert!(r.memory() <= 3 * (OVERHEAD + 1000));
         // One datagram alone larger than the bound never fits.
-        let mut small = Reassembler::new(Duration::from_secs(30), 512);
+        let mut small = Reassembler::new(Duration::from_secs(30), Duration::from_secs(60), 512);
         assert_eq!(
             small.insert(T0, &header(9, 0, true, 1000), &[0; 1000]),
             Reassembled::Dropped { failed: 1 }
         );
         assert_eq!(small.memory(), 0);
+    }
+
+    /// An IPv6 fragment of packet `ident` from 2001:db8::1.
+    fn frag6(ident: u32, offset: usize, more: bool, data: &[u8]) -> Fragment<'_> {
+        let head = (offset == 0).then(|| Head::V6 {
+            unfragmentable: vec![0x60; ipv6::HEADER_LEN],
+            next_header: Protocol::Udp,
+        });
+        Fragment {
+            key: FragKey::V6 {
+                src: "2001:db8::1".parse().unwrap(),
+                dst: "2001:db8::2".parse().unwrap(),
+                ident,
+            },
+            offset,
+            more,
+            data,
+            head,
+        }
+    }
+
+    #[test]
+    fn ipv6_fragments_reassemble_under_the_same_rules() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(3000).collect();
+        let mut r = reasm();
+        assert_eq!(
+            r.insert_fragment(T0, frag6(9, 1448, true, &data[1448..2896])),
+            Reassembled::Pending
+        );
+        assert_eq!(
+            r.insert_fragment(T0, frag6(9, 2896, false, &data[2896..])),
+            Reassembled::Pending
+        );
+        // An IPv4 datagram with the same numbers is another datagram.
+        assert_eq!(feed(&mut r, 9, &data[..16], 0, 8), Reassembled::Pending);
+        match r.insert_fragment(T0, frag6(9, 0, true, &data[..1448])) {
+            Reassembled::Done(Head::V6 { unfragmentable, next_header }, payload) => {
+                assert_eq!((unfragmentable.len(), next_header), (40, Protocol::Udp));
+                assert_eq!(payload, data);
+            }
+            other => panic!("{other:?}"),
+        }
+        // The same overlap rule.
+        assert_eq!(r.insert_fragment(T0, frag6(10, 0, true, &data[..64])), Reassembled::Pending);
+        let overlap = r.insert_fragment(T0, frag6(10, 56, false, &data[..64]));
+        assert_eq!(overlap, Reassembled::Dropped { failed: 1 });
+        // A fragment may end at 65535 bytes over IPv6, not past it.
+        assert_eq!(
+            r.insert_fragment(T0, frag6(11, 65528, false, &data[..7])),
+            Reassembled::Pending
+        );
+        let past = r.insert_fragment(T0, frag6(12, 65528, false, &data[..8]));
+        assert_eq!(past, Reassembled::Dropped { failed: 1 });
+    }
+
+    #[test]
+    fn each_family_times_out_on_its_own_clock_and_ipv6_quotes_its_fragment_header() {
+        let data = [3u8; 64];
+        let mut r = reasm();
+        assert_eq!(r.insert_fragment(T0, frag6(77, 0, true, &data[..16])), Reassembled::Pending);
+        let later = T0 + Duration::from_secs(1);
+        assert_eq!(r.insert(later, &header(1, 0, true, 16), &data[..16]), Reassembled::Pending);
+        // IPv4's 30 s come first, though its datagram came second.
+        assert_eq!(r.poll_at(), Some(later + Duration::from_secs(30)));
+        let expired = r.handle_timeout(later + Duration::from_secs(30));
+        assert_eq!(expired.len(), 1);
+        assert!(!expired[0].v6);
+        assert_eq!(r.poll_at(), Some(T0 + Duration::from_secs(60)));
+        let expired = r.handle_timeout(T0 + Duration::from_secs(60));
+        assert_eq!(expired.len(), 1);
+        assert!(expired[0].v6 && !expired[0].counted);
+        let quote = expired[0].quote.as_ref().unwrap();
+        // The unfragmentable part, a fragment header naming UDP with the identification,
+        // and the data.
+        assert_eq!(quote.len(), 40 + 8 + 16);
+        let fragment = ext::FragmentHeader::parse(&quote[40..]).unwrap();
+        assert_eq!((fragment.ident, fragment.offset, fragment.next_header), (77, 0, Protocol::Udp));
+        assert_eq!((r.len(), r.memory()), (0, 0));
+    }
+
+    #[test]
+    fn both_families_share_the_memory_bound_and_the_oldest_goes_first() {
+        let data = vec![0u8; 1000];
+        let mut r = Reassembler::new(
+            Duration::from_secs(30),
+            Duration::from_secs(60),
+            2 * (OVERHEAD + 1000),
+        );
+        assert_eq!(r.insert_fragment(T0, frag6(1, 0, true, &data)), Reassembled::Pending);
+        let later = T0 + Duration::from_secs(1);
+        assert_eq!(r.insert(later, &header(2, 0, true, 1000), &data), Reassembled::Pending);
+        // A third datagram needs room: the IPv6 one, the oldest, goes, though its deadline
+        // is the later one.
+        assert_eq!(r.insert(later, &header(3, 0, true, 1000), &data), Reassembled::Pending);
+        assert_eq!((r.len(), r.take_evicted()), (2, 1));
+        // Another small IPv6 one: the oldest left, the first IPv4 one, makes way.
+        let small = r.insert_fragment(later, frag6(4, 0, true, &data[..8]));
+        assert_eq!(small, Reassembled::Pending);
+        assert_eq!((r.len(), r.take_evicted()), (2, 1));
+        let expired = r.handle_timeout(later + Duration::from_secs(30));
+        assert_eq!(expired.len(), 1, "IPv4 datagram 3 is left");
+        assert!(!expired[0].v6);
     }
 
     proptest! {

@@ -238,9 +238,9 @@ impl Stack {
     }
 
     /// Sends `data` as one datagram to `to`; returns its length. [`Error::MessageTooLong`]
-    /// above what one datagram holds; over IPv4 one larger than the MTU is fragmented, over
-    /// IPv6 it is refused (fragmentation of IPv6 is not carried yet). A socket bound to one
-    /// family's address cannot send to the other's ([`Error::InvalidInput`]).
+    /// above what one datagram holds; one larger than the MTU goes out in fragments, of
+    /// either family. A socket bound to one family's address cannot send to the other's
+    /// ([`Error::InvalidInput`]).
     pub fn udp_send_to(
         &mut self,
         now: Instant,
@@ -273,7 +273,8 @@ impl Stack {
                 (packet, ipv4::HEADER_LEN, IpAddr::V4(src), IpAddr::V4(dst))
             }
             (l, IpAddr::V6(dst)) => {
-                if ipv6::HEADER_LEN + len > self.mtu6() {
+                // Larger than the MTU, it goes out in fragments.
+                if len > 65535 {
                     return Err(Error::MessageTooLong);
                 }
                 if self.v6.is_none() {

@@ -117,7 +117,7 @@ pub async fn ping(
     timeout: std::time::Duration,
 ) -> io::Result<std::time::Duration> {
     let shared = &stack.handle().shared;
-    let ping = Ping::send(shared, addr.into())?;
+    let ping = Ping::send(shared, addr.into(), Ping::DEFAULT_SIZE)?;
     // The pings' wait outlives this one: take the waker back however the future ends.
     let mut parked = Parked { shared, waker: None };
     let reply = poll_fn(|cx| {

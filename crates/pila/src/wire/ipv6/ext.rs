@@ -58,6 +58,9 @@ pub enum ProblemCode {
     UnrecognizedNextHeader,
     /// Unrecognized IPv6 option encountered (2).
     UnrecognizedOption,
+    /// The first fragment lacks headers of the chain up to the upper layer's (3, RFC
+    /// 7112 §5).
+    IncompleteHeaderChain,
     /// Any other code.
     Unknown(u8),
 }
@@ -68,6 +71,7 @@ impl From<u8> for ProblemCode {
             0 => Self::ErroneousField,
             1 => Self::UnrecognizedNextHeader,
             2 => Self::UnrecognizedOption,
+            3 => Self::IncompleteHeaderChain,
             other => Self::Unknown(other),
         }
     }
@@ -79,6 +83,7 @@ impl From<ProblemCode> for u8 {
             ProblemCode::ErroneousField => 0,
             ProblemCode::UnrecognizedNextHeader => 1,
             ProblemCode::UnrecognizedOption => 2,
+            ProblemCode::IncompleteHeaderChain => 3,
             ProblemCode::Unknown(other) => other,
         }
     }
@@ -90,6 +95,7 @@ impl fmt::Display for ProblemCode {
             Self::ErroneousField => f.write_str("erroneous header field"),
             Self::UnrecognizedNextHeader => f.write_str("unrecognized next header"),
             Self::UnrecognizedOption => f.write_str("unrecognized option"),
+            Self::IncompleteHeaderChain => f.write_str("incomplete header chain"),
             Self::Unknown(n) => write!(f, "code {n}"),
         }
     }

@@ -332,8 +332,8 @@ fn router_advert(lifetime: u16, valid: u32, preferred: u32) -> Vec<u8> {
         managed: false,
         other: false,
         router_lifetime: lifetime,
-        reachable_time: 0,
-        retrans_timer: 0,
+        reachable_time: 20_000,
+        retrans_timer: 250,
         options: NdpOptions::List(&options),
     };
     let header = pila::wire::ipv6::Repr {
@@ -852,4 +852,122 @@ fn fragments_that_overlap_lie_or_never_complete_are_dropped_and_answered() {
     let b = net.b().counters().clone();
     assert_eq!(b.icmp6_out_time_excds, 1);
     assert_eq!(b.ip6_reasm_fails, 1 + 3 + 2, "the overlap, three refusals, two time-outs");
+}
+
+#[test]
+fn a_router_advertisement_sets_the_neighbour_timers() {
+    let mut net = two_hosts6();
+    settle(&mut net);
+    // The router says: retransmit solicitations every 250 ms (RFC 4861 §6.3.4).
+    net.inject(B, &router_advert(1800, 86_400, 14_400));
+    net.run_for(Duration::from_millis(10));
+    net.set_capture(true);
+    let now = net.now();
+    // An on-link neighbour that never answers.
+    net.b().ping_send(now, ip6("2001:db8:1::77"), 9, 1, b"anyone?").unwrap();
+    net.run_for(Duration::from_secs(2));
+    let solicits: Vec<pila::time::Instant> = net
+        .captured()
+        .iter()
+        .filter(|f| f.from == B)
+        .filter(|f| {
+            let Ok(e) = ethernet::Frame::new_checked(&f.frame[..]) else { return false };
+            let Ok(p) = ipv6::Packet::new_checked(e.payload()) else { return false };
+            let body = p.payload();
+            // Solicitations for the silent neighbour (not the detection of B's new address).
+            p.next_header() == pila::wire::ip::Protocol::Icmpv6
+                && body.first() == Some(&135)
+                && body.get(8..24) == Some(&ip6("2001:db8:1::77").octets()[..])
+        })
+        .map(|f| f.at)
+        .collect();
+    assert_eq!(solicits.len(), 3, "{solicits:?}");
+    for pair in solicits.windows(2) {
+        assert_eq!(pair[1] - pair[0], Duration::from_millis(250), "{solicits:?}");
+    }
+    assert_eq!(net.b().counters().nd_failed, 1);
+}
+
+#[test]
+fn a_packet_too_big_about_a_datagram_sets_the_path_mtu_of_its_destination() {
+    let mut net = two_hosts6();
+    settle(&mut net);
+    let server = net.b().udp_bind(sa("[::]:7")).unwrap();
+    let client = net.a().udp_bind(sa("[::]:0")).unwrap();
+    ipv6_path_mtu(&mut net, 1300, 1300);
+    net.set_capture(true);
+    let datagram = vec![7u8; 1400];
+    let mut buf = vec![0u8; 2048];
+    // The first is too big for the path and lost; its Packet Too Big teaches A the path.
+    let now = net.now();
+    net.a().udp_send_to(now, client, &datagram, sa("[2001:db8::b]:7")).unwrap();
+    net.run_for(Duration::from_millis(10));
+    assert!(net.b().udp_recv_from(server, &mut buf).is_err());
+    assert_eq!(net.a().counters().icmp6_in_pkt_too_bigs, 1);
+    // The next goes in fragments that fit, and arrives.
+    let now = net.now();
+    net.a().udp_send_to(now, client, &datagram, sa("[2001:db8::b]:7")).unwrap();
+    net.run_for(Duration::from_millis(10));
+    let (len, _) = net.b().udp_recv_from(server, &mut buf).expect("the fragmented datagram");
+    assert_eq!(len, 1400);
+    assert_eq!(net.a().counters().ip6_frag_oks, 1);
+    // A connection to that destination starts at the path's MSS: 1300 - 60 - 12.
+    let l = net.b().tcp_listen(sa("[::]:80"), 4).unwrap();
+    let (c, _) = tcp_pair(&mut net, l, "[2001:db8::b]:80");
+    assert_eq!(net.a().tcp(c).unwrap().mss(), 1228);
+    // Ten minutes on, the larger MTU is tried again (RFC 8201 §4): the datagram goes
+    // whole, and with the narrow router gone it arrives so.
+    net.set_filter(|_, _| pila::sim::Verdict::Pass);
+    net.run_for(Duration::from_secs(601));
+    let frags = net.a().counters().ip6_frag_oks;
+    let now = net.now();
+    net.a().udp_send_to(now, client, &datagram, sa("[2001:db8::b]:7")).unwrap();
+    net.run_for(Duration::from_millis(10));
+    assert_eq!(net.a().counters().ip6_frag_oks, frags, "sent whole");
+    assert!(net.b().udp_recv_from(server, &mut buf).is_ok());
+}
+
+/// The MLDv2 records of the reports B sent since capture began.
+fn mld_records_from_b(net: &Net) -> Vec<(pila::wire::icmpv6::RecordType, Ipv6Addr)> {
+    use pila::wire::icmpv6;
+    let mut out = Vec::new();
+    for f in net.captured().iter().filter(|f| f.from == B) {
+        let Ok(e) = ethernet::Frame::new_checked(&f.frame[..]) else { continue };
+        let Ok(p) = ipv6::Packet::new_checked(e.payload()) else { continue };
+        let Ok(repr) = ipv6::Repr::parse(&p) else { continue };
+        let Ok(chain) = ipv6::ext::walk(repr.next_header, p.payload(), 40, true, true) else {
+            continue;
+        };
+        let Ok(packet) = icmpv6::Packet::new_checked(&p.payload()[chain.start..]) else { continue };
+        let sw = pila::wire::Checksums::SOFTWARE;
+        if let Ok(icmpv6::Repr::Mldv2Report { records }) =
+            icmpv6::Repr::parse(&packet, repr.src_addr, repr.dst_addr, &sw)
+        {
+            out.extend(records.groups());
+        }
+    }
+    out
+}
+
+#[test]
+fn a_group_no_longer_needed_is_left_in_the_next_mld_report() {
+    use pila::wire::icmpv6::RecordType;
+    let mut net = two_hosts6();
+    settle(&mut net);
+    // An address from the router's prefix, valid for a minute.
+    net.inject(B, &router_advert(1800, 60, 30));
+    net.run_for(Duration::from_secs(3));
+    let slaac = net.b().ipv6_addresses().into_iter().find(|a| a.segments()[2] == 1);
+    let slaac = slaac.expect("an address from 2001:db8:1::/64");
+    let group = ipv6::solicited_node(slaac);
+    net.set_capture(true);
+    net.run_for(Duration::from_secs(60));
+    assert!(!net.b().ipv6_address_ready(slaac), "its valid lifetime ended");
+    let records = mld_records_from_b(&net);
+    assert!(records.contains(&(RecordType::ChangeToInclude, group)), "{records:?}");
+    // The groups still needed are reported as joined, and only the one is left.
+    let left = records.iter().filter(|(k, _)| *k == RecordType::ChangeToInclude).count();
+    assert_eq!(left, 1, "{records:?}");
+    let b_group = ipv6::solicited_node(ip6(B6));
+    assert!(records.contains(&(RecordType::ChangeToExclude, b_group)), "{records:?}");
 }

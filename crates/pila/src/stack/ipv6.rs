@@ -30,12 +30,49 @@ pub(crate) struct V6 {
     pub(crate) secret: [u8; 16],
     /// The groups changed: an MLDv2 report is due.
     pub(crate) report_due: bool,
+    /// The groups the last MLD report said we listen to: one no longer joined is left in
+    /// the next.
+    pub(crate) reported: Vec<Ipv6Addr>,
     /// Router solicitations still to send, and when the next goes (`None`: not started).
     pub(crate) solicit: (u32, Option<Instant>),
     /// The link MTU a router advertised, if below ours.
     pub(crate) mtu: Option<usize>,
     /// Fragmented packets sent: the counter in their identification (RFC 7739).
     pub(crate) fragmented: u32,
+    /// Path MTUs smaller than the link's that Packet Too Big messages reported, per
+    /// destination (RFC 8201 §5.2), each until it expires (§4: ten minutes, after which
+    /// the larger MTU is tried again). At most [`PMTU_ENTRIES`].
+    pub(crate) path_mtus: std::collections::HashMap<Ipv6Addr, (usize, Instant)>,
+}
+
+/// The most destinations whose path MTU is kept: a flood of forged Packet Too Bigs can
+/// only replace entries, never grow the table.
+pub(crate) const PMTU_ENTRIES: usize = 1024;
+/// How long a learned path MTU holds (RFC 8201 §4 suggests ten minutes).
+const PMTU_LIFETIME: Duration = Duration::from_secs(600);
+
+impl V6 {
+    /// The path MTU to `dst` as far as a Packet Too Big said, if it said anything.
+    pub(crate) fn path_mtu(&self, dst: Ipv6Addr) -> Option<usize> {
+        self.path_mtus.get(&dst).map(|&(mtu, _)| mtu)
+    }
+
+    /// A Packet Too Big said the path to `dst` takes `mtu` bytes (already at least 1280):
+    /// kept if smaller than what is known.
+    pub(crate) fn learn_path_mtu(&mut self, now: Instant, dst: Ipv6Addr, mtu: usize) {
+        if self.path_mtu(dst).is_some_and(|known| known <= mtu) {
+            return;
+        }
+        if self.path_mtus.len() >= PMTU_ENTRIES && !self.path_mtus.contains_key(&dst) {
+            // Full: the entry closest to expiring makes way.
+            let oldest =
+                self.path_mtus.iter().min_by_key(|(_, (_, until))| *until).map(|(&a, _)| a);
+            if let Some(oldest) = oldest {
+                self.path_mtus.remove(&oldest);
+            }
+        }
+        self.path_mtus.insert(dst, (mtu, now + PMTU_LIFETIME));
+    }
 }
 
 impl V6 {
@@ -82,9 +119,11 @@ impl V6 {
             neighbors,
             secret,
             report_due: true,
+            reported: Vec::new(),
             solicit: (config.router_solicitations, None),
             mtu: None,
             fragmented: 0,
+            path_mtus: std::collections::HashMap::new(),
         }
     }
 
@@ -132,6 +171,7 @@ impl V6 {
             .chain(lifetimes)
             .chain(routes)
             .chain(prefixes)
+            .chain(self.path_mtus.values().map(|&(_, until)| until))
             .min()
     }
 }
@@ -313,7 +353,10 @@ impl Stack {
         dst: ethernet::Address,
         packet: Vec<u8>,
     ) -> Result<(), Error> {
-        let mtu = self.mtu6();
+        // The link's MTU, or a smaller one the path to the packet's destination has.
+        let to = <[u8; 16]>::try_from(packet.get(24..40).unwrap_or_default()).map(Ipv6Addr::from);
+        let path = to.ok().and_then(|to| self.v6.as_ref()?.path_mtu(to));
+        let mtu = path.map_or(self.mtu6(), |p| p.min(self.mtu6()));
         if packet.len() > mtu {
             return self.push_fragments6(dst, &packet, mtu);
         }
@@ -334,6 +377,7 @@ impl Stack {
     /// Duplicate address detection and neighbour timers due at `now` (RFC 4862 §5.4).
     pub(super) fn ipv6_timeout(&mut self, now: Instant) {
         let Some(v6) = self.v6.as_mut() else { return };
+        v6.path_mtus.retain(|_, &mut (_, until)| until > now);
         let retrans = v6.config.retrans_timer;
         let mut solicit = Vec::new();
         let mut started = false;

@@ -75,6 +75,11 @@ impl Stack {
                 self.counters.icmp6_in_pkt_too_bigs += 1;
                 // RFC 8201 §4: a path MTU below IPv6's minimum link MTU is taken as it.
                 let mtu = usize::try_from(mtu).unwrap_or(usize::MAX).max(ipv6::MIN_MTU);
+                // For every packet to that destination, if it came back from one we sent.
+                let ours = self.ipv6_address_ready(header.src_addr);
+                if let (true, Some(v6)) = (ours, self.v6.as_mut()) {
+                    v6.learn_path_mtu(now, header.dst_addr, mtu);
+                }
                 self.icmpv6_error_input(now, &header, data, Trouble::PathMtu(mtu));
             }
             icmpv6::Repr::MldQuery { .. } => {
@@ -204,15 +209,34 @@ impl Stack {
     /// on-link prefixes routed, and on each autonomous /64 prefix an address is made, or
     /// its lifetimes renewed (RFC 4862 §5.5.3).
     fn router_advert(&mut self, now: Instant, ip: &ipv6::Repr, repr: &icmpv6::Repr<'_>) {
-        let icmpv6::Repr::RouterAdvert { hop_limit, router_lifetime, options, .. } = *repr else {
+        let icmpv6::Repr::RouterAdvert {
+            hop_limit,
+            router_lifetime,
+            reachable_time,
+            retrans_timer,
+            options,
+            ..
+        } = *repr
+        else {
             return;
         };
         self.counters.icmp6_in_router_advertisements += 1;
         let (mac, link_mtu) = (self.config.mac, self.config.mtu);
+        // RFC 4861 §6.3.2: ReachableTime is drawn between 0.5 and 1.5 times the base.
+        let factor = 0.5 + f64::from(self.rng.next_u32()) / f64::from(u32::MAX);
         let Some(v6) = self.v6.as_mut() else { return };
         if !v6.config.accept_ra {
             return;
         }
+        // RFC 4861 §6.3.4: the router's timers, where it gives them, replace ours.
+        if retrans_timer != 0 {
+            v6.config.retrans_timer = Duration::from_millis(u64::from(retrans_timer));
+        }
+        if reachable_time != 0 && reachable_time <= 3_600_000 {
+            let micros = f64::from(reachable_time) * 1000.0 * factor;
+            v6.config.reachable_time = Duration::from_micros(micros as u64);
+        }
+        v6.neighbors.set_timers(v6.config.reachable_time, v6.config.retrans_timer);
         // An advertisement came: no more solicitations.
         v6.solicit.0 = 0;
         let router = ip.src_addr;
@@ -322,19 +346,27 @@ impl Stack {
 
     /// Reports the groups we listen to in one MLDv2 report (RFC 3810 §5.2), so that a bridge
     /// that snoops MLD delivers them: each group as "exclude nothing", the state of a
-    /// listener that wants all of its traffic. All-nodes is never reported (§6).
+    /// listener that wants all of its traffic, and each group left since the last report
+    /// as "include nothing" (§6.1), so that the bridge stops sending it. All-nodes is never
+    /// reported (§6).
     pub(super) fn mld_report(&mut self, now: Instant) {
-        let Some(v6) = &self.v6 else { return };
-        let groups: Vec<Ipv6Addr> = v6.iface.groups().collect();
+        let Some(v6) = self.v6.as_mut() else { return };
+        let mut groups: Vec<Ipv6Addr> = v6.iface.groups().collect();
+        groups.sort_unstable();
+        groups.dedup();
+        let left: Vec<Ipv6Addr> =
+            v6.reported.iter().filter(|g| !groups.contains(g)).copied().collect();
+        v6.reported.clone_from(&groups);
         let src = v6.iface.link_local().unwrap_or(Ipv6Addr::UNSPECIFIED);
-        let records: Vec<icmpv6::MldRecord<'_>> = groups
-            .iter()
-            .map(|&address| icmpv6::MldRecord {
-                kind: icmpv6::RecordType::ChangeToExclude,
-                address,
-                sources: &[],
-            })
+        let joined = groups.iter().map(|&address| (icmpv6::RecordType::ChangeToExclude, address));
+        let gone = left.iter().map(|&address| (icmpv6::RecordType::ChangeToInclude, address));
+        let records: Vec<icmpv6::MldRecord<'_>> = joined
+            .chain(gone)
+            .map(|(kind, address)| icmpv6::MldRecord { kind, address, sources: &[] })
             .collect();
+        if records.is_empty() {
+            return;
+        }
         let repr = icmpv6::Repr::mldv2_report(&records);
         let dst = ipv6::ALL_MLDV2_ROUTERS;
         let alert = ext::router_alert(Protocol::Icmpv6);

@@ -127,6 +127,13 @@ pub(crate) struct Neighbors<A = Ipv4Addr> {
 }
 
 impl<A: Ord + Copy> Neighbors<A> {
+    /// The timers a router advertised (RFC 4861 §6.3.4): how long a confirmed entry stays
+    /// `Reachable`, and the time between solicitations; for entries armed from now on.
+    pub(crate) fn set_timers(&mut self, reachable_time: Duration, retry_interval: Duration) {
+        self.config.reachable_time = reachable_time;
+        self.config.retry_interval = retry_interval;
+    }
+
     pub(crate) fn new(config: NudConfig) -> Self {
         Self { entries: BTreeMap::new(), requests: VecDeque::new(), config, next_deadline: None }
     }

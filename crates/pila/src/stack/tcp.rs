@@ -745,10 +745,14 @@ impl Stack {
     /// marks it ready. `mapped`: its socket sees IPv4-mapped addresses.
     fn insert_conn(&mut self, conn: Connection, listener: Option<Key>, mapped: bool) -> Key {
         let mut conn = conn;
-        let v6 = conn.local().is_ipv6();
-        if v6 && self.mtu6() < self.config.mtu {
-            // A router advertised a smaller MTU for the link.
-            conn.set_path_mtu(self.mtu6());
+        if let Some(IpAddr::V6(remote)) = conn.remote().map(|r| r.ip()) {
+            // A router advertised a smaller MTU for the link, or the path is known to take
+            // less (RFC 8201 §5.2).
+            let path = self.v6.as_ref().and_then(|v6| v6.path_mtu(remote));
+            let mtu = path.map_or(self.mtu6(), |p| p.min(self.mtu6()));
+            if mtu < self.config.mtu {
+                conn.set_path_mtu(mtu);
+            }
         }
         if self.config.offloads.tcp_segmentation > 0 {
             // One IP datagram holds at most 64 KiB, whatever the device said.

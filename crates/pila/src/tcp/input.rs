@@ -81,6 +81,14 @@ impl Connection {
         self.enter_established(now);
     }
 
+    /// The most our segments may carry as the handshake ends: the MSS we advertise, or less
+    /// if a path MTU learned while our SYN was out lowered it
+    /// ([`Connection::set_path_mtu`]); the options are taken off later.
+    fn mss_before_handshake(&self) -> usize {
+        let ours = usize::from(super::advertised_mss(&self.config, self.local));
+        if self.state == State::SynSent { ours.min(self.snd.mss()) } else { ours }
+    }
+
     /// Options from the peer's SYN or SYN-ACK: a feature is on only if both SYNs carry it.
     fn negotiate(&mut self, syn: &Repr<'_>) {
         let o = &syn.options;
@@ -104,7 +112,7 @@ impl Connection {
             // RFC 9293 §3.7.1: 536 when the MSS option is absent (RFC 8200 §8.3: 1220 over
             // IPv6, whose every link carries 1280 bytes).
             peer_mss: o.mss.map_or(super::default_peer_mss(self.local), usize::from),
-            our_mss: usize::from(super::advertised_mss(&self.config, self.local)),
+            our_mss: self.mss_before_handshake(),
             ws_offered: o.window_scale.is_some(),
             wscale,
             sack: self.sack_ok,

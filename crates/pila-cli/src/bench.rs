@@ -92,6 +92,22 @@ pub(crate) enum Scenario {
     TapRx,
     /// Instructions per byte of bulk-1500 (16 MiB) under valgrind's callgrind.
     Instructions,
+    /// bulk-1500 over IPv6.
+    #[value(name = "bulk-1500-v6")]
+    Bulk1500V6,
+    /// bulk-64k over IPv6.
+    #[value(name = "bulk-64k-v6")]
+    Bulk64kV6,
+    /// tap-tx over IPv6.
+    #[value(name = "tap-tx-v6")]
+    TapTxV6,
+    /// tap-rx over IPv6.
+    #[value(name = "tap-rx-v6")]
+    TapRxV6,
+    /// instructions over IPv6: the comparison of the two families that the machine's
+    /// noise does not move.
+    #[value(name = "instructions-v6")]
+    InstructionsV6,
 }
 
 /// The stack a figure is taken on.
@@ -113,16 +129,47 @@ pub(crate) enum Variant {
 }
 
 impl Scenario {
-    const ALL: [Self; 8] = [
+    /// Every scenario, each IPv6 one right after its IPv4 twin.
+    const ALL: [Self; 13] = [
         Self::Bulk1500,
+        Self::Bulk1500V6,
         Self::Bulk64k,
+        Self::Bulk64kV6,
         Self::Rr,
         Self::Crr,
         Self::Idle,
         Self::TapTx,
+        Self::TapTxV6,
         Self::TapRx,
+        Self::TapRxV6,
         Self::Instructions,
+        Self::InstructionsV6,
     ];
+
+    /// The IPv4 scenario this one repeats over IPv6, if it is an IPv6 one.
+    pub(crate) const fn ipv4_twin(self) -> Option<Self> {
+        match self {
+            Self::Bulk1500V6 => Some(Self::Bulk1500),
+            Self::Bulk64kV6 => Some(Self::Bulk64k),
+            Self::TapTxV6 => Some(Self::TapTx),
+            Self::TapRxV6 => Some(Self::TapRx),
+            Self::InstructionsV6 => Some(Self::Instructions),
+            _ => None,
+        }
+    }
+
+    /// The scenario's work whatever the family: the IPv4 twin of an IPv6 scenario.
+    pub(crate) const fn base(self) -> Self {
+        match self.ipv4_twin() {
+            Some(twin) => twin,
+            None => self,
+        }
+    }
+
+    /// Whether the scenario runs over IPv6.
+    pub(crate) const fn ipv6(self) -> bool {
+        self.ipv4_twin().is_some()
+    }
 
     pub(crate) const fn name(self) -> &'static str {
         match self {
@@ -134,27 +181,42 @@ impl Scenario {
             Self::TapTx => "tap-tx",
             Self::TapRx => "tap-rx",
             Self::Instructions => "instructions",
+            Self::Bulk1500V6 => "bulk-1500-v6",
+            Self::Bulk64kV6 => "bulk-64k-v6",
+            Self::TapTxV6 => "tap-tx-v6",
+            Self::TapRxV6 => "tap-rx-v6",
+            Self::InstructionsV6 => "instructions-v6",
         }
     }
 
     pub(crate) const fn unit(self) -> &'static str {
         match self {
-            Self::Bulk1500 | Self::Bulk64k | Self::TapTx | Self::TapRx => "Gbit/s",
+            Self::Bulk1500
+            | Self::Bulk64k
+            | Self::TapTx
+            | Self::TapRx
+            | Self::Bulk1500V6
+            | Self::Bulk64kV6
+            | Self::TapTxV6
+            | Self::TapRxV6 => "Gbit/s",
             Self::Rr => "µs/round trip",
             Self::Crr => "connections/s",
             Self::Idle => "heap bytes/connection",
-            Self::Instructions => "instructions/byte",
+            Self::Instructions | Self::InstructionsV6 => "instructions/byte",
         }
     }
 
     /// Whether a bigger figure is better.
     pub(crate) const fn higher_is_better(self) -> bool {
-        matches!(self, Self::Bulk1500 | Self::Bulk64k | Self::Crr | Self::TapTx | Self::TapRx)
+        matches!(
+            self.base(),
+            Self::Bulk1500 | Self::Bulk64k | Self::Crr | Self::TapTx | Self::TapRx
+        )
     }
 
     /// The IP MTU of the scenario's wire.
     pub(crate) const fn mtu(self) -> usize {
-        match self {
+        match self.base() {
             Self::Bulk64k => 65535,
             _ => 1500,
         }
@@ -162,23 +224,26 @@ impl Scenario {
 
     /// Whether pila's Sans-IO core is measured too, as an extra figure.
     const fn has_sans_io(self) -> bool {
-        matches!(self, Self::Bulk1500 | Self::Bulk64k | Self::Rr | Self::Idle | Self::Instructions)
+        matches!(
+            self.base(),
+            Self::Bulk1500 | Self::Bulk64k | Self::Rr | Self::Idle | Self::Instructions
+        )
     }
 
     /// Whether Linux's figure is taken on a loopback in a namespace the parent makes.
     const fn linux_on_loopback(self) -> bool {
-        matches!(self, Self::Bulk1500 | Self::Bulk64k | Self::Rr | Self::Crr | Self::Idle)
+        matches!(self.base(), Self::Bulk1500 | Self::Bulk64k | Self::Rr | Self::Crr | Self::Idle)
     }
 
     /// What the scenario's work is: bytes, round trips or connections.
     const fn count(self, sizes: &Sizes) -> u64 {
         match self {
-            Self::Bulk1500 | Self::Bulk64k => sizes.bulk,
-            Self::TapTx | Self::TapRx => sizes.tap,
+            Self::Bulk1500 | Self::Bulk64k | Self::Bulk1500V6 | Self::Bulk64kV6 => sizes.bulk,
+            Self::TapTx | Self::TapRx | Self::TapTxV6 | Self::TapRxV6 => sizes.tap,
             Self::Rr => sizes.rr,
             Self::Crr => sizes.crr,
             Self::Idle => sizes.idle,
-            Self::Instructions => sizes.instructions,
+            Self::Instructions | Self::InstructionsV6 => sizes.instructions,
         }
     }
 }
@@ -255,6 +320,8 @@ pub(crate) struct Row {
     pub(crate) sans_io: Option<Outcome>,
     pub(crate) smoltcp: Outcome,
     pub(crate) linux: Outcome,
+    /// For an IPv6 scenario, pila's figure of its IPv4 twin in this run, if taken.
+    pub(crate) ipv4: Option<f64>,
 }
 
 /// Runs the scenarios, each figure in its own process, and prints the table or the JSON.
@@ -297,7 +364,12 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         let sans_io = scenario.has_sans_io().then(|| figure(Side::Pila, Variant::SansIo));
         let smoltcp = figure(Side::Smoltcp, Variant::Net);
         let linux = figure(Side::Linux, Variant::Net);
-        let row = Row { scenario, pila, sans_io, smoltcp, linux };
+        // An IPv6 scenario runs right after its IPv4 twin: the two are compared.
+        let ipv4 = scenario.ipv4_twin().and_then(|twin| {
+            let row = rows.iter().find(|r: &&Row| r.scenario == twin)?;
+            report::value(&row.pila)
+        });
+        let row = Row { scenario, pila, sans_io, smoltcp, linux, ipv4 };
         if args.json {
             bar.suspend(|| -> std::io::Result<()> {
                 for reason in report::reasons(&row) {
@@ -366,7 +438,7 @@ fn take(
             if let Err(reason) = linux::preflight() {
                 return Outcome::Skipped(reason);
             }
-            let lab = match linux::loopback_namespace(prefix, s.mtu()) {
+            let lab = match linux::loopback_namespace(prefix, s.mtu(), s.ipv6()) {
                 Ok(lab) => lab,
                 Err(e) => return Outcome::Failed(e),
             };
@@ -406,21 +478,23 @@ fn worker(scenario: Scenario, args: &Args) -> Result<(), Failure> {
     measure::clock_ticks();
     let prefix = args.netns_prefix.as_deref().unwrap_or("pb");
     let n = args.count;
-    let mtu = scenario.mtu();
-    let taken = match (scenario, args.side, args.variant) {
-        (Scenario::Instructions, side, variant) => callgrind::instructions(side, variant, n),
-        (_, Side::Linux, _) => linux::worker(scenario, n, prefix),
+    let (mtu, v6) = (scenario.mtu(), scenario.ipv6());
+    let taken = match (scenario.base(), args.side, args.variant) {
+        (Scenario::Instructions, side, variant) => callgrind::instructions(side, variant, v6, n),
+        (base, Side::Linux, _) => linux::worker(base, v6, n, prefix),
         (Scenario::TapTx | Scenario::TapRx, Side::Smoltcp, _) => {
             Err(Why::Skip("smoltcp has no TAP end here: the scenario is pila against Linux".into()))
         }
-        (Scenario::TapTx, Side::Pila, _) => linux::pila_tap(true, n, prefix),
-        (Scenario::TapRx, Side::Pila, _) => linux::pila_tap(false, n, prefix),
+        (Scenario::TapTx, Side::Pila, _) => linux::pila_tap(true, v6, n, prefix),
+        (Scenario::TapRx, Side::Pila, _) => linux::pila_tap(false, v6, n, prefix),
         (Scenario::Idle, _, _) => {
             Err(Why::Skip("idle runs in pila-bench-idle, which counts the heap".into()))
         }
-        (_, Side::Pila, variant) => pila_side::worker(scenario, variant, n, mtu, !args.no_extras),
+        (base, Side::Pila, variant) => {
+            pila_side::worker(base, variant, v6, n, mtu, !args.no_extras)
+        }
         #[cfg(feature = "bench-smoltcp")]
-        (_, Side::Smoltcp, _) => smoltcp_side::worker(scenario, n, mtu),
+        (base, Side::Smoltcp, _) => smoltcp_side::worker(base, v6, n, mtu),
         #[cfg(not(feature = "bench-smoltcp"))]
         (_, Side::Smoltcp, _) => Err(Why::Skip("built without the bench-smoltcp feature".into())),
     };

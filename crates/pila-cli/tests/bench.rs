@@ -9,13 +9,16 @@ fn pila(args: &[&str]) -> Output {
 }
 
 /// The scenarios that need no root, with their units.
-const UNPRIVILEGED: [(&str, &str); 6] = [
+const UNPRIVILEGED: [(&str, &str); 9] = [
     ("bulk-1500", "Gbit/s"),
+    ("bulk-1500-v6", "Gbit/s"),
     ("bulk-64k", "Gbit/s"),
+    ("bulk-64k-v6", "Gbit/s"),
     ("rr", "µs/round trip"),
     ("crr", "connections/s"),
     ("idle", "heap bytes/connection"),
     ("instructions", "instructions/byte"),
+    ("instructions-v6", "instructions/byte"),
 ];
 
 fn tiny(extra: &[&str]) -> Output {
@@ -40,7 +43,7 @@ fn json_is_one_object_per_scenario_with_the_five_keys_first() {
     assert!(out.status.success(), "{stdout}{stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), UNPRIVILEGED.len(), "{stdout}");
-    for (line, (name, unit)) in lines.iter().zip(UNPRIVILEGED) {
+    for (i, (line, (name, unit))) in lines.iter().zip(UNPRIVILEGED).enumerate() {
         let lead = format!("{{\"scenario\":\"{name}\",\"unit\":\"{unit}\",\"pila\":");
         assert!(line.starts_with(&lead), "{line}");
         // smoltcp and linux follow, in that order, before anything else.
@@ -68,9 +71,10 @@ fn json_is_one_object_per_scenario_with_the_five_keys_first() {
         // smoltcp's too, but under callgrind only where valgrind is installed (CI installs
         // it, and requires the figure).
         let smoltcp = figure("smoltcp");
-        assert!(smoltcp.is_some() || (name == "instructions" && !linux_required()), "{line}");
+        let instructions = name.starts_with("instructions");
+        assert!(smoltcp.is_some() || (instructions && !linux_required()), "{line}");
         let linux = figure("linux");
-        if name == "instructions" {
+        if instructions {
             assert_eq!(linux, None, "{line}");
         } else if linux_required() {
             assert!(linux.is_some(), "{line}\n{stderr}");
@@ -91,6 +95,16 @@ fn json_is_one_object_per_scenario_with_the_five_keys_first() {
             Some(true),
             "{line}"
         );
+        // An IPv6 scenario is compared with its IPv4 twin, which ran just before it.
+        if let Some(twin) = name.strip_suffix("-v6") {
+            let before: serde_json::Value = serde_json::from_str(lines[i - 1]).unwrap();
+            assert_eq!(before["scenario"].as_str(), Some(twin), "{line}");
+            let ratio = figure("pila").unwrap() / before["pila"].as_f64().unwrap();
+            let per = figure("pila_per_ipv4").expect(line);
+            assert!((per - ratio).abs() <= 1e-9 * ratio, "{line}");
+        } else {
+            assert!(v.get("pila_per_ipv4").is_none(), "{line}");
+        }
     }
     // Every null figure says why, on stderr.
     for line in &lines {
@@ -143,5 +157,49 @@ fn bad_arguments_are_one_line_and_status_2() {
         assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
         assert!(stderr.starts_with("pila: ") && stderr.contains(" — "), "{args:?}: {stderr}");
         assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+/// Whether this process runs as root (the TAP scenarios need it).
+fn root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find(|l| l.starts_with("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(2))
+            .is_some_and(|uid| uid == "0")
+    })
+}
+
+#[test]
+fn the_tap_scenarios_take_every_figure_over_both_families() {
+    if !root() && !linux_required() {
+        eprintln!("skipped: the TAP scenarios need root and network namespaces");
+        return;
+    }
+    let mut args = vec!["bench", "--tiny", "--json"];
+    for name in ["tap-tx", "tap-tx-v6", "tap-rx", "tap-rx-v6"] {
+        args.extend(["--only", name]);
+    }
+    let out = pila(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let rows: Vec<serde_json::Value> =
+        stdout.lines().map(|l| serde_json::from_str(l).expect(l)).collect();
+    let names: Vec<&str> = rows.iter().filter_map(|r| r["scenario"].as_str()).collect();
+    assert_eq!(names, ["tap-tx", "tap-tx-v6", "tap-rx", "tap-rx-v6"], "{stdout}");
+    for row in &rows {
+        // pila against the kernel over the TAP, with and without its offloads, and the
+        // kernel against itself over veth, with and without.
+        for key in ["pila", "pila_offloads_on", "linux", "linux_offloads_on"] {
+            let v = row[key].as_f64();
+            assert!(v.is_some_and(|v| v.is_finite() && v > 0.0), "{key} in {row}\n{stderr}");
+        }
+        assert!(row["smoltcp"].is_null(), "{row}");
+    }
+    for (v6, v4) in [(&rows[1], &rows[0]), (&rows[3], &rows[2])] {
+        let per = v6["pila_per_ipv4"].as_f64().expect("a ratio to IPv4");
+        let ratio = v6["pila"].as_f64().unwrap() / v4["pila"].as_f64().unwrap();
+        assert!((per - ratio).abs() <= 1e-9 * ratio, "{v6}");
     }
 }

@@ -1,6 +1,6 @@
 //! `instructions`: instructions per byte of `bulk-1500` under valgrind's callgrind, which
 //! counts every instruction the process (all its threads) executes in user space, whatever
-//! the machine's load.
+//! the machine's load; `instructions-v6` the same of `bulk-1500-v6`.
 //!
 //! The worker runs the `bulk-1500` worker twice under callgrind, on N and N/4 bytes, and
 //! divides the difference of the two counts by the difference of the bytes, so that
@@ -10,8 +10,13 @@ use super::measure::Taken;
 use super::{Scenario, Side, Variant, Why};
 use std::process::{Command, Stdio};
 
-/// Takes the figure of `side` through `variant` on `bytes`.
-pub(super) fn instructions(side: Side, variant: Variant, bytes: u64) -> Result<Taken, Why> {
+/// Takes the figure of `side` through `variant` on `bytes`, over IPv6 with `v6`.
+pub(super) fn instructions(
+    side: Side,
+    variant: Variant,
+    v6: bool,
+    bytes: u64,
+) -> Result<Taken, Why> {
     if side == Side::Linux {
         return Err(Why::Skip(
             "callgrind counts the instructions of a process; the kernel's are not seen".into(),
@@ -29,14 +34,15 @@ pub(super) fn instructions(side: Side, variant: Variant, bytes: u64) -> Result<T
         }
     }
     let small = bytes / 4;
-    let big_ir = count(side, variant, bytes)?;
-    let small_ir = count(side, variant, small)?;
+    let bulk = if v6 { Scenario::Bulk1500V6 } else { Scenario::Bulk1500 };
+    let big_ir = count(bulk, side, variant, bytes)?;
+    let small_ir = count(bulk, side, variant, small)?;
     let per_byte = big_ir.saturating_sub(small_ir) as f64 / (bytes - small).max(1) as f64;
     Ok(Taken::new(per_byte).with("total_instructions", big_ir as f64))
 }
 
-/// The instructions of one `bulk-1500` worker on `bytes`, from callgrind's totals.
-fn count(side: Side, variant: Variant, bytes: u64) -> Result<u64, String> {
+/// The instructions of one `bulk` worker on `bytes`, from callgrind's totals.
+fn count(bulk: Scenario, side: Side, variant: Variant, bytes: u64) -> Result<u64, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
     let file =
         std::env::temp_dir().join(format!("pila-bench-{}-{bytes}.callgrind", std::process::id()));
@@ -44,7 +50,7 @@ fn count(side: Side, variant: Variant, bytes: u64) -> Result<u64, String> {
         .args(["--tool=callgrind", "--quiet"])
         .arg(format!("--callgrind-out-file={}", file.display()))
         .arg(&exe)
-        .args(["bench", "--worker", Scenario::Bulk1500.name(), "--side", side.name()])
+        .args(["bench", "--worker", bulk.name(), "--side", side.name()])
         .args(["--variant", variant.name(), "--count", &bytes.to_string(), "--no-extras"])
         .stdin(Stdio::null())
         .output()

@@ -32,7 +32,7 @@ fn result(bytes: u64, conns: usize) -> Taken {
 /// Through `pila::net`: two stacks on a `VirtualWire`, each connection made with
 /// `TcpStream::connect` and `TcpListener::accept`.
 pub(crate) fn pila_net(alloc: &'static StatsAlloc<System>, conns: usize) -> Result<Taken, String> {
-    let (a, b) = net_pair(1500, false)?;
+    let (a, b) = net_pair(1500, false, false)?;
     let listeners: Vec<pila::net::TcpListener> = (0..LISTENERS)
         .map(|k| pila::net::TcpListener::bind_with_backlog(&b, to(9000 + k), 1024))
         .collect::<Result<_, _>>()
@@ -69,7 +69,7 @@ pub(crate) fn pila_sans_io(
     alloc: &'static StatsAlloc<System>,
     conns: usize,
 ) -> Result<Taken, String> {
-    let mut p = Pair::new(1500)?;
+    let mut p = Pair::new(1500, false)?;
     let listeners: Vec<_> = (0..LISTENERS)
         .map(|k| p.b.tcp_listen(to(9000 + k), 1024))
         .collect::<Result<_, _>>()
@@ -129,7 +129,7 @@ pub(crate) fn smoltcp(alloc: &'static StatsAlloc<System>, conns: usize) -> Resul
         s
     };
     let wires_needed = conns.div_ceil(PER_WIRE);
-    let mut wires: Vec<Wire> = (0..wires_needed).map(|_| Wire::new(1500)).collect();
+    let mut wires: Vec<Wire> = (0..wires_needed).map(|_| Wire::new(1500, false)).collect();
     let region = Region::new(alloc);
     for (w_index, w) in wires.iter_mut().enumerate() {
         let m = PER_WIRE.min(conns - w_index * PER_WIRE);

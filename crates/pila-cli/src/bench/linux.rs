@@ -1,6 +1,7 @@
 //! The Linux kernel's figures, and pila against the kernel over a TAP, in network namespaces
-//! made here and always deleted (192.0.2.0/24 only, no link to the machine's own
-//! interfaces). The kernel's ends are this program again (`pila bench --peer`, std::net).
+//! made here and always deleted (192.0.2.0/24 and 2001:db8::/64 only, no link to the
+//! machine's own interfaces). The kernel's ends are this program again (`pila bench
+//! --peer`, std::net). The IPv6 twins of the scenarios run the same way over IPv6.
 //!
 //! * `bulk-*`, `rr`, `crr`, `idle`: std::net over `lo` in a fresh namespace whose `lo` has
 //!   the scenario's MTU; the parent makes the namespace and starts the worker inside it.
@@ -11,11 +12,37 @@ use super::measure::{BLOCK, STALL, Taken, cpu_seconds, crr, gbit_per_s, join, ne
 use super::{Scenario, Why};
 use pila::device::Tap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::net::{
+    IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream,
+};
 use std::process::{Child, ChildStdout, Command, Stdio};
 
 const KERNEL_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const OTHER_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+const KERNEL_IP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+const OTHER_IP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+
+/// The kernel's address (`ours`: the other end's, pila's or the second kernel's) of the
+/// family, with its prefix length on the link.
+fn host(v6: bool, ours: bool) -> (IpAddr, u8) {
+    match (v6, ours) {
+        (false, false) => (KERNEL_IP.into(), 24),
+        (false, true) => (OTHER_IP.into(), 24),
+        (true, false) => (KERNEL_IP6.into(), 64),
+        (true, true) => (OTHER_IP6.into(), 64),
+    }
+}
+
+/// Gives `dev` in namespace `ns` the address `(ip, len)`, used at once (no duplicate
+/// address detection to wait for: nothing else on these links holds it).
+fn add_address(ns: &str, dev: &str, (addr, len): (IpAddr, u8)) -> Result<(), String> {
+    let cidr = format!("{addr}/{len}");
+    let mut args = vec!["-n", ns, "addr", "add", &cidr, "dev", dev];
+    if addr.is_ipv6() {
+        args.push("nodad");
+    }
+    ip(&args)
+}
 const PORT: u16 = 9;
 
 /// What a `pila bench --peer` process does.
@@ -91,13 +118,16 @@ impl Lab {
         self.namespaces.first().map_or("", String::as_str)
     }
 
-    /// Makes the namespace `name`, with its loopback up and IPv6 off.
-    fn namespace(&mut self, name: String) -> Result<(), String> {
+    /// Makes the namespace `name`, with its loopback up, and IPv6 off unless `v6`.
+    fn namespace(&mut self, name: String, v6: bool) -> Result<(), String> {
         ip(&["netns", "add", &name])?;
         self.namespaces.push(name.clone());
         ip(&["-n", &name, "link", "set", "dev", "lo", "up"])?;
-        // IPv6 off keeps router solicitations off the wire; a kernel without it has no knob.
-        let _ = sysctl(&name, "net.ipv6.conf.all.disable_ipv6=1");
+        if !v6 {
+            // IPv6 off keeps router solicitations off the wire; a kernel without it has no
+            // knob.
+            let _ = sysctl(&name, "net.ipv6.conf.all.disable_ipv6=1");
+        }
         // Room for tens of thousands of connections to one port in TIME-WAIT.
         let _ = sysctl(&name, "net.ipv4.ip_local_port_range=1024 65535");
         Ok(())
@@ -160,21 +190,23 @@ fn sysctl(ns: &str, setting: &str) -> Result<(), String> {
     run("ip", &["netns", "exec", ns, "sysctl", "-q", "-w", setting])
 }
 
-/// A namespace whose `lo` has `mtu` and the address 192.0.2.1, for a worker to run in.
-pub(super) fn loopback_namespace(prefix: &str, mtu: usize) -> Result<Lab, String> {
+/// A namespace whose `lo` has `mtu` and the address 192.0.2.1 (2001:db8::1 with `v6`),
+/// for a worker to run in.
+pub(super) fn loopback_namespace(prefix: &str, mtu: usize, v6: bool) -> Result<Lab, String> {
     let mut lab = Lab::new();
     let ns = format!("{prefix}-lo");
-    lab.namespace(ns.clone())?;
+    lab.namespace(ns.clone(), v6)?;
     ip(&["-n", &ns, "link", "set", "dev", "lo", "mtu", &mtu.to_string()])?;
-    ip(&["-n", &ns, "addr", "add", &format!("{KERNEL_IP}/32"), "dev", "lo"])?;
+    let (kernel, _) = host(v6, false);
+    add_address(&ns, "lo", (kernel, if v6 { 128 } else { 32 }))?;
     Ok(lab)
 }
 
-/// Takes Linux's figure of `scenario`: on the loopback of the namespace this worker was
-/// started in, or over veth in namespaces made here.
-pub(super) fn worker(scenario: Scenario, n: u64, prefix: &str) -> Result<Taken, Why> {
+/// Takes Linux's figure of `scenario` (an IPv4 one; over IPv6 with `v6`): on the loopback
+/// of the namespace this worker was started in, or over veth in namespaces made here.
+pub(super) fn worker(scenario: Scenario, v6: bool, n: u64, prefix: &str) -> Result<Taken, Why> {
     match scenario {
-        Scenario::Bulk1500 | Scenario::Bulk64k => Ok(loopback_bulk(n)?),
+        Scenario::Bulk1500 | Scenario::Bulk64k => Ok(loopback_bulk(n, v6)?),
         Scenario::Rr => Ok(loopback_rr(n)?),
         Scenario::Crr => Ok(loopback_crr(n)?),
         Scenario::Idle => Ok(loopback_idle(n)?),
@@ -183,16 +215,28 @@ pub(super) fn worker(scenario: Scenario, n: u64, prefix: &str) -> Result<Taken, 
             if let Err(e) = run("ethtool", &["--version"]) {
                 return Err(Why::Skip(format!("ethtool is needed to turn veth offloads off: {e}")));
             }
-            Ok(veth(n, prefix)?)
+            Ok(veth(n, prefix, v6)?)
         }
         Scenario::Instructions => Err(Why::Skip(
             "callgrind counts the instructions of a process; the kernel's are not seen".into(),
         )),
+        Scenario::Bulk1500V6
+        | Scenario::Bulk64kV6
+        | Scenario::TapTxV6
+        | Scenario::TapRxV6
+        | Scenario::InstructionsV6 => {
+            Err(Why::Fail(format!("{} reached the worker as itself", scenario.name())))
+        }
     }
 }
 
 const fn at(port: u16) -> SocketAddr {
     SocketAddr::V4(SocketAddrV4::new(KERNEL_IP, port))
+}
+
+/// The kernel's address and `port`, of the family.
+fn kernel_at(v6: bool, port: u16) -> SocketAddr {
+    SocketAddr::new(host(v6, false).0, port)
 }
 
 fn io(what: &str) -> impl FnOnce(std::io::Error) -> String + '_ {
@@ -227,29 +271,29 @@ fn write_n(stream: &mut TcpStream, bytes: u64) -> std::io::Result<()> {
 
 /// Bulk over `lo` as it comes (TSO, GSO and GRO on: segments cross it as up-to-64 KiB
 /// super-packets whatever its MTU), then, as an extra figure, with those three off.
-fn loopback_bulk(bytes: u64) -> Result<Taken, String> {
+fn loopback_bulk(bytes: u64, v6: bool) -> Result<Taken, String> {
     let cpu0 = cpu_seconds();
-    let (received, secs) = loopback_transfer(bytes, PORT)?;
+    let (received, secs) = loopback_transfer(kernel_at(v6, PORT), bytes)?;
     let cpu = cpu_seconds() - cpu0;
     let taken = Taken::new(gbit_per_s(received, secs)).with_costs(cpu, received);
     let off = ["-K", "lo", "tso", "off", "gso", "off", "gro", "off"];
     Ok(match run("ethtool", &off) {
         Ok(()) => {
-            let (received, secs) = loopback_transfer(bytes, PORT + 1)?;
+            let (received, secs) = loopback_transfer(kernel_at(v6, PORT + 1), bytes)?;
             taken.with("offloads_off", gbit_per_s(received, secs))
         }
         Err(e) => taken.without("offloads_off", &e),
     })
 }
 
-/// One connection over `lo` to `port`: the receiver's bytes and seconds.
-fn loopback_transfer(bytes: u64, port: u16) -> Result<(u64, f64), String> {
-    let listener = TcpListener::bind(at(port)).map_err(io("bind"))?;
+/// One connection over `lo` to `to`: the receiver's bytes and seconds.
+fn loopback_transfer(to: SocketAddr, bytes: u64) -> Result<(u64, f64), String> {
+    let listener = TcpListener::bind(to).map_err(io("bind"))?;
     let reader = std::thread::spawn(move || {
         let (mut s, _) = listener.accept()?;
         read_to_end(&mut s)
     });
-    let mut stream = TcpStream::connect(at(port)).map_err(io("connect"))?;
+    let mut stream = TcpStream::connect(to).map_err(io("connect"))?;
     write_n(&mut stream, bytes).map_err(io("sending"))?;
     join(reader, "reader")
 }
@@ -333,14 +377,14 @@ fn loopback_idle(conns: u64) -> Result<Taken, String> {
 }
 
 /// Linux to Linux over a veth pair, offloads off (the figure) and on (an extra).
-fn veth(bytes: u64, prefix: &str) -> Result<Taken, String> {
+fn veth(bytes: u64, prefix: &str, v6: bool) -> Result<Taken, String> {
     let mut lab = Lab::new();
     let (a, b) = (format!("{prefix}-va"), format!("{prefix}-vb"));
-    lab.namespace(a.clone())?;
-    lab.namespace(b.clone())?;
+    lab.namespace(a.clone(), v6)?;
+    lab.namespace(b.clone(), v6)?;
     ip(&["-n", &a, "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", &b])?;
-    for (ns, dev, addr) in [(&a, "va", KERNEL_IP), (&b, "vb", OTHER_IP)] {
-        ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev])?;
+    for (ns, dev, ours) in [(&a, "va", false), (&b, "vb", true)] {
+        add_address(ns, dev, host(v6, ours))?;
         ip(&["-n", ns, "link", "set", "dev", dev, "mtu", "1500", "up"])?;
     }
     let mut figures = Vec::new();
@@ -353,7 +397,7 @@ fn veth(bytes: u64, prefix: &str) -> Result<Taken, String> {
             run("ip", &args)?;
         }
         let cpu0 = cpu_seconds();
-        let to = SocketAddr::V4(SocketAddrV4::new(OTHER_IP, PORT));
+        let to = SocketAddr::new(host(v6, true).0, PORT);
         let (received, secs) = transfer(&mut lab, &b, &a, to, bytes)?;
         figures.push((gbit_per_s(received, secs), cpu_seconds() - cpu0, received));
     }
@@ -397,25 +441,32 @@ fn parse_received(text: &str) -> Result<(u64, f64), String> {
 }
 
 /// pila to the kernel (`tx`) or the kernel to pila over a TAP made here and moved into a
-/// namespace: the kernel is 192.0.2.1 there, pila (`pila::net` in this process) 192.0.2.2.
-/// The figure is without offloads; the same transfer with the TAP's offloads (checksums,
-/// TSO/GRO through the virtio-net header) is the extra `offloads_on`.
-pub(super) fn pila_tap(tx: bool, bytes: u64, prefix: &str) -> Result<Taken, Why> {
-    let taken = pila_tap_once(tx, bytes, prefix, false)?;
-    Ok(match pila_tap_once(tx, bytes, prefix, true) {
+/// namespace: the kernel is 192.0.2.1 there, pila (`pila::net` in this process) 192.0.2.2,
+/// or with `v6` 2001:db8::1 and ::2. The figure is without offloads; the same transfer with
+/// the TAP's offloads (checksums, TSO/GRO through the virtio-net header) is the extra
+/// `offloads_on`.
+pub(super) fn pila_tap(tx: bool, v6: bool, bytes: u64, prefix: &str) -> Result<Taken, Why> {
+    let taken = pila_tap_once(tx, v6, bytes, prefix, false)?;
+    Ok(match pila_tap_once(tx, v6, bytes, prefix, true) {
         Ok(offloaded) => taken.with("offloads_on", offloaded.value),
         Err(Why::Skip(e) | Why::Fail(e)) => taken.without("offloads_on", &e),
     })
 }
 
-fn pila_tap_once(tx: bool, bytes: u64, prefix: &str, offload: bool) -> Result<Taken, Why> {
+fn pila_tap_once(
+    tx: bool,
+    v6: bool,
+    bytes: u64,
+    prefix: &str,
+    offload: bool,
+) -> Result<Taken, Why> {
     preflight().map_err(Why::Skip)?;
     if !std::path::Path::new("/dev/net/tun").exists() {
         return Err(Why::Skip("no /dev/net/tun".into()));
     }
     let mut lab = Lab::new();
     let ns = format!("{prefix}-t{}", if offload { "o" } else { "" });
-    lab.namespace(ns.clone())?;
+    lab.namespace(ns.clone(), v6)?;
     let name = format!("pbt{}{}", std::process::id(), if offload { "o" } else { "" });
     let tap = if offload { Tap::open_with_offloads(&name) } else { Tap::create(&name) };
     let tap = tap.map_err(|e| format!("cannot create the TAP: {e}"))?;
@@ -423,17 +474,28 @@ fn pila_tap_once(tx: bool, bytes: u64, prefix: &str, offload: bool) -> Result<Ta
         return Err(Why::Skip("the kernel refused the TAP's offloads".into()));
     }
     ip(&["link", "set", "dev", &name, "netns", &ns])?;
-    ip(&["-n", &ns, "addr", "add", &format!("{KERNEL_IP}/24"), "dev", &name])?;
+    add_address(&ns, &name, host(false, false))?;
+    if v6 {
+        add_address(&ns, &name, host(true, false))?;
+    }
     ip(&["-n", &ns, "link", "set", "dev", &name, "mtu", "1500", "up"])?;
-    let stack = pila::net::Stack::builder()
-        .device(tap)
-        .address(format!("{OTHER_IP}/24"))
+    let mut builder = pila::net::Stack::builder().device(tap).address(format!("{OTHER_IP}/24"));
+    if v6 {
+        builder = builder.address(format!("{OTHER_IP6}/64"));
+    }
+    let stack = builder
         .mtu(1500)
+        .configure(|c| {
+            if let Some(v6) = c.ipv6.as_mut() {
+                // The kernel's end is the only other host on the link.
+                v6.dad_transmits = 0;
+            }
+        })
         .build()
         .map_err(|e| format!("cannot start pila on the TAP: {e}"))?;
     let cpu0 = cpu_seconds();
     let (received, secs) = if tx {
-        let to = at(PORT);
+        let to = kernel_at(v6, PORT);
         let mut rx = BufReader::new(lab.peer(&ns, "recv", to, 0)?);
         if line(&mut rx)? != "ready" {
             lab.wait_all()?;
@@ -454,7 +516,7 @@ fn pila_tap_once(tx: bool, bytes: u64, prefix: &str, offload: bool) -> Result<Ta
         drop(s);
         parse_received(&result)?
     } else {
-        let here = SocketAddr::V4(SocketAddrV4::new(OTHER_IP, PORT));
+        let here = SocketAddr::new(host(v6, true).0, PORT);
         let listener = pila::net::TcpListener::bind(&stack, here).map_err(io("bind"))?;
         let reader = std::thread::spawn(move || -> std::io::Result<(u64, f64)> {
             let (mut s, _) = listener.accept()?;

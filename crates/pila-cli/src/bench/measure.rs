@@ -104,12 +104,14 @@ pub(crate) fn round_trips(mut secs: Vec<f64>) -> Taken {
     Taken::new(median).with("p99_us", p99)
 }
 
-/// Two `pila::net` stacks on a perfect `VirtualWire` with the given MTU; with `offload`,
-/// the wire carries their large TCP segments whole (segmentation offload, as a veth pair
-/// between offloading devices does).
+/// Two `pila::net` stacks, 192.0.2.1 and .2, on a perfect `VirtualWire` with the given MTU;
+/// with `offload`, the wire carries their large TCP segments whole (segmentation offload,
+/// as a veth pair between offloading devices does); with `v6`, they are 2001:db8::1 and ::2
+/// as well, usable at once (no router, no duplicate address detection on this wire).
 pub(crate) fn net_pair(
     mtu: usize,
     offload: bool,
+    v6: bool,
 ) -> Result<(pila::net::Stack, pila::net::Stack), String> {
     let mut wire =
         pila::device::WireConfig::default().with_medium(pila::device::Medium::Ethernet, mtu);
@@ -117,17 +119,26 @@ pub(crate) fn net_pair(
         wire = wire.with_segmentation_offload();
     }
     let (wa, wb) = pila::device::VirtualWire::pair(wire);
-    let start = |dev, cidr: &str, seed| {
-        pila::net::Stack::builder()
-            .device(dev)
-            .address(cidr)
+    let start = |dev, host: u8, seed| {
+        let mut builder =
+            pila::net::Stack::builder().device(dev).address(format!("192.0.2.{host}/24"));
+        if v6 {
+            builder = builder.address(format!("2001:db8::{host}/64"));
+        }
+        builder
             .seed(seed)
-            // Room for 20,000 connections to one peer in TIME-WAIT (crr).
-            .configure(|c| c.ephemeral_ports = (1024, 65535))
+            .configure(|c| {
+                // Room for 20,000 connections to one peer in TIME-WAIT (crr).
+                c.ephemeral_ports = (1024, 65535);
+                if let Some(v6) = c.ipv6.as_mut() {
+                    v6.dad_transmits = 0;
+                    v6.router_solicitations = 0;
+                }
+            })
             .build()
             .map_err(|e| format!("cannot start a stack: {e}"))
     };
-    Ok((start(wa, "192.0.2.1/24", 1)?, start(wb, "192.0.2.2/24", 2)?))
+    Ok((start(wa, 1, 1)?, start(wb, 2, 2)?))
 }
 
 /// A stream the `rr` and `crr` figures run over: `std::net`'s (Linux) or `pila::net`'s.

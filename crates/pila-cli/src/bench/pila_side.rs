@@ -9,33 +9,36 @@ use super::sans_io_pair::Pair;
 use super::{Scenario, Variant, Why};
 use pila::tcp::{RecvError, SendError};
 use std::io::{Read as _, Write as _};
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 const IP_B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+const IP6_B: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
 const PORT: u16 = 9;
 const AT: SocketAddr = SocketAddr::V4(SocketAddrV4::new(IP_B, PORT));
+const AT6: SocketAddr = SocketAddr::V6(SocketAddrV6::new(IP6_B, PORT, 0, 0));
 
-/// Takes pila's figure of `scenario` through `variant`.
+/// Takes pila's figure of `scenario` (an IPv4 one; over IPv6 with `v6`) through `variant`.
 pub(super) fn worker(
     scenario: Scenario,
     variant: Variant,
+    v6: bool,
     n: u64,
     mtu: usize,
     extras: bool,
 ) -> Result<Taken, Why> {
     Ok(match (scenario, variant) {
         (Scenario::Bulk1500 | Scenario::Bulk64k, Variant::Net) => {
-            let (taken, _) = net_bulk(n, mtu, false)?;
+            let (taken, _) = net_bulk(n, mtu, false, v6)?;
             if !extras {
                 return Ok(taken);
             }
             // The same transfer with segmentation offload on the wire (an extra).
-            match net_bulk(n, mtu, true) {
+            match net_bulk(n, mtu, true, v6) {
                 Ok((_, gbit)) => taken.with("offloads_on", gbit),
                 Err(e) => taken.without("offloads_on", &e),
             }
         }
-        (Scenario::Bulk1500 | Scenario::Bulk64k, Variant::SansIo) => sans_io_bulk(n, mtu)?,
+        (Scenario::Bulk1500 | Scenario::Bulk64k, Variant::SansIo) => sans_io_bulk(n, mtu, v6)?,
         (Scenario::Rr, Variant::Net) => net_rr(n)?,
         (Scenario::Rr, Variant::SansIo) => sans_io_rr(n)?,
         (Scenario::Crr, Variant::Net) => net_crr(n)?,
@@ -47,9 +50,10 @@ pub(super) fn worker(
 
 /// Bulk through `pila::net`: a writer thread (this one), a reader thread, two drivers; the
 /// figure and its Gbit/s.
-fn net_bulk(bytes: u64, mtu: usize, offload: bool) -> Result<(Taken, f64), String> {
-    let (a, b) = net_pair(mtu, offload)?;
-    let listener = pila::net::TcpListener::bind(&b, AT).map_err(|e| format!("bind: {e}"))?;
+fn net_bulk(bytes: u64, mtu: usize, offload: bool, v6: bool) -> Result<(Taken, f64), String> {
+    let (a, b) = net_pair(mtu, offload, v6)?;
+    let at = if v6 { AT6 } else { AT };
+    let listener = pila::net::TcpListener::bind(&b, at).map_err(|e| format!("bind: {e}"))?;
     let cpu0 = cpu_seconds();
     let reader = std::thread::spawn(move || {
         let (mut stream, _) = listener.accept()?;
@@ -64,7 +68,7 @@ fn net_bulk(bytes: u64, mtu: usize, offload: bool) -> Result<(Taken, f64), Strin
             }
         }
     });
-    let mut stream = pila::net::TcpStream::connect(&a, AT).map_err(|e| format!("connect: {e}"))?;
+    let mut stream = pila::net::TcpStream::connect(&a, at).map_err(|e| format!("connect: {e}"))?;
     stream.set_write_timeout(Some(STALL)).map_err(|e| e.to_string())?;
     let block = vec![0x5a_u8; BLOCK];
     let mut sent = 0;
@@ -85,25 +89,26 @@ fn net_bulk(bytes: u64, mtu: usize, offload: bool) -> Result<(Taken, f64), Strin
 
 /// Round trips through `pila::net`: an echo thread answers each byte.
 fn net_rr(rounds: u64) -> Result<Taken, String> {
-    let (a, b) = net_pair(1500, false)?;
+    let (a, b) = net_pair(1500, false, false)?;
     let listener = pila::net::TcpListener::bind(&b, AT).map_err(|e| format!("bind: {e}"))?;
     rr(rounds, move || Ok(listener.accept()?.0), || pila::net::TcpStream::connect(&a, AT))
 }
 
 /// Connection after connection through `pila::net`: connect, one byte each way, close.
 fn net_crr(conns: u64) -> Result<Taken, String> {
-    let (a, b) = net_pair(1500, false)?;
+    let (a, b) = net_pair(1500, false, false)?;
     let listener = pila::net::TcpListener::bind(&b, AT).map_err(|e| format!("bind: {e}"))?;
     crr(conns, move || Ok(listener.accept()?.0), || pila::net::TcpStream::connect(&a, AT))
 }
 
 /// Bulk through the Sans-IO core, both ends in this thread.
-fn sans_io_bulk(bytes: u64, mtu: usize) -> Result<Taken, String> {
-    let mut p = Pair::new(mtu)?;
+fn sans_io_bulk(bytes: u64, mtu: usize, v6: bool) -> Result<Taken, String> {
+    let mut p = Pair::new(mtu, v6)?;
+    let at = if v6 { AT6 } else { AT };
     let cpu0 = cpu_seconds();
     let start = std::time::Instant::now();
-    let listener = p.b.tcp_listen(AT, 1).map_err(|e| format!("listen: {e:?}"))?;
-    let tx = p.a.tcp_connect(p.now(), AT, None).map_err(|e| format!("connect: {e:?}"))?;
+    let listener = p.b.tcp_listen(at, 1).map_err(|e| format!("listen: {e:?}"))?;
+    let tx = p.a.tcp_connect(p.now(), at, None).map_err(|e| format!("connect: {e:?}"))?;
     let mut rx = None;
     let block = vec![0x5a_u8; BLOCK];
     let mut rbuf = vec![0_u8; 256 << 10];
@@ -162,7 +167,7 @@ fn sans_io_bulk(bytes: u64, mtu: usize) -> Result<Taken, String> {
 
 /// Round trips through the Sans-IO core, both ends in this thread, no sleeping.
 fn sans_io_rr(rounds: u64) -> Result<Taken, String> {
-    let mut p = Pair::new(1500)?;
+    let mut p = Pair::new(1500, false)?;
     let listener = p.b.tcp_listen(AT, 1).map_err(|e| format!("listen: {e:?}"))?;
     let (tx, rx) = p.connect(listener, AT)?;
     for (s, h) in [(&mut p.a, tx), (&mut p.b, rx)] {

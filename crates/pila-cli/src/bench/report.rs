@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 /// Which API pila's main figure of `scenario` went through.
 pub(super) const fn pila_api(scenario: Scenario) -> &'static str {
-    match scenario {
+    match scenario.base() {
         Scenario::TapTx | Scenario::TapRx => "pila::net on a TAP",
         Scenario::Instructions => "pila::net on a VirtualWire, under callgrind",
         _ => "pila::net on a VirtualWire",
@@ -14,7 +14,7 @@ pub(super) const fn pila_api(scenario: Scenario) -> &'static str {
 
 /// What the Linux figure of `scenario` is.
 const fn linux_what(scenario: Scenario) -> &'static str {
-    match scenario {
+    match scenario.base() {
         Scenario::TapTx | Scenario::TapRx => "std::net, veth pair between two namespaces",
         Scenario::Idle => "kernel slab bytes per socket (/proc/slabinfo)",
         Scenario::Instructions => "not measured",
@@ -25,7 +25,7 @@ const fn linux_what(scenario: Scenario) -> &'static str {
     }
 }
 
-fn value(o: &Outcome) -> Option<f64> {
+pub(super) fn value(o: &Outcome) -> Option<f64> {
     match o {
         Outcome::Done(t) => Some(t.value),
         _ => None,
@@ -75,6 +75,9 @@ pub(super) fn json_line(row: &Row) -> String {
         json_number(ratio(pila, value(&row.linux))),
         s.higher_is_better()
     );
+    if s.ipv6() {
+        let _ = write!(j, ",\"pila_per_ipv4\":{}", json_number(ratio(pila, row.ipv4)));
+    }
     let mut extras: Vec<(String, &Outcome)> =
         sides(row).into_iter().map(|(side, o)| (side.name().to_owned(), o)).collect();
     if let Some(sans_io) = &row.sans_io {
@@ -113,6 +116,12 @@ pub(super) fn reasons(row: &Row) -> Vec<String> {
             Outcome::Skipped(why) => lines.push(format!("{s}: {who}: null — skipped: {why}")),
             Outcome::Failed(why) => lines.push(format!("{s}: {who}: null — FAILED: {why}")),
         }
+    }
+    if let Some(twin) = row.scenario.ipv4_twin().filter(|_| row.ipv4.is_none()) {
+        lines.push(format!(
+            "{s}: pila_per_ipv4: null — no pila figure of {} in this run",
+            twin.name()
+        ));
     }
     lines
 }
@@ -212,6 +221,11 @@ pub(super) fn table(rows: &[Row], sizes: &Sizes) -> String {
             };
             let _ = writeln!(s, "  {who}: {what}");
         }
+        if let Some(twin) = sc.ipv4_twin() {
+            let per = ratio(value(&row.pila), row.ipv4);
+            let _ =
+                writeln!(s, "  pila over IPv6 ÷ pila over IPv4 ({}): {}", twin.name(), cell(per));
+        }
     }
     s
 }
@@ -245,6 +259,7 @@ mod tests {
             sans_io: Some(Outcome::Done(Taken::new(3.0))),
             smoltcp: Outcome::Done(Taken::new(4.0).without("peak_rss_mib", "none")),
             linux: Outcome::Skipped("not root".into()),
+            ipv4: None,
         }
     }
 
@@ -279,6 +294,21 @@ mod tests {
             "{t}"
         );
         assert!(failures(&row()).is_empty());
+    }
+
+    #[test]
+    fn an_ipv6_row_is_compared_with_its_ipv4_twin() {
+        let v6 = Row { scenario: Scenario::Bulk1500V6, ipv4: Some(2.5), ..row() };
+        let j = json_line(&v6);
+        assert!(j.starts_with("{\"scenario\":\"bulk-1500-v6\",\"unit\":\"Gbit/s\","), "{j}");
+        assert!(j.contains("\"pila_per_ipv4\":0.8,"), "{j}");
+        let t = table(&[row(), v6.clone()], &Sizes::TINY);
+        assert!(t.contains("pila over IPv6 ÷ pila over IPv4 (bulk-1500): 0.80"), "{t}");
+        assert!(!json_line(&row()).contains("pila_per_ipv4"));
+        let alone = Row { ipv4: None, ..v6 };
+        assert!(json_line(&alone).contains("\"pila_per_ipv4\":null"));
+        let r = reasons(&alone);
+        assert!(r.iter().any(|l| l.contains("pila_per_ipv4: null — no pila figure of bulk-1500")));
     }
 
     #[test]

@@ -2,10 +2,10 @@
 //! `pila-bench-idle`.
 
 use super::measure::STALL;
-use pila::stack::{Config, ListenerHandle, Stack, TcpHandle};
+use pila::stack::{Config, Ipv4Cidr, Ipv6Cidr, Ipv6Config, ListenerHandle, Stack, TcpHandle};
 use pila::time::Instant;
 use pila::wire::ethernet;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// Two Sans-IO stacks in one thread: frames go from one `poll_transmit` straight into the
 /// other's `receive`, on the real clock, with no wire and no delay between them.
@@ -17,22 +17,32 @@ pub(crate) struct Pair {
 }
 
 impl Pair {
-    pub(crate) fn new(mtu: usize) -> Result<Self, String> {
-        let host = |mac: u8, cidr: &str, seed| {
-            let addresses = vec![cidr.parse().map_err(|_| format!("bad address {cidr}"))?];
+    /// 192.0.2.1 (A) and .2 (B), and with `v6` 2001:db8::1 and ::2 as well, usable at once.
+    pub(crate) fn new(mtu: usize, v6: bool) -> Result<Self, String> {
+        // Host `n`: MAC 02:00:00:00:00:0(9+n), 192.0.2.n, 2001:db8::n, seed n.
+        let host = |n: u8| {
+            let addresses = Ipv4Cidr::new(Ipv4Addr::new(192, 0, 2, n), 24).into_iter().collect();
+            let host6 = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, n.into());
+            let ipv6 = v6.then(|| Ipv6Config {
+                addresses: Ipv6Cidr::new(host6, 64).into_iter().collect(),
+                dad_transmits: 0,
+                router_solicitations: 0,
+                ..Ipv6Config::default()
+            });
             let config = Config {
-                mac: ethernet::Address([2, 0, 0, 0, 0, mac]),
+                ipv6,
+                mac: ethernet::Address([2, 0, 0, 0, 0, 9 + n]),
                 addresses,
                 mtu,
-                seed: Some(seed),
+                seed: Some(n.into()),
                 ephemeral_ports: (1024, 65535),
                 ..Config::default()
             };
             Stack::new(config).map_err(|e| format!("cannot build a stack: {e}"))
         };
         Ok(Self {
-            a: host(0x0a, "192.0.2.1/24", 1)?,
-            b: host(0x0b, "192.0.2.2/24", 2)?,
+            a: host(1)?,
+            b: host(2)?,
             frame: vec![0; mtu + 18],
             epoch: std::time::Instant::now(),
         })

@@ -72,7 +72,8 @@ impl Device for Queues {
     }
 }
 
-/// Two smoltcp interfaces (192.0.2.1 and .2) on one in-memory wire, with their sockets.
+/// Two smoltcp interfaces (192.0.2.1 and .2, and 2001:db8::1 and ::2 if asked) on one
+/// in-memory wire, with their sockets.
 pub(crate) struct Wire {
     pub(crate) a: Interface,
     pub(crate) b: Interface,
@@ -84,15 +85,15 @@ pub(crate) struct Wire {
 }
 
 impl Wire {
-    pub(crate) fn new(mtu: usize) -> Self {
+    pub(crate) fn new(mtu: usize, v6: bool) -> Self {
         let pool = Pool::default();
         let queues =
             || Queues { rx: VecDeque::new(), tx: VecDeque::new(), pool: Rc::clone(&pool), mtu };
         let (mut dev_a, mut dev_b) = (queues(), queues());
         let epoch = std::time::Instant::now();
         let now = Instant::from_micros(0);
-        let a = host(0x0a, 1, &mut dev_a, now);
-        let b = host(0x0b, 2, &mut dev_b, now);
+        let a = host(0x0a, 1, v6, &mut dev_a, now);
+        let b = host(0x0b, 2, v6, &mut dev_b, now);
         Self {
             a,
             b,
@@ -141,13 +142,22 @@ pub(crate) const fn addr(ip: u8) -> IpAddress {
     IpAddress::v4(192, 0, 2, ip)
 }
 
-fn host(mac: u8, ip: u8, dev: &mut Queues, now: Instant) -> Interface {
+/// The IPv6 address of host `ip` (2001:db8::`ip`).
+pub(crate) const fn addr6(ip: u8) -> IpAddress {
+    IpAddress::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, ip as u16)
+}
+
+fn host(mac: u8, ip: u8, v6: bool, dev: &mut Queues, now: Instant) -> Interface {
     let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress([2, 0, 0, 0, 0, mac])));
     config.random_seed = u64::from(mac);
     let mut iface = Interface::new(config, dev, now);
     iface.update_ip_addrs(|addrs| {
         // Room for one address is always there in a new interface.
         let _ = addrs.push(IpCidr::new(addr(ip), 24));
+        if v6 {
+            // Nor is room for a second (smoltcp's default holds two).
+            let _ = addrs.push(IpCidr::new(addr6(ip), 64));
+        }
     });
     iface
 }

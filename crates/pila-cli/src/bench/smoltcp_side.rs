@@ -3,7 +3,7 @@
 //! for bulk as pila's `tcp::Config` has by default.
 
 use super::measure::{BLOCK, STALL, Taken, cpu_seconds, gbit_per_s, next_chunk, round_trips};
-use super::smoltcp_dev::{Wire, addr};
+use super::smoltcp_dev::{Wire, addr, addr6};
 use super::{Scenario, Why};
 use smoltcp::socket::tcp;
 
@@ -12,10 +12,10 @@ const BULK_BUFFER: usize = 4 << 20;
 /// Socket buffers of the request-response scenarios: far more than one byte needs.
 const SMALL_BUFFER: usize = 16 << 10;
 
-/// Takes smoltcp's figure of `scenario`.
-pub(super) fn worker(scenario: Scenario, n: u64, mtu: usize) -> Result<Taken, Why> {
+/// Takes smoltcp's figure of `scenario` (an IPv4 one; over IPv6 with `v6`).
+pub(super) fn worker(scenario: Scenario, v6: bool, n: u64, mtu: usize) -> Result<Taken, Why> {
     Ok(match scenario {
-        Scenario::Bulk1500 | Scenario::Bulk64k => bulk(n, mtu)?,
+        Scenario::Bulk1500 | Scenario::Bulk64k => bulk(n, mtu, v6)?,
         Scenario::Rr => rr(n)?,
         Scenario::Crr => crr(n)?,
         s => return Err(Why::Skip(format!("no smoltcp figure of {} here", s.name()))),
@@ -33,8 +33,8 @@ pub(crate) fn socket(buffer: usize, nodelay: bool) -> tcp::Socket<'static> {
     s
 }
 
-fn bulk(bytes: u64, mtu: usize) -> Result<Taken, String> {
-    let mut w = Wire::new(mtu);
+fn bulk(bytes: u64, mtu: usize, v6: bool) -> Result<Taken, String> {
+    let mut w = Wire::new(mtu, v6);
     let cpu0 = cpu_seconds();
     let start = std::time::Instant::now();
     let mut server = socket(BULK_BUFFER, false);
@@ -42,7 +42,7 @@ fn bulk(bytes: u64, mtu: usize) -> Result<Taken, String> {
     let rx = w.sockets_b.add(server);
     let mut client = socket(BULK_BUFFER, false);
     client
-        .connect(w.a.context(), (addr(2), PORT), 49152)
+        .connect(w.a.context(), (if v6 { addr6(2) } else { addr(2) }, PORT), 49152)
         .map_err(|e| format!("smoltcp connect: {e}"))?;
     let tx = w.sockets_a.add(client);
     let block = vec![0x5a_u8; BLOCK];
@@ -95,7 +95,7 @@ fn bulk(bytes: u64, mtu: usize) -> Result<Taken, String> {
 }
 
 fn rr(rounds: u64) -> Result<Taken, String> {
-    let mut w = Wire::new(1500);
+    let mut w = Wire::new(1500, false);
     let mut server = socket(SMALL_BUFFER, true);
     server.listen(PORT).map_err(|e| format!("smoltcp listen: {e}"))?;
     let rx = w.sockets_b.add(server);
@@ -141,7 +141,7 @@ fn rr(rounds: u64) -> Result<Taken, String> {
 /// the connection, so the next connection starts when the server's socket is listening
 /// again. The client, which closes first, drops its socket once in TIME-WAIT.
 fn crr(conns: u64) -> Result<Taken, String> {
-    let mut w = Wire::new(1500);
+    let mut w = Wire::new(1500, false);
     let mut server = socket(SMALL_BUFFER, true);
     server.listen(PORT).map_err(|e| format!("smoltcp listen: {e}"))?;
     let rx = w.sockets_b.add(server);

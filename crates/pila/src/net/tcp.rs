@@ -51,6 +51,16 @@ impl TcpListener {
         })
     }
 
+    /// Transparent mode: takes the connections to any address and port inside `prefixes`
+    /// (every address if empty) that is not one of the stack's own
+    /// ([`Stack::tcp_intercept`](crate::stack::Stack::tcp_intercept)); each accepted
+    /// stream's [`local_addr`](TcpStream::local_addr) is the destination its client asked
+    /// for. Backlog 128.
+    pub fn intercept(stack: &Stack, prefixes: &[crate::stack::IpCidr]) -> io::Result<Self> {
+        let core = ListenerCore::intercept(stack.handle(), prefixes, DEFAULT_BACKLOG)?;
+        Ok(Self { core, options: SocketOptions::default() })
+    }
+
     /// Listens on `addr` with room for `backlog` established connections not yet accepted.
     pub fn bind_with_backlog(
         stack: &Stack,

@@ -46,6 +46,34 @@ impl UdpSocket {
         )
     }
 
+    /// Transparent mode: receives the datagrams to any address and port inside `prefixes`
+    /// (every address if empty) that is not one of the stack's own, each with its original
+    /// destination ([`recv_from_to`](Self::recv_from_to)), and answers from such an address
+    /// ([`send_from`](Self::send_from)); `send_to` and `connect` are refused.
+    pub fn intercept(stack: &Stack, prefixes: &[crate::stack::IpCidr]) -> io::Result<Self> {
+        let core = UdpCore::intercept(stack.handle(), prefixes)?;
+        Ok(Self { core, options: SocketOptions::default() })
+    }
+
+    /// Sends `buf` as one datagram from `from` (an address this intercepting socket takes
+    /// datagrams for, or one of the stack's own) to `to`.
+    pub fn send_from(&self, buf: &[u8], from: SocketAddr, to: SocketAddr) -> io::Result<usize> {
+        self.core.send_from(buf, from, to)
+    }
+
+    /// [`recv_from`](Self::recv_from), with the address the datagram was sent to (one of
+    /// the stack's own, or for an intercepting socket the original destination).
+    pub fn recv_from_to(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr, SocketAddr)> {
+        let core = &self.core;
+        core.shared().block_on(
+            core.wait_recv(),
+            self.options.nonblocking(),
+            deadline_after(self.options.read_timeout()),
+            io::ErrorKind::WouldBlock,
+            |state| core.try_recv_from_to(state, buf),
+        )
+    }
+
     /// Sets the only peer: `send` goes there and only its datagrams are received.
     pub fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
         self.core.connect(resolve_one(addr)?)

@@ -16,6 +16,10 @@ use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// `[::]:0`: where an intercepting socket, bound to no address, says it is.
+const UNSPECIFIED6: SocketAddr =
+    SocketAddr::V6(std::net::SocketAddrV6::new(std::net::Ipv6Addr::UNSPECIFIED, 0, 0, 0));
+
 /// A listening TCP socket: closed in the stack when dropped.
 #[derive(Debug)]
 pub(crate) struct ListenerCore {
@@ -40,6 +44,19 @@ impl ListenerCore {
             state.stack.tcp_listen(addr, backlog)?
         };
         let local = state.stack.listener_local_addr(handle).unwrap_or(addr);
+        drop(state);
+        Ok(Self { host: Arc::clone(host), handle, local })
+    }
+
+    /// An intercepting listener ([`stack::Stack::tcp_intercept`]) on `prefixes`.
+    pub(crate) fn intercept(
+        host: &Arc<Handle>,
+        prefixes: &[stack::IpCidr],
+        backlog: usize,
+    ) -> io::Result<Self> {
+        let mut state = host.shared.lock();
+        let handle = state.stack.tcp_intercept(prefixes, backlog)?;
+        let local = state.stack.listener_local_addr(handle).unwrap_or(UNSPECIFIED6);
         drop(state);
         Ok(Self { host: Arc::clone(host), handle, local })
     }
@@ -453,6 +470,15 @@ impl UdpCore {
         Ok(Self { host: Arc::clone(host), handle, local })
     }
 
+    /// An intercepting socket ([`stack::Stack::udp_intercept`]) on `prefixes`.
+    pub(crate) fn intercept(host: &Arc<Handle>, prefixes: &[stack::IpCidr]) -> io::Result<Self> {
+        let mut state = host.shared.lock();
+        let handle = state.stack.udp_intercept(prefixes)?;
+        let local = state.stack.udp_local_addr(handle).unwrap_or(UNSPECIFIED6);
+        drop(state);
+        Ok(Self { host: Arc::clone(host), handle, local })
+    }
+
     pub(crate) fn shared(&self) -> &Shared {
         &self.host.shared
     }
@@ -473,11 +499,34 @@ impl UdpCore {
         state: &mut State,
         buf: &mut [u8],
     ) -> Option<io::Result<(usize, SocketAddr)>> {
-        match state.stack.udp_recv_from(self.handle, buf) {
+        self.try_recv_from_to(state, buf).map(|r| r.map(|(n, from, _)| (n, from)))
+    }
+
+    /// [`try_recv_from`](Self::try_recv_from) with the address the datagram was sent to.
+    pub(crate) fn try_recv_from_to(
+        &self,
+        state: &mut State,
+        buf: &mut [u8],
+    ) -> Option<io::Result<(usize, SocketAddr, SocketAddr)>> {
+        match state.stack.udp_recv_from_to(self.handle, buf) {
             Ok(got) => Some(Ok(got)),
             Err(stack::Error::WouldBlock) => None,
             Err(e) => Some(Err(e.into())),
         }
+    }
+
+    /// Sends `buf` as one datagram from `from` to `to` (an intercepting socket). Never
+    /// waits.
+    pub(crate) fn send_from(
+        &self,
+        buf: &[u8],
+        from: SocketAddr,
+        to: SocketAddr,
+    ) -> io::Result<usize> {
+        let shared = self.shared();
+        let sent = shared.lock().stack.udp_send_from(now(), self.handle, buf, from, to)?;
+        shared.kick();
+        Ok(sent)
     }
 
     /// Sets the only peer: `send` goes there and only its datagrams are received.

@@ -154,8 +154,11 @@ impl Stack {
         match repr {
             icmpv4::Repr::EchoRequest { ident, seq_no, data } => {
                 self.counters.icmp_in_echos += 1;
-                // Like Linux's icmp_echo_ignore_broadcasts: no smurf amplifier.
-                if broadcast {
+                // Like Linux's icmp_echo_ignore_broadcasts: no smurf amplifier. An
+                // intercepted address answers only where asked.
+                let dst = IpAddr::V4(ip.dst_addr);
+                if broadcast || (!self.iface.has_addr(ip.dst_addr) && !self.intercepts.echoes(dst))
+                {
                     return;
                 }
                 let reply = icmpv4::Repr::EchoReply { ident, seq_no, data };
@@ -233,7 +236,7 @@ impl Stack {
         data: &[u8],
     ) {
         use icmpv4::DstUnreachable as U;
-        if !self.iface.has_addr(header.src_addr) {
+        if !self.may_send_from(header.src_addr.into()) {
             return;
         }
         let trouble = match reason {

@@ -33,7 +33,11 @@ impl Stack {
             return;
         }
         let broadcast = self.iface.is_broadcast(repr.dst_addr);
-        if !broadcast && !self.iface.has_addr(repr.dst_addr) {
+        let dst = IpAddr::V4(repr.dst_addr);
+        if !broadcast
+            && !self.iface.has_addr(repr.dst_addr)
+            && !self.intercepts.takes(repr.protocol, dst)
+        {
             self.counters.ip_in_addr_errors += 1;
             return;
         }

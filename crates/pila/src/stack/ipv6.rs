@@ -203,7 +203,9 @@ impl Stack {
             v6.iface.listens_to(repr.dst_addr)
         } else {
             // A tentative address takes neighbour discovery only: ICMPv6 sorts that out.
-            v6.iface.find(repr.dst_addr).is_some()
+            // Transparent mode takes what it intercepts, whatever is inside (the header
+            // chain is walked before the protocol is known).
+            v6.iface.find(repr.dst_addr).is_some() || self.intercepts.covers(repr.dst_addr.into())
         };
         if !for_us {
             self.counters.ip6_in_addr_errors += 1;
@@ -243,9 +245,16 @@ impl Stack {
                 self.counters.ip6_in_delivers += 1;
                 self.icmpv6_input(now, &repr, upper);
             }
-            // A tentative address takes neighbour discovery only (RFC 4862 §5.4.3).
-            Protocol::Udp | Protocol::Tcp
-                if !multicast && !self.ipv6_address_ready(repr.dst_addr) =>
+            // A tentative address takes neighbour discovery only (RFC 4862 §5.4.3); one not
+            // ours at all reached here only if it is intercepted, for some protocol.
+            p @ (Protocol::Udp | Protocol::Tcp)
+                if !multicast
+                    && !self.ipv6_address_ready(repr.dst_addr)
+                    && (!self.intercepts.takes(p, repr.dst_addr.into())
+                        || self
+                            .v6
+                            .as_ref()
+                            .is_some_and(|v6| v6.iface.find(repr.dst_addr).is_some())) =>
             {
                 self.counters.ip6_in_addr_errors += 1;
             }

@@ -41,6 +41,7 @@ mod fragment;
 mod icmp;
 mod iface;
 mod iface6;
+mod intercept;
 mod ipv4;
 mod ipv6;
 mod link;
@@ -57,6 +58,7 @@ pub use counters::{Counters, Event, EventKind};
 pub use icmp::PingReply;
 pub use iface::{Ipv4Cidr, ParseCidrError};
 pub use iface6::Ipv6Cidr;
+pub use intercept::IpCidr;
 pub use socket::{Error, ListenerHandle, SocketHandle, TcpHandle, UdpHandle};
 pub use tcp::TcpSocket;
 
@@ -338,6 +340,8 @@ pub struct Stack {
     wake_set: HashSet<SocketHandle>,
     /// IPv6, when the configuration turns it on.
     v6: Option<ipv6::V6>,
+    /// What is taken over though not addressed to us (transparent mode).
+    intercepts: intercept::Intercepts,
     /// The frame being received carried a virtio-net header saying its transport checksum
     /// needs no check.
     rx_checksum_trusted: bool,
@@ -451,6 +455,7 @@ impl Stack {
             v6,
             rx_checksum_trusted: false,
             tx_virtio: None,
+            intercepts: intercept::Intercepts::default(),
             rng,
             config,
         })

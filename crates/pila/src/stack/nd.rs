@@ -30,9 +30,37 @@ impl Stack {
             self.counters.icmp6_in_errors += 1;
             return;
         };
-        let to_tentative = !ip.dst_addr.is_multicast()
+        let unicast = !ip.dst_addr.is_multicast();
+        // Not ours at all: an intercepted address (transparent mode), which takes echoes
+        // where asked and errors about its connections, never neighbour discovery.
+        let foreign =
+            unicast && self.v6.as_ref().is_some_and(|v6| v6.iface.find(ip.dst_addr).is_none());
+        let to_tentative = unicast
+            && !foreign
             && self.v6.as_ref().is_some_and(|v6| !v6.iface.has_addr(ip.dst_addr));
         match repr {
+            icmpv6::Repr::EchoRequest { .. }
+                if foreign && !self.intercepts.echoes(ip.dst_addr.into()) =>
+            {
+                self.counters.ip6_in_addr_errors += 1;
+            }
+            icmpv6::Repr::EchoRequest { ident, seq_no, data } if foreign => {
+                self.counters.icmp6_in_echos += 1;
+                self.echo6_reply(now, ip, ident, seq_no, data);
+            }
+            icmpv6::Repr::DstUnreachable { .. }
+            | icmpv6::Repr::PacketTooBig { .. }
+            | icmpv6::Repr::TimeExceeded { .. }
+            | icmpv6::Repr::ParamProblem { .. }
+                if foreign => {}
+            _ if foreign => {
+                self.counters.ip6_in_addr_errors += 1;
+                return;
+            }
+            _ => {}
+        }
+        match repr {
+            icmpv6::Repr::EchoRequest { .. } if foreign => {}
             icmpv6::Repr::NeighborSolicit { .. }
             | icmpv6::Repr::NeighborAdvert { .. }
             | icmpv6::Repr::RouterAdvert { .. } => {
@@ -76,7 +104,7 @@ impl Stack {
                 // RFC 8201 §4: a path MTU below IPv6's minimum link MTU is taken as it.
                 let mtu = usize::try_from(mtu).unwrap_or(usize::MAX).max(ipv6::MIN_MTU);
                 // For every packet to that destination, if it came back from one we sent.
-                let ours = self.ipv6_address_ready(header.src_addr);
+                let ours = self.may_send_from(header.src_addr.into());
                 if let (true, Some(v6)) = (ours, self.v6.as_mut()) {
                     v6.learn_path_mtu(now, header.dst_addr, mtu);
                 }
@@ -448,7 +476,7 @@ impl Stack {
         data: &[u8],
         trouble: Trouble,
     ) {
-        if !self.ipv6_address_ready(header.src_addr) {
+        if !self.may_send_from(header.src_addr.into()) {
             return;
         }
         // The quoted packet's own extension headers stand between it and the transport.

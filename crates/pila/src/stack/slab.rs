@@ -1,16 +1,27 @@
 //! A slab of sockets addressed by index and generation, so a stale handle never reaches a
 //! socket that reused its slot.
 
-/// A slot's index and the generation it had when the handle was made.
+use core::num::NonZeroU32;
+
+/// A slot's index and the generation it had when the handle was made. The generation is
+/// never 0, so that `Option<Key>` takes no more room than a key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct Key {
     pub(crate) index: u32,
-    pub(crate) generation: u32,
+    pub(crate) generation: NonZeroU32,
+}
+
+impl Key {
+    /// The key of slot `index` in its first generation.
+    #[cfg(test)]
+    pub(crate) const fn first(index: u32) -> Self {
+        Self { index, generation: NonZeroU32::MIN }
+    }
 }
 
 #[derive(Debug)]
 struct Slot<T> {
-    generation: u32,
+    generation: NonZeroU32,
     value: Option<T>,
 }
 
@@ -39,8 +50,8 @@ impl<T> Slab<T> {
             }
         }
         let index = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
-        self.slots.push(Slot { generation: 0, value: Some(value) });
-        Key { index, generation: 0 }
+        self.slots.push(Slot { generation: NonZeroU32::MIN, value: Some(value) });
+        Key { index, generation: NonZeroU32::MIN }
     }
 
     /// The value under `key`, if it is still there.
@@ -62,7 +73,7 @@ impl<T> Slab<T> {
             return None;
         }
         let value = slot.value.take()?;
-        slot.generation = slot.generation.wrapping_add(1);
+        slot.generation = slot.generation.checked_add(1).unwrap_or(NonZeroU32::MIN);
         self.free.push(key.index);
         self.len -= 1;
         Some(value)

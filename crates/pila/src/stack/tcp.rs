@@ -70,6 +70,8 @@ pub(crate) struct TcpSlot {
     /// An IPv4 connection of an IPv6 socket (accepted by a dual-stack listener, or made
     /// to an IPv4-mapped address): its socket sees mapped addresses.
     pub(crate) mapped: bool,
+    /// The flow label of its IPv6 packets (RFC 6437), hashed once (0 over IPv4).
+    pub(crate) flow_label: u32,
 }
 
 impl TcpSlot {
@@ -252,6 +254,12 @@ impl TcpTable {
             cookies: CookieJar::new(cookie_key),
             scratch: vec![0; 1 << 16],
         }
+    }
+
+    /// A listener for [`Stack::tcp_intercept`]: on `[::]:0`, in no map of bound ones.
+    pub(crate) fn intercept_listener(&mut self, backlog: usize, max_syn: usize) -> ListenerHandle {
+        let any = SocketAddr::new(ANY6, 0);
+        ListenerHandle(self.listeners.insert(Listener::new(any, backlog, max_syn)))
     }
 
     /// The connection with this 4-tuple.
@@ -560,9 +568,14 @@ impl Stack {
     pub fn listener_close(&mut self, l: ListenerHandle) {
         let Some(mut listener) = self.tcp.listeners.remove(l.0) else { return };
         self.tcp.fixed_isn.remove(&l.0);
+        self.intercepts.forget_tcp(l.0);
         let local = listener.local;
-        self.tcp.listen_map.remove(&(local.ip(), local.port()));
-        if let Some(n) = self.tcp.listen_ports.get_mut(&local.port()) {
+        // An intercepting listener is on port 0, where no other is bound.
+        if local.port() != 0 {
+            self.tcp.listen_map.remove(&(local.ip(), local.port()));
+        }
+        let counted = self.tcp.listen_ports.get_mut(&local.port()).filter(|_| local.port() != 0);
+        if let Some(n) = counted {
             let took = families(local.ip(), listener.v6_only);
             n[0] -= took[0];
             n[1] -= took[1];
@@ -759,7 +772,14 @@ impl Stack {
             let most = self.config.offloads.tcp_segmentation.min(Offloads::MAX_SEGMENT_PAYLOAD);
             conn.set_segmentation_offload(most);
         }
+        let flow_label = match (conn.local(), conn.remote()) {
+            (SocketAddr::V6(l), Some(SocketAddr::V6(r))) => {
+                self.flow_label(*l.ip(), *r.ip(), Protocol::Tcp, (l.port(), r.port()))
+            }
+            _ => 0,
+        };
         let key = self.tcp.conns.insert(Box::new(TcpSlot {
+            flow_label,
             conn: TcpSocket::new(conn),
             listener,
             released: false,
@@ -815,7 +835,13 @@ impl Stack {
                 return;
             }
         }
-        match self.tcp.listener_for(local) {
+        // A segment to an address not ours reached here only because it is intercepted.
+        let listener = if self.intercepts.is_empty() || self.is_own_address(dst) {
+            self.tcp.listener_for(local)
+        } else {
+            self.intercepts.tcp_for(dst)
+        };
+        match listener {
             Some(l) => self.listener_input(now, l, local, remote, &seg),
             None => self.closed_port(now, local, remote, &seg),
         }
@@ -852,7 +878,8 @@ impl Stack {
             self.send_cookie(now, l, local, remote, seg);
             return;
         }
-        let mapped = listener.local.is_ipv6() && local.is_ipv4();
+        // An intercepting listener (port 0) hands out its connections' own addresses.
+        let mapped = listener.local.is_ipv6() && local.is_ipv4() && listener.local.port() != 0;
         let isn = match self.tcp.fixed_isn.get(&l) {
             Some(&isn) => isn,
             None => self.tcp.isn.isn(now, local, remote),
@@ -1072,6 +1099,7 @@ impl Stack {
                 continue;
             };
             let (local, remote) = slot.tuple();
+            let flow_label = slot.flow_label;
             let mss = slot.conn.0.mss();
             let Some(seg) = slot.conn.0.poll_transmit(now, scratch) else {
                 slot.queued = false;
@@ -1098,12 +1126,10 @@ impl Stack {
             let out = match link {
                 None => Out::Unrouted,
                 Some(link) => {
-                    let ports = (local.port(), remote.port());
-                    let head = match (local.ip(), remote.ip(), self.v6.as_ref()) {
-                        (IpAddr::V6(src), IpAddr::V6(dst), Some(v6)) => IpHead::V6 {
-                            hop_limit: v6.config.hop_limit,
-                            flow_label: v6.flow_label(src, dst, Protocol::Tcp, ports),
-                        },
+                    let head = match (remote.ip(), self.v6.as_ref()) {
+                        (IpAddr::V6(_), Some(v6)) => {
+                            IpHead::V6 { hop_limit: v6.config.hop_limit, flow_label }
+                        }
                         _ => IpHead::V4 { ident: bump_ident(&mut self.ip_ident) },
                     };
                     // A frame that leaves now with a virtio-net header leaves its TCP
@@ -1236,7 +1262,8 @@ impl Stack {
             self.counters.tcp_listen_overflows += 1;
             return true;
         }
-        let mapped = listener.local.is_ipv6() && local.is_ipv4();
+        // An intercepting listener (port 0) hands out its connections' own addresses.
+        let mapped = listener.local.is_ipv6() && local.is_ipv4() && listener.local.port() != 0;
         let isn = SeqNumber(seg.ack_number.map_or(0, |a| a.0.wrapping_sub(1)));
         let syn = syn.syn(local, remote);
         let config = Arc::clone(&self.tcp.config);
@@ -1304,5 +1331,17 @@ impl Stack {
         } else {
             slot.error = Some(error);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_connection_slot_holds_little_beside_its_connection() {
+        // Each idle connection costs its slot: what the stack keeps beside the
+        // connection itself stays within 32 bytes.
+        let beside = size_of::<super::TcpSlot>() - size_of::<super::TcpSocket>();
+        assert!(beside <= 32, "{beside} bytes beside the connection");
+        assert_eq!(size_of::<Option<super::Key>>(), size_of::<super::Key>());
     }
 }

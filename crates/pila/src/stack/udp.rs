@@ -21,37 +21,61 @@ use crate::wire::{icmpv4, icmpv6, ipv4, ipv6, udp as wudp};
 pub(crate) struct UdpSocket {
     pub(crate) local: SocketAddr,
     pub(crate) remote: Option<SocketAddr>,
-    queue: VecDeque<(SocketAddr, Vec<u8>)>,
+    /// Each datagram with its sender and the address it was sent to.
+    queue: VecDeque<Queued>,
     queued: usize,
     limit: usize,
     pub(crate) error: Option<Error>,
+    /// Made by [`Stack::udp_intercept`]: bound to no port, it sees addresses as they are.
+    intercept: bool,
+}
+
+/// A datagram waiting to be read.
+#[derive(Debug)]
+struct Queued {
+    from: SocketAddr,
+    to: SocketAddr,
+    data: Vec<u8>,
 }
 
 impl UdpSocket {
+    fn new(local: SocketAddr, limit: usize, intercept: bool) -> Self {
+        Self {
+            local,
+            remote: None,
+            queue: VecDeque::new(),
+            queued: 0,
+            limit,
+            error: None,
+            intercept,
+        }
+    }
+
     /// Queues a datagram; `false` when the queue has no room for it.
-    pub(crate) fn push(&mut self, from: SocketAddr, data: &[u8]) -> bool {
+    pub(crate) fn push(&mut self, from: SocketAddr, to: SocketAddr, data: &[u8]) -> bool {
         if self.queued + data.len() > self.limit {
             return false;
         }
         self.queued += data.len();
-        self.queue.push_back((from, data.to_vec()));
+        self.queue.push_back(Queued { from, to, data: data.to_vec() });
         true
     }
 
-    /// The oldest datagram, copied into `buf` (cut short if `buf` is), and its sender.
-    pub(crate) fn pop(&mut self, buf: &mut [u8]) -> Option<(usize, SocketAddr)> {
-        let (from, data) = self.queue.pop_front()?;
+    /// The oldest datagram, copied into `buf` (cut short if `buf` is), its sender and the
+    /// address it was sent to.
+    pub(crate) fn pop(&mut self, buf: &mut [u8]) -> Option<(usize, SocketAddr, SocketAddr)> {
+        let Queued { from, to, data } = self.queue.pop_front()?;
         self.queued -= data.len();
         let n = data.len().min(buf.len());
         buf[..n].copy_from_slice(&data[..n]);
-        Some((n, from))
+        Some((n, from, to))
     }
 
     /// How this socket names `peer`: an IPv6 socket sees an IPv4 peer at its mapped
-    /// address.
+    /// address (an intercepting one, bound to no address, sees it as it is).
     fn as_seen(&self, peer: SocketAddr) -> SocketAddr {
         match (self.local, peer) {
-            (SocketAddr::V6(_), SocketAddr::V4(p)) => {
+            (SocketAddr::V6(_), SocketAddr::V4(p)) if !self.intercept => {
                 SocketAddr::V6(SocketAddrV6::new(p.ip().to_ipv6_mapped(), p.port(), 0, 0))
             }
             _ => peer,
@@ -104,22 +128,23 @@ impl UdpTable {
 
     /// Binds a new socket to `local`, which must not be [`in_use`](Self::in_use).
     pub(crate) fn bind(&mut self, local: SocketAddr, limit: usize) -> Key {
-        let key = self.sockets.insert(UdpSocket {
-            local,
-            remote: None,
-            queue: VecDeque::new(),
-            queued: 0,
-            limit,
-            error: None,
-        });
+        let key = self.sockets.insert(UdpSocket::new(local, limit, false));
         self.bound.insert((local.ip(), local.port()), key);
         *self.ports.entry(local.port()).or_default() += 1;
         key
     }
 
+    /// A socket for [`Stack::udp_intercept`]: on `[::]:0`, in no map of bound ones.
+    pub(crate) fn intercept_socket(&mut self, limit: usize) -> Key {
+        self.sockets.insert(UdpSocket::new(SocketAddr::new(ANY6, 0), limit, true))
+    }
+
     /// Closes a socket, dropping its queue.
     pub(crate) fn close(&mut self, key: Key) {
         let Some(s) = self.sockets.remove(key) else { return };
+        if s.intercept {
+            return;
+        }
         self.bound.remove(&(s.local.ip(), s.local.port()));
         if let Some(n) = self.ports.get_mut(&s.local.port()) {
             *n -= 1;
@@ -181,7 +206,14 @@ impl Stack {
         }
         let src = SocketAddr::new(src_ip, repr.src_port);
         let dst = SocketAddr::new(dst_ip, repr.dst_port);
-        let Some(key) = self.udp.lookup(dst, src) else {
+        // Not to one of ours: it reached here because it is intercepted.
+        let group = matches!(arrival, Arrival::V4(_, _, true) | Arrival::V6(_, _, true));
+        let key = if self.intercepts.is_empty() || group || self.is_own_address(dst_ip) {
+            self.udp.lookup(dst, src)
+        } else {
+            self.intercepts.udp_for(dst_ip)
+        };
+        let Some(key) = key else {
             self.counters.udp_no_ports += 1;
             match arrival {
                 Arrival::V4(ip, raw, false) => {
@@ -196,8 +228,8 @@ impl Stack {
             return;
         };
         let Some(socket) = self.udp.sockets.get_mut(key) else { return };
-        let from = socket.as_seen(src);
-        if socket.push(from, packet.payload()) {
+        let (from, to) = (socket.as_seen(src), socket.as_seen(dst));
+        if socket.push(from, to, packet.payload()) {
             self.counters.udp_in_datagrams += 1;
             self.wake(SocketHandle::Udp(UdpHandle(key)));
         } else {
@@ -231,7 +263,8 @@ impl Stack {
     /// received.
     pub fn udp_connect(&mut self, h: UdpHandle, remote: SocketAddr) -> Result<(), Error> {
         let remote = Self::check_remote_any(remote)?;
-        let s = self.udp.sockets.get_mut(h.0).ok_or(Error::InvalidInput)?;
+        let s =
+            self.udp.sockets.get_mut(h.0).filter(|s| !s.intercept).ok_or(Error::InvalidInput)?;
         s.remote = Some(s.as_seen(remote));
         s.error = None;
         Ok(())
@@ -248,8 +281,52 @@ impl Stack {
         data: &[u8],
         to: SocketAddr,
     ) -> Result<usize, Error> {
+        let s = self.udp.sockets.get(h.0).ok_or(Error::InvalidInput)?;
+        if s.intercept {
+            // It has no address of its own to send from.
+            return Err(Error::InvalidInput);
+        }
+        let local = s.local;
+        self.send_datagram(now, h, data, local, to)
+    }
+
+    /// Sends `data` as one datagram from `from` to `to`, through an intercepting socket
+    /// ([`Stack::udp_intercept`]): `from` is the address a datagram to be answered was sent
+    /// to, or any other it intercepts, or one of ours. [`Error::AddrNotAvailable`] for any
+    /// other source; [`Error::InvalidInput`] through a socket that does not intercept.
+    pub fn udp_send_from(
+        &mut self,
+        now: Instant,
+        h: UdpHandle,
+        data: &[u8],
+        from: SocketAddr,
+        to: SocketAddr,
+    ) -> Result<usize, Error> {
+        let s = self.udp.sockets.get(h.0).ok_or(Error::InvalidInput)?;
+        let from = canonical(from);
+        if !s.intercept || from.port() == 0 || from.ip().is_unspecified() {
+            return Err(Error::InvalidInput);
+        }
+        if from.is_ipv4() != canonical(to).is_ipv4() {
+            return Err(Error::InvalidInput);
+        }
+        if !self.may_send_from(from.ip()) {
+            return Err(Error::AddrNotAvailable);
+        }
+        self.send_datagram(now, h, data, from, to)
+    }
+
+    /// Sends a datagram of socket `h` from `local` (an unspecified address: the route's
+    /// source) to `to`.
+    fn send_datagram(
+        &mut self,
+        now: Instant,
+        h: UdpHandle,
+        data: &[u8],
+        local: SocketAddr,
+        to: SocketAddr,
+    ) -> Result<usize, Error> {
         let to = Self::check_remote_any(to)?;
-        let local = self.udp.sockets.get(h.0).ok_or(Error::InvalidInput)?.local;
         let repr = wudp::Repr { src_port: local.port(), dst_port: to.port() };
         let len = repr.buffer_len(data.len());
         let (mut packet, header_len, s, d) = match (local.ip(), to.ip()) {
@@ -326,6 +403,17 @@ impl Stack {
         h: UdpHandle,
         buf: &mut [u8],
     ) -> Result<(usize, SocketAddr), Error> {
+        self.udp_recv_from_to(h, buf).map(|(n, from, _)| (n, from))
+    }
+
+    /// [`Stack::udp_recv_from`], with the address the datagram was sent to (as Linux's
+    /// `IP_PKTINFO` gives it): one of ours, or for an intercepting socket its original
+    /// destination.
+    pub fn udp_recv_from_to(
+        &mut self,
+        h: UdpHandle,
+        buf: &mut [u8],
+    ) -> Result<(usize, SocketAddr, SocketAddr), Error> {
         let s = self.udp.sockets.get_mut(h.0).ok_or(Error::InvalidInput)?;
         if let Some(e) = s.error.take() {
             return Err(e);
@@ -355,6 +443,7 @@ impl Stack {
 
     /// Closes the socket; its handle becomes stale.
     pub fn udp_close(&mut self, h: UdpHandle) {
+        self.intercepts.forget_udp(h.0);
         self.udp.close(h.0);
     }
 

@@ -65,6 +65,25 @@ impl TcpListener {
         })
     }
 
+    /// Transparent mode: takes the connections to any address and port inside `prefixes`
+    /// (every address if empty) that is not one of the stack's own, as a tun2socks-style
+    /// proxy must ([`Stack::tcp_intercept`](crate::stack::Stack::tcp_intercept)). Each
+    /// accepted stream's [`local_addr`](TcpStream::local_addr) is the destination its
+    /// client asked for, and everything it sends leaves from there. Backlog 1024; SYN
+    /// cookies beyond the SYN queue, as for any listener.
+    ///
+    /// ```no_run
+    /// # async fn relay(stack: pila::tokio::Stack) -> std::io::Result<()> {
+    /// let prefixes = ["198.51.100.0/24".parse().unwrap()];
+    /// let listener = pila::tokio::TcpListener::intercept(&stack, &prefixes)?;
+    /// let (stream, client) = listener.accept().await?;
+    /// let destination = stream.local_addr()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn intercept(stack: &Stack, prefixes: &[crate::stack::IpCidr]) -> io::Result<Self> {
+        Ok(Self { core: ListenerCore::intercept(stack.handle(), prefixes, DEFAULT_BACKLOG)? })
+    }
+
     /// Waits for a connection and returns it with the peer's address.
     ///
     /// Cancel safe: a connection is taken off the accept queue only by the poll that returns

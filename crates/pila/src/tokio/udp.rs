@@ -28,6 +28,42 @@ impl UdpSocket {
         try_each(addr, |addr| Ok(Self { core: UdpCore::bind(stack.handle(), addr)? }))
     }
 
+    /// Transparent mode: receives the datagrams to any address and port inside `prefixes`
+    /// (every address if empty) that is not one of the stack's own, each with its original
+    /// destination ([`recv_from_to`](Self::recv_from_to)), and answers from such an address
+    /// ([`send_from`](Self::send_from)); `send_to` and `connect` are refused.
+    pub fn intercept(stack: &Stack, prefixes: &[crate::stack::IpCidr]) -> io::Result<Self> {
+        Ok(Self { core: UdpCore::intercept(stack.handle(), prefixes)? })
+    }
+
+    /// Sends `buf` as one datagram from `from` (an address this intercepting socket takes
+    /// datagrams for, or one of the stack's own) to `to`.
+    ///
+    /// Cancel safe: it completes in its first poll.
+    pub async fn send_from(
+        &self,
+        buf: &[u8],
+        from: SocketAddr,
+        to: SocketAddr,
+    ) -> io::Result<usize> {
+        self.core.send_from(buf, from, to)
+    }
+
+    /// [`recv_from`](Self::recv_from), with the address the datagram was sent to (one of
+    /// the stack's own, or for an intercepting socket the original destination).
+    ///
+    /// Cancel safe, as [`recv_from`](Self::recv_from) is.
+    pub async fn recv_from_to(
+        &self,
+        buf: &mut [u8],
+    ) -> io::Result<(usize, SocketAddr, SocketAddr)> {
+        let core = &self.core;
+        poll_fn(|cx| {
+            core.shared().poll_on(cx, core.wait_recv(), |state| core.try_recv_from_to(state, buf))
+        })
+        .await
+    }
+
     /// Sets the only peer: `send` goes there and only its datagrams are received.
     pub async fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
         self.core.connect(resolve_one(addr)?)

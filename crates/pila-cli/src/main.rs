@@ -7,6 +7,7 @@ mod get;
 mod link;
 mod listen;
 mod ping;
+mod proxy;
 mod serve;
 mod timeline;
 mod web;
@@ -38,6 +39,9 @@ enum Command {
     Listen(listen::Args),
     /// Send ICMP echo requests and print one line per reply, like ping(8).
     Ping(ping::Args),
+    /// Terminate every TCP connection and UDP flow arriving on a TUN and relay it to its
+    /// destination, directly or through a SOCKS5 server (a tun2socks-style proxy).
+    Proxy(proxy::Args),
     /// Run the benchmark scenarios (bulk, rr, crr, idle, tap-tx, tap-rx, instructions) on
     /// pila, smoltcp and Linux in one run and print a table with same-run ratios.
     Bench(bench::Args),
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
         Command::Connect(args) => connect::run(&args),
         Command::Listen(args) => listen::run(&args),
         Command::Ping(args) => ping::run(&args),
+        Command::Proxy(args) => proxy::run(&args),
         Command::Bench(args) => bench::run(&args),
     };
     match result {

@@ -82,6 +82,12 @@ fn bad_arguments_get_one_line_and_a_failure_status() {
         &["demo", "--seed", "-1"],
         &["demo", "--bogus"],
         &["teleport"],
+        // A proxy needs exactly one way upstream, and prefixes and servers that parse.
+        &["proxy", "--tun", "pt0", "--ip", "192.0.2.1/24"],
+        &["proxy", "--tun", "pt0", "--ip", "192.0.2.1/24", "--direct", "--socks5", "h:1"],
+        &["proxy", "--tun", "pt0", "--ip", "192.0.2.1/24", "--direct", "--intercept", "x/8"],
+        &["proxy", "--tun", "pt0", "--ip", "192.0.2.1/24", "--socks5", "nowhere"],
+        &["proxy", "--tun", "pt0", "--ip", "192.0.2.1/24", "--direct", "--socks5-user", "u"],
     ] {
         let out = pila(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");

@@ -140,3 +140,53 @@ fn the_blocking_api_intercepts_too() {
     relay.send_from(b"a", dst, from).unwrap();
     assert_eq!(client.recv_from(&mut buf).unwrap(), (1, sa("198.51.100.53:53")));
 }
+
+#[tokio::test]
+async fn an_intercept_listener_answers_each_client_as_its_destination_would() {
+    use pila::stack::Refusal;
+    use pila::tokio::InterceptListener;
+    tokio::time::timeout(LIMIT, async {
+        let (a, b) = hosts();
+        let listener = InterceptListener::bind(&b, &prefixes()).unwrap();
+        let server = tokio::spawn(async move {
+            loop {
+                let held = listener.next().await.unwrap();
+                match held.destination().port() {
+                    80 => {
+                        let held_destination = held.destination();
+                        let mut s = held.accept().await.unwrap();
+                        assert_eq!(s.local_addr().unwrap(), held_destination);
+                        s.write_all(b"welcome").await.unwrap();
+                        s.shutdown().await.unwrap();
+                    }
+                    81 => held.refuse(Refusal::Reset).unwrap(),
+                    82 => held.refuse(Refusal::HostUnreachable).unwrap(),
+                    83 => held.refuse(Refusal::NetworkUnreachable).unwrap(),
+                    84 => drop(held),
+                    _ => return,
+                }
+            }
+        });
+        for far in ["198.51.100.7", "[2001:db8:1::7]"] {
+            let mut c = TcpStream::connect(&a, format!("{far}:80")).await.unwrap();
+            let mut got = String::new();
+            c.read_to_string(&mut got).await.unwrap();
+            assert_eq!(got, "welcome");
+            for (port, kind) in [
+                (81, std::io::ErrorKind::ConnectionRefused),
+                (82, std::io::ErrorKind::HostUnreachable),
+                (83, std::io::ErrorKind::NetworkUnreachable),
+                (84, std::io::ErrorKind::ConnectionRefused),
+            ] {
+                let e = TcpStream::connect(&a, format!("{far}:{port}")).await.unwrap_err();
+                assert_eq!(e.kind(), kind, "{far}:{port}: {e}");
+                // The ICMP errors' rate limit refills.
+                tokio::time::sleep(Duration::from_millis(150)).await;
+            }
+        }
+        drop(TcpStream::connect(&a, "198.51.100.7:85").await);
+        server.await.unwrap();
+    })
+    .await
+    .expect("timed out");
+}

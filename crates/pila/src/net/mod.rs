@@ -180,6 +180,13 @@ impl Stack {
         Events { rx, missed }
     }
 
+    /// Transparent mode: answers pings to the intercepted destinations inside `prefixes`
+    /// (all of them if empty) as if they were the stack's own; `None` stops it
+    /// ([`stack::Stack::icmp_intercept_echo`]).
+    pub fn answer_intercepted_pings(&self, prefixes: Option<Vec<stack::IpCidr>>) {
+        self.shared().lock().stack.icmp_intercept_echo(prefixes);
+    }
+
     /// The stack's first IPv4 address.
     pub fn address(&self) -> Ipv4Addr {
         self.shared().address

@@ -48,6 +48,31 @@ impl ListenerCore {
         Ok(Self { host: Arc::clone(host), handle, local })
     }
 
+    /// A listener that holds the SYNs to `prefixes` ([`stack::Stack::tcp_intercept_held`]).
+    pub(crate) fn intercept_held(
+        host: &Arc<Handle>,
+        prefixes: &[stack::IpCidr],
+    ) -> io::Result<Self> {
+        let handle = host.shared.lock().stack.tcp_intercept_held(prefixes)?;
+        Ok(Self { host: Arc::clone(host), handle, local: UNSPECIFIED6 })
+    }
+
+    /// The next SYN the listener holds, if one came.
+    pub(crate) fn try_held(&self, state: &mut State) -> Option<io::Result<stack::HeldSyn>> {
+        if state.stack.listener_local_addr(self.handle).is_none() {
+            return Some(Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the listener is shut down",
+            )));
+        }
+        state.stack.tcp_intercept_poll(self.handle).map(Ok)
+    }
+
+    /// The handle of the stack and of the listener, for answering a held SYN.
+    pub(crate) fn parts(&self) -> (Arc<Handle>, ListenerHandle) {
+        (Arc::clone(&self.host), self.handle)
+    }
+
     /// An intercepting listener ([`stack::Stack::tcp_intercept`]) on `prefixes`.
     pub(crate) fn intercept(
         host: &Arc<Handle>,
@@ -122,6 +147,18 @@ pub(crate) struct Connecting {
 }
 
 impl Connecting {
+    /// Answers the SYN `syn` that `listener` holds with a SYN-ACK: the connection then
+    /// opens as an active one does.
+    pub(crate) fn complete(
+        host: &Arc<Handle>,
+        listener: ListenerHandle,
+        syn: stack::HeldSyn,
+    ) -> io::Result<Self> {
+        let handle = host.shared.lock().stack.tcp_intercept_complete(now(), listener, syn)?;
+        host.shared.kick();
+        Ok(Self { host: Arc::clone(host), handle: Some(handle) })
+    }
+
     /// Sends a SYN to `addr` from an ephemeral port.
     pub(crate) fn start(host: &Arc<Handle>, addr: SocketAddr) -> io::Result<Self> {
         let handle = host.shared.lock().stack.tcp_connect(now(), addr, None)?;
@@ -376,6 +413,16 @@ impl StreamCore {
             shared.kick();
         }
         Ok(())
+    }
+
+    /// Resets the connection: a RST to the peer, and what is queued either way dropped.
+    pub(crate) fn abort(&self) {
+        let shared = self.shared();
+        if let Some(conn) = shared.lock().stack.tcp_mut(self.handle) {
+            conn.abort();
+        }
+        shared.wake(SocketHandle::Tcp(self.handle));
+        shared.kick();
     }
 
     /// Turns Nagle's algorithm off (`true`) or back on; data it held back goes out.

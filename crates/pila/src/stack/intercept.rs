@@ -10,17 +10,29 @@
 //! where asked ([`Stack::icmp_intercept_echo`]); ICMP errors about intercepted connections
 //! reach them as they reach any other.
 //!
+//! A listener made with [`Stack::tcp_intercept_held`] answers no SYN by itself: it holds
+//! each ([`Stack::tcp_intercept_poll`]) until the application, which has tried the real
+//! destination meanwhile, completes the handshake ([`Stack::tcp_intercept_complete`]) or
+//! refuses it ([`Stack::tcp_intercept_refuse`]) with a reset or an ICMP unreachable, so the
+//! client's `connect` fails as it would have against the far host itself.
+//!
 //! The stack's own addresses are never intercepted: their listeners and sockets keep them.
 //! Everything else of the normal path holds: the SYN queue and accept backlog, SYN cookies,
 //! RFC 5961, window scaling and SACK, each connection's bounded buffers.
 
 use core::fmt;
-use core::net::IpAddr;
+use core::net::{IpAddr, SocketAddr};
 use core::str::FromStr;
+use std::collections::{HashMap, VecDeque};
 
 use super::slab::Key;
-use super::{Error, Ipv4Cidr, Ipv6Cidr, ListenerHandle, ParseCidrError, Stack, UdpHandle};
+use super::{Error, Ipv4Cidr, Ipv6Cidr, ListenerHandle, ParseCidrError, Stack, TcpHandle};
+use super::{SocketHandle, UdpHandle};
+use crate::tcp::Connection;
+use crate::time::{Duration, Instant};
 use crate::wire::ip::Protocol;
+use crate::wire::tcp::Repr;
+use crate::wire::{icmpv4, icmpv6, ipv4, ipv6};
 
 /// An IPv4 or IPv6 prefix: `192.0.2.0/24`, `2001:db8::/32`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -76,12 +88,56 @@ fn covers(prefixes: &[IpCidr], ip: IpAddr) -> bool {
     prefixes.is_empty() || prefixes.iter().any(|p| p.contains(ip))
 }
 
+/// A SYN an intercepting listener holds ([`Stack::tcp_intercept_held`]): the connection
+/// a client asks for, from `remote` to the destination `local`, not answered yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HeldSyn {
+    /// The destination the client asked for: the local address of the connection.
+    pub local: SocketAddr,
+    /// The client.
+    pub remote: SocketAddr,
+}
+
+/// How a held SYN is refused ([`Stack::tcp_intercept_refuse`]), so that the client learns
+/// what became of the real destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// A reset: the client's `connect` fails with "connection refused".
+    Reset,
+    /// ICMP (or ICMPv6) host unreachable: "no route to host".
+    HostUnreachable,
+    /// ICMP net unreachable, ICMPv6 no route: "network is unreachable".
+    NetworkUnreachable,
+}
+
+/// How long a held SYN waits for the application before it is forgotten: the client has
+/// given up by then (Linux's last SYN retransmission is at 63 s).
+const HOLD_LIMIT: Duration = Duration::from_secs(75);
+
+/// The SYNs an intercepting listener holds.
+#[derive(Debug, Default)]
+struct Holding {
+    /// Not yet polled, oldest first.
+    queue: VecDeque<HeldSyn>,
+    /// Every held SYN (polled or not), with when it came.
+    syns: HashMap<HeldSyn, (Repr<'static>, Instant)>,
+}
+
+/// An intercepting TCP listener.
+#[derive(Debug)]
+struct TcpIntercept {
+    prefixes: Vec<IpCidr>,
+    key: Key,
+    /// Holds its SYNs for the application to answer.
+    holding: Option<Holding>,
+}
+
 /// What the stack takes over though it is not addressed to it, each with its prefixes.
 #[derive(Debug, Default)]
 pub(crate) struct Intercepts {
     /// Intercepting TCP listeners, in the order made: the first that covers an address
     /// takes its SYNs.
-    tcp: Vec<(Vec<IpCidr>, Key)>,
+    tcp: Vec<TcpIntercept>,
     /// Intercepting UDP sockets, likewise.
     udp: Vec<(Vec<IpCidr>, Key)>,
     /// Where echo requests are answered; `None`: nowhere.
@@ -96,7 +152,11 @@ impl Intercepts {
 
     /// The listener that takes SYNs to `ip`.
     pub(crate) fn tcp_for(&self, ip: IpAddr) -> Option<Key> {
-        self.tcp.iter().find(|(p, _)| covers(p, ip)).map(|&(_, k)| k)
+        self.tcp.iter().find(|t| covers(&t.prefixes, ip)).map(|t| t.key)
+    }
+
+    fn holding(&mut self, l: Key) -> Option<&mut Holding> {
+        self.tcp.iter_mut().find(|t| t.key == l)?.holding.as_mut()
     }
 
     /// The socket that takes datagrams to `ip`.
@@ -128,9 +188,9 @@ impl Intercepts {
         }
     }
 
-    /// Forgets the listener `key`, closed.
+    /// Forgets the listener `key`, closed, and the SYNs it held.
     pub(crate) fn forget_tcp(&mut self, key: Key) {
-        self.tcp.retain(|&(_, k)| k != key);
+        self.tcp.retain(|t| t.key != key);
     }
 
     /// Forgets the socket `key`, closed.
@@ -158,8 +218,160 @@ impl Stack {
             return Err(Error::InvalidInput);
         }
         let l = self.tcp.intercept_listener(backlog, self.config.max_syn_backlog);
-        self.intercepts.tcp.push((prefixes.to_vec(), l.0));
+        self.intercepts.tcp.push(TcpIntercept {
+            prefixes: prefixes.to_vec(),
+            key: l.0,
+            holding: None,
+        });
         Ok(l)
+    }
+
+    /// [`Stack::tcp_intercept`] that answers no SYN by itself: each new one is held, at
+    /// most [`Config::max_syn_backlog`](super::Config) at a time (more are dropped, and the
+    /// clients retransmit), until the application answers it. [`Stack::tcp_intercept_poll`]
+    /// names the next; [`Stack::poll_wake`] names the listener when one comes. A held SYN
+    /// nobody answers is forgotten after 75 s. Retransmissions of a held SYN are absorbed.
+    pub fn tcp_intercept_held(&mut self, prefixes: &[IpCidr]) -> Result<ListenerHandle, Error> {
+        let l = self.tcp.intercept_listener(1, self.config.max_syn_backlog);
+        let holding = Some(Holding::default());
+        self.intercepts.tcp.push(TcpIntercept { prefixes: prefixes.to_vec(), key: l.0, holding });
+        Ok(l)
+    }
+
+    /// The next SYN the listener `l` holds, oldest first; it stays held until answered.
+    pub fn tcp_intercept_poll(&mut self, l: ListenerHandle) -> Option<HeldSyn> {
+        self.intercepts.holding(l.0)?.queue.pop_front()
+    }
+
+    /// Answers the held SYN `syn` with a SYN-ACK: the connection it makes is the
+    /// application's at once, as one it opened itself would be ([`Stack::poll_wake`] names
+    /// it when established, or when the handshake fails). [`Error::InvalidInput`] if `l`
+    /// holds no such SYN (answered already, or forgotten).
+    pub fn tcp_intercept_complete(
+        &mut self,
+        now: Instant,
+        l: ListenerHandle,
+        syn: HeldSyn,
+    ) -> Result<TcpHandle, Error> {
+        let holding = self.intercepts.holding(l.0).ok_or(Error::InvalidInput)?;
+        let (seg, _) = holding.syns.remove(&syn).ok_or(Error::InvalidInput)?;
+        let HeldSyn { local, remote } = syn;
+        let isn = self.tcp.isn.isn(now, local, remote);
+        let conn = Connection::accept(
+            now,
+            local,
+            remote,
+            &seg,
+            isn,
+            std::sync::Arc::clone(&self.tcp.config),
+        );
+        let key = self.insert_conn(conn, None, false);
+        self.counters.tcp_passive_opens += 1;
+        self.after_tcp(now, key);
+        Ok(TcpHandle(key))
+    }
+
+    /// Refuses the held SYN `syn` as `how` says: the client's `connect` fails with
+    /// "connection refused", "no route to host" or "network is unreachable".
+    /// [`Error::InvalidInput`] if `l` holds no such SYN.
+    pub fn tcp_intercept_refuse(
+        &mut self,
+        now: Instant,
+        l: ListenerHandle,
+        syn: HeldSyn,
+        how: Refusal,
+    ) -> Result<(), Error> {
+        let holding = self.intercepts.holding(l.0).ok_or(Error::InvalidInput)?;
+        let (seg, _) = holding.syns.remove(&syn).ok_or(Error::InvalidInput)?;
+        let HeldSyn { local, remote } = syn;
+        if how == Refusal::Reset {
+            self.send_reset(now, local, remote, &seg);
+            return Ok(());
+        }
+        // The error quotes the SYN's IP header and the start of its TCP header: ports and
+        // sequence number, all the client needs to find its connection.
+        let mut quote = [0; 8];
+        quote[..2].copy_from_slice(&remote.port().to_be_bytes());
+        quote[2..4].copy_from_slice(&local.port().to_be_bytes());
+        quote[4..].copy_from_slice(&seg.seq_number.0.to_be_bytes());
+        match (remote.ip(), local.ip()) {
+            (IpAddr::V4(src_addr), IpAddr::V4(dst_addr)) => {
+                let ip = ipv4::Repr {
+                    src_addr,
+                    dst_addr,
+                    protocol: Protocol::Tcp,
+                    payload_len: quote.len(),
+                    ttl: 64,
+                    tos: 0,
+                    ident: 0,
+                    dont_frag: true,
+                    more_frags: false,
+                    frag_offset: 0,
+                };
+                let mut raw = vec![0; ip.buffer_len()];
+                ip.emit(&mut ipv4::Packet::new_unchecked(&mut raw[..]), &self.config.checksums);
+                raw[ipv4::HEADER_LEN..].copy_from_slice(&quote);
+                let reason = match how {
+                    Refusal::NetworkUnreachable => icmpv4::DstUnreachable::NetUnreachable,
+                    _ => icmpv4::DstUnreachable::HostUnreachable,
+                };
+                self.icmp_error(now, reason, &ip, &raw);
+            }
+            (IpAddr::V6(src_addr), IpAddr::V6(dst_addr)) => {
+                let ip = ipv6::Repr {
+                    src_addr,
+                    dst_addr,
+                    next_header: Protocol::Tcp,
+                    payload_len: quote.len(),
+                    hop_limit: 64,
+                    traffic_class: 0,
+                    flow_label: 0,
+                };
+                let mut raw = vec![0; ip.buffer_len()];
+                ip.emit(&mut ipv6::Packet::new_unchecked(&mut raw[..]));
+                raw[ipv6::HEADER_LEN..].copy_from_slice(&quote);
+                let reason = match how {
+                    Refusal::NetworkUnreachable => icmpv6::DstUnreachable::NoRoute,
+                    _ => icmpv6::DstUnreachable::AddrUnreachable,
+                };
+                self.icmpv6_unreachable(now, reason, &ip, &raw);
+            }
+            _ => return Err(Error::InvalidInput),
+        }
+        Ok(())
+    }
+
+    /// A SYN for the holding listener `l`: held, unless it is a retransmission of one
+    /// held already or the listener holds as many as it may. Whether `l` holds SYNs.
+    pub(crate) fn hold_syn(
+        &mut self,
+        now: Instant,
+        l: Key,
+        local: SocketAddr,
+        remote: SocketAddr,
+        seg: &Repr<'_>,
+    ) -> bool {
+        let limit = self.config.max_syn_backlog.max(1);
+        let Some(holding) = self.intercepts.holding(l) else { return false };
+        let syn = HeldSyn { local, remote };
+        if holding.syns.contains_key(&syn) {
+            return true;
+        }
+        if holding.syns.len() >= limit {
+            // Full: those nobody answered in time make room, if there are any.
+            holding.syns.retain(|_, (_, at)| now < *at + HOLD_LIMIT);
+            holding.queue.retain(|s| holding.syns.contains_key(s));
+            if holding.syns.len() >= limit {
+                self.counters.tcp_listen_overflows += 1;
+                return true;
+            }
+        }
+        // Data on a SYN is not kept: unacknowledged, it comes again after the handshake.
+        let held = Repr { payload: &[], ..*seg };
+        holding.syns.insert(syn, (held, now));
+        holding.queue.push_back(syn);
+        self.wake(SocketHandle::Listener(ListenerHandle(l)));
+        true
     }
 
     /// A UDP socket that receives the datagrams to any address and port inside `prefixes`
@@ -217,7 +429,8 @@ mod tests {
         let mut i = Intercepts::default();
         let ip: IpAddr = "198.51.100.7".parse().unwrap();
         assert!(i.is_empty() && !i.takes(Protocol::Tcp, ip) && !i.covers(ip));
-        i.tcp.push((vec!["198.51.100.0/24".parse().unwrap()], Key::first(3)));
+        let prefixes = vec!["198.51.100.0/24".parse().unwrap()];
+        i.tcp.push(TcpIntercept { prefixes, key: Key::first(3), holding: None });
         assert!(i.takes(Protocol::Tcp, ip) && i.takes(Protocol::Icmp, ip));
         assert!(!i.takes(Protocol::Udp, ip) && !i.echoes(ip));
         assert!(!i.takes(Protocol::Tcp, "224.0.0.1".parse().unwrap()));

@@ -58,7 +58,7 @@ pub use counters::{Counters, Event, EventKind};
 pub use icmp::PingReply;
 pub use iface::{Ipv4Cidr, ParseCidrError};
 pub use iface6::Ipv6Cidr;
-pub use intercept::IpCidr;
+pub use intercept::{HeldSyn, IpCidr, Refusal};
 pub use socket::{Error, ListenerHandle, SocketHandle, TcpHandle, UdpHandle};
 pub use tcp::TcpSocket;
 

@@ -756,7 +756,12 @@ impl Stack {
 
     /// Files a new connection by its tuple, in its listener's SYN queue if it has one, and
     /// marks it ready. `mapped`: its socket sees IPv4-mapped addresses.
-    fn insert_conn(&mut self, conn: Connection, listener: Option<Key>, mapped: bool) -> Key {
+    pub(super) fn insert_conn(
+        &mut self,
+        conn: Connection,
+        listener: Option<Key>,
+        mapped: bool,
+    ) -> Key {
         let mut conn = conn;
         if let Some(IpAddr::V6(remote)) = conn.remote().map(|r| r.ip()) {
             // A router advertised a smaller MTU for the link, or the path is known to take
@@ -869,6 +874,10 @@ impl Stack {
         if !seg.flags.contains(Flags::SYN) {
             return;
         }
+        if self.hold_syn(now, l, local, remote, seg) {
+            // An intercepting listener that leaves the answer to the application.
+            return;
+        }
         let Some(listener) = self.tcp.listeners.get(l) else { return };
         if listener.accept_full() {
             self.counters.tcp_listen_overflows += 1;
@@ -907,7 +916,13 @@ impl Stack {
         self.send_reset(now, local, remote, seg);
     }
 
-    fn send_reset(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, seg: &Repr<'_>) {
+    pub(super) fn send_reset(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        seg: &Repr<'_>,
+    ) {
         if let Some(rst) = tcp::reset_for(seg) {
             if self.send_segment(now, local, remote, &rst).is_ok() {
                 self.counters.tcp_out_rsts += 1;

@@ -94,10 +94,12 @@
 //!
 //! Errors are [`std::io::Error`]s with the kinds `tokio::net` uses.
 
+mod intercept;
 mod tcp;
 mod udp;
 
 pub use crate::net::{Counters, Event, EventKind, Events, Stack, StackBuilder};
+pub use intercept::{InterceptListener, Intercepted};
 pub use tcp::{
     OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, TcpListener, TcpStream, WriteHalf,
 };

@@ -157,6 +157,17 @@ impl TcpStream {
         Self { core: Arc::new(core) }
     }
 
+    pub(crate) fn from_core(core: StreamCore) -> Self {
+        Self::new(core)
+    }
+
+    /// Resets the connection now, as a close with `SO_LINGER` 0 does: the peer gets a RST,
+    /// and what is queued either way is dropped; reads and writes fail from then on. A
+    /// proxy uses it to pass on a reset from the other side.
+    pub fn abort(&self) {
+        self.core.abort();
+    }
+
     /// Waits until the connection is over: both sides have closed and the peer has
     /// acknowledged our FIN, so nothing we sent can be lost any more. Call it after
     /// `shutdown().await`: until our FIN is sent the connection cannot end. Fails with the

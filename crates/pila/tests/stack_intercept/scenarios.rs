@@ -229,3 +229,88 @@ fn echo_requests_to_intercepted_addresses_are_answered_only_when_asked() {
     net.run_for(Duration::from_millis(100));
     assert!(net.a().ping_poll_reply(8).is_none());
 }
+
+/// A listener that holds SYNs: A's connect waits while B decides, then completes, or
+/// fails as B's answer says.
+#[test]
+fn a_held_syn_waits_for_the_answer_and_the_client_learns_it() {
+    use pila::stack::{HeldSyn, Refusal};
+    let mut net = routed(|_| {});
+    let l = net.b().tcp_intercept_held(&[far()]).unwrap();
+    let now = net.now();
+    let c = net.a().tcp_connect(now, sa("198.51.100.7:80"), None).unwrap();
+    // Past the first retransmission of the SYN: held once, never answered.
+    net.run_for(Duration::from_millis(1500));
+    let syn = net.b().tcp_intercept_poll(l).expect("the SYN is held");
+    assert_eq!(syn.local, sa("198.51.100.7:80"));
+    assert_eq!(syn.remote.ip(), ip(A_IP));
+    assert_eq!(net.b().tcp_intercept_poll(l), None, "a retransmission is no new SYN");
+    assert_eq!(net.a().tcp(c).unwrap().state(), State::SynSent);
+    assert_eq!(net.b().tcp_connection_count(), 0);
+    let now = net.now();
+    let s = net.b().tcp_intercept_complete(now, l, syn).unwrap();
+    assert!(net.run_within(Duration::from_secs(2), |n| {
+        n.a().tcp(c).is_some_and(|c| c.state() == State::Established)
+            && n.b().tcp(s).is_some_and(|s| s.state() == State::Established)
+    }));
+    assert_eq!(net.b().tcp(s).unwrap().local(), sa("198.51.100.7:80"));
+    assert_eq!(net.b().tcp_intercept_complete(now, l, syn), Err(Error::InvalidInput));
+    net.a().tcp_mut(c).unwrap().send(b"hi").unwrap();
+    net.run_for(Duration::from_millis(50));
+    let mut buf = [0; 4];
+    assert_eq!(net.b().tcp_mut(s).unwrap().recv(&mut buf), Ok(2));
+
+    // Refused with a reset: "connection refused"; with ICMP: "no route to host" or
+    // "network is unreachable".
+    for (how, want) in [
+        (Refusal::Reset, Error::ConnectionRefused),
+        (Refusal::HostUnreachable, Error::HostUnreachable),
+        (Refusal::NetworkUnreachable, Error::NetworkUnreachable),
+    ] {
+        let now = net.now();
+        let c = net.a().tcp_connect(now, sa("198.51.100.8:443"), None).unwrap();
+        let mut syn: Option<HeldSyn> = None;
+        assert!(net.run_within(Duration::from_secs(1), |n| {
+            syn = n.b().tcp_intercept_poll(l);
+            syn.is_some()
+        }));
+        let now = net.now();
+        net.b().tcp_intercept_refuse(now, l, syn.unwrap(), how).unwrap();
+        // Well before the SYN's next retransmission.
+        net.run_for(Duration::from_millis(200));
+        // A reset is the connection's own error, and ends it; an ICMP one the stack learned
+        // for it (RFC 1122 §4.2.3.9: soft, the connect call reports it).
+        let own = net.a().tcp(c).and_then(|c| c.error());
+        let got = match own {
+            Some(pila::tcp::Error::Refused) => Some(Error::ConnectionRefused),
+            _ => net.a().tcp_take_error(c),
+        };
+        assert_eq!(got, Some(want), "{how:?}");
+        net.a().tcp_release(c);
+        // Time for the ICMP rate limit's bucket to fill again.
+        net.run_for(Duration::from_secs(1));
+    }
+}
+
+/// Held SYNs are bounded: beyond the SYN backlog they are dropped and counted, and those
+/// nobody answered make room once the clients have given up.
+#[test]
+fn held_syns_are_bounded_and_forgotten_when_nobody_answers() {
+    let mut net = routed(|b| b.max_syn_backlog = 4);
+    let l = net.b().tcp_intercept_held(&[far()]).unwrap();
+    let now = net.now();
+    for i in 0..10 {
+        net.a().tcp_connect(now, sa(&format!("198.51.100.{}:80", 20 + i)), None).unwrap();
+    }
+    net.run_for(Duration::from_millis(100));
+    let held: Vec<_> = std::iter::from_fn(|| net.b().tcp_intercept_poll(l)).collect();
+    assert_eq!(held.len(), 4);
+    assert!(net.b().counters().tcp_listen_overflows >= 6);
+    // After the hold limit, a new SYN finds room.
+    net.run_for(Duration::from_secs(80));
+    let now = net.now();
+    net.a().tcp_connect(now, sa("198.51.100.99:80"), None).unwrap();
+    net.run_for(Duration::from_millis(100));
+    let next = std::iter::from_fn(|| net.b().tcp_intercept_poll(l)).find(|s| s.local == sa("198.51.100.99:80"));
+    assert!(next.is_some(), "no room was made");
+}

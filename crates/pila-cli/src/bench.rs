@@ -13,6 +13,8 @@ mod callgrind;
 mod linux;
 mod measure;
 mod pila_side;
+#[cfg(feature = "bench-proxies")]
+mod relays;
 mod report;
 mod sans_io_pair;
 #[cfg(feature = "bench-smoltcp")]
@@ -63,6 +65,13 @@ pub(crate) struct Args {
     /// Where the peer connects or listens.
     #[arg(long, hide = true)]
     addr: Option<SocketAddr>,
+    /// Be a relay of the proxy scenario on another stack, on the TUN `--tun`.
+    #[cfg(feature = "bench-proxies")]
+    #[arg(long, value_enum, hide = true, requires = "tun")]
+    relay: Option<relays::Relay>,
+    /// The TUN the relay runs on.
+    #[arg(long, hide = true)]
+    tun: Option<String>,
     /// Take the worker's figure only, none of its extras (the instructions scenario counts
     /// one transfer).
     #[arg(long, hide = true)]
@@ -108,6 +117,9 @@ pub(crate) enum Scenario {
     /// noise does not move.
     #[value(name = "instructions-v6")]
     InstructionsV6,
+    /// iperf3 between two namespaces through `pila proxy --direct` on a TUN (Linux: the
+    /// kernel forwarding between them), one stream and eight.
+    Proxy,
 }
 
 /// The stack a figure is taken on.
@@ -130,7 +142,7 @@ pub(crate) enum Variant {
 
 impl Scenario {
     /// Every scenario, each IPv6 one right after its IPv4 twin.
-    const ALL: [Self; 13] = [
+    const ALL: [Self; 14] = [
         Self::Bulk1500,
         Self::Bulk1500V6,
         Self::Bulk64k,
@@ -144,6 +156,7 @@ impl Scenario {
         Self::TapRxV6,
         Self::Instructions,
         Self::InstructionsV6,
+        Self::Proxy,
     ];
 
     /// The IPv4 scenario this one repeats over IPv6, if it is an IPv6 one.
@@ -186,6 +199,7 @@ impl Scenario {
             Self::TapTxV6 => "tap-tx-v6",
             Self::TapRxV6 => "tap-rx-v6",
             Self::InstructionsV6 => "instructions-v6",
+            Self::Proxy => "proxy",
         }
     }
 
@@ -198,7 +212,8 @@ impl Scenario {
             | Self::Bulk1500V6
             | Self::Bulk64kV6
             | Self::TapTxV6
-            | Self::TapRxV6 => "Gbit/s",
+            | Self::TapRxV6
+            | Self::Proxy => "Gbit/s",
             Self::Rr => "µs/round trip",
             Self::Crr => "connections/s",
             Self::Idle => "heap bytes/connection",
@@ -210,7 +225,7 @@ impl Scenario {
     pub(crate) const fn higher_is_better(self) -> bool {
         matches!(
             self.base(),
-            Self::Bulk1500 | Self::Bulk64k | Self::Crr | Self::TapTx | Self::TapRx
+            Self::Bulk1500 | Self::Bulk64k | Self::Crr | Self::TapTx | Self::TapRx | Self::Proxy
         )
     }
 
@@ -239,7 +254,7 @@ impl Scenario {
     const fn count(self, sizes: &Sizes) -> u64 {
         match self {
             Self::Bulk1500 | Self::Bulk64k | Self::Bulk1500V6 | Self::Bulk64kV6 => sizes.bulk,
-            Self::TapTx | Self::TapRx | Self::TapTxV6 | Self::TapRxV6 => sizes.tap,
+            Self::TapTx | Self::TapRx | Self::TapTxV6 | Self::TapRxV6 | Self::Proxy => sizes.tap,
             Self::Rr => sizes.rr,
             Self::Crr => sizes.crr,
             Self::Idle => sizes.idle,
@@ -329,6 +344,10 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     if let Some(peer) = args.peer {
         let addr = args.addr.ok_or_else(|| Failure::Usage("--peer needs --addr".into()))?;
         return linux::peer(peer, addr, args.count).map_err(Failure::Message);
+    }
+    #[cfg(feature = "bench-proxies")]
+    if let (Some(relay), Some(tun)) = (args.relay, &args.tun) {
+        return relays::run(relay, tun).map_err(Failure::Message);
     }
     if let Some(scenario) = args.worker {
         return worker(scenario, args);
@@ -481,6 +500,7 @@ fn worker(scenario: Scenario, args: &Args) -> Result<(), Failure> {
     let (mtu, v6) = (scenario.mtu(), scenario.ipv6());
     let taken = match (scenario.base(), args.side, args.variant) {
         (Scenario::Instructions, side, variant) => callgrind::instructions(side, variant, v6, n),
+        (Scenario::Proxy, side, _) => linux::proxy(side, n, prefix),
         (base, Side::Linux, _) => linux::worker(base, v6, n, prefix),
         (Scenario::TapTx | Scenario::TapRx, Side::Smoltcp, _) => {
             Err(Why::Skip("smoltcp has no TAP end here: the scenario is pila against Linux".into()))

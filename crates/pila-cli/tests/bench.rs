@@ -203,3 +203,33 @@ fn the_tap_scenarios_take_every_figure_over_both_families() {
         assert!((per - ratio).abs() <= 1e-9 * ratio, "{v6}");
     }
 }
+
+#[test]
+fn the_proxy_scenario_runs_iperf3_through_pila_and_through_the_kernel() {
+    if !root() && !linux_required() {
+        eprintln!("skipped: the proxy scenario needs root and network namespaces");
+        return;
+    }
+    let out = pila(&["bench", "--tiny", "--json", "--only", "proxy"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let row: serde_json::Value = serde_json::from_str(stdout.trim()).expect(&stdout);
+    assert_eq!(row["scenario"], "proxy");
+    // pila, with and without the TUN's offloads; the relays on netstack-smoltcp (the
+    // smoltcp column) and ipstack; the kernel forwarding.
+    for key in [
+        "pila",
+        "pila_streams_8",
+        "pila_offloads_on",
+        "smoltcp",
+        "smoltcp_streams_8",
+        "smoltcp_ipstack",
+        "smoltcp_ipstack_streams_8",
+        "linux",
+        "linux_streams_8",
+    ] {
+        let v = row[key].as_f64();
+        assert!(v.is_some_and(|v| v.is_finite() && v > 0.0), "{key} in {row}\n{stderr}");
+    }
+}

@@ -9,7 +9,7 @@
 //!   figure) and on (an extra); pila to and from the kernel over a TAP in a namespace.
 
 use super::measure::{BLOCK, STALL, Taken, cpu_seconds, crr, gbit_per_s, join, next_chunk, rr};
-use super::{Scenario, Why};
+use super::{Scenario, Side, Why};
 use pila::device::Tap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{
@@ -224,7 +224,8 @@ pub(super) fn worker(scenario: Scenario, v6: bool, n: u64, prefix: &str) -> Resu
         | Scenario::Bulk64kV6
         | Scenario::TapTxV6
         | Scenario::TapRxV6
-        | Scenario::InstructionsV6 => {
+        | Scenario::InstructionsV6
+        | Scenario::Proxy => {
             Err(Why::Fail(format!("{} reached the worker as itself", scenario.name())))
         }
     }
@@ -563,5 +564,182 @@ pub(super) fn peer(role: Peer, addr: SocketAddr, count: u64) -> Result<(), Strin
             while s.read(&mut rest).map_err(io("waiting for the close"))? != 0 {}
             Ok(())
         }
+    }
+}
+
+/// What relays the `proxy` scenario's traffic in the middle namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Engine {
+    /// `pila proxy --direct`, with the TUN's offloads or without.
+    Pila { offload: bool },
+    /// A relay of `pila bench --relay NAME` on another stack.
+    Relay(&'static str),
+    /// No TUN: the middle kernel forwards.
+    Kernel,
+}
+
+/// `proxy`: iperf3 from a client namespace to a far one, one stream (the figure) and eight
+/// (an extra), through a relay on a TUN in the middle namespace, or through the middle
+/// kernel's plain forwarding. `side` pila: `pila proxy --direct`, and with the TUN's
+/// offloads as extras; smoltcp: the relays on netstack-smoltcp (the figure) and on
+/// ipstack (extras); linux: the kernel. `bytes` per run.
+///
+/// ```text
+/// client 192.0.2.2 ── 192.0.2.1 middle (pt0: the relay) 198.51.100.1 ── 198.51.100.2 far
+/// ```
+pub(super) fn proxy(side: Side, bytes: u64, prefix: &str) -> Result<Taken, Why> {
+    let engines: &[(Engine, &str)] = match side {
+        Side::Pila => &[
+            (Engine::Pila { offload: false }, ""),
+            (Engine::Pila { offload: true }, "offloads_on"),
+        ],
+        Side::Smoltcp if cfg!(feature = "bench-proxies") => {
+            &[(Engine::Relay("netstack-smoltcp"), ""), (Engine::Relay("ipstack"), "ipstack")]
+        }
+        Side::Smoltcp => {
+            return Err(Why::Skip("built without the bench-proxies feature".into()));
+        }
+        Side::Linux => &[(Engine::Kernel, "")],
+    };
+    preflight().map_err(Why::Skip)?;
+    if run("iperf3", &["--version"]).is_err() {
+        return Err(Why::Skip("iperf3 is not installed (Debian: apt-get install iperf3)".into()));
+    }
+    let mut lab = Lab::new();
+    let (c, m, f) = (format!("{prefix}-pc"), format!("{prefix}-pm"), format!("{prefix}-pf"));
+    for ns in [&c, &m, &f] {
+        lab.namespace(ns.clone(), false)?;
+    }
+    ip(&["-n", &m, "link", "add", "pma", "type", "veth", "peer", "name", "pca", "netns", &c])?;
+    ip(&["-n", &m, "link", "add", "pmb", "type", "veth", "peer", "name", "pfb", "netns", &f])?;
+    for (ns, dev, cidr) in [
+        (&m, "pma", "192.0.2.1/30"),
+        (&c, "pca", "192.0.2.2/30"),
+        (&m, "pmb", "198.51.100.1/24"),
+        (&f, "pfb", "198.51.100.2/24"),
+    ] {
+        ip(&["-n", ns, "addr", "add", cidr, "dev", dev])?;
+        ip(&["-n", ns, "link", "set", "dev", dev, "up"])?;
+    }
+    ip(&["-n", &c, "route", "add", "198.51.100.0/24", "via", "192.0.2.1"])?;
+    ip(&["-n", &f, "route", "add", "192.0.2.0/24", "via", "198.51.100.1"])?;
+    sysctl(&m, "net.ipv4.ip_forward=1")?;
+    for key in ["all", "default"] {
+        sysctl(&m, &format!("net.ipv4.conf.{key}.rp_filter=0"))?;
+    }
+    let server = Command::new("ip")
+        .args(["netns", "exec", &f, "iperf3", "-s", "-B", "198.51.100.2"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start iperf3 -s: {e}"))?;
+    lab.children.push(server);
+    let mut taken: Option<Taken> = None;
+    for &(engine, key) in engines {
+        let relay = match engine {
+            Engine::Kernel => None,
+            engine => Some(start_relay(&m, engine)?),
+        };
+        let figures = iperf(&c, bytes, 1).and_then(|one| Ok((one, iperf(&c, bytes, 8)?)));
+        if let Some(mut r) = relay {
+            let _ = r.kill();
+            let _ = r.wait();
+            let _ = ip(&["-n", &m, "link", "del", "pt0"]);
+            let _ = ip(&["-n", &m, "rule", "del", "iif", "pma", "lookup", "100"]);
+        }
+        taken = Some(match (taken, figures) {
+            (None, figures) => {
+                let (one, eight) = figures?;
+                Taken::new(one).with("streams_8", eight)
+            }
+            (Some(t), Ok((one, eight))) => {
+                t.with(key, one).with(&format!("{key}_streams_8"), eight)
+            }
+            (Some(t), Err(e)) => t.without(key, &e).without(&format!("{key}_streams_8"), &e),
+        });
+    }
+    taken.ok_or_else(|| Why::Fail("no engine to measure".into()))
+}
+
+/// A TUN in `ns` that takes what comes from the client, and `engine` relaying on it.
+fn start_relay(ns: &str, engine: Engine) -> Result<Child, String> {
+    ip(&["-n", ns, "tuntap", "add", "dev", "pt0", "mode", "tun"])?;
+    ip(&["-n", ns, "link", "set", "dev", "pt0", "up"])?;
+    sysctl(ns, "net.ipv4.conf.pt0.rp_filter=0")?;
+    ip(&["-n", ns, "route", "add", "198.51.100.0/24", "dev", "pt0", "table", "100"])?;
+    ip(&["-n", ns, "rule", "add", "iif", "pma", "lookup", "100"])?;
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    let mut command = Command::new("ip");
+    command.args(["netns", "exec", ns]).arg(exe);
+    let ready = match engine {
+        Engine::Pila { offload } => {
+            command.args(["proxy", "--tun", "pt0", "--ip", "192.0.2.200/24", "--direct"]);
+            command.args(["--intercept", "198.51.100.0/24"]);
+            if offload {
+                command.arg("--offload");
+            }
+            "pila proxy: "
+        }
+        Engine::Relay(name) => {
+            command.args(["bench", "--relay", name, "--tun", "pt0"]);
+            "relay: ready"
+        }
+        Engine::Kernel => return Err("the kernel needs no relay".into()),
+    };
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the relay: {e}"))?;
+    let mut first = String::new();
+    if let Some(err) = child.stderr.take() {
+        let _ = BufReader::new(err).read_line(&mut first);
+    }
+    if !first.starts_with(ready) {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!("the relay ({engine:?}) did not start: {}", first.trim()));
+    }
+    Ok(child)
+}
+
+/// `iperf3 -c` from `ns` to the far host with `streams` streams moving `bytes` in all:
+/// the receiver's Gbit/s.
+fn iperf(ns: &str, bytes: u64, streams: u32) -> Result<f64, String> {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "iperf3", "-c", "198.51.100.2", "-J"])
+        .args(["-n", &bytes.to_string(), "-P", &streams.to_string()])
+        .output()
+        .map_err(|e| format!("cannot run iperf3: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let error = || text.lines().find(|l| l.contains("\"error\"")).unwrap_or("").trim().to_owned();
+    if !out.status.success() {
+        return Err(format!("iperf3 failed: {}", error()));
+    }
+    received_bits_per_second(&text)
+        .map(|b| b / 1e9)
+        .ok_or_else(|| format!("no sum_received in iperf3's report {}", error()))
+}
+
+/// `end.sum_received.bits_per_second` of iperf3's JSON report.
+fn received_bits_per_second(json: &str) -> Option<f64> {
+    let at = json.rfind("\"sum_received\"")?;
+    let rest = &json[at..];
+    let key = "\"bits_per_second\":";
+    let value = rest[rest.find(key)? + key.len()..].trim_start();
+    let end = value.find([',', '\n', '}']).unwrap_or(value.len());
+    value[..end].trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn iperf3_reports_are_read() {
+        let json = r#"{"end": {"sum_sent": {"bits_per_second": 1.0},
+            "sum_received": {"seconds": 1, "bits_per_second": 2.5e9, "sender": true}}}"#;
+        assert_eq!(super::received_bits_per_second(json), Some(2.5e9));
+        assert_eq!(super::received_bits_per_second("{}"), None);
     }
 }

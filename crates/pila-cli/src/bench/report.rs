@@ -7,8 +7,19 @@ use std::fmt::Write as _;
 pub(super) const fn pila_api(scenario: Scenario) -> &'static str {
     match scenario.base() {
         Scenario::TapTx | Scenario::TapRx => "pila::net on a TAP",
+        Scenario::Proxy => "pila proxy --direct on a TUN, iperf3 through it",
         Scenario::Instructions => "pila::net on a VirtualWire, under callgrind",
         _ => "pila::net on a VirtualWire",
+    }
+}
+
+/// What the smoltcp figure of `scenario` is.
+const fn smoltcp_what(scenario: Scenario) -> &'static str {
+    match scenario {
+        Scenario::Proxy => {
+            "a relay on netstack-smoltcp, the ipstack one beside it, each with the tun crate"
+        }
+        _ => "two interfaces, in-memory queues, one thread",
     }
 }
 
@@ -16,6 +27,7 @@ pub(super) const fn pila_api(scenario: Scenario) -> &'static str {
 const fn linux_what(scenario: Scenario) -> &'static str {
     match scenario.base() {
         Scenario::TapTx | Scenario::TapRx => "std::net, veth pair between two namespaces",
+        Scenario::Proxy => "iperf3 through the kernel forwarding between the namespaces",
         Scenario::Idle => "kernel slab bytes per socket (/proc/slabinfo)",
         Scenario::Instructions => "not measured",
         Scenario::Bulk1500 | Scenario::Bulk64k => {
@@ -198,7 +210,7 @@ pub(super) fn table(rows: &[Row], sizes: &Sizes) -> String {
         if let Some(sans_io) = &row.sans_io {
             lines.push(("pila sans-io core (pila::stack::Stack pair, one thread)".into(), sans_io));
         }
-        lines.push(("smoltcp (two interfaces, in-memory queues, one thread)".into(), &row.smoltcp));
+        lines.push((format!("smoltcp ({})", smoltcp_what(sc)), &row.smoltcp));
         lines.push((format!("linux ({})", linux_what(sc)), &row.linux));
         for (who, outcome) in lines {
             let what = match outcome {

@@ -552,12 +552,11 @@ enum UdpUpstream {
 
 impl Relay {
     async fn udp_upstream(&self, destination: SocketAddr) -> Result<UdpUpstream, String> {
-        let any: SocketAddr =
-            if destination.is_ipv4() { "0.0.0.0:0".parse() } else { "[::]:0".parse() }
-                .map_err(|_| "no unspecified address".to_owned())?;
         match &self.via {
             Via::Direct { mark, device } => {
-                let socket = tokio::net::UdpSocket::bind(any).await.map_err(|e| e.to_string())?;
+                let socket = tokio::net::UdpSocket::bind(unspecified(destination))
+                    .await
+                    .map_err(|e| e.to_string())?;
                 if let Some(mark) = mark {
                     socket2::SockRef::from(&socket).set_mark(*mark).map_err(|e| e.to_string())?;
                 }
@@ -568,9 +567,7 @@ impl Relay {
                 Ok(UdpUpstream::Direct(socket))
             }
             Via::Socks5 { server, auth } => {
-                let any: SocketAddr =
-                    if server.is_ipv4() { "0.0.0.0:0".parse() } else { "[::]:0".parse() }
-                        .map_err(|_| "no unspecified address".to_owned())?;
+                let any = unspecified(*server);
                 let socket = tokio::net::UdpSocket::bind(any).await.map_err(|e| e.to_string())?;
                 let from = socket.local_addr().map_err(|e| e.to_string())?;
                 // The association names where our datagrams come from: the unspecified
@@ -584,6 +581,16 @@ impl Relay {
             }
         }
     }
+}
+
+/// The unspecified address of `addr`'s family, port 0.
+fn unspecified(addr: SocketAddr) -> SocketAddr {
+    let ip: std::net::IpAddr = if addr.is_ipv4() {
+        std::net::Ipv4Addr::UNSPECIFIED.into()
+    } else {
+        std::net::Ipv6Addr::UNSPECIFIED.into()
+    };
+    SocketAddr::new(ip, 0)
 }
 
 /// Relays one UDP flow until it has been idle for `--udp-timeout` or the proxy stops.

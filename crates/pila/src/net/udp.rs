@@ -36,14 +36,7 @@ impl UdpSocket {
     /// Waits for a datagram and copies it into `buf` (the rest of a longer one is lost);
     /// returns its length as copied and its sender.
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let core = &self.core;
-        core.shared().block_on(
-            core.wait_recv(),
-            self.options.nonblocking(),
-            deadline_after(self.options.read_timeout()),
-            io::ErrorKind::WouldBlock,
-            |state| core.try_recv_from(state, buf),
-        )
+        self.recv_from_to(buf).map(|(n, from, _)| (n, from))
     }
 
     /// Transparent mode: receives the datagrams to any address and port inside `prefixes`

@@ -265,8 +265,7 @@ impl Stack {
             isn,
             std::sync::Arc::clone(&self.tcp.config),
         );
-        let key = self.insert_conn(conn, None, false);
-        self.counters.tcp_passive_opens += 1;
+        let key = self.open_passive(conn, None, false);
         self.after_tcp(now, key);
         Ok(TcpHandle(key))
     }

@@ -806,6 +806,18 @@ impl Stack {
         key
     }
 
+    /// Files a connection a SYN opened (held by `listener` until accepted), counted as a
+    /// passive open.
+    pub(super) fn open_passive(
+        &mut self,
+        conn: Connection,
+        listener: Option<Key>,
+        mapped: bool,
+    ) -> Key {
+        self.counters.tcp_passive_opens += 1;
+        self.insert_conn(conn, listener, mapped)
+    }
+
     /// A TCP segment from `src` to `dst`, of either family (never a mapped address).
     pub(crate) fn tcp_input(&mut self, now: Instant, src: IpAddr, dst: IpAddr, payload: &[u8]) {
         let Ok(packet) = Packet::new_checked(payload) else {
@@ -887,15 +899,13 @@ impl Stack {
             self.send_cookie(now, l, local, remote, seg);
             return;
         }
-        // An intercepting listener (port 0) hands out its connections' own addresses.
-        let mapped = listener.local.is_ipv6() && local.is_ipv4() && listener.local.port() != 0;
+        let mapped = sees_mapped(listener, local);
         let isn = match self.tcp.fixed_isn.get(&l) {
             Some(&isn) => isn,
             None => self.tcp.isn.isn(now, local, remote),
         };
         let conn = Connection::accept(now, local, remote, seg, isn, Arc::clone(&self.tcp.config));
-        let key = self.insert_conn(conn, Some(l), mapped);
-        self.counters.tcp_passive_opens += 1;
+        let key = self.open_passive(conn, Some(l), mapped);
         self.after_tcp(now, key);
     }
 
@@ -1277,14 +1287,12 @@ impl Stack {
             self.counters.tcp_listen_overflows += 1;
             return true;
         }
-        // An intercepting listener (port 0) hands out its connections' own addresses.
-        let mapped = listener.local.is_ipv6() && local.is_ipv4() && listener.local.port() != 0;
+        let mapped = sees_mapped(listener, local);
         let isn = SeqNumber(seg.ack_number.map_or(0, |a| a.0.wrapping_sub(1)));
         let syn = syn.syn(local, remote);
         let config = Arc::clone(&self.tcp.config);
         let conn = Connection::accept_cookie(now, local, remote, &syn, isn, config);
-        let key = self.insert_conn(conn, Some(l), mapped);
-        self.counters.tcp_passive_opens += 1;
+        let key = self.open_passive(conn, Some(l), mapped);
         if let Some(slot) = self.tcp.conns.get_mut(key) {
             slot.conn.0.handle_segment(now, remote, seg);
         }
@@ -1347,6 +1355,13 @@ impl Stack {
             slot.error = Some(error);
         }
     }
+}
+
+/// Whether a connection `listener` took for `local` is seen from IPv4-mapped addresses:
+/// an IPv4 one of a dual-stack `[::]` listener. An intercepting listener (port 0, on no
+/// address of its own) hands out its connections' real addresses.
+fn sees_mapped(listener: &Listener<Key>, local: SocketAddr) -> bool {
+    listener.local.is_ipv6() && local.is_ipv4() && listener.local.port() != 0
 }
 
 #[cfg(test)]

@@ -104,7 +104,7 @@ impl Intercepted {
             })
         })
         .await?;
-        Ok(TcpStream::from_core(connecting.finish()?))
+        Ok(TcpStream::new(connecting.finish()?))
     }
 
     /// Refuses the connection: with [`Refusal::Reset`] the client's `connect` fails with

@@ -153,12 +153,8 @@ impl TcpStream {
         }
     }
 
-    fn new(core: StreamCore) -> Self {
+    pub(crate) fn new(core: StreamCore) -> Self {
         Self { core: Arc::new(core) }
-    }
-
-    pub(crate) fn from_core(core: StreamCore) -> Self {
-        Self::new(core)
     }
 
     /// Resets the connection now, as a close with `SO_LINGER` 0 does: the peer gets a RST,

@@ -88,11 +88,7 @@ impl UdpSocket {
     ///
     /// Cancel safe: a datagram is taken off the queue only by the poll that returns it.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let core = &self.core;
-        poll_fn(|cx| {
-            core.shared().poll_on(cx, core.wait_recv(), |state| core.try_recv_from(state, buf))
-        })
-        .await
+        self.recv_from_to(buf).await.map(|(n, from, _)| (n, from))
     }
 
     /// Waits for a datagram from the connected peer.

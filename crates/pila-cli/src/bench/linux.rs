@@ -16,6 +16,7 @@ use std::net::{
     IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream,
 };
 use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
 
 const KERNEL_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const OTHER_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
@@ -635,6 +636,7 @@ pub(super) fn proxy(side: Side, bytes: u64, prefix: &str) -> Result<Taken, Why> 
         .spawn()
         .map_err(|e| format!("cannot start iperf3 -s: {e}"))?;
     lab.children.push(server);
+    listening(&f, "198.51.100.2:5201")?;
     let mut taken: Option<Taken> = None;
     for &(engine, key) in engines {
         let relay = match engine {
@@ -660,6 +662,24 @@ pub(super) fn proxy(side: Side, bytes: u64, prefix: &str) -> Result<Taken, Why> 
         });
     }
     taken.ok_or_else(|| Why::Fail("no engine to measure".into()))
+}
+
+/// Waits until a TCP socket in `ns` listens on `addr`, so that no client races its server.
+fn listening(ns: &str, addr: &str) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = Command::new("ip")
+            .args(["netns", "exec", ns, "ss", "-Hltn"])
+            .output()
+            .map_err(|e| format!("cannot run ss: {e}"))?;
+        if String::from_utf8_lossy(&out.stdout).contains(addr) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("nothing listens on {addr} in {ns} after 10 s"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// A TUN in `ns` that takes what comes from the client, and `engine` relaying on it.
@@ -706,21 +726,30 @@ fn start_relay(ns: &str, engine: Engine) -> Result<Child, String> {
 }
 
 /// `iperf3 -c` from `ns` to the far host with `streams` streams moving `bytes` in all:
-/// the receiver's Gbit/s.
+/// the receiver's Gbit/s. A server still closing the previous test answers "busy" for a
+/// moment: that is tried again, a few times.
 fn iperf(ns: &str, bytes: u64, streams: u32) -> Result<f64, String> {
-    let out = Command::new("ip")
-        .args(["netns", "exec", ns, "iperf3", "-c", "198.51.100.2", "-J"])
-        .args(["-n", &bytes.to_string(), "-P", &streams.to_string()])
-        .output()
-        .map_err(|e| format!("cannot run iperf3: {e}"))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let error = || text.lines().find(|l| l.contains("\"error\"")).unwrap_or("").trim().to_owned();
-    if !out.status.success() {
-        return Err(format!("iperf3 failed: {}", error()));
+    let mut tries = 0;
+    loop {
+        let out = Command::new("ip")
+            .args(["netns", "exec", ns, "iperf3", "-c", "198.51.100.2", "-J"])
+            .args(["-n", &bytes.to_string(), "-P", &streams.to_string()])
+            .output()
+            .map_err(|e| format!("cannot run iperf3: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let error = text.lines().find(|l| l.contains("\"error\"")).unwrap_or("").trim();
+        if error.contains("busy") && tries < 5 {
+            tries += 1;
+            std::thread::sleep(Duration::from_millis(200));
+            continue;
+        }
+        if !out.status.success() {
+            return Err(format!("iperf3 failed: {error}"));
+        }
+        return received_bits_per_second(&text)
+            .map(|b| b / 1e9)
+            .ok_or_else(|| format!("no sum_received in iperf3's report {error}"));
     }
-    received_bits_per_second(&text)
-        .map(|b| b / 1e9)
-        .ok_or_else(|| format!("no sum_received in iperf3's report {}", error()))
 }
 
 /// `end.sum_received.bits_per_second` of iperf3's JSON report.

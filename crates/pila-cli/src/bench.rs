@@ -56,6 +56,9 @@ pub(crate) struct Args {
     /// Bytes, round trips or connections of the worker's work.
     #[arg(long, hide = true, default_value_t = 1 << 20)]
     count: u64,
+    /// Idle connections the proxy scenario's worker holds through each relay.
+    #[arg(long, hide = true, default_value_t = 100)]
+    connections: u64,
     /// Prefix of the network namespaces a worker creates.
     #[arg(long, value_name = "PREFIX", hide = true)]
     netns_prefix: Option<String>,
@@ -290,6 +293,8 @@ pub(crate) struct Sizes {
     pub(crate) rr: u64,
     pub(crate) crr: u64,
     pub(crate) idle: u64,
+    /// Idle connections through each relay of the proxy scenario.
+    pub(crate) proxied: u64,
     pub(crate) instructions: u64,
 }
 
@@ -300,11 +305,20 @@ impl Sizes {
         rr: 100_000,
         crr: 20_000,
         idle: 100_000,
+        proxied: 10_000,
         instructions: 16 << 20,
     };
-    const QUICK: Self = Self { bulk: 256 << 20, tap: 256 << 20, idle: 10_000, ..Self::FULL };
-    const TINY: Self =
-        Self { bulk: 4 << 20, tap: 4 << 20, rr: 300, crr: 100, idle: 200, instructions: 1 << 20 };
+    const QUICK: Self =
+        Self { bulk: 256 << 20, tap: 256 << 20, idle: 10_000, proxied: 2_000, ..Self::FULL };
+    const TINY: Self = Self {
+        bulk: 4 << 20,
+        tap: 4 << 20,
+        rr: 300,
+        crr: 100,
+        idle: 200,
+        proxied: 100,
+        instructions: 1 << 20,
+    };
 
     const fn of(args: &Args) -> Self {
         if args.tiny {
@@ -437,6 +451,9 @@ fn take(
             .collect();
     worker_args.extend(["--variant".into(), variant.name().into(), "--count".into(), count]);
     worker_args.extend(["--netns-prefix".into(), prefix.to_owned()]);
+    if scenario == Scenario::Proxy {
+        worker_args.extend(["--connections".into(), sizes.proxied.to_string()]);
+    }
     let mut _lab = None;
     let mut command = match (scenario, side) {
         (Scenario::Idle, Side::Pila | Side::Smoltcp) => {
@@ -500,7 +517,7 @@ fn worker(scenario: Scenario, args: &Args) -> Result<(), Failure> {
     let (mtu, v6) = (scenario.mtu(), scenario.ipv6());
     let taken = match (scenario.base(), args.side, args.variant) {
         (Scenario::Instructions, side, variant) => callgrind::instructions(side, variant, v6, n),
-        (Scenario::Proxy, side, _) => linux::proxy(side, n, prefix),
+        (Scenario::Proxy, side, _) => linux::proxy(side, n, args.connections, prefix),
         (base, Side::Linux, _) => linux::worker(base, v6, n, prefix),
         (Scenario::TapTx | Scenario::TapRx, Side::Smoltcp, _) => {
             Err(Why::Skip("smoltcp has no TAP end here: the scenario is pila against Linux".into()))

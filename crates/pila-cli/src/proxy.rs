@@ -28,7 +28,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
 /// Options of `pila proxy`.
@@ -373,21 +373,50 @@ enum Broke {
     Write,
 }
 
+/// The reading side of a stream, which can wait for data without holding a buffer.
+trait Source {
+    async fn readable(&self) -> io::Result<()>;
+    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize>;
+}
+
+macro_rules! source {
+    ($($t:ty),*) => {$(
+        impl Source for $t {
+            async fn readable(&self) -> io::Result<()> {
+                <$t>::readable(self).await
+            }
+
+            fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+                <$t>::try_read(self, buf)
+            }
+        }
+    )*};
+}
+
+source!(pila::tokio::ReadHalf<'_>, tokio::net::tcp::ReadHalf<'_>);
+
 /// Copies `from` to `to` until end-of-file, then half-closes `to`; `moved` counts the
-/// bytes written.
-async fn pump<R, W>(from: &mut R, to: &mut W, moved: &mut u64) -> Result<(), Broke>
+/// bytes written. The copy buffer is taken when data comes and given back when it stops
+/// coming, so an idle connection holds none.
+async fn pump<R, W>(from: &R, to: &mut W, moved: &mut u64) -> Result<(), Broke>
 where
-    R: AsyncRead + Unpin,
+    R: Source,
     W: AsyncWrite + Unpin,
 {
-    let mut buf = vec![0; COPY_BUFFER];
     loop {
-        let n = from.read(&mut buf).await.map_err(|_| Broke::Read)?;
-        if n == 0 {
-            return to.shutdown().await.map_err(|_| Broke::Write);
+        from.readable().await.map_err(|_| Broke::Read)?;
+        let mut buf = vec![0; COPY_BUFFER];
+        loop {
+            match from.try_read(&mut buf) {
+                Ok(0) => return to.shutdown().await.map_err(|_| Broke::Write),
+                Ok(n) => {
+                    to.write_all(&buf[..n]).await.map_err(|_| Broke::Write)?;
+                    *moved += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => return Err(Broke::Read),
+            }
         }
-        to.write_all(&buf[..n]).await.map_err(|_| Broke::Write)?;
-        *moved += n as u64;
     }
 }
 
@@ -432,10 +461,10 @@ async fn relay_tcp(held: Intercepted, relay: Arc<Relay>) {
     let mut upstream = upstream;
     let (mut up, mut down) = (0_u64, 0_u64);
     let ended = {
-        let (mut cr, mut cw) = downstream.split();
-        let (mut ur, mut uw) = upstream.split();
-        let c2u = pump(&mut cr, &mut uw, &mut up);
-        let u2c = pump(&mut ur, &mut cw, &mut down);
+        let (cr, mut cw) = downstream.split();
+        let (ur, mut uw) = upstream.split();
+        let c2u = pump(&cr, &mut uw, &mut up);
+        let u2c = pump(&ur, &mut cw, &mut down);
         tokio::pin!(c2u, u2c);
         let (mut c2u_done, mut u2c_done) = (false, false);
         let mut stop = relay.stop.clone();
@@ -617,7 +646,6 @@ async fn relay_udp(
             return;
         }
     };
-    let mut buf = vec![0; DATAGRAM];
     let mut stop = relay.stop.clone();
     let ended = loop {
         let idle = tokio::time::sleep(relay.udp_timeout);
@@ -634,10 +662,23 @@ async fn relay_udp(
                     up += data.len() as u64;
                 }
             }
-            got = recv_upstream(&upstream, &mut buf) => {
-                let Some(n) = got else { continue };
-                if socket.send_from(&buf[..n], destination, client).await.is_ok() {
-                    down += n as u64;
+            ready = upstream.socket().readable() => {
+                if ready.is_err() {
+                    continue;
+                }
+                // As for TCP, a buffer only while datagrams come.
+                let mut buf = vec![0; DATAGRAM];
+                loop {
+                    match upstream.try_recv(&mut buf) {
+                        Ok(Some(n)) => {
+                            if socket.send_from(&buf[..n], destination, client).await.is_ok() {
+                                down += n as u64;
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        // Not the destination's answer, or an error (a port unreachable).
+                        Ok(None) | Err(_) => {}
+                    }
                 }
             }
             () = idle => break "idle",
@@ -656,20 +697,29 @@ async fn relay_udp(
     });
 }
 
-/// The next datagram from upstream, its payload moved to the front of `buf`: `None` for
-/// one that is not the destination's answer (or an error, such as a port unreachable).
-async fn recv_upstream(upstream: &UdpUpstream, buf: &mut [u8]) -> Option<usize> {
-    match upstream {
-        UdpUpstream::Direct(s) => s.recv(buf).await.ok(),
-        UdpUpstream::Socks5 { socket, relay, .. } => {
-            let (n, from) = socket.recv_from(buf).await.ok()?;
-            if from != *relay {
-                return None;
+impl UdpUpstream {
+    fn socket(&self) -> &tokio::net::UdpSocket {
+        match self {
+            Self::Direct(socket) | Self::Socks5 { socket, .. } => socket,
+        }
+    }
+
+    /// The next datagram from upstream without waiting, its payload moved to the front of
+    /// `buf`: `None` for one that is not the destination's answer, `WouldBlock` when none
+    /// has come.
+    fn try_recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        match self {
+            Self::Direct(s) => s.try_recv(buf).map(Some),
+            Self::Socks5 { socket, relay, .. } => {
+                let (n, from) = socket.try_recv_from(buf)?;
+                if from != *relay {
+                    return Ok(None);
+                }
+                let Some((_, data)) = socks5::unwrap(&buf[..n]) else { return Ok(None) };
+                let (start, len) = (n - data.len(), data.len());
+                buf.copy_within(start..start + len, 0);
+                Ok(Some(len))
             }
-            let (_, data) = socks5::unwrap(&buf[..n])?;
-            let (start, len) = (n - data.len(), data.len());
-            buf.copy_within(start..start + len, 0);
-            Some(len)
         }
     }
 }

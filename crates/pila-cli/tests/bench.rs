@@ -228,6 +228,10 @@ fn the_proxy_scenario_runs_iperf3_through_pila_and_through_the_kernel() {
         "smoltcp_ipstack_streams_8",
         "linux",
         "linux_streams_8",
+        // Each relay's memory per proxied idle connection.
+        "pila_idle_bytes_per_connection",
+        "smoltcp_idle_bytes_per_connection",
+        "smoltcp_ipstack_idle_bytes_per_connection",
     ] {
         let v = row[key].as_f64();
         assert!(v.is_some_and(|v| v.is_finite() && v > 0.0), "{key} in {row}\n{stderr}");

@@ -361,6 +361,47 @@ fn into_split_halves_move_to_tasks_and_reunite() {
     });
 }
 
+/// `readable` waits without a buffer and `try_read` never waits, on the stream and on
+/// both kinds of reading half: the way a relay holds a buffer only while data flows.
+#[test]
+fn readable_waits_for_data_and_try_read_never_waits() {
+    on_both_runtimes(|| async {
+        let (a, b) = hosts(Driver::Task);
+        let listener = TcpListener::bind(&b, at(IP_B, 7)).await.unwrap();
+        let client = TcpStream::connect(&a, at(IP_B, 7)).await.unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 16];
+        // Nothing has come: no read, and a wait that does not end by itself.
+        assert_eq!(client.try_read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+        let quiet = tokio::time::timeout(Duration::from_millis(50), client.readable()).await;
+        assert!(quiet.is_err(), "readable with nothing to read");
+        assert_eq!(client.try_read(&mut []).unwrap(), 0);
+        // Data: readable, then exactly it, then nothing again.
+        let wait = tokio::spawn(async move {
+            client.readable().await.unwrap();
+            client
+        });
+        server.write_all(b"hello").await.unwrap();
+        let mut client = tokio::time::timeout(LIMIT, wait).await.unwrap().unwrap();
+        assert_eq!(client.try_read(&mut buf).unwrap(), 5);
+        assert_eq!(&buf[..5], b"hello");
+        assert_eq!(client.try_read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+        // The same through a borrowed reading half.
+        server.write_all(b"half").await.unwrap();
+        {
+            let (rd, _wr) = client.split();
+            rd.readable().await.unwrap();
+            assert_eq!(rd.try_read(&mut buf).unwrap(), 4);
+            assert_eq!(&buf[..4], b"half");
+        }
+        // The end of the stream is readable too, and reads as 0, through an owned half.
+        let (rd, _wr) = client.into_split();
+        server.shutdown().await.unwrap();
+        rd.readable().await.unwrap();
+        assert_eq!(rd.try_read(&mut buf).unwrap(), 0);
+    });
+}
+
 #[test]
 fn udp_send_to_recv_from_and_connected() {
     on_both_runtimes(|| async {

@@ -54,6 +54,12 @@ pub(crate) enum Peer {
     /// Listen on `--addr`, print `ready`, read one connection to its end, print the bytes
     /// and the seconds from the accept to the end.
     Recv,
+    /// Listen on `--addr`, print `ready`, and answer every connection's first byte with
+    /// itself, holding the connection until the other end closes it.
+    Echo,
+    /// Open `--count` connections to `--addr`, each one byte there and back, print
+    /// `ready`, and hold them, idle, until standard input ends.
+    Hold,
 }
 
 /// Why the Linux figures cannot be taken here, if they cannot.
@@ -556,6 +562,17 @@ pub(super) fn peer(role: Peer, addr: SocketAddr, count: u64) -> Result<(), Strin
             let (n, secs) = read_to_end(&mut s).map_err(io("receiving"))?;
             writeln!(out, "{n} {secs}").and_then(|()| out.flush()).map_err(|e| e.to_string())
         }
+        Peer::Echo | Peer::Hold => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the runtime: {e}"))?;
+            if role == Peer::Echo {
+                runtime.block_on(echo(addr, out))
+            } else {
+                runtime.block_on(hold(addr, count, out))
+            }
+        }
         Peer::Send => {
             let mut s = TcpStream::connect_timeout(&addr, STALL).map_err(io("connect"))?;
             write_n(&mut s, count).map_err(io("sending"))?;
@@ -566,6 +583,134 @@ pub(super) fn peer(role: Peer, addr: SocketAddr, count: u64) -> Result<(), Strin
             Ok(())
         }
     }
+}
+
+/// `pila bench --peer echo`.
+async fn echo(addr: SocketAddr, mut out: std::io::StdoutLock<'_>) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(io("bind"))?;
+    writeln!(out, "ready").and_then(|()| out.flush()).map_err(|e| e.to_string())?;
+    drop(out);
+    loop {
+        let (mut s, _) = listener.accept().await.map_err(io("accept"))?;
+        tokio::spawn(async move {
+            let mut byte = [0_u8; 1];
+            if s.read_exact(&mut byte).await.is_ok() && s.write_all(&byte).await.is_ok() {
+                while matches!(s.read(&mut byte).await, Ok(n) if n > 0) {}
+            }
+        });
+    }
+}
+
+/// `pila bench --peer hold`: `count` connections, made 64 at a time.
+async fn hold(
+    addr: SocketAddr,
+    count: u64,
+    mut out: std::io::StdoutLock<'_>,
+) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(64));
+    let tasks: Vec<_> = (0..count)
+        .map(|_| {
+            let permits = std::sync::Arc::clone(&permits);
+            tokio::spawn(async move {
+                let _permit = permits.acquire().await.map_err(|e| e.to_string())?;
+                let mut s = tokio::time::timeout(STALL, tokio::net::TcpStream::connect(addr))
+                    .await
+                    .map_err(|_| "connect timed out".to_owned())?
+                    .map_err(io("connect"))?;
+                let mut byte = [7_u8; 1];
+                s.write_all(&byte).await.map_err(io("request"))?;
+                tokio::time::timeout(STALL, s.read_exact(&mut byte))
+                    .await
+                    .map_err(|_| "no answer".to_owned())?
+                    .map_err(io("answer"))?;
+                Ok::<_, String>(s)
+            })
+        })
+        .collect();
+    let mut held = Vec::with_capacity(tasks.len());
+    for (i, task) in tasks.into_iter().enumerate() {
+        let s =
+            task.await.map_err(|e| e.to_string())?.map_err(|e| format!("connection {i}: {e}"))?;
+        held.push(s);
+    }
+    writeln!(out, "ready").and_then(|()| out.flush()).map_err(|e| e.to_string())?;
+    let mut rest = String::new();
+    let _ = std::io::stdin().read_line(&mut rest);
+    drop(held);
+    Ok(())
+}
+
+/// `prlimit`'s (util-linux) option that gives a process all the descriptors this one may
+/// have (its hard limit): the `proxy` scenario starts every process through it, as each
+/// holds a descriptor per idle connection.
+fn nofile() -> String {
+    let hard = hard_files_limit();
+    format!("--nofile={hard}:{hard}")
+}
+
+/// This process's hard limit of open files.
+fn hard_files_limit() -> u64 {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("Max open files"))?.to_owned();
+            line.split_whitespace().nth(4)?.parse().ok()
+        })
+        .unwrap_or(1024)
+}
+
+/// A process's resident set, in bytes (`VmRSS` of `/proc/PID/status`).
+fn resident(pid: u32) -> Result<u64, String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|e| format!("cannot read the status of process {pid}: {e}"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .ok_or_else(|| format!("no VmRSS for process {pid}"))
+}
+
+/// The memory `relay` takes per proxied idle connection: its resident set's growth while
+/// `conns` connections from namespace `ns`, each having carried a byte both ways, stand
+/// idle through it to the far host's echo server. A heap counter would have to live
+/// inside every relay; the resident set is what each one costs, measured the same way.
+fn idle_through(ns: &str, relay: &Child, conns: u64) -> Result<f64, String> {
+    let before = resident(relay.id())?;
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    let mut holder = Command::new("ip")
+        .args(["netns", "exec", ns, "prlimit", &nofile()])
+        .arg(exe)
+        .args(["bench", "--peer", "hold", "--addr", "198.51.100.2:5300"])
+        .args(["--count", &conns.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the idle connections: {e}"))?;
+    let mut line = String::new();
+    if let Some(out) = holder.stdout.take() {
+        let _ = BufReader::new(out).read_line(&mut line);
+    }
+    let taken = if line.trim() == "ready" {
+        // Delayed acknowledgements and window updates go out; buffers no longer needed
+        // are given back.
+        std::thread::sleep(Duration::from_secs(1));
+        resident(relay.id()).map(|after| after.saturating_sub(before) as f64 / conns as f64)
+    } else {
+        let mut err = String::new();
+        if let Some(mut e) = holder.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        Err(format!("the idle connections were not made: {}", err.lines().last().unwrap_or("")))
+    };
+    drop(holder.stdin.take());
+    let _ = holder.wait();
+    // Their closes go through before the next figure.
+    std::thread::sleep(Duration::from_millis(500));
+    taken
 }
 
 /// What relays the `proxy` scenario's traffic in the middle namespace.
@@ -583,12 +728,14 @@ enum Engine {
 /// (an extra), through a relay on a TUN in the middle namespace, or through the middle
 /// kernel's plain forwarding. `side` pila: `pila proxy --direct`, and with the TUN's
 /// offloads as extras; smoltcp: the relays on netstack-smoltcp (the figure) and on
-/// ipstack (extras); linux: the kernel. `bytes` per run.
+/// ipstack (extras); linux: the kernel. `bytes` per run. Before the transfers, each relay
+/// (pila's without offloads: the same code) holds `conns` idle connections, for its
+/// memory per connection (`idle_bytes_per_connection`).
 ///
 /// ```text
 /// client 192.0.2.2 ── 192.0.2.1 middle (pt0: the relay) 198.51.100.1 ── 198.51.100.2 far
 /// ```
-pub(super) fn proxy(side: Side, bytes: u64, prefix: &str) -> Result<Taken, Why> {
+pub(super) fn proxy(side: Side, bytes: u64, conns: u64, prefix: &str) -> Result<Taken, Why> {
     let engines: &[(Engine, &str)] = match side {
         Side::Pila => &[
             (Engine::Pila { offload: false }, ""),
@@ -636,12 +783,32 @@ pub(super) fn proxy(side: Side, bytes: u64, prefix: &str) -> Result<Taken, Why> 
         .spawn()
         .map_err(|e| format!("cannot start iperf3 -s: {e}"))?;
     lab.children.push(server);
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    let echo = Command::new("ip")
+        .args(["netns", "exec", &f, "prlimit", &nofile()])
+        .arg(exe)
+        .args(["bench", "--peer", "echo", "--addr", "198.51.100.2:5300"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start the echo server: {e}"))?;
+    lab.children.push(echo);
     listening(&f, "198.51.100.2:5201")?;
+    listening(&f, "198.51.100.2:5300")?;
+    // Each process holds a descriptor per connection, and a few more.
+    let conns = conns.min(hard_files_limit().saturating_sub(128)).max(1);
     let mut taken: Option<Taken> = None;
     for &(engine, key) in engines {
         let relay = match engine {
             Engine::Kernel => None,
             engine => Some(start_relay(&m, engine)?),
+        };
+        let idle = match &relay {
+            Some(r) if engine != (Engine::Pila { offload: true }) => {
+                Some(idle_through(&c, r, conns))
+            }
+            _ => None,
         };
         let figures = iperf(&c, bytes, 1).and_then(|one| Ok((one, iperf(&c, bytes, 8)?)));
         if let Some(mut r) = relay {
@@ -650,7 +817,7 @@ pub(super) fn proxy(side: Side, bytes: u64, prefix: &str) -> Result<Taken, Why> 
             let _ = ip(&["-n", &m, "link", "del", "pt0"]);
             let _ = ip(&["-n", &m, "rule", "del", "iif", "pma", "lookup", "100"]);
         }
-        taken = Some(match (taken, figures) {
+        let mut t = match (taken, figures) {
             (None, figures) => {
                 let (one, eight) = figures?;
                 Taken::new(one).with("streams_8", eight)
@@ -659,7 +826,18 @@ pub(super) fn proxy(side: Side, bytes: u64, prefix: &str) -> Result<Taken, Why> 
                 t.with(key, one).with(&format!("{key}_streams_8"), eight)
             }
             (Some(t), Err(e)) => t.without(key, &e).without(&format!("{key}_streams_8"), &e),
-        });
+        };
+        let idle_key = if key.is_empty() {
+            "idle_bytes_per_connection".to_owned()
+        } else {
+            format!("{key}_idle_bytes_per_connection")
+        };
+        t = match idle {
+            Some(Ok(bytes)) => t.with(&idle_key, bytes),
+            Some(Err(e)) => t.without(&idle_key, &e),
+            None => t,
+        };
+        taken = Some(t);
     }
     taken.ok_or_else(|| Why::Fail("no engine to measure".into()))
 }
@@ -691,7 +869,7 @@ fn start_relay(ns: &str, engine: Engine) -> Result<Child, String> {
     ip(&["-n", ns, "rule", "add", "iif", "pma", "lookup", "100"])?;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
     let mut command = Command::new("ip");
-    command.args(["netns", "exec", ns]).arg(exe);
+    command.args(["netns", "exec", ns, "prlimit", &nofile()]).arg(exe);
     let ready = match engine {
         Engine::Pila { offload } => {
             command.args(["proxy", "--tun", "pt0", "--ip", "192.0.2.200/24", "--direct"]);

@@ -312,6 +312,13 @@ impl StreamCore {
         self.peer
     }
 
+    /// `Some(Ok)` once a read would not wait (data, the end or an error has come), `None`
+    /// while it would; it reads nothing.
+    pub(crate) fn try_readable(&self, state: &State) -> Option<io::Result<()>> {
+        let shut = self.read_shut.load(Ordering::Relaxed);
+        (shut || readiness(&state.stack, SocketHandle::Tcp(self.handle)).read).then_some(Ok(()))
+    }
+
     /// Reads what has arrived: `Ok(0)` at end-of-file (the peer's FIN, or our
     /// `shutdown(Read)`), `None` when nothing has arrived yet. `buf` is asked for once the
     /// read will not wait, given how many bytes are queued (0 at end-of-file or an error),

@@ -37,6 +37,41 @@ pub struct TcpStream {
     core: Arc<StreamCore>,
 }
 
+/// Readiness and reads that never wait, for a type whose `core` field is (or derefs to) a
+/// [`StreamCore`], as tokio's streams and reading halves have them. With them a relay
+/// holds a buffer only while data flows: it waits with [`readable`](TcpStream::readable),
+/// then reads with [`try_read`](TcpStream::try_read) until `WouldBlock`.
+macro_rules! stream_readiness {
+    () => {
+        /// Waits until a read would not wait: data, the end of the stream or an error has
+        /// come. Reads nothing; a [`try_read`](Self::try_read) after it may still find
+        /// nothing (another reader took it) and return `WouldBlock`.
+        ///
+        /// Cancel safe: it only looks.
+        pub async fn readable(&self) -> io::Result<()> {
+            let core = &*self.core;
+            poll_fn(|cx| {
+                core.shared().poll_on(cx, core.wait_read(), |state| core.try_readable(state))
+            })
+            .await
+        }
+
+        /// Reads what has arrived into `buf` without waiting: `Ok(0)` at the end of the
+        /// stream (or for an empty `buf`), `WouldBlock` when nothing has arrived.
+        pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+            if buf.is_empty() {
+                return Ok(0);
+            }
+            let core = &*self.core;
+            let read = core.try_read(&mut core.shared().lock(), |_| buf);
+            kick_if_moved(
+                core.shared(),
+                read.unwrap_or_else(|| Err(io::ErrorKind::WouldBlock.into())),
+            )
+        }
+    };
+}
+
 impl TcpListener {
     /// Listens on `addr` (port 0: an ephemeral port) with a backlog of 1024, trying each
     /// address it names until one works. On `[::]` it takes IPv4 connections too, whose
@@ -118,6 +153,7 @@ impl TcpListener {
 impl TcpStream {
     stream_addresses!();
     stream_options!();
+    stream_readiness!();
 
     /// Opens a connection to `addr`, trying each address it names until one answers.
     ///
@@ -187,6 +223,14 @@ impl TcpStream {
         let core = Arc::clone(&self.core);
         (OwnedReadHalf { core: self.core }, OwnedWriteHalf { core, shutdown_on_drop: true })
     }
+}
+
+impl ReadHalf<'_> {
+    stream_readiness!();
+}
+
+impl OwnedReadHalf {
+    stream_readiness!();
 }
 
 /// Reads into `buf`: `Ready(Ok)` with what arrived (nothing added at end-of-file), or

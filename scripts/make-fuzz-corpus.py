@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the fuzz seed corpus: fuzz/corpus/<target>/<name>.bin.
+"""Writes the hand-made fuzz seeds: fuzz/seeds/<target>/<name>.bin.
 
 Seeds are the frames of a `pila demo --pcap` capture, cut at each layer, plus hand-made
 packets for what the demo does not send (802.1Q tags, IPv4 options, TCP SACK blocks, ICMP
@@ -9,7 +9,7 @@ import os
 import struct
 import sys
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fuzz", "corpus")
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fuzz", "seeds")
 
 
 def checksum(data: bytes) -> int:

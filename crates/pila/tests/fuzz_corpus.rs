@@ -1,5 +1,7 @@
-//! Runs every fuzz target's body over its seed corpus (`fuzz/corpus/<target>/`) and over
-//! seeded mutations of it, so CI exercises the fuzz targets on the stable toolchain.
+//! Runs every fuzz target's body over its hand-made seeds (`fuzz/seeds/<target>/`) and
+//! seeded mutations of them, over what libFuzzer campaigns kept (`fuzz/corpus/<target>/`,
+//! minimised), and over every crash a campaign found (`fuzz/regressions/<target>/`, copied
+//! there by `scripts/fuzz`), so CI exercises the fuzz targets on the stable toolchain.
 //!
 //! The mutations are a small, deterministic stand-in for libFuzzer's: bit flips, byte
 //! overwrites with boundary values, truncation, insertion and duplication of ranges. A
@@ -11,18 +13,25 @@ use std::path::PathBuf;
 
 const MUTATIONS_PER_SEED: u64 = 3_000;
 
-fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus").join(target);
-    let mut seeds: Vec<(String, Vec<u8>)> = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("seed corpus {} missing: {e}", dir.display()))
+/// The files of `fuzz/<kind>/<target>/`, sorted by name; none if the folder is missing.
+fn files(kind: &str, target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz").join(kind).join(target);
+    let Ok(entries) = fs::read_dir(&dir) else { return Vec::new() };
+    let mut found: Vec<(String, Vec<u8>)> = entries
         .map(|entry| {
             let path = entry.expect("corpus entry").path();
             let name = path.file_name().expect("file name").to_string_lossy().into_owned();
             (name, fs::read(&path).expect("read seed"))
         })
         .collect();
-    seeds.sort();
-    assert!(!seeds.is_empty(), "seed corpus {} is empty", dir.display());
+    found.sort();
+    found
+}
+
+/// The hand-made seeds of `target`.
+fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
+    let seeds = files("seeds", target);
+    assert!(!seeds.is_empty(), "the seeds fuzz/seeds/{target} are empty or missing");
     seeds
 }
 
@@ -66,6 +75,14 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
 }
 
 fn run(target: &str, body: fn(&[u8])) {
+    for (name, crash) in files("regressions", target) {
+        let outcome = std::panic::catch_unwind(|| body(&crash));
+        assert!(outcome.is_ok(), "{target}: the crash fuzz/regressions/{target}/{name} is back");
+    }
+    for (name, input) in files("corpus", target) {
+        let outcome = std::panic::catch_unwind(|| body(&input));
+        assert!(outcome.is_ok(), "{target}: fuzz/corpus/{target}/{name} panicked");
+    }
     for (index, (name, seed)) in corpus(target).into_iter().enumerate() {
         body(&seed);
         let mut rng = Rng::new(0x5eed ^ ((index as u64) << 32));
@@ -135,4 +152,17 @@ fn mutations_stay_mostly_parseable() {
 #[test]
 fn stack_receive() {
     run("stack_receive", pila::fuzz::stack_receive);
+}
+
+/// The stateful target: its corpus and its crashes, once each (its soak is
+/// `tests/fuzz_adversary.rs`).
+#[test]
+fn tcp_adversary() {
+    for (name, crash) in files("regressions", "tcp_adversary") {
+        let outcome = std::panic::catch_unwind(|| pila::fuzz::tcp_adversary(&crash));
+        assert!(outcome.is_ok(), "the crash fuzz/regressions/tcp_adversary/{name} is back");
+    }
+    for (_, input) in corpus("tcp_adversary").into_iter().chain(files("corpus", "tcp_adversary")) {
+        pila::fuzz::tcp_adversary(&input);
+    }
 }

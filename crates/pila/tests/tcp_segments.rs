@@ -696,6 +696,31 @@ fn syn_in_established_gets_challenge_ack_rate_limited() {
     assert_eq!(c.info().challenge_acks_sent, 11);
 }
 
+/// Pure ACKs out of the window are answered within the challenge ACK budget, so two ends
+/// that each find the other unacceptable cannot answer each other forever; out-of-window
+/// data is always answered (its ACK may carry the D-SACK its sender needs).
+#[test]
+fn unacceptable_pure_acks_are_answered_within_a_budget_data_always() {
+    let mut c = established();
+    let stale = Repr { seq_number: seq(IRS + 1 + 70_000), ..peer() };
+    let mut answers = 0;
+    for _ in 0..30 {
+        inject(&mut c, ms(1_000), stale);
+        answers += drain(&mut c, ms(1_000)).len();
+    }
+    assert_eq!(answers, 10, "at most 10 a second");
+    inject(&mut c, ms(2_000), stale);
+    assert_eq!(drain(&mut c, ms(2_000)).len(), 1, "a new second, a new budget");
+    let old_data = Repr { seq_number: seq(IRS - 99), payload: &[1; 50], ..peer() };
+    let mut answers = 0;
+    for _ in 0..30 {
+        inject(&mut c, ms(2_100), old_data);
+        answers += drain(&mut c, ms(2_100)).len();
+    }
+    assert_eq!(answers, 30, "every segment with data is answered");
+    assert_eq!(c.state(), State::Established);
+}
+
 #[test]
 fn ack_beyond_snd_nxt_is_acked_and_dropped() {
     let mut c = established();
@@ -1082,6 +1107,24 @@ fn established_ts() -> (Connection, u32) {
     );
     drain(&mut c, ms(10));
     (c, tsval)
+}
+
+/// A segment whose ACK covers data never sent is dropped at the ACK step, so its TSval
+/// does not become TS.Recent: a forgery with a TSval far ahead cannot make PAWS drop the
+/// real peer's segments.
+#[test]
+fn a_segment_acking_unsent_data_does_not_move_ts_recent() {
+    let (mut c, ours_ts) = established_ts();
+    let ts = |v: u32| Options {
+        timestamp: Some(Timestamp { tsval: v, tsecr: ours_ts }),
+        ..Options::default()
+    };
+    let forged = Repr { ack_number: Some(seq(ISS + 5000)), options: ts(1 << 30), ..peer() };
+    inject(&mut c, ms(20), forged);
+    drain(&mut c, ms(20));
+    inject(&mut c, ms(30), Repr { payload: b"real", options: ts(200), ..peer() });
+    assert_eq!(c.recv_available(), 4, "the real peer's data was dropped");
+    assert_eq!(c.info().paws_dropped, 0);
 }
 
 #[test]

@@ -314,6 +314,7 @@ impl StreamCore {
 
     /// `Some(Ok)` once a read would not wait (data, the end or an error has come), `None`
     /// while it would; it reads nothing.
+    #[cfg(feature = "tokio")]
     pub(crate) fn try_readable(&self, state: &State) -> Option<io::Result<()>> {
         let shut = self.read_shut.load(Ordering::Relaxed);
         (shut || readiness(&state.stack, SocketHandle::Tcp(self.handle)).read).then_some(Ok(()))

@@ -32,7 +32,7 @@ impl Side {
         }
     }
 
-    pub(super) const fn index(self) -> usize {
+    pub(crate) const fn index(self) -> usize {
         match self {
             Self::Client => 0,
             Self::Server => 1,

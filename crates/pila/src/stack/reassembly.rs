@@ -28,8 +28,12 @@ use crate::wire::ipv6::{self, ext};
 
 /// The largest IPv4 payload: a 65535-byte datagram behind a 20-byte header.
 const MAX_PAYLOAD: usize = 65535 - ipv4::HEADER_LEN;
-/// Bytes charged for a datagram's bookkeeping beside its data.
-const OVERHEAD: usize = 128;
+/// Bytes charged for a datagram's bookkeeping beside its data: its entry in the table
+/// (with the room a hash table keeps free), its list of ranges and its place in the
+/// time-out queue. Measured with 20,000 lone first fragments of 1,400 bytes
+/// (`tests/stack_floods.rs`): at 128 a 1 MiB bound let 1.39 MB of heap in, at 512 1.19
+/// MB; at 768 the heap stays within the bound and a few kilobytes.
+const OVERHEAD: usize = 768;
 
 /// What identifies the fragments of one datagram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

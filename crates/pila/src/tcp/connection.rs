@@ -16,6 +16,7 @@ use super::send::{self, Expiry, Sender};
 use super::state::State;
 use super::timers::{Timer, Timers};
 use crate::time::{Duration, Instant};
+use crate::wire::tcp::Flags;
 use crate::wire::tcp::{Repr, SeqNumber};
 
 /// What the application should learn, from [`Connection::poll_event`].
@@ -744,15 +745,39 @@ impl Connection {
 
     /// Sends a challenge ACK unless the RFC 5961 §7 rate limit says no.
     pub(super) fn challenge_ack(&mut self, now: Instant) {
+        if self.ack_budget(now) {
+            bump(&mut self.stats.challenge_acks_sent);
+            self.rcv.request_ack();
+        }
+    }
+
+    /// Whether an ACK that answers a segment we drop may go now: at most
+    /// `challenge_ack_limit` a second (RFC 5961 §7), shared by challenge ACKs and the ACKs
+    /// answering pure ACKs we find unacceptable. Two ends that each find the other's ACKs
+    /// unacceptable (desynchronised, or one's TS.Recent poisoned) would otherwise answer
+    /// each other without end, an ACK storm; a segment with data is always answered, as its
+    /// ACK may carry the D-SACK its sender needs.
+    pub(super) fn ack_budget(&mut self, now: Instant) -> bool {
         let (start, count) = self.challenge_window;
         if now - start >= Duration::from_secs(1) {
             self.challenge_window = (now, 0);
         } else if count >= self.config.challenge_ack_limit {
-            return;
+            return false;
         }
         self.challenge_window.1 += 1;
-        bump(&mut self.stats.challenge_acks_sent);
-        self.rcv.request_ack();
+        true
+    }
+
+    /// Answers a segment dropped as unacceptable (RFC 9293 §3.10.7.4 first, RFC 7323 §5.3
+    /// R1) with an ACK: always for one with data or a SYN, within [`ack_budget`] for a pure
+    /// ACK, which is what an ACK storm is made of.
+    ///
+    /// [`ack_budget`]: Self::ack_budget
+    pub(super) fn answer_unacceptable(&mut self, now: Instant, seg: &Repr<'_>) {
+        let pure = seg.payload.is_empty() && !seg.flags.intersects(Flags::SYN | Flags::FIN);
+        if !pure || self.ack_budget(now) {
+            self.rcv.request_ack();
+        }
     }
 }
 

@@ -180,7 +180,7 @@ impl Connection {
         if let (true, Some(ts), false) = (self.ts_ok, seg.options.timestamp, rst) {
             if self.rcv.paws_rejects(ts.tsval) {
                 bump(&mut self.stats.paws_dropped);
-                self.rcv.request_ack();
+                self.answer_unacceptable(now, seg);
                 return;
             }
         }
@@ -204,7 +204,7 @@ impl Connection {
             // RFC 9293 §3.10.7.4 first: unacceptable: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
             // unless RST. A retransmitted FIN in TIME-WAIT restarts the 2·MSL timer.
             if !rst {
-                self.rcv.request_ack();
+                self.answer_unacceptable(now, seg);
                 // RFC 2883 §4 (1): data wholly below RCV.NXT is a duplicate: D-SACK it.
                 let len = seg.payload.len();
                 if len > 0 && seq.plus(len) <= rcv_nxt && !syn {
@@ -216,8 +216,12 @@ impl Connection {
             }
             return;
         }
-        // RFC 7323 §4.3 (2): TS.Recent from a segment covering Last.ACK.sent.
-        if let (true, Some(ts)) = (self.ts_ok, seg.options.timestamp) {
+        // RFC 7323 §4.3 (2): TS.Recent from a segment covering Last.ACK.sent; not from one
+        // that acknowledges what we never sent, which the ACK step drops (RFC 9293
+        // §3.10.7.4 fifth): a forged segment must not move TS.Recent ahead of the real
+        // peer's clock, after which PAWS would drop everything the peer sends.
+        let acks_unsent = seg.ack_number.is_some_and(|ack| ack > self.snd.nxt());
+        if let (true, Some(ts), false) = (self.ts_ok, seg.options.timestamp, acks_unsent) {
             self.rcv.update_ts_recent(seq, ts.tsval);
         }
         self.restart_keepalive(now);

@@ -42,6 +42,8 @@ struct Seg {
     end: SeqNumber,
     /// When it was (last) transmitted.
     xmit: Instant,
+    /// Which transmission of the connection's that was: ties in time go by it.
+    tx: u32,
     /// It was retransmitted at least once.
     retransmitted: bool,
     /// Marked lost and not retransmitted since.
@@ -108,10 +110,21 @@ struct Records {
     unordered: bool,
 }
 
+/// Whether `a` was sent after `b`, each as (time, transmission, end): RFC 8985's
+/// RACK_sent_after, which breaks a tie in time by sequence. Here a tie goes first by the
+/// order of the transmissions, which a clock that did not move between them (no delay on
+/// the path, or a coarse clock) cannot tell apart: a retransmission decided after a segment
+/// was delivered went out after that segment, though stamped with the same instant. Only
+/// pieces of one transmission fall back on their sequence.
+fn sent_after(a: (Instant, u32, SeqNumber), b: (Instant, u32, SeqNumber)) -> bool {
+    let later = a.1.wrapping_sub(b.1) as i32;
+    a.0 > b.0 || (a.0 == b.0 && (later > 0 || (later == 0 && a.2 > b.2)))
+}
+
 impl Records {
-    /// A retransmission of `[start, end)` at `now`, below the highest record: splits the
-    /// records at both edges, then restamps those between.
-    fn restamp(&mut self, start: SeqNumber, end: SeqNumber, now: Instant) {
+    /// A retransmission of `[start, end)` at `now`, transmission `tx`, below the highest
+    /// record: splits the records at both edges, then restamps those between.
+    fn restamp(&mut self, start: SeqNumber, end: SeqNumber, now: Instant, tx: u32) {
         self.split_at(start);
         self.split_at(end);
         let from = self.segs.partition_point(|s| s.end <= start);
@@ -121,6 +134,7 @@ impl Records {
             }
             self.totals.sub(s);
             s.xmit = now;
+            s.tx = tx;
             s.retransmitted = true;
             s.lost = false;
             self.totals.add(s);
@@ -221,7 +235,7 @@ impl Records {
     fn detect_loss_scan(
         &mut self,
         now: Instant,
-        (xmit_ts, end_seq): (Instant, SeqNumber),
+        recent: (Instant, u32, SeqNumber),
         wait: Duration,
         ordered: bool,
     ) -> (usize, Option<Duration>) {
@@ -230,7 +244,7 @@ impl Records {
             if s.sacked || s.lost {
                 continue;
             }
-            let before = s.xmit < xmit_ts || (s.xmit == xmit_ts && s.end <= end_seq);
+            let before = !sent_after((s.xmit, s.tx, s.end), recent);
             if !before {
                 if ordered {
                     break;
@@ -297,8 +311,9 @@ pub(super) struct Rack {
     /// The records of the segments in flight; `None` when nothing is in flight, so that an
     /// idle connection holds neither the lists nor their bookkeeping.
     records: Option<Box<Records>>,
-    /// RACK.xmit_ts and RACK.end_seq: the most recently sent segment that was delivered.
-    recent: Option<(Instant, SeqNumber)>,
+    /// RACK.xmit_ts and RACK.end_seq, with the transmission's number: the most recently
+    /// sent segment that was delivered.
+    recent: Option<(Instant, u32, SeqNumber)>,
     /// RACK.rtt: the RTT of that segment.
     rtt: Duration,
     /// The lowest RTT measured (RACK.min_RTT).
@@ -316,6 +331,9 @@ pub(super) struct Rack {
     dsack_round: Option<SeqNumber>,
     /// TLP.end_seq and TLP.is_retrans of the probe in flight.
     tlp: Option<(SeqNumber, bool)>,
+    /// The number of the next transmission (wrapping); kept while nothing is in flight, so
+    /// that the numbers go on increasing from flight to flight.
+    next_tx: u32,
 }
 
 impl Rack {
@@ -334,7 +352,9 @@ impl Rack {
             // New data (a gap cannot happen: data is sent in order).
             _ => return self.push_new(start, end, now),
         };
-        records.restamp(start, end, now);
+        let tx = self.next_tx;
+        self.next_tx = tx.wrapping_add(1);
+        records.restamp(start, end, now, tx);
         if let Some(top) = top.filter(|&top| end > top) {
             self.push_new(top, end, now);
         }
@@ -342,7 +362,10 @@ impl Rack {
 
     /// Appends a record of new data `[start, end)` sent at `now`.
     fn push_new(&mut self, start: SeqNumber, end: SeqNumber, now: Instant) {
-        let seg = Seg { start, end, xmit: now, retransmitted: false, lost: false, sacked: false };
+        let tx = self.next_tx;
+        self.next_tx = tx.wrapping_add(1);
+        let seg =
+            Seg { start, end, xmit: now, tx, retransmitted: false, lost: false, sacked: false };
         let records = self.records.get_or_insert_with(Box::default);
         if records.newest_xmit.is_some_and(|t| now < t) {
             records.unordered = true;
@@ -379,9 +402,9 @@ impl Rack {
                 self.reordering_seen = true;
             }
             self.fack = Some(self.fack.map_or(s.end, |f| f.max(s.end)));
-            let newer = self.recent.is_none_or(|(t, e)| s.xmit > t || (s.xmit == t && s.end > e));
+            let newer = self.recent.is_none_or(|r| sent_after((s.xmit, s.tx, s.end), r));
             if newer {
-                self.recent = Some((s.xmit, s.end));
+                self.recent = Some((s.xmit, s.tx, s.end));
                 self.rtt = rtt;
             }
         }
@@ -604,12 +627,43 @@ mod tests {
         assert_eq!(r.pipe(), 0);
     }
 
+    /// With no delay on the path, everything happens at one instant: a segment SACKed at
+    /// once marks the one before it lost (the tie in time goes by sequence), but its
+    /// retransmission, though stamped with the same instant, was sent after and is not
+    /// lost again at once; otherwise each duplicate ACK would retransmit it anew.
+    #[test]
+    fn a_retransmission_at_the_same_instant_is_not_lost_again_at_once() {
+        let mut r = Rack::new();
+        r.on_sent(seq(0), seq(100), t(0));
+        r.on_sent(seq(100), seq(200), t(0));
+        r.on_rtt(Duration::ZERO);
+        let mut board = Scoreboard::new();
+        let mut b = SackBlocks::EMPTY;
+        assert!(b.push((seq(100), seq(200))));
+        board.update(seq(0), seq(200), &b);
+        r.on_ack(t(0), seq(0), &board, |_| false);
+        assert_eq!(r.detect_loss(t(0), Duration::ZERO).0, 1);
+        assert_eq!(r.first_lost(), Some((seq(0), seq(100))));
+        r.on_sent(seq(0), seq(100), t(0));
+        assert!(!r.has_lost());
+        // The same duplicate ACK again.
+        r.on_ack(t(0), seq(0), &board, |_| false);
+        assert_eq!(r.detect_loss(t(0), Duration::ZERO).0, 0);
+        // Once time has moved and a later segment is delivered, it can be lost again.
+        r.on_sent(seq(200), seq(300), t(10));
+        assert!(b.push((seq(200), seq(300))));
+        board.update(seq(0), seq(300), &b);
+        r.on_ack(t(10), seq(0), &board, |_| false);
+        assert_eq!(r.detect_loss(t(10), Duration::ZERO).0, 1);
+    }
+
     /// The list walks the aggregates replaced, as they were: the reference the maintained
     /// state is checked against.
     #[derive(Clone, Debug, Default)]
     struct Model {
         segs: VecDeque<Seg>,
-        recent: Option<(Instant, SeqNumber)>,
+        recent: Option<(Instant, u32, SeqNumber)>,
+        next_tx: u32,
         rtt: Duration,
         fack: Option<SeqNumber>,
         reordering_seen: bool,
@@ -617,17 +671,20 @@ mod tests {
 
     impl Model {
         fn on_sent(&mut self, start: SeqNumber, end: SeqNumber, now: Instant) {
-            let fresh = |start, end| Seg {
+            let fresh = |start, end, tx| Seg {
                 start,
                 end,
                 xmit: now,
+                tx,
                 retransmitted: false,
                 lost: false,
                 sacked: false,
             };
+            let tx = self.next_tx;
+            self.next_tx = tx.wrapping_add(1);
             let top = self.segs.back().map(|s| s.end);
             if top.is_none_or(|top| start >= top) {
-                self.segs.push_back(fresh(start, end));
+                self.segs.push_back(fresh(start, end, tx));
                 return;
             }
             // Split into one record per byte range boundary, the slow way.
@@ -640,6 +697,7 @@ mod tests {
                     let mut p = Seg { start: w[0], end: w[1], ..s };
                     if p.start >= start && p.end <= end {
                         p.xmit = now;
+                        p.tx = tx;
                         p.retransmitted = true;
                         p.lost = false;
                     }
@@ -648,7 +706,9 @@ mod tests {
             }
             self.segs = out;
             if let Some(top) = top.filter(|&top| end > top) {
-                self.segs.push_back(fresh(top, end));
+                let tx = self.next_tx;
+                self.next_tx = tx.wrapping_add(1);
+                self.segs.push_back(fresh(top, end, tx));
             }
         }
 
@@ -687,20 +747,19 @@ mod tests {
                     self.reordering_seen = true;
                 }
                 self.fack = Some(self.fack.map_or(s.end, |f| f.max(s.end)));
-                let newer =
-                    self.recent.is_none_or(|(t, e)| s.xmit > t || (s.xmit == t && s.end > e));
+                let newer = self.recent.is_none_or(|r| sent_after((s.xmit, s.tx, s.end), r));
                 if newer {
-                    self.recent = Some((s.xmit, s.end));
+                    self.recent = Some((s.xmit, s.tx, s.end));
                     self.rtt = rtt;
                 }
             }
         }
 
         fn detect_loss(&mut self, now: Instant, reo_wnd: Duration) -> (usize, Option<Duration>) {
-            let Some((xmit_ts, end_seq)) = self.recent else { return (0, None) };
+            let Some(recent) = self.recent else { return (0, None) };
             let (mut marked, mut timeout) = (0, None::<Duration>);
             for s in self.segs.iter_mut().filter(|s| !s.sacked && !s.lost) {
-                if s.xmit < xmit_ts || (s.xmit == xmit_ts && s.end <= end_seq) {
+                if !sent_after((s.xmit, s.tx, s.end), recent) {
                     let deadline = s.xmit + self.rtt + reo_wnd;
                     if deadline <= now {
                         s.lost = true;

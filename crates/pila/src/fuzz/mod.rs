@@ -10,6 +10,10 @@
 //! Checksums are not verified on the way in (a fuzzer rarely guesses one, and everything
 //! behind the check would go untested) but are computed and verified on the way back.
 
+mod adversary;
+
+pub use adversary::{Action, Around, Forge, IcmpError, Report, Stamp, tcp_adversary};
+
 use crate::wire::{Checksum, Checksums, arp, ethernet, icmpv4, icmpv6, ipv4, ipv6, tcp, udp};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -1,0 +1,255 @@
+//! Floods and hostile peers in the simulator: each test measures the heap the attacked
+//! stack holds because of the attack (a counting global allocator, one measurement at a
+//! time), asserts it stays within the stack's bounds, and asserts that an honest client is
+//! still served during or right after the attack.
+
+mod support;
+
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use pila::stack::Config;
+use pila::tcp::State;
+use pila::time::Duration;
+use pila::wire::ip::Protocol;
+use pila::wire::tcp::{Flags, Options, Repr, SeqNumber};
+use pila::wire::{Checksums, ethernet, ipv4, tcp, udp};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use std::alloc::System;
+use support::*;
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+fn sa(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+/// The allocator counts every thread's heap: each test holds this from its start, so that
+/// one test at a time allocates.
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Runs `attack`; the heap bytes it left held.
+fn held_by<T>(attack: impl FnOnce() -> T) -> (T, u64) {
+    let region = Region::new(GLOBAL);
+    let out = attack();
+    let c = region.change();
+    (out, c.bytes_allocated.saturating_sub(c.bytes_deallocated) as u64)
+}
+
+/// An IPv4 packet from `src` to B carrying `protocol`, with `frag` = (ident, more
+/// fragments, offset in 8-byte units), in an Ethernet frame from A's MAC.
+fn ip_frame(src: Ipv4Addr, protocol: Protocol, payload: &[u8], frag: (u16, bool, u16)) -> Vec<u8> {
+    let ip = ipv4::Repr {
+        src_addr: src,
+        dst_addr: B_IP.parse().unwrap(),
+        protocol,
+        payload_len: payload.len(),
+        ttl: 64,
+        tos: 0,
+        ident: frag.0,
+        dont_frag: false,
+        more_frags: frag.1,
+        frag_offset: frag.2,
+    };
+    let mut bytes = vec![0; ip.buffer_len()];
+    let (h, body) = bytes.split_at_mut(ipv4::HEADER_LEN);
+    ip.emit(&mut ipv4::Packet::new_unchecked(h), &Checksums::SOFTWARE);
+    body.copy_from_slice(payload);
+    eth_frame(B_MAC, ethernet::EtherType::Ipv4, &bytes)
+}
+
+/// A TCP segment from `src` to B.
+fn tcp_frame(src: SocketAddr, seg: &Repr<'_>) -> Vec<u8> {
+    let IpAddr::V4(s) = src.ip() else { unreachable!() };
+    let mut body = vec![0; seg.buffer_len()];
+    seg.emit(
+        &mut tcp::Packet::new_unchecked(&mut body[..]),
+        src.ip(),
+        B_IP.parse().unwrap(),
+        &Checksums::SOFTWARE,
+    )
+    .unwrap();
+    ip_frame(s, Protocol::Tcp, &body, (0, false, 0))
+}
+
+/// A UDP datagram from `src` to B's `port`.
+fn udp_frame(src: SocketAddr, port: u16, payload: &[u8]) -> Vec<u8> {
+    let IpAddr::V4(s) = src.ip() else { unreachable!() };
+    let repr = udp::Repr { src_port: src.port(), dst_port: port };
+    let mut body = vec![0; repr.buffer_len(payload.len())];
+    let mut packet = udp::Packet::new_unchecked(&mut body[..]);
+    let fill = |p: &mut [u8]| p.copy_from_slice(payload);
+    let b_ip = B_IP.parse().unwrap();
+    repr.emit(&mut packet, src.ip(), b_ip, payload.len(), fill, &Checksums::SOFTWARE).unwrap();
+    ip_frame(s, Protocol::Udp, &body, (0, false, 0))
+}
+
+/// A and B, B with a gateway that never answers, so that spoofed off-link sources are
+/// routable and B's answers to them wait for a neighbour that never resolves.
+fn attacked() -> Net {
+    let b = Config { gateway: Some("192.0.2.254".parse().unwrap()), ..config(true) };
+    net_with(config(false), b, pila::device::WireConfig::default())
+}
+
+/// A connects to B's `port` and they exchange a byte each way.
+fn honest_client_is_served(net: &mut Net, l: pila::stack::ListenerHandle, port: u16) {
+    let now = net.now();
+    let c = net.a().tcp_connect(now, SocketAddr::new(B_IP.parse().unwrap(), port), None).unwrap();
+    let mut s = None;
+    let mut got = [0u8; 1];
+    let ok = net.run_within(Duration::from_secs(10), |n| {
+        if s.is_none() {
+            s = n.b().tcp_accept(l).ok();
+            if let Some(s) = s {
+                n.b().tcp_mut(s).unwrap().send(b"y").unwrap();
+            }
+        }
+        if n.a().tcp(c).unwrap().state() == State::Established {
+            let _ = n.a().tcp_mut(c).unwrap().recv(&mut got);
+        }
+        got == *b"y"
+    });
+    assert!(ok, "the honest client was not served");
+}
+
+/// 100,000 half-open connections from spoofed sources: the listener keeps its SYN queue
+/// (256) and answers the rest with cookies, which cost nothing to hold.
+#[test]
+fn a_hundred_thousand_half_open_connections_hold_a_bounded_heap() {
+    let _alone = alone();
+    let mut net = attacked();
+    let l = net.b().tcp_listen(sa("0.0.0.0:80"), 128).unwrap();
+    net.settle();
+    let ((), held) = held_by(|| {
+        for i in 0..100_000u32 {
+            let src = SocketAddr::new(
+                Ipv4Addr::from(0xc633_6400 + (i % 250)).into(),
+                1024 + (i % 60_000) as u16,
+            );
+            let syn = Repr {
+                src_port: src.port(),
+                dst_port: 80,
+                seq_number: SeqNumber(i.wrapping_mul(2_654_435_761)),
+                flags: Flags::SYN,
+                window_len: 64240,
+                options: Options { mss: Some(1460), ..Options::default() },
+                ..Repr::TEMPLATE
+            };
+            net.inject(B, &tcp_frame(src, &syn));
+            if i % 1000 == 0 {
+                net.settle();
+            }
+        }
+        net.settle();
+    });
+    let counters = net.b().counters();
+    eprintln!(
+        "100,000 spoofed SYNs: {held} heap bytes held, {} cookies",
+        counters.tcp_syn_cookies_sent
+    );
+    assert!(counters.tcp_syn_cookies_sent > 90_000, "{}", counters.tcp_syn_cookies_sent);
+    // The SYN queue's 256 entries and the ARP queue of the gateway that never answers.
+    assert!(held < 512 << 10, "{held} heap bytes held by 100,000 half-open connections");
+    honest_client_is_served(&mut net, l, 80);
+}
+
+/// An ACK flood at a listener: every ACK is a failed cookie, answered with a reset at
+/// most; nothing is kept.
+#[test]
+fn an_ack_flood_at_a_listener_keeps_nothing() {
+    let _alone = alone();
+    let mut net = attacked();
+    let l = net.b().tcp_listen(sa("0.0.0.0:80"), 128).unwrap();
+    net.settle();
+    let ((), held) = held_by(|| {
+        for i in 0..100_000u32 {
+            let src = SocketAddr::new(
+                Ipv4Addr::from(0xc633_6400 + (i % 250)).into(),
+                2000 + (i % 50_000) as u16,
+            );
+            let ack = Repr {
+                src_port: src.port(),
+                dst_port: 80,
+                seq_number: SeqNumber(i.wrapping_mul(7919)),
+                ack_number: Some(SeqNumber(i.wrapping_mul(104_729))),
+                window_len: 512,
+                ..Repr::TEMPLATE
+            };
+            net.inject(B, &tcp_frame(src, &ack));
+            if i % 1000 == 0 {
+                net.settle();
+            }
+        }
+        net.settle();
+    });
+    let counters = net.b().counters();
+    eprintln!("100,000 stray ACKs: {held} heap bytes held, {} resets", counters.tcp_out_rsts);
+    assert!(counters.tcp_in_segs >= 100_000, "{}", counters.tcp_in_segs);
+    assert!(held < 64 << 10, "{held} heap bytes held after an ACK flood");
+    honest_client_is_served(&mut net, l, 80);
+}
+
+/// 20,000 first fragments that never complete: the reassembly memory bound (1 MiB) holds,
+/// what it cannot take is dropped and counted, and TCP goes on.
+#[test]
+fn fragments_that_never_complete_stay_within_the_reassembly_bound() {
+    let _alone = alone();
+    let mut net = attacked();
+    let l = net.b().tcp_listen(sa("0.0.0.0:80"), 16).unwrap();
+    net.settle();
+    let payload = vec![0x5a; 1400];
+    let ((), held) = held_by(|| {
+        for i in 0..20_000u32 {
+            let src = Ipv4Addr::from(0xc633_6400 + (i % 250));
+            net.inject(B, &ip_frame(src, Protocol::Udp, &payload, (i as u16, true, 0)));
+        }
+        net.settle();
+    });
+    let counters = net.b().counters();
+    eprintln!(
+        "20,000 lone first fragments of 1,400 bytes: {held} heap bytes held, {} reassemblies failed",
+        counters.ip_reasm_fails
+    );
+    assert!(counters.ip_reasm_fails > 15_000, "{}", counters.ip_reasm_fails);
+    // The bound (1 MiB) charges each datagram its bookkeeping too.
+    assert!(held <= (1 << 20) + (64 << 10), "{held} heap bytes held by fragments");
+    honest_client_is_served(&mut net, l, 80);
+    // When they time out, their memory comes back.
+    let region = Region::new(GLOBAL);
+    net.run_for(Duration::from_secs(31));
+    let freed = region.change().bytes_deallocated as u64;
+    eprintln!("the reassembly time-out gave back {freed} heap bytes");
+    // The datagrams' data and lists; the table keeps its room for the next ones.
+    assert!(freed >= 640 << 10, "only {freed} heap bytes came back after the time-out");
+}
+
+/// A UDP flood on a socket whose reader is slow: its queue stops at its bound (256 KiB),
+/// the rest is dropped and counted, and another socket still gets its datagram.
+#[test]
+fn a_udp_flood_on_a_slow_reader_fills_its_queue_and_no_more() {
+    let _alone = alone();
+    let mut net = attacked();
+    let slow = net.b().udp_bind(sa("0.0.0.0:53")).unwrap();
+    let other = net.b().udp_bind(sa("0.0.0.0:54")).unwrap();
+    net.settle();
+    let payload = vec![7u8; 1000];
+    let ((), held) = held_by(|| {
+        for i in 0..100_000u32 {
+            let src = SocketAddr::new(Ipv4Addr::from(0xc633_6400 + (i % 250)).into(), 3000);
+            net.inject(B, &udp_frame(src, 53, &payload));
+        }
+        net.settle();
+    });
+    eprintln!("100,000 datagrams of 1,000 bytes to an unread socket: {held} heap bytes held");
+    assert!(held < (256 << 10) + (128 << 10), "{held} heap bytes held by one UDP queue");
+    net.inject(B, &udp_frame(sa("192.0.2.1:4000"), 54, b"honest"));
+    net.settle();
+    let mut buf = [0u8; 16];
+    assert_eq!(net.b().udp_recv(other, &mut buf), Ok(6));
+    assert_eq!(&buf[..6], b"honest");
+    // The slow reader still reads what its queue kept, oldest first.
+    assert_eq!(net.b().udp_recv(slow, &mut buf), Ok(16));
+}

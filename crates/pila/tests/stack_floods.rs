@@ -253,3 +253,150 @@ fn a_udp_flood_on_a_slow_reader_fills_its_queue_and_no_more() {
     // The slow reader still reads what its queue kept, oldest first.
     assert_eq!(net.b().udp_recv(slow, &mut buf), Ok(16));
 }
+
+/// An established connection from A to B, its two ends (A's, B's).
+fn connected(
+    net: &mut Net,
+    l: pila::stack::ListenerHandle,
+) -> (pila::stack::TcpHandle, pila::stack::TcpHandle) {
+    let now = net.now();
+    let c = net.a().tcp_connect(now, sa("192.0.2.2:80"), None).unwrap();
+    let mut s = None;
+    assert!(net.run_within(Duration::from_secs(5), |n| {
+        s = s.or_else(|| n.b().tcp_accept(l).ok());
+        s.is_some() && n.a().tcp(c).is_some_and(|c| c.state() == State::Established)
+    }));
+    (c, s.unwrap())
+}
+
+/// 100,000 echo requests and 100,000 forged ICMP errors quoting B's connection with
+/// numbers it never sent (port unreachable, fragmentation needed with a tiny MTU): B answers
+/// the echoes within its rate, keeps nothing, and its connection carries on at full size.
+#[test]
+fn icmp_floods_and_forged_errors_keep_nothing_and_break_no_connection() {
+    use pila::wire::icmpv4;
+    let _alone = alone();
+    let mut net = attacked();
+    let l = net.b().tcp_listen(sa("0.0.0.0:80"), 16).unwrap();
+    let (c, s) = connected(&mut net, l);
+    let mss = net.b().tcp(s).unwrap().mss();
+    // What B sends on the connection, quoted by the forged errors with a sequence number
+    // far from anything in flight.
+    let seg = Repr {
+        src_port: 80,
+        dst_port: net.a().tcp(c).unwrap().local().port(),
+        seq_number: SeqNumber(0x5555_5555),
+        ack_number: Some(SeqNumber(1)),
+        window_len: 1000,
+        ..Repr::TEMPLATE
+    };
+    let mut body = vec![0; seg.buffer_len()];
+    let (b_ip, a_ip): (IpAddr, IpAddr) = (B_IP.parse().unwrap(), A_IP.parse().unwrap());
+    seg.emit(&mut tcp::Packet::new_unchecked(&mut body[..]), b_ip, a_ip, &Checksums::SOFTWARE)
+        .unwrap();
+    let quoted_ip = ipv4::Repr {
+        src_addr: B_IP.parse().unwrap(),
+        dst_addr: A_IP.parse().unwrap(),
+        protocol: Protocol::Tcp,
+        payload_len: body.len(),
+        ttl: 64,
+        tos: 0,
+        ident: 9,
+        dont_frag: true,
+        more_frags: false,
+        frag_offset: 0,
+    };
+    let mut quoted = vec![0; quoted_ip.buffer_len()];
+    quoted_ip.emit(&mut ipv4::Packet::new_unchecked(&mut quoted[..20]), &Checksums::SOFTWARE);
+    quoted[20..].copy_from_slice(&body);
+    let icmp = |repr: icmpv4::Repr<'_>| {
+        let mut bytes = vec![0; repr.buffer_len()];
+        repr.emit(&mut icmpv4::Packet::new_unchecked(&mut bytes[..]), &Checksums::SOFTWARE);
+        ip_frame(A_IP.parse().unwrap(), Protocol::Icmp, &bytes, (0, false, 0))
+    };
+    let unreachable = icmp(
+        icmpv4::Repr::dst_unreachable(icmpv4::DstUnreachable::PortUnreachable, &quoted).unwrap(),
+    );
+    let too_big = icmp(icmpv4::Repr::frag_required(576, &quoted).unwrap());
+    let ((), held) = held_by(|| {
+        for i in 0..100_000u32 {
+            let src = Ipv4Addr::from(0xc633_6400 + (i % 250));
+            let echo = icmpv4::Repr::EchoRequest { ident: 7, seq_no: i as u16, data: b"flood" };
+            let mut bytes = vec![0; echo.buffer_len()];
+            echo.emit(&mut icmpv4::Packet::new_unchecked(&mut bytes[..]), &Checksums::SOFTWARE);
+            net.inject(B, &ip_frame(src, Protocol::Icmp, &bytes, (0, false, 0)));
+            net.inject(B, if i % 2 == 0 { &unreachable } else { &too_big });
+            if i % 1000 == 0 {
+                net.settle();
+            }
+        }
+        net.settle();
+    });
+    let counters = net.b().counters();
+    eprintln!(
+        "100,000 echoes and 100,000 forged errors: {held} heap bytes held, {} echo replies, {} \
+         errors ignored as out of window",
+        counters.icmp_out_echo_reps, counters.tcp_out_of_window_icmps
+    );
+    assert!(held < 64 << 10, "{held} heap bytes held after an ICMP flood");
+    assert!(counters.tcp_out_of_window_icmps >= 50_000, "{}", counters.tcp_out_of_window_icmps);
+    let conn = net.b().tcp(s).unwrap();
+    assert_eq!((conn.state(), conn.error(), conn.mss()), (State::Established, None, mss));
+    honest_client_is_served(&mut net, l, 80);
+}
+
+/// A peer that never reads: B's send buffer fills and B probes the zero window at a
+/// backing-off pace; for the next half hour it probes about once a minute (the backoff's
+/// cap) and holds not a byte more; when the peer reads at last, everything arrives.
+#[test]
+fn a_peer_that_never_reads_is_probed_at_a_bounded_pace() {
+    let _alone = alone();
+    let mut net = attacked();
+    let l = net.b().tcp_listen(sa("0.0.0.0:80"), 16).unwrap();
+    let (c, s) = connected(&mut net, l);
+    let data = vec![3u8; 8 << 20];
+    let mut queued = 0;
+    // B writes as much as it can; A's application never reads.
+    let mut fill = |net: &mut Net, limit: Duration| {
+        let _ = net.run_within(limit, |n| {
+            let conn = n.b().tcp_mut(s).unwrap();
+            while queued < data.len() {
+                match conn.send(&data[queued..]) {
+                    Ok(k) if k > 0 => queued += k,
+                    _ => break,
+                }
+            }
+            false
+        });
+    };
+    fill(&mut net, Duration::from_secs(1800));
+    let before = net.b().tcp(s).unwrap().info().zero_window_probes;
+    let ((), held) = held_by(|| fill(&mut net, Duration::from_secs(1800)));
+    let info = net.b().tcp(s).unwrap().info();
+    let probes = info.zero_window_probes - before;
+    eprintln!(
+        "a second half hour against a zero window: {held} more heap bytes held, {probes} probes"
+    );
+    assert!((20..=40).contains(&probes), "{probes} probes in half an hour: {info:?}");
+    assert!(held < 4 << 10, "{held} more heap bytes held while probing");
+    assert_eq!(info.state, State::Established);
+    // A reads at last: all of it arrives.
+    let mut got = 0;
+    let mut buf = vec![0u8; 1 << 16];
+    assert!(net.run_within(Duration::from_secs(120), |n| {
+        while let Ok(k) = n.a().tcp_mut(c).unwrap().recv(&mut buf) {
+            if k == 0 {
+                break;
+            }
+            got += k;
+        }
+        let conn = n.b().tcp_mut(s).unwrap();
+        while queued < data.len() {
+            match conn.send(&data[queued..]) {
+                Ok(k) if k > 0 => queued += k,
+                _ => break,
+            }
+        }
+        got == data.len()
+    }));
+}

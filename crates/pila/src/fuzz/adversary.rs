@@ -486,7 +486,19 @@ impl Run {
         if flags.intersects(Flags::RST | Flags::FIN | Flags::SYN) {
             self.forged_control = true;
         }
+        // A segment the receiver takes whose sequence number lies beyond all the sender has
+        // sent moves SND.WL1 past the real sender's numbers (RFC 9293 §3.10.7.4 fifth): its
+        // window then stays as forged until the sender's numbers pass it, which a sender
+        // with nothing more to send never does. Any TCP that follows the RFC is frozen so;
+        // such a run no longer expects delivery.
+        let sent_end = start + self.apps[sender.index()].sent as usize;
+        if ack.is_some() && seq > sent_end {
+            self.forged_control = true;
+        }
         self.pair.send_raw(sender, &repr);
+        // The forgery passed the wire's filter like a frame of the sender's: its TSval is
+        // not the sender's clock, and must not become the base of the next `Fresh` one.
+        self.wire.borrow_mut().tsval = tsval;
         // The forged frame is the newest held: it crosses now.
         let forged = self.wire.borrow_mut().held.pop_back();
         if let Some((from, frame)) = forged {

@@ -27,6 +27,10 @@ pub(crate) struct Args {
 
 /// How long to wait for each reply, and the time between requests.
 const INTERVAL: Duration = Duration::from_secs(1);
+/// How long the first reply may take: it may wait for the neighbour's address to resolve
+/// (ARP or neighbour solicitations, retried a second apart) and, on a TAP just opened, for
+/// the kernel to bring the link up, which it does up to a second late.
+const FIRST_WAIT: Duration = Duration::from_secs(3);
 
 /// Pings until the count is reached or SIGINT/SIGTERM arrives, then prints the summary.
 /// Fails (exit 1) when no reply came, as ping(8) does.
@@ -45,7 +49,8 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     while args.count.is_none_or(|count| sent < count) && !stop_requested() {
         let asked = Instant::now();
         sent += 1;
-        match stack.ping_with_size(host, size, INTERVAL) {
+        let wait = if sent == 1 { FIRST_WAIT } else { INTERVAL };
+        match stack.ping_with_size(host, size, wait) {
             Ok(rtt) => {
                 writeln!(
                     out,

@@ -87,6 +87,11 @@ fn udp_frame(src: SocketAddr, port: u16, payload: &[u8]) -> Vec<u8> {
     ip_frame(s, Protocol::Udp, &body, (0, false, 0))
 }
 
+/// The `i`th of 250 spoofed off-link sources on 198.51.100.0/24.
+fn spoofed(i: u32) -> Ipv4Addr {
+    Ipv4Addr::from(0xc633_6400 + (i % 250))
+}
+
 /// A and B, B with a gateway that never answers, so that spoofed off-link sources are
 /// routable and B's answers to them wait for a neighbour that never resolves.
 fn attacked() -> Net {
@@ -125,10 +130,7 @@ fn a_hundred_thousand_half_open_connections_hold_a_bounded_heap() {
     net.settle();
     let ((), held) = held_by(|| {
         for i in 0..100_000u32 {
-            let src = SocketAddr::new(
-                Ipv4Addr::from(0xc633_6400 + (i % 250)).into(),
-                1024 + (i % 60_000) as u16,
-            );
+            let src = SocketAddr::new(spoofed(i).into(), 1024 + (i % 60_000) as u16);
             let syn = Repr {
                 src_port: src.port(),
                 dst_port: 80,
@@ -166,10 +168,7 @@ fn an_ack_flood_at_a_listener_keeps_nothing() {
     net.settle();
     let ((), held) = held_by(|| {
         for i in 0..100_000u32 {
-            let src = SocketAddr::new(
-                Ipv4Addr::from(0xc633_6400 + (i % 250)).into(),
-                2000 + (i % 50_000) as u16,
-            );
+            let src = SocketAddr::new(spoofed(i).into(), 2000 + (i % 50_000) as u16);
             let ack = Repr {
                 src_port: src.port(),
                 dst_port: 80,
@@ -203,7 +202,7 @@ fn fragments_that_never_complete_stay_within_the_reassembly_bound() {
     let payload = vec![0x5a; 1400];
     let ((), held) = held_by(|| {
         for i in 0..20_000u32 {
-            let src = Ipv4Addr::from(0xc633_6400 + (i % 250));
+            let src = spoofed(i);
             net.inject(B, &ip_frame(src, Protocol::Udp, &payload, (i as u16, true, 0)));
         }
         net.settle();
@@ -238,7 +237,7 @@ fn a_udp_flood_on_a_slow_reader_fills_its_queue_and_no_more() {
     let payload = vec![7u8; 1000];
     let ((), held) = held_by(|| {
         for i in 0..100_000u32 {
-            let src = SocketAddr::new(Ipv4Addr::from(0xc633_6400 + (i % 250)).into(), 3000);
+            let src = SocketAddr::new(spoofed(i).into(), 3000);
             net.inject(B, &udp_frame(src, 53, &payload));
         }
         net.settle();
@@ -320,7 +319,7 @@ fn icmp_floods_and_forged_errors_keep_nothing_and_break_no_connection() {
     let too_big = icmp(icmpv4::Repr::frag_required(576, &quoted).unwrap());
     let ((), held) = held_by(|| {
         for i in 0..100_000u32 {
-            let src = Ipv4Addr::from(0xc633_6400 + (i % 250));
+            let src = spoofed(i);
             let echo = icmpv4::Repr::EchoRequest { ident: 7, seq_no: i as u16, data: b"flood" };
             let mut bytes = vec![0; echo.buffer_len()];
             echo.emit(&mut icmpv4::Packet::new_unchecked(&mut bytes[..]), &Checksums::SOFTWARE);

@@ -27,11 +27,12 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
+use super::NO_VERIFY;
 use crate::sim::{CLIENT_MAC, Family, PairConfig, RunError, SERVER_MAC, Side, TcpPair, Verdict};
 use crate::tcp::{self, State};
 use crate::time::Duration;
 use crate::wire::tcp::{Flags, Options, Repr, SeqNumber, Timestamp};
-use crate::wire::{Checksum, Checksums, ethernet, icmpv4, icmpv6, ip::Protocol, ipv4, ipv6};
+use crate::wire::{Checksums, ethernet, icmpv4, icmpv6, ip::Protocol, ipv4, ipv6};
 
 /// The most actions one input runs.
 const MAX_ACTIONS: usize = 256;
@@ -180,14 +181,6 @@ struct Wire {
     held: VecDeque<(Side, Vec<u8>)>,
     tsval: [Option<u32>; 2],
 }
-
-const NO_VERIFY: Checksums = Checksums {
-    ipv4: Checksum::Tx,
-    tcp: Checksum::Tx,
-    udp: Checksum::Tx,
-    icmpv4: Checksum::Tx,
-    icmpv6: Checksum::Tx,
-};
 
 /// The IP packet inside an Ethernet frame.
 fn ip_of(frame: &[u8]) -> Option<&[u8]> {

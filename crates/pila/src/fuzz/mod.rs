@@ -17,6 +17,7 @@ pub use adversary::{Action, Around, Forge, IcmpError, Report, Stamp, tcp_adversa
 use crate::wire::{Checksum, Checksums, arp, ethernet, icmpv4, icmpv6, ipv4, ipv6, tcp, udp};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+/// No checksum verified on the way in (for every target, the adversary's too).
 const NO_VERIFY: Checksums = Checksums {
     ipv4: Checksum::Tx,
     tcp: Checksum::Tx,

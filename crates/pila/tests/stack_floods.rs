@@ -399,3 +399,189 @@ fn a_peer_that_never_reads_is_probed_at_a_bounded_pace() {
         got == data.len()
     }));
 }
+
+/// Sixty-four peers fill connections whose application never reads, at a stack whose
+/// memory budget is 4 MiB, though their windows would let them push 256 MiB: under
+/// pressure B's buffers stop growing, B never holds more than its limit, nor does the heap
+/// the attack leaves held pass it, an honest client is still served, and once B reads,
+/// every byte each peer sent arrives intact.
+#[test]
+fn peers_filling_unread_buffers_never_push_the_stack_past_its_memory_budget() {
+    const LIMIT: usize = 4 << 20;
+    const PEERS: usize = 64;
+    const EACH: usize = 1 << 20;
+    let _alone = alone();
+    // The peers' own send buffers are small, so that the heap measured is mostly B's.
+    let a_tcp = pila::tcp::Config { send_buffer: 64 << 10, ..config(false).tcp };
+    let a = Config { tcp: a_tcp, ..config(false) };
+    let b = Config { memory_limit: LIMIT, ..config(true) };
+    let mut net = net_with(a, b, pila::device::WireConfig::default());
+    let l = net.b().tcp_listen(sa("0.0.0.0:80"), 128).unwrap();
+    let data: Vec<u8> = (0..EACH).map(|i| (i % 251) as u8).collect();
+    let now = net.now();
+    let clients: Vec<_> =
+        (0..PEERS).map(|_| net.a().tcp_connect(now, sa("192.0.2.2:80"), None).unwrap()).collect();
+    let mut servers = Vec::new();
+    let mut sent = vec![0; PEERS];
+    let mut peak = 0;
+    let send_all = |n: &mut Net, sent: &mut [usize]| {
+        for (i, &c) in clients.iter().enumerate() {
+            let conn = n.a().tcp_mut(c).unwrap();
+            while sent[i] < EACH {
+                match conn.send(&data[sent[i]..]) {
+                    Ok(k) if k > 0 => sent[i] += k,
+                    _ => break,
+                }
+            }
+        }
+    };
+    let ((), held) = held_by(|| {
+        let _ = net.run_within(Duration::from_secs(30), |n| {
+            while let Ok(s) = n.b().tcp_accept(l) {
+                servers.push(s);
+            }
+            send_all(n, &mut sent);
+            peak = peak.max(n.b().memory().used);
+            false
+        });
+    });
+    let memory = net.b().memory();
+    let counters = net.b().counters().clone();
+    let pushed: usize = sent.iter().sum();
+    eprintln!(
+        "{PEERS} peers pushed {pushed} bytes at a 4 MiB budget: peak {peak} bytes charged, \
+         {held} heap bytes held by both stacks, {memory:?}, {} times under pressure",
+        counters.mem_pressure
+    );
+    assert_eq!(servers.len(), PEERS);
+    assert!(counters.mem_pressure >= 1, "the budget never came under pressure");
+    assert!(peak <= LIMIT, "B charged {peak} bytes, past its {LIMIT}-byte budget");
+    // B within its budget, the peers within their 64 KiB send buffers each.
+    assert!(held < (LIMIT + PEERS * (64 << 10) + (2 << 20)) as u64, "{held} heap bytes held");
+    // Every peer still had data to send: B's windows, not the peers, set the pace.
+    assert!(sent.iter().all(|&k| k < EACH), "a peer sent all it had: {sent:?}");
+    assert!(peak >= LIMIT / 4 * 3, "B charged {peak} bytes at most: the budget was not tried");
+    honest_client_is_served(&mut net, l, 80);
+    // B reads at last: each connection gets its peer's stream, whole and in order.
+    let mut got = vec![0; PEERS];
+    let mut buf = vec![0u8; 1 << 16];
+    let drained = net.run_within(Duration::from_secs(600), |n| {
+        send_all(n, &mut sent);
+        for (i, &s) in servers.iter().enumerate() {
+            while let Ok(k) = n.b().tcp_mut(s).unwrap().recv(&mut buf) {
+                if k == 0 {
+                    break;
+                }
+                let at = got[i];
+                assert_eq!(buf[..k], data[at..at + k], "connection {i}: bytes {at}.. differ");
+                got[i] += k;
+            }
+        }
+        got.iter().all(|&g| g == EACH)
+    });
+    assert!(drained, "B read {got:?} of {EACH} bytes each");
+    assert!(net.b().memory().used <= LIMIT);
+}
+
+/// A peer that advertises a window of one byte: B sends it one byte at a time, as the
+/// window allows, holding no more than what its application wrote, without retransmitting
+/// or probing more than the byte-sized segments need; the stream arrives intact and an
+/// honest client is served meanwhile.
+#[test]
+fn a_peer_with_a_one_byte_window_gets_its_bytes_one_at_a_time() {
+    const LEN: usize = 2000;
+    let _alone = alone();
+    let a_tcp = pila::tcp::Config { recv_buffer: 1, ..config(false).tcp };
+    let b = Config { gateway: Some("192.0.2.254".parse().unwrap()), ..config(true) };
+    let mut net = net_with(Config { tcp: a_tcp, ..config(false) }, b, Default::default());
+    let l = net.b().tcp_listen(sa("0.0.0.0:80"), 16).unwrap();
+    let (c, s) = connected(&mut net, l);
+    let data: Vec<u8> = (0..LEN).map(|i| (i * 7 % 256) as u8).collect();
+    assert_eq!(net.b().tcp_mut(s).unwrap().send(&data).unwrap(), LEN);
+    let segs_before = net.b().counters().tcp_out_segs;
+    let mut got = Vec::new();
+    let (done, held) = held_by(|| {
+        net.run_within(Duration::from_secs(600), |n| {
+            let mut byte = [0u8; 16];
+            while let Ok(k) = n.a().tcp_mut(c).unwrap().recv(&mut byte) {
+                if k == 0 {
+                    break;
+                }
+                assert_eq!(k, 1, "more than the one-byte window at once");
+                got.push(byte[0]);
+            }
+            got.len() == LEN
+        })
+    });
+    let info = net.b().tcp(s).unwrap().info();
+    let segs = net.b().counters().tcp_out_segs - segs_before;
+    eprintln!("{LEN} bytes through a one-byte window: {segs} segments, {held} heap bytes held");
+    assert!(done, "{} of {LEN} bytes arrived", got.len());
+    assert_eq!(got, data);
+    assert!(segs < 2 * LEN as u64, "{segs} segments for {LEN} one-byte windows");
+    assert_eq!((info.state, info.retransmitted_segments), (State::Established, 0), "{info:?}");
+    assert!(held < 16 << 10, "{held} heap bytes held");
+    honest_client_is_served(&mut net, l, 80);
+}
+
+/// An attacker who knows B's connection but not its exact numbers floods it with RSTs
+/// and SYNs inside the window: each draws at most a challenge ACK (RFC 5961 §3.2, §4.2),
+/// no more than `challenge_ack_limit` a second (§7), the connection survives and carries
+/// data both ways, and nothing is held.
+#[test]
+fn in_window_rst_and_syn_floods_draw_only_rate_limited_challenge_acks() {
+    let _alone = alone();
+    let mut net = attacked();
+    let l = net.b().tcp_listen(sa("0.0.0.0:80"), 16).unwrap();
+    let (c, s) = connected(&mut net, l);
+    let a_port = net.a().tcp(c).unwrap().local().port();
+    let from = SocketAddr::new(A_IP.parse().unwrap(), a_port);
+    let limit = u64::from(config(true).tcp.challenge_ack_limit);
+    let rcv_nxt = net.a().tcp(c).unwrap().snd_nxt();
+    let b_nxt = net.b().tcp(s).unwrap().snd_nxt();
+    let challenges = |net: &mut Net| net.b().tcp(s).unwrap().info().challenge_acks_sent;
+    let before = challenges(&mut net);
+    let start = net.now();
+    let ((), held) = held_by(|| {
+        for i in 0..20_000u32 {
+            // In the window, never RCV.NXT itself: an exact RST would be obeyed.
+            let seq = SeqNumber(rcv_nxt.0.wrapping_add(1 + i % 1000 * 17));
+            let seg = if i % 2 == 0 {
+                Repr { flags: Flags::RST, ..Repr::TEMPLATE }
+            } else {
+                Repr { flags: Flags::SYN, ack_number: Some(b_nxt), ..Repr::TEMPLATE }
+            };
+            let seg =
+                Repr { src_port: a_port, dst_port: 80, seq_number: seq, window_len: 512, ..seg };
+            net.inject(B, &tcp_frame(from, &seg));
+            if i % 200 == 199 {
+                // A hundred attacks a second of virtual time: twenty thousand in 100 s.
+                net.run_for(Duration::from_secs(1));
+            }
+        }
+        net.settle();
+    });
+    let seconds = (net.now() - start).as_secs_f64() as u64 + 1;
+    let sent = challenges(&mut net) - before;
+    eprintln!(
+        "20,000 in-window RSTs and SYNs in {seconds} s: {sent} challenge ACKs, {held} heap bytes held"
+    );
+    assert!(
+        sent >= seconds,
+        "{sent} challenge ACKs in {seconds} s: the attacks were not challenged"
+    );
+    assert!(sent <= limit * seconds, "{sent} challenge ACKs in {seconds} s, past {limit} a second");
+    assert!(held < 16 << 10, "{held} heap bytes held");
+    let conn = net.b().tcp(s).unwrap();
+    assert_eq!((conn.state(), conn.error()), (State::Established, None));
+    // The connection still carries data both ways.
+    net.a().tcp_mut(c).unwrap().send(b"ping").unwrap();
+    net.b().tcp_mut(s).unwrap().send(b"pong").unwrap();
+    let (mut at_a, mut at_b) = ([0u8; 4], [0u8; 4]);
+    assert!(net.run_within(Duration::from_secs(10), |n| {
+        let _ = n.b().tcp_mut(s).unwrap().recv(&mut at_b);
+        let _ = n.a().tcp_mut(c).unwrap().recv(&mut at_a);
+        at_a == *b"pong" && at_b == *b"ping"
+    }));
+    honest_client_is_served(&mut net, l, 80);
+}

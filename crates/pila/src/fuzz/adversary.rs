@@ -544,6 +544,11 @@ impl Run {
                 continue;
             }
             assert!(conn.recv_available() <= RECV_BUFFER, "{side:?} holds too much received");
+            // The buffers' storage within their bounds, and the out-of-order list within a
+            // few kilobytes (32 ranges of 24 bytes, in a list that grows by doubling).
+            let held = conn.buffer_memory();
+            let most = SEND_BUFFER + RECV_BUFFER + 4096;
+            assert!(held <= most, "{side:?}'s buffers hold {held} bytes, past {most}");
             let acked = conn.info().bytes_acked;
             assert!(acked <= app.written, "{side:?} has {acked} bytes acked of {}", app.written);
             assert!(

@@ -164,6 +164,12 @@ impl Stack {
         self.shared().lock().stack.counters().clone()
     }
 
+    /// What the stack holds now against its memory budget
+    /// ([`stack::Config::memory_limit`]).
+    pub fn memory(&self) -> stack::MemoryUse {
+        self.shared().lock().stack.memory()
+    }
+
     /// A stream of the stack's events (established, refused, reset, timed out, closed), from
     /// now on. Each call makes a new, independent stream, which holds up to 16,384 events
     /// not yet read ([`events_with_capacity`](Self::events_with_capacity)).

@@ -213,6 +213,18 @@ counters! {
         /// Frames dropped: truncated, not for our MAC, unknown type, malformed ARP.
         eth_dropped,
     }
+    "Memory" {
+        /// Times the memory budget came under pressure (¾ of `Config::memory_limit`):
+        /// buffers stopped growing.
+        mem_pressure,
+        /// Times the memory budget reached its limit: nothing new was taken.
+        mem_exhausted,
+        /// Connections refused for want of memory: SYNs and cookie ACKs dropped.
+        mem_refused,
+        /// Datagrams and fragments dropped for want of memory (also counted in their
+        /// protocol's errors).
+        mem_dropped,
+    }
 }
 
 /// What happened to a connection; see [`Event`].

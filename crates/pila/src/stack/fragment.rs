@@ -33,7 +33,13 @@ impl Stack {
         broadcast: bool,
     ) {
         self.counters.ip_reasm_reqds += 1;
+        if !self.memory_allows(payload.len()) {
+            self.counters.ip_reasm_fails += 1;
+            self.counters.mem_dropped += 1;
+            return;
+        }
         let outcome = self.reasm.insert(now, ip, payload);
+        self.memory_changed();
         self.counters.ip_reasm_fails += self.reasm.take_evicted();
         match outcome {
             Reassembled::Pending => {}
@@ -130,7 +136,13 @@ impl Stack {
                 next_header: fragment.next_header,
             }),
         };
+        if !self.memory_allows(piece.data.len()) {
+            self.counters.ip6_reasm_fails += 1;
+            self.counters.mem_dropped += 1;
+            return;
+        }
         let outcome = self.reasm.insert_fragment(now, piece);
+        self.memory_changed();
         self.counters.ip6_reasm_fails += self.reasm.take_evicted();
         match outcome {
             Reassembled::Pending => {}

@@ -45,6 +45,7 @@ mod intercept;
 mod ipv4;
 mod ipv6;
 mod link;
+mod memory;
 mod nd;
 mod neighbor;
 mod ports;
@@ -59,6 +60,7 @@ pub use icmp::PingReply;
 pub use iface::{Ipv4Cidr, ParseCidrError};
 pub use iface6::Ipv6Cidr;
 pub use intercept::{HeldSyn, IpCidr, Refusal};
+pub use memory::{MemoryLevel, MemoryUse};
 pub use socket::{Error, ListenerHandle, SocketHandle, TcpHandle, UdpHandle};
 pub use tcp::TcpSocket;
 
@@ -186,6 +188,11 @@ pub struct Config {
     pub udp_recv_queue: usize,
     /// Half-open connections per listener before SYN cookies take over (default 256).
     pub max_syn_backlog: usize,
+    /// The memory budget of the whole stack, in bytes (default 512 MiB): connections and
+    /// their buffers, UDP queues, reassembly, datagrams waiting for a neighbour. Under
+    /// pressure (from ¾ of it) buffers stop growing; at the limit new connections,
+    /// datagrams and fragments are refused, each counted. See [`Stack::memory`].
+    pub memory_limit: usize,
     /// IPv6 on the interface: `None` (the default) leaves it off, and IPv6 packets are
     /// dropped and counted.
     pub ipv6: Option<Ipv6Config>,
@@ -270,6 +277,7 @@ impl Default for Config {
             icmp_rate: 100,
             udp_recv_queue: 256 << 10,
             max_syn_backlog: 256,
+            memory_limit: 512 << 20,
             ipv6: None,
         }
     }
@@ -338,6 +346,8 @@ pub struct Stack {
     events: VecDeque<Event>,
     wakes: VecDeque<SocketHandle>,
     wake_set: HashSet<SocketHandle>,
+    /// The stack-wide memory budget's level.
+    budget: memory::Budget,
     /// IPv6, when the configuration turns it on.
     v6: Option<ipv6::V6>,
     /// What is taken over though not addressed to us (transparent mode).
@@ -453,6 +463,7 @@ impl Stack {
             wakes: VecDeque::new(),
             wake_set: HashSet::new(),
             v6,
+            budget: memory::Budget::new(config.memory_limit),
             rx_checksum_trusted: false,
             tx_virtio: None,
             intercepts: intercept::Intercepts::default(),
@@ -574,6 +585,8 @@ impl Stack {
             self.counters.arp_failed += 1;
             self.counters.ip_out_discards += self.fail_pending(now, queue);
         }
+        // Reassembly and neighbour queues may have let memory go.
+        self.memory_changed();
     }
 
     /// Drops the datagrams that waited for a neighbour that never answered, telling each

@@ -47,6 +47,13 @@ pub(crate) struct Pending {
     pub(crate) owner: Option<SocketHandle>,
 }
 
+impl Pending {
+    /// The memory it holds: its bytes and itself.
+    fn cost(&self) -> usize {
+        self.packet.capacity() + size_of::<Self>()
+    }
+}
+
 #[derive(Debug)]
 enum Entry {
     Incomplete {
@@ -124,6 +131,9 @@ pub(crate) struct Neighbors<A = Ipv4Addr> {
     /// The earliest retry, probe or failure deadline of any entry: lowered when one is set,
     /// recomputed when one goes, so a driver loop need not scan the cache.
     next_deadline: Option<Instant>,
+    /// Bytes the datagrams waiting for a resolution hold (charged to the stack's memory
+    /// budget).
+    pending_bytes: usize,
 }
 
 impl<A: Ord + Copy> Neighbors<A> {
@@ -135,7 +145,24 @@ impl<A: Ord + Copy> Neighbors<A> {
     }
 
     pub(crate) fn new(config: NudConfig) -> Self {
-        Self { entries: BTreeMap::new(), requests: VecDeque::new(), config, next_deadline: None }
+        Self {
+            entries: BTreeMap::new(),
+            requests: VecDeque::new(),
+            config,
+            next_deadline: None,
+            pending_bytes: 0,
+        }
+    }
+
+    /// Bytes the datagrams waiting for a resolution hold.
+    pub(crate) const fn pending_bytes(&self) -> usize {
+        self.pending_bytes
+    }
+
+    /// A queue leaves its entry: its datagrams no longer count as pending here.
+    fn released(&mut self, queue: VecDeque<Pending>) -> VecDeque<Pending> {
+        self.pending_bytes -= queue.iter().map(Pending::cost).sum::<usize>();
+        queue
     }
 
     /// Records that `ip` is at `mac` for good: no request is ever sent for it, and what
@@ -147,7 +174,7 @@ impl<A: Ord + Copy> Neighbors<A> {
             self.recompute_deadline();
         }
         match old {
-            Some(Entry::Incomplete { queue, .. }) => queue,
+            Some(Entry::Incomplete { queue, .. }) => self.released(queue),
             _ => VecDeque::new(),
         }
     }
@@ -223,6 +250,7 @@ impl<A: Ord + Copy> Neighbors<A> {
                 if queue.len() >= cfg.pending_limit {
                     return Enqueued::Dropped;
                 }
+                self.pending_bytes += pending.cost();
                 queue.push_back(pending);
                 Enqueued::Queued
             }
@@ -304,7 +332,7 @@ impl<A: Ord + Copy> Neighbors<A> {
                     self.recompute_deadline();
                 }
                 match old {
-                    Entry::Incomplete { queue, .. } => queue,
+                    Entry::Incomplete { queue, .. } => self.released(queue),
                     _ => VecDeque::new(),
                 }
             }
@@ -346,6 +374,7 @@ impl<A: Ord + Copy> Neighbors<A> {
                         *next = now + cfg.retry_interval;
                         self.requests.push_back((ip, None));
                     } else {
+                        self.pending_bytes -= queue.iter().map(Pending::cost).sum::<usize>();
                         failed.push((ip, std::mem::take(queue)));
                         forget.push(ip);
                     }

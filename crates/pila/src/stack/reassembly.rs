@@ -226,8 +226,7 @@ impl Reassembler {
     }
 
     /// Bytes held by all datagrams under reassembly.
-    #[cfg(test)]
-    pub(crate) fn memory(&self) -> usize {
+    pub(crate) const fn memory(&self) -> usize {
         self.memory
     }
 

@@ -84,6 +84,11 @@ impl<T> Slab<T> {
         self.len
     }
 
+    /// Every stored value, mutably, in slot order.
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut T> + '_ {
+        self.slots.iter_mut().filter_map(|slot| slot.value.as_mut())
+    }
+
     /// Every stored value with its key, in slot order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (Key, &T)> + '_ {
         self.slots.iter().zip(0u32..).filter_map(|(slot, index)| {

@@ -72,7 +72,14 @@ pub(crate) struct TcpSlot {
     pub(crate) mapped: bool,
     /// The flow label of its IPv6 packets (RFC 6437), hashed once (0 over IPv4).
     pub(crate) flow_label: u32,
+    /// The memory last charged for it to the stack's budget: [`SLOT_COST`] and its
+    /// buffers' storage.
+    pub(crate) charged: u32,
 }
+
+/// What a connection costs the stack beside its buffers: its boxed slot, the slab's
+/// pointer to it and its entry in the 4-tuple table.
+pub(crate) const SLOT_COST: usize = size_of::<TcpSlot>() + 2 * size_of::<usize>();
 
 impl TcpSlot {
     /// The connection's 4-tuple. The stack makes its connections with their peer
@@ -222,6 +229,10 @@ pub(crate) struct TcpTable {
     pub(crate) scratch: Vec<u8>,
     /// The settings every connection shares: one copy for the whole table.
     pub(crate) config: std::sync::Arc<crate::tcp::Config>,
+    /// The memory every connection's slot and buffers hold, as last charged.
+    memory: usize,
+    /// How far connection buffers may grow for now (the memory budget's level).
+    buffer_limit: usize,
 }
 
 impl TcpTable {
@@ -253,6 +264,30 @@ impl TcpTable {
             fixed_isn: HashMap::new(),
             cookies: CookieJar::new(cookie_key),
             scratch: vec![0; 1 << 16],
+            memory: 0,
+            buffer_limit: usize::MAX,
+        }
+    }
+
+    /// The memory the connections hold, as last charged.
+    pub(crate) const fn memory(&self) -> usize {
+        self.memory
+    }
+
+    /// Charges connection `key` for what its buffers hold now.
+    fn charge(&mut self, key: Key) {
+        let Some(slot) = self.conns.get_mut(key) else { return };
+        let cost = SLOT_COST + slot.conn.0.buffer_memory();
+        let cost = u32::try_from(cost).unwrap_or(u32::MAX);
+        self.memory = self.memory + cost as usize - slot.charged as usize;
+        slot.charged = cost;
+    }
+
+    /// Gives every connection, and those to come, buffers that grow to `limit` at most.
+    pub(crate) fn set_buffer_limits(&mut self, limit: usize) {
+        self.buffer_limit = limit;
+        for slot in self.conns.values_mut() {
+            slot.conn.0.set_buffer_limit(limit);
         }
     }
 
@@ -796,7 +831,12 @@ impl Stack {
             retrans: 0,
             silent: false,
             mapped,
+            charged: 0,
         }));
+        if let Some(slot) = self.tcp.conns.get_mut(key) {
+            slot.conn.0.set_buffer_limit(self.tcp.buffer_limit);
+        }
+        self.tcp.charge(key);
         self.tcp.file(key);
         // A listener's connection is half-open until its handshake completes.
         if let Some(listener) = listener.and_then(|l| self.tcp.listeners.get_mut(l)) {
@@ -899,6 +939,11 @@ impl Stack {
             self.send_cookie(now, l, local, remote, seg);
             return;
         }
+        if !self.memory_allows(SLOT_COST) {
+            self.counters.mem_refused += 1;
+            return;
+        }
+        let Some(listener) = self.tcp.listeners.get(l) else { return };
         let mapped = sees_mapped(listener, local);
         let isn = match self.tcp.fixed_isn.get(&l) {
             Some(&isn) => isn,
@@ -985,6 +1030,8 @@ impl Stack {
     /// After anything touched a connection: turn its events into the stack's, count,
     /// re-arm its timer, and free it when it is over and nobody holds it.
     pub(crate) fn after_tcp(&mut self, now: Instant, key: Key) {
+        self.tcp.charge(key);
+        self.memory_changed();
         let Some(slot) = self.tcp.conns.get_mut(key) else { return };
         let mut events = Vec::new();
         while let Some(e) = slot.conn.0.poll_event() {
@@ -1081,8 +1128,11 @@ impl Stack {
                 if let Some(l) = accepted_queue.and_then(|l| self.tcp.listeners.get_mut(l)) {
                     l.forget(key);
                 }
-                self.tcp.conns.remove(key);
+                if let Some(slot) = self.tcp.conns.remove(key) {
+                    self.tcp.memory -= slot.charged as usize;
+                }
                 self.tcp.drop_stale_timers();
+                self.memory_changed();
                 return;
             }
         }
@@ -1287,6 +1337,11 @@ impl Stack {
             self.counters.tcp_listen_overflows += 1;
             return true;
         }
+        if !self.memory_allows(SLOT_COST) {
+            self.counters.mem_refused += 1;
+            return true;
+        }
+        let Some(listener) = self.tcp.listeners.get(l) else { return true };
         let mapped = sees_mapped(listener, local);
         let isn = SeqNumber(seg.ack_number.map_or(0, |a| a.0.wrapping_sub(1)));
         let syn = syn.syn(local, remote);
@@ -1369,9 +1424,10 @@ mod tests {
     #[test]
     fn a_connection_slot_holds_little_beside_its_connection() {
         // Each idle connection costs its slot: what the stack keeps beside the
-        // connection itself stays within 32 bytes.
+        // connection itself (its listener, deadline, flags, flow label, the
+        // retransmissions counted and the memory charged for it) stays within 40 bytes.
         let beside = size_of::<super::TcpSlot>() - size_of::<super::TcpSocket>();
-        assert!(beside <= 32, "{beside} bytes beside the connection");
+        assert!(beside <= 40, "{beside} bytes beside the connection");
         assert_eq!(size_of::<Option<super::Key>>(), size_of::<super::Key>());
     }
 }

@@ -52,7 +52,7 @@ impl UdpSocket {
     }
 
     /// Queues a datagram; `false` when the queue has no room for it.
-    pub(crate) fn push(&mut self, from: SocketAddr, to: SocketAddr, data: &[u8]) -> bool {
+    fn push(&mut self, from: SocketAddr, to: SocketAddr, data: &[u8]) -> bool {
         if self.queued + data.len() > self.limit {
             return false;
         }
@@ -61,9 +61,14 @@ impl UdpSocket {
         true
     }
 
+    /// The memory its queue holds: each datagram's bytes and its record.
+    fn memory(&self) -> usize {
+        self.queued + self.queue.len() * size_of::<Queued>()
+    }
+
     /// The oldest datagram, copied into `buf` (cut short if `buf` is), its sender and the
     /// address it was sent to.
-    pub(crate) fn pop(&mut self, buf: &mut [u8]) -> Option<(usize, SocketAddr, SocketAddr)> {
+    fn pop(&mut self, buf: &mut [u8]) -> Option<(usize, SocketAddr, SocketAddr)> {
         let Queued { from, to, data } = self.queue.pop_front()?;
         self.queued -= data.len();
         let n = data.len().min(buf.len());
@@ -112,6 +117,8 @@ pub(crate) struct UdpTable {
     bound: HashMap<(IpAddr, u16), Key>,
     /// Sockets bound per port, any address.
     ports: HashMap<u16, u32>,
+    /// The memory every socket's queue holds, charged to the stack's budget.
+    memory: usize,
 }
 
 impl UdpTable {
@@ -139,9 +146,37 @@ impl UdpTable {
         self.sockets.insert(UdpSocket::new(SocketAddr::new(ANY6, 0), limit, true))
     }
 
+    /// The memory the sockets' queues hold.
+    pub(crate) const fn memory(&self) -> usize {
+        self.memory
+    }
+
+    /// Queues a datagram on socket `key`; `false` when its queue has no room for it.
+    pub(crate) fn push(&mut self, key: Key, from: SocketAddr, to: SocketAddr, data: &[u8]) -> bool {
+        let Some(s) = self.sockets.get_mut(key) else { return false };
+        let before = s.memory();
+        let pushed = s.push(from, to, data);
+        self.memory = self.memory + s.memory() - before;
+        pushed
+    }
+
+    /// Takes the oldest datagram of socket `key` into `buf`, like [`UdpSocket::pop`].
+    pub(crate) fn pop(
+        &mut self,
+        key: Key,
+        buf: &mut [u8],
+    ) -> Option<(usize, SocketAddr, SocketAddr)> {
+        let s = self.sockets.get_mut(key)?;
+        let before = s.memory();
+        let popped = s.pop(buf);
+        self.memory = self.memory + s.memory() - before;
+        popped
+    }
+
     /// Closes a socket, dropping its queue.
     pub(crate) fn close(&mut self, key: Key) {
         let Some(s) = self.sockets.remove(key) else { return };
+        self.memory -= s.memory();
         if s.intercept {
             return;
         }
@@ -227,9 +262,16 @@ impl Stack {
             }
             return;
         };
-        let Some(socket) = self.udp.sockets.get_mut(key) else { return };
+        let Some(socket) = self.udp.sockets.get(key) else { return };
         let (from, to) = (socket.as_seen(src), socket.as_seen(dst));
-        if socket.push(from, to, packet.payload()) {
+        if !self.memory_allows(packet.payload().len()) {
+            self.counters.udp_in_errors += 1;
+            self.counters.mem_dropped += 1;
+            return;
+        }
+        let pushed = self.udp.push(key, from, to, packet.payload());
+        self.memory_changed();
+        if pushed {
             self.counters.udp_in_datagrams += 1;
             self.wake(SocketHandle::Udp(UdpHandle(key)));
         } else {
@@ -418,7 +460,9 @@ impl Stack {
         if let Some(e) = s.error.take() {
             return Err(e);
         }
-        s.pop(buf).ok_or(Error::WouldBlock)
+        let popped = self.udp.pop(h.0, buf).ok_or(Error::WouldBlock);
+        self.memory_changed();
+        popped
     }
 
     /// Receives from the connected peer, like [`Stack::udp_recv_from`].

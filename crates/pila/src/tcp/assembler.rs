@@ -67,6 +67,11 @@ struct Held {
 }
 
 impl Assembler {
+    /// Bytes of storage its list of ranges holds.
+    pub fn allocated(&self) -> usize {
+        self.ranges.capacity() * size_of::<Held>()
+    }
+
     /// An empty assembler that holds at most `max_ranges` separate ranges beyond a gap.
     /// Allocates nothing.
     pub fn new(max_ranges: usize) -> Self {

@@ -46,6 +46,10 @@ pub struct RingBuffer {
     placed: u32,
     /// The bound `len` and the storage never exceed.
     max_capacity: u32,
+    /// How far the storage may grow for now, below `max_capacity`: the stack lowers it
+    /// while its memory budget is under pressure ([`RingBuffer::set_limit`]). Storage
+    /// already allocated is kept whatever the limit.
+    limit: u32,
 }
 
 impl RingBuffer {
@@ -58,7 +62,21 @@ impl RingBuffer {
             len: 0,
             placed: 0,
             max_capacity: u32::try_from(max_capacity).unwrap_or(u32::MAX),
+            limit: u32::MAX,
         }
+    }
+
+    /// Lets the storage grow to `limit` bytes at most from now on (`usize::MAX`: up to
+    /// `max_capacity`). The storage already allocated stays, and with it what it holds:
+    /// the buffer takes no new byte beyond `max(limit, allocated)`.
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = u32::try_from(limit).unwrap_or(u32::MAX);
+    }
+
+    /// The most readable bytes the buffer takes now: `max_capacity`, or less while a
+    /// [limit](Self::set_limit) holds its storage where it is.
+    pub fn capacity(&self) -> usize {
+        self.max_capacity.min(self.limit.max(self.size)) as usize
     }
 
     /// Readable bytes held.
@@ -81,9 +99,9 @@ impl RingBuffer {
         self.size()
     }
 
-    /// Room left for readable bytes: `max_capacity - len`.
+    /// Room left for readable bytes: `capacity - len`.
     pub fn free(&self) -> usize {
-        self.max_capacity() - self.len()
+        self.capacity().saturating_sub(self.len())
     }
 
     /// Appends as much of `data` as fits and returns how many bytes that was. Overwrites any
@@ -156,10 +174,10 @@ impl RingBuffer {
 
     /// Places `data` at logical `offset` without making it readable: out-of-order data,
     /// usually beyond `len`. Returns how many bytes of `data` were accepted, those that end at
-    /// or below `max_capacity`. Accepted bytes that fall below `len` are already readable and
+    /// or below the [capacity](Self::capacity). Accepted bytes that fall below `len` are already readable and
     /// are left as they are.
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> usize {
-        let end = offset.saturating_add(data.len()).min(self.max_capacity());
+        let end = offset.saturating_add(data.len()).min(self.capacity());
         if end <= offset {
             return 0;
         }
@@ -249,7 +267,8 @@ impl RingBuffer {
         self.storage.extend_from_slice(&data[over..]);
     }
 
-    /// Grows the ring, by doubling, to hold at least logical `[0, needed)` (`needed <= max_capacity`). Every byte
+    /// Grows the ring, by doubling, to hold at least logical `[0, needed)` (`needed <=
+    /// capacity`). Every byte
     /// held, out-of-order ones too, keeps its offset; nothing is zeroed.
     fn reserve(&mut self, needed: usize) {
         let old = self.size();
@@ -260,7 +279,7 @@ impl RingBuffer {
         while size < needed {
             size = size.saturating_mul(2);
         }
-        let size = size.min(self.max_capacity());
+        let size = size.min(self.capacity());
         if self.head == 0 || self.placed == 0 {
             // Nothing wraps: logical offsets are ring positions already.
             self.storage.reserve_exact(size - self.storage.len());
@@ -344,6 +363,36 @@ mod tests {
         assert_eq!(ring.free(), 0);
         assert_eq!(ring.write(&[9]), 0);
         assert_eq!(read_all(&mut ring), bytes(0..10_000));
+    }
+
+    #[test]
+    fn a_limit_holds_growth_where_the_storage_is_and_lifting_it_lets_it_grow() {
+        let mut ring = RingBuffer::new(1 << 20);
+        assert_eq!(ring.write(&bytes(0..5000)), 5000);
+        assert_eq!(ring.allocated(), 8192);
+        // Below what is allocated: the storage stays, and so does the room it has.
+        ring.set_limit(MIN_ALLOCATION);
+        assert_eq!(ring.capacity(), 8192);
+        assert_eq!(ring.write(&bytes(5000..10_000)), 3192);
+        assert_eq!(ring.allocated(), 8192);
+        // Out-of-order bytes past the capacity are refused too.
+        assert_eq!(ring.write_at(9000, &[1; 10]), 0);
+        assert_eq!(read_all(&mut ring), bytes(0..8192));
+        // Freed, it grows again only as far as the limit.
+        ring.shrink_when_empty();
+        assert_eq!(ring.capacity(), MIN_ALLOCATION);
+        assert_eq!(ring.write(&bytes(0..6000)), MIN_ALLOCATION);
+        assert_eq!(ring.allocated(), MIN_ALLOCATION);
+        // No limit: up to the maximum again.
+        ring.set_limit(usize::MAX);
+        assert_eq!(ring.write(&bytes(0..6000)), 6000);
+        assert_eq!(ring.capacity(), 1 << 20);
+        // A zero limit takes nothing once the storage is gone.
+        ring.set_limit(0);
+        let mut out = vec![0; 1 << 14];
+        ring.read(&mut out);
+        ring.shrink_when_empty();
+        assert_eq!((ring.capacity(), ring.free(), ring.write(&[1])), (0, 0, 0));
     }
 
     #[test]

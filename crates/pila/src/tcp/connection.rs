@@ -511,6 +511,21 @@ impl Connection {
         self.enter_closed(None);
     }
 
+    /// Bytes of storage the connection's buffers hold now (send and receive buffers,
+    /// out-of-order ranges): what it costs beside its fixed size.
+    pub fn buffer_memory(&self) -> usize {
+        self.snd.allocated() + self.rcv.allocated()
+    }
+
+    /// Lets each of the connection's buffers grow to `limit` bytes at most from now on
+    /// (`usize::MAX`: as far as [`Config`](super::Config) allows), keeping the storage they
+    /// hold: the send buffer takes no more than fits, and the window offered stops there.
+    /// The stack lowers it while its memory budget is under pressure.
+    pub fn set_buffer_limit(&mut self, limit: usize) {
+        self.snd.set_buffer_limit(limit);
+        self.rcv.set_buffer_limit(limit);
+    }
+
     /// Turns Nagle's algorithm off (`true`, like `TCP_NODELAY`) or on.
     pub fn set_nodelay(&mut self, on: bool) {
         self.snd.set_nagle(!on);

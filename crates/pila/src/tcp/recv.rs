@@ -162,6 +162,17 @@ impl Receiver {
         if self.rcv_adv > seq { self.rcv_adv.since(seq) } else { 0 }
     }
 
+    /// Bytes of storage the receive buffer and its out-of-order ranges hold.
+    pub(super) fn allocated(&self) -> usize {
+        self.buffer.allocated() + self.assembler.allocated()
+    }
+
+    /// How far the receive buffer's storage may grow for now ([`RingBuffer::set_limit`]):
+    /// the window offered never reaches past it.
+    pub(super) fn set_buffer_limit(&mut self, limit: usize) {
+        self.buffer.set_limit(limit);
+    }
+
     /// In-order bytes waiting for the application.
     pub(super) fn queued(&self) -> usize {
         self.buffer.len()

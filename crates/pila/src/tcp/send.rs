@@ -355,6 +355,16 @@ impl Sender {
         self.buffer.free()
     }
 
+    /// Bytes of storage the send buffer holds.
+    pub(super) fn allocated(&self) -> usize {
+        self.buffer.allocated()
+    }
+
+    /// How far the send buffer's storage may grow for now ([`RingBuffer::set_limit`]).
+    pub(super) fn set_buffer_limit(&mut self, limit: usize) {
+        self.buffer.set_limit(limit);
+    }
+
     /// Bytes queued: unacknowledged or unsent.
     pub(super) fn queued(&self) -> usize {
         self.buffer.len()

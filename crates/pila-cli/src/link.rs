@@ -58,6 +58,11 @@ pub(crate) struct LinkArgs {
     /// Impair the link in both directions, like loss=2%,reorder=2%,dup=1%,delay=5ms,seed=7.
     #[arg(long, value_name = "SPEC", value_parser = parse_impairments)]
     impair: Option<Impairments>,
+    /// Write a trace of every TCP connection to this file: one JSON object per line for
+    /// each segment, RTT sample, timer, congestion window change and loss (`pila plot`
+    /// draws it).
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
 }
 
 impl LinkArgs {
@@ -103,7 +108,11 @@ impl LinkArgs {
     /// Opens the device, wraps it as asked and starts a stack on it, with its driver on a
     /// thread of its own; returns once its IPv6 addresses are usable.
     pub(crate) fn start(&self) -> Result<net::Stack, String> {
+        let trace = self.trace.as_deref().map(TraceLog::create).transpose()?;
         let stack = self.builder()?.build().map_err(start_failure)?;
+        if let Some(log) = trace {
+            log.start(&stack);
+        }
         self.wait_for_ipv6(&stack);
         Ok(stack)
     }
@@ -111,7 +120,11 @@ impl LinkArgs {
     /// Opens the device, wraps it as asked and starts a stack on it, with its driver as a
     /// task on the current tokio runtime; returns once its IPv6 addresses are usable.
     pub(crate) fn start_tokio(&self) -> Result<net::Stack, String> {
+        let trace = self.trace.as_deref().map(TraceLog::create).transpose()?;
         let stack = self.builder()?.build_tokio().map_err(start_failure)?;
+        if let Some(log) = trace {
+            log.start(&stack);
+        }
         self.wait_for_ipv6(&stack);
         Ok(stack)
     }
@@ -156,7 +169,7 @@ impl LinkArgs {
                         beside it)"
                 .into());
         }
-        let mut builder = net::Stack::builder().device(device);
+        let mut builder = net::Stack::builder().device(device).trace(self.trace.is_some());
         for cidr in &self.ip {
             builder = builder.address(cidr.to_string());
         }
@@ -270,6 +283,86 @@ impl EventLog {
             Err(_) => Err("the event log writer crashed — this is a bug in pila".into()),
         }
     }
+}
+
+/// `--trace FILE`: the trace records of every connection, one JSON object per line
+/// (`pila::tcp::trace` gives the schema), written by a thread that ends when the stack
+/// stops; [`finish_traces`] waits for it before the process exits.
+struct TraceLog {
+    file: std::fs::File,
+    path: PathBuf,
+}
+
+/// The trace writers started, for [`finish_traces`].
+static TRACE_WRITERS: std::sync::Mutex<Vec<(PathBuf, JoinHandle<std::io::Result<()>>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+impl TraceLog {
+    /// Creates (or truncates) `path`, before the stack starts, so that a path that cannot
+    /// be written is one clear error.
+    fn create(path: &Path) -> Result<Self, String> {
+        let file = std::fs::File::create(path).map_err(|e| {
+            format!(
+                "cannot write the trace {}: {e} — check that its directory exists and is \
+                 writable",
+                path.display()
+            )
+        })?;
+        Ok(Self { file, path: path.to_owned() })
+    }
+
+    /// Writes `stack`'s trace records to the file from now on.
+    fn start(self, stack: &net::Stack) {
+        let traces = stack.traces();
+        let file = self.file;
+        let thread = std::thread::spawn(move || {
+            let mut out = std::io::BufWriter::new(file);
+            let mut missed = 0;
+            while let Some(record) = traces.next_timeout(std::time::Duration::MAX) {
+                let dropped = traces.missed();
+                if dropped > missed {
+                    // The stream was full: say so where it happened.
+                    writeln!(out, "{{\"ev\":\"dropped\",\"records\":{}}}", dropped - missed)?;
+                    missed = dropped;
+                }
+                writeln!(out, "{}", record.to_json())?;
+            }
+            out.flush()
+        });
+        let mut writers = TRACE_WRITERS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        writers.push((self.path, thread));
+    }
+}
+
+/// Waits (2 s at most) for every trace writer to write what its stack traced; one line
+/// when one could not.
+pub(crate) fn finish_traces() -> Result<(), String> {
+    let writers = std::mem::take(
+        &mut *TRACE_WRITERS.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    for (path, thread) in writers {
+        while !thread.is_finished() && std::time::Instant::now() < end {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        if !thread.is_finished() {
+            return Err(format!(
+                "the trace {} may miss its last records: the stack did not stop",
+                path.display()
+            ));
+        }
+        match thread.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return Err(format!(
+                    "could not write the trace {}: {e} — check the disk",
+                    path.display()
+                ));
+            }
+            Err(_) => return Err("the trace writer crashed — this is a bug in pila".into()),
+        }
+    }
+    Ok(())
 }
 
 /// Set once SIGINT or SIGTERM has arrived.

@@ -62,6 +62,8 @@ fn main() -> ExitCode {
         Command::Proxy(args) => proxy::run(&args),
         Command::Bench(args) => bench::run(&args),
     };
+    // The stack has stopped: its trace, if any, is written out.
+    let result = result.and_then(|()| link::finish_traces().map_err(Failure::Message));
     match result {
         Ok(()) | Err(Failure::OutputClosed) => ExitCode::SUCCESS,
         Err(Failure::Message(err)) => {

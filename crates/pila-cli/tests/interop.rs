@@ -231,6 +231,69 @@ fn connect_64mib_each_way_to(impair: Option<&str>, tag: &str, v6: bool) {
     assert_eq!(sha256(&received), down_sum, "pila got other bytes");
 }
 
+/// `pila connect --trace` to the Linux server over a lossy link, 4 MiB each way: the trace
+/// holds one JSON object per line for the connection — its SYN first, every state from
+/// SYN-SENT to its close, the data sent and received, retransmissions with their reason,
+/// RTT samples near the link's and the congestion window through recovery.
+#[test]
+fn pila_connect_traces_its_connection() {
+    let Some(lab) = Lab::new("trace", Medium::Tap) else { return };
+    let (up, up_sum) = lab.random_file("up", 4 * MIB, 4);
+    let (down, _) = lab.random_file("down", 4 * MIB, 5);
+    let ready = lab.path("ready");
+    let server = lab
+        .ns
+        .command(&["python3", "-c", LINUX_SERVER, p(&ready), p(&down), KERNEL])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ready.exists() {
+        assert!(Instant::now() < deadline, "the Linux server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let trace = lab.path("trace.jsonl");
+    let target = format!("{KERNEL}:5000");
+    let args = ["--impair", "loss=2%,seed=3", "--trace", p(&trace), &target];
+    let status = lab
+        .pila("connect", &args)
+        .stdin(std::fs::File::open(&up).unwrap())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "pila connect exited with {status}");
+    let out = server.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), up_sum, "Linux got other bytes");
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let conn = records[0]["conn"].as_str().unwrap().to_owned();
+    assert!(conn.starts_with("192.0.2.2:") && conn.ends_with("-192.0.2.1:5000"), "{conn}");
+    assert!(records.iter().all(|r| r["conn"] == conn.as_str()), "one connection only");
+    let of = |ev: &str| records.iter().filter(|r| r["ev"] == ev).collect::<Vec<_>>();
+    let sent = of("sent");
+    assert_eq!(sent[0]["flags"], "S", "{}", sent[0]);
+    let data_out: u64 =
+        sent.iter().filter(|r| r.get("rtx").is_none()).map(|r| r["len"].as_u64().unwrap()).sum();
+    let data_in: u64 = of("recv").iter().map(|r| r["len"].as_u64().unwrap()).sum();
+    assert_eq!(data_out, 4 * MIB as u64, "new data sent");
+    assert!(data_in >= 4 * MIB as u64, "{data_in} bytes received");
+    let resent = sent.iter().filter(|r| r.get("rtx").is_some()).count();
+    assert!(resent > 0, "2% loss and no retransmission in the trace");
+    let states: Vec<_> = of("state").iter().map(|r| r["to"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(states.first().map(String::as_str), Some("ESTABLISHED"), "{states:?}");
+    assert!(states.iter().any(|s| s == "TIME-WAIT" || s == "CLOSED"), "{states:?}");
+    let rtts = of("rtt");
+    assert!(rtts.len() > 10, "{} RTT samples", rtts.len());
+    assert!(rtts.iter().all(|r| (0.0..1.0).contains(&r["sample"].as_f64().unwrap())));
+    assert!(of("cc").iter().any(|r| r["phase"] == "recovery"), "no recovery traced");
+    let times: Vec<f64> = records.iter().map(|r| r["t"].as_f64().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "time goes back in the trace");
+}
+
 #[test]
 fn pila_connect_to_linux_64mib_each_way() {
     connect_64mib_each_way(None, "conn");

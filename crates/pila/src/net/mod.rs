@@ -93,6 +93,7 @@ pub struct StackBuilder {
     send_buffer: Option<usize>,
     recv_buffer: Option<usize>,
     tcp: Option<crate::tcp::Config>,
+    trace: bool,
     configure: Option<Configure>,
 }
 
@@ -107,7 +108,56 @@ pub struct Events {
     missed: Arc<std::sync::atomic::AtomicU64>,
 }
 
+/// A stream of trace records of the stack's traced connections ([`Stack::traces`]): each
+/// segment, RTT sample, timer, congestion change and loss, with the connection's addresses
+/// ([`crate::tcp::trace`]).
+///
+/// Iterating blocks for the next record and ends when the stack shuts down. Like
+/// [`Events`], it holds a bounded number of records not yet read and counts what it had
+/// no room for ([`missed`](Self::missed)).
+#[derive(Debug)]
+pub struct Traces {
+    rx: mpsc::Receiver<stack::TraceRecord>,
+    missed: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Traces {
+    /// How many unread records a stream holds unless asked otherwise.
+    pub const DEFAULT_CAPACITY: usize = 1 << 16;
+
+    /// How many records this stream left out because it was full.
+    pub fn missed(&self) -> u64 {
+        self.missed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The next record, waiting up to `timeout`.
+    pub fn next_timeout(&self, timeout: std::time::Duration) -> Option<stack::TraceRecord> {
+        self.rx.recv_timeout(timeout).ok()
+    }
+
+    /// Every record already there, without blocking.
+    pub fn try_iter(&self) -> impl Iterator<Item = stack::TraceRecord> + '_ {
+        self.rx.try_iter()
+    }
+}
+
+impl Iterator for Traces {
+    type Item = stack::TraceRecord;
+
+    fn next(&mut self) -> Option<stack::TraceRecord> {
+        self.rx.recv().ok()
+    }
+}
+
 impl Stack {
+    /// A stream of the trace records of every traced connection, from now on: turn traces
+    /// on with [`StackBuilder::trace`] (or [`crate::tcp::Config::trace`]). Each call makes
+    /// a new, independent stream; records nobody takes are dropped.
+    pub fn traces(&self) -> Traces {
+        let (rx, missed) = self.shared().subscribe_traces(Traces::DEFAULT_CAPACITY);
+        Traces { rx, missed }
+    }
+
     /// A builder: give it a device and an address, then [`build`](StackBuilder::build).
     pub fn builder() -> StackBuilder {
         StackBuilder {
@@ -120,6 +170,7 @@ impl Stack {
             send_buffer: None,
             recv_buffer: None,
             tcp: None,
+            trace: false,
             configure: None,
         }
     }
@@ -281,6 +332,14 @@ impl StackBuilder {
         self
     }
 
+    /// Traces every connection ([`crate::tcp::trace`]); [`Stack::traces`] hands the
+    /// records out.
+    #[must_use]
+    pub const fn trace(mut self, on: bool) -> Self {
+        self.trace = on;
+        self
+    }
+
     /// A last say over the whole [`stack::Config`], after the builder has filled it in.
     #[must_use]
     pub fn configure(mut self, f: impl FnOnce(&mut stack::Config) + 'static) -> Self {
@@ -370,6 +429,7 @@ impl StackBuilder {
         if let Some(bytes) = self.recv_buffer {
             config.tcp.recv_buffer = bytes;
         }
+        config.tcp.trace |= self.trace;
         if let Some(f) = self.configure {
             f(&mut config);
         }

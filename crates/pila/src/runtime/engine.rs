@@ -148,6 +148,9 @@ impl Engine {
         while let Some(event) = state.stack.poll_event() {
             state.publish(event);
         }
+        while let Some(record) = state.stack.poll_trace() {
+            state.publish_trace(record);
+        }
         while let Some(socket) = state.stack.poll_wake() {
             state.wake_socket(socket, &mut self.wakers);
         }

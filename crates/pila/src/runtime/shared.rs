@@ -137,10 +137,32 @@ impl Waiters {
     }
 }
 
-/// An open event stream: a bounded queue, and how many events it had no room for.
-struct Subscriber {
-    tx: mpsc::SyncSender<Event>,
+/// An open stream of events or trace records: a bounded queue, and how many it had no
+/// room for.
+struct Subscriber<T> {
+    tx: mpsc::SyncSender<T>,
     missed: Arc<AtomicU64>,
+}
+
+impl<T> Subscriber<T> {
+    /// Offers `item`: a full queue counts it as missed; `false` when the reader is gone.
+    fn offer(&self, item: T) -> bool {
+        match self.tx.try_send(item) {
+            Ok(()) => true,
+            Err(mpsc::TrySendError::Full(_)) => {
+                self.missed.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => false,
+        }
+    }
+}
+
+/// A new bounded stream: its reader, and the count of what it had no room for.
+fn open<T>(capacity: usize) -> (Subscriber<T>, mpsc::Receiver<T>, Arc<AtomicU64>) {
+    let (tx, rx) = mpsc::sync_channel(capacity);
+    let missed = Arc::new(AtomicU64::new(0));
+    (Subscriber { tx, missed: Arc::clone(&missed) }, rx, missed)
 }
 
 /// What the driver and the sockets share.
@@ -164,7 +186,9 @@ pub(crate) struct State {
     /// Who waits on what; an entry lives until its socket closes.
     waiters: HashMap<WaitKey, Waiters>,
     /// The open [`crate::net::Events`] streams.
-    subscribers: Vec<Subscriber>,
+    subscribers: Vec<Subscriber<Event>>,
+    /// The open [`crate::net::Traces`] streams.
+    tracers: Vec<Subscriber<stack::TraceRecord>>,
     /// Set when the last handle is dropped: the driver sends what is queued and stops.
     pub(crate) shutdown: bool,
 }
@@ -197,14 +221,13 @@ impl State {
     /// Hands `event` to every open event stream: a full one counts it as missed, and one
     /// whose reader is gone is forgotten.
     pub(crate) fn publish(&mut self, event: Event) {
-        self.subscribers.retain(|sub| match sub.tx.try_send(event) {
-            Ok(()) => true,
-            Err(mpsc::TrySendError::Full(_)) => {
-                sub.missed.fetch_add(1, Ordering::Relaxed);
-                true
-            }
-            Err(mpsc::TrySendError::Disconnected(_)) => false,
-        });
+        self.subscribers.retain(|sub| sub.offer(event));
+    }
+
+    /// Hands `record` to every open trace stream, as [`publish`](Self::publish) does
+    /// events.
+    pub(crate) fn publish_trace(&mut self, record: stack::TraceRecord) {
+        self.tracers.retain(|sub| sub.offer(record));
     }
 }
 
@@ -221,6 +244,7 @@ impl Shared {
                 stack,
                 waiters: HashMap::new(),
                 subscribers: Vec::new(),
+                tracers: Vec::new(),
                 shutdown: false,
             }),
             kick,
@@ -378,9 +402,18 @@ impl Shared {
     /// A new event stream that holds at most `capacity` events not yet read; the count of
     /// those it had no room for grows in the returned counter.
     pub(crate) fn subscribe(&self, capacity: usize) -> (mpsc::Receiver<Event>, Arc<AtomicU64>) {
-        let (tx, rx) = mpsc::sync_channel(capacity);
-        let missed = Arc::new(AtomicU64::new(0));
-        self.lock().subscribers.push(Subscriber { tx, missed: Arc::clone(&missed) });
+        let (sub, rx, missed) = open(capacity);
+        self.lock().subscribers.push(sub);
+        (rx, missed)
+    }
+
+    /// A new stream of trace records, like [`subscribe`](Self::subscribe)'s of events.
+    pub(crate) fn subscribe_traces(
+        &self,
+        capacity: usize,
+    ) -> (mpsc::Receiver<stack::TraceRecord>, Arc<AtomicU64>) {
+        let (sub, rx, missed) = open(capacity);
+        self.lock().tracers.push(sub);
         (rx, missed)
     }
 
@@ -393,8 +426,9 @@ impl Shared {
     pub(crate) fn shut_down(&self) {
         let mut state = self.lock();
         state.shutdown = true;
-        // Open event streams end.
+        // Open event and trace streams end.
         state.subscribers.clear();
+        state.tracers.clear();
         drop(state);
         // Whoever else takes a turn, the driver must see the flag.
         self.wake_driver();

@@ -200,6 +200,8 @@ pub struct Net {
     rx: FrameBatch,
     tx: FrameBatch,
     buf: Vec<u8>,
+    /// The trace records both stacks gave, while recording them.
+    traces: Option<Vec<(Side, stack::TraceRecord)>>,
 }
 
 impl fmt::Debug for Net {
@@ -244,7 +246,34 @@ impl Net {
             rx: FrameBatch::new(burst),
             tx: FrameBatch::new(burst),
             buf: vec![0; FRAME_BUF],
+            traces: None,
         })
+    }
+
+    /// Starts (or stops, dropping what was kept) keeping the trace records both stacks
+    /// give, every step, so that no stack's queue of them fills. Which connections are
+    /// traced is up to their configuration ([`tcp::Config::trace`](crate::tcp::Config))
+    /// or [`TcpSocket::set_trace`](crate::stack::TcpSocket::set_trace).
+    pub fn set_trace_recording(&mut self, on: bool) {
+        self.traces = on.then(Vec::new);
+    }
+
+    /// The trace records kept so far, with the host that gave each, oldest first.
+    pub fn trace_records(&self) -> &[(Side, stack::TraceRecord)] {
+        self.traces.as_deref().unwrap_or_default()
+    }
+
+    /// Writes the trace records kept so far as JSON lines, the format `pila plot` reads
+    /// ([`tcp::trace`](crate::tcp::trace) gives the schema).
+    ///
+    /// # Errors
+    ///
+    /// What writing to `out` returns.
+    pub fn write_trace(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        for (_, record) in self.trace_records() {
+            writeln!(out, "{}", record.to_json())?;
+        }
+        Ok(())
     }
 
     /// The current virtual time.
@@ -428,6 +457,13 @@ impl Net {
     fn output(&mut self) -> bool {
         let a = self.transmit(Side::Client);
         let b = self.transmit(Side::Server);
+        if let Some(traces) = self.traces.as_mut() {
+            for side in Side::BOTH {
+                while let Some(record) = self.hosts[side.index()].stack.poll_trace() {
+                    traces.push((side, record));
+                }
+            }
+        }
         a || b
     }
 

@@ -192,6 +192,8 @@ counters! {
         tcp_syn_cookies_failed,
         /// SYNs dropped because a listener's accept queue was full.
         tcp_listen_overflows,
+        /// Trace records dropped: the stack's queue of them was full (nobody took them).
+        tcp_trace_dropped,
     }
     "Udp" {
         /// Datagrams delivered to a socket.

@@ -62,7 +62,7 @@ pub use iface6::Ipv6Cidr;
 pub use intercept::{HeldSyn, IpCidr, Refusal};
 pub use memory::{MemoryLevel, MemoryUse};
 pub use socket::{Error, ListenerHandle, SocketHandle, TcpHandle, UdpHandle};
-pub use tcp::TcpSocket;
+pub use tcp::{MAX_TRACE_RECORDS, TcpSocket, TraceRecord};
 
 use std::collections::{HashSet, VecDeque};
 
@@ -348,6 +348,8 @@ pub struct Stack {
     wake_set: HashSet<SocketHandle>,
     /// The stack-wide memory budget's level.
     budget: memory::Budget,
+    /// Records of traced connections, for the application to take.
+    traces: VecDeque<TraceRecord>,
     /// IPv6, when the configuration turns it on.
     v6: Option<ipv6::V6>,
     /// What is taken over though not addressed to us (transparent mode).
@@ -464,6 +466,7 @@ impl Stack {
             wake_set: HashSet::new(),
             v6,
             budget: memory::Budget::new(config.memory_limit),
+            traces: VecDeque::new(),
             rx_checksum_trusted: false,
             tx_virtio: None,
             intercepts: intercept::Intercepts::default(),

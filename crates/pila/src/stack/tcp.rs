@@ -77,6 +77,31 @@ pub(crate) struct TcpSlot {
     pub(crate) charged: u32,
 }
 
+/// The most trace records the stack holds for the application to take.
+pub const MAX_TRACE_RECORDS: usize = 1 << 16;
+
+/// One record of a traced connection's life, with the connection's addresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TraceRecord {
+    /// The connection's local address.
+    pub local: SocketAddr,
+    /// Its peer's.
+    pub remote: SocketAddr,
+    /// What it did.
+    pub record: tcp::trace::Record,
+}
+
+impl TraceRecord {
+    /// The record as one line of JSON, without the newline ([`tcp::trace`] gives the
+    /// schema).
+    pub fn to_json(&self) -> String {
+        let mut line = String::with_capacity(160);
+        // Writing to a `String` cannot fail.
+        let _ = self.record.write_json(self.local, self.remote, &mut line);
+        line
+    }
+}
+
 /// What a connection costs the stack beside its buffers: its boxed slot, the slab's
 /// pointer to it and its entry in the 4-tuple table.
 pub(crate) const SLOT_COST: usize = size_of::<TcpSlot>() + 2 * size_of::<usize>();
@@ -177,6 +202,11 @@ impl TcpSocket {
     /// Resets the connection (RST) and drops what is queued.
     pub fn abort(&mut self) {
         self.0.abort();
+    }
+
+    /// Turns the connection's trace on or off ([`Stack::poll_trace`] hands its records out).
+    pub fn set_trace(&mut self, on: bool) {
+        self.0.set_trace(on);
     }
 
     /// Turns Nagle's algorithm off (`true`) or back on.
@@ -1032,6 +1062,7 @@ impl Stack {
     pub(crate) fn after_tcp(&mut self, now: Instant, key: Key) {
         self.tcp.charge(key);
         self.memory_changed();
+        self.take_trace(key);
         let Some(slot) = self.tcp.conns.get_mut(key) else { return };
         let mut events = Vec::new();
         while let Some(e) = slot.conn.0.poll_event() {
@@ -1139,6 +1170,29 @@ impl Stack {
         if wake {
             self.wake_conn(key);
         }
+    }
+
+    /// Moves connection `key`'s trace records to the stack's queue, which holds at most
+    /// [`MAX_TRACE_RECORDS`]; more are counted in `tcp_trace_dropped`.
+    fn take_trace(&mut self, key: Key) {
+        let Some(slot) = self.tcp.conns.get_mut(key) else { return };
+        if !slot.conn.0.is_traced() {
+            return;
+        }
+        let (local, remote) = slot.tuple();
+        while let Some(record) = slot.conn.0.poll_trace() {
+            if self.traces.len() < MAX_TRACE_RECORDS {
+                self.traces.push_back(TraceRecord { local, remote, record });
+            } else {
+                self.counters.tcp_trace_dropped += 1;
+            }
+        }
+    }
+
+    /// The next record of a traced connection's life ([`tcp::Config::trace`],
+    /// [`TcpSocket::set_trace`]), oldest first, with the connection's addresses.
+    pub fn poll_trace(&mut self) -> Option<TraceRecord> {
+        self.traces.pop_front()
     }
 
     /// Runs the connection timers due at `now`.

@@ -256,6 +256,8 @@ pub struct Connection {
     pub(super) isn_gen: Option<Box<IsnGenerator>>,
     /// The user called `shutdown_write` or `close`.
     pub(super) write_closed: bool,
+    /// The trace, when on ([`Config::trace`]).
+    pub(super) trace: Option<Box<super::trace::Tracer>>,
 }
 
 impl Connection {
@@ -288,6 +290,7 @@ impl Connection {
             keepalive_sent: 0,
             isn_gen: None,
             write_closed: false,
+            trace: config.trace.then(Box::default),
             config,
         }
     }
@@ -385,6 +388,12 @@ impl Connection {
     /// matters only in LISTEN). Runs RFC 9293 §3.10.7 SEGMENT ARRIVES.
     pub fn handle_segment(&mut self, now: Instant, remote: SocketAddr, seg: &Repr<'_>) {
         bump(&mut self.stats.segments_received);
+        if self.trace.is_some() {
+            self.trace_received(now, seg);
+            self.segment_arrives(now, remote, seg);
+            self.trace_changes(now);
+            return;
+        }
         self.segment_arrives(now, remote, seg);
     }
 
@@ -396,6 +405,9 @@ impl Connection {
     /// Runs every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(t) = self.timers.take_expired(now) {
+            if self.trace.is_some() {
+                self.trace_timer(now, t);
+            }
             match t {
                 Timer::TimeWait => self.enter_closed(None),
                 Timer::User => self.on_user_timeout(now),
@@ -409,6 +421,7 @@ impl Connection {
                 Timer::Probe => self.snd.on_probe_timeout(self.state),
             }
         }
+        self.trace_changes(now);
     }
 
     /// The next event for the application.

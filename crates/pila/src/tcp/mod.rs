@@ -46,6 +46,7 @@ mod sack;
 mod send;
 mod state;
 mod timers;
+pub mod trace;
 
 pub(crate) use connection::Events;
 pub use connection::{Connection, Error, Event, RecvError, SendError, TcpInfo};
@@ -147,6 +148,10 @@ pub struct Config {
     pub challenge_ack_limit: u32,
     /// Out-of-order ranges kept for reassembly (default 32).
     pub max_ooo_ranges: usize,
+    /// Keep a [trace](trace) of every connection: records of each segment, RTT sample,
+    /// timer, congestion change and loss, taken with [`Connection::poll_trace`] (default
+    /// off).
+    pub trace: bool,
 }
 
 /// A copy of the settings for one connection, from a borrowed `Config` (a connection
@@ -180,6 +185,7 @@ impl Default for Config {
             initial_window: 10,
             challenge_ack_limit: 10,
             max_ooo_ranges: 32,
+            trace: false,
         }
     }
 }

@@ -56,6 +56,18 @@ impl Connection {
     ) -> Option<Repr<'a>> {
         let plan = self.plan(now, scratch.len())?;
         bump(&mut self.stats.segments_sent);
+        if self.trace.is_some() {
+            self.trace_changes(now);
+            let sent = super::trace::Sent {
+                seq: plan.seq,
+                ack: plan.ack,
+                flags: plan.flags,
+                len: plan.data_len,
+                window: plan.window,
+                sack: plan.sack_blocks,
+            };
+            self.trace_sent(now, sent);
+        }
         Some(self.materialize(now, plan, scratch))
     }
 

@@ -22,17 +22,29 @@ pub(super) struct RttEstimator {
     base_rto: Duration,
     /// The RTO, backoff included (RFC 6298 §5.5), at most the maximum.
     rto: Duration,
+    /// The last measurement, and how many there were (modulo 2^32): what a trace records.
+    latest: Duration,
+    samples: u32,
 }
 
 impl RttEstimator {
     /// RFC 6298 §2.1: before any sample, RTO = the initial value (at most the maximum).
     pub(super) fn new(initial: Duration, bounds: RtoBounds) -> Self {
         let base_rto = initial.min(bounds.max);
-        Self { srtt: None, rttvar: Duration::ZERO, base_rto, rto: base_rto }
+        Self {
+            srtt: None,
+            rttvar: Duration::ZERO,
+            base_rto,
+            rto: base_rto,
+            latest: Duration::ZERO,
+            samples: 0,
+        }
     }
 
     /// Feeds one RTT measurement (RFC 6298 §2.2, §2.3).
     pub(super) fn sample(&mut self, rtt: Duration, bounds: RtoBounds) {
+        self.latest = rtt;
+        self.samples = self.samples.wrapping_add(1);
         match self.srtt {
             // RFC 6298 §2.2: the first measurement.
             None => {
@@ -54,6 +66,11 @@ impl RttEstimator {
         self.base_rto = (srtt + k_var).max(bounds.min).min(bounds.max);
         // A new measurement ends the backoff (RFC 6298 §5.7 note; as Linux).
         self.rto = self.base_rto;
+    }
+
+    /// The last measurement and the number of measurements so far (modulo 2^32).
+    pub(super) const fn latest(&self) -> (Duration, u32) {
+        (self.latest, self.samples)
     }
 
     /// The current RTO, backoff included (RFC 6298 §5.5), at most the maximum.

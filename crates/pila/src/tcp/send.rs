@@ -475,6 +475,27 @@ impl Sender {
         &*self.cc
     }
 
+    /// Where congestion control stands, for a trace.
+    pub(super) fn phase(&self) -> super::trace::Phase {
+        use super::trace::Phase;
+        if self.rto_recover.is_some() {
+            Phase::Timeout
+        } else if self.in_recovery {
+            Phase::Recovery
+        } else if self.cc.in_conservative_slow_start() {
+            Phase::ConservativeSlowStart
+        } else if self.cc.in_slow_start() {
+            Phase::SlowStart
+        } else {
+            Phase::CongestionAvoidance
+        }
+    }
+
+    /// The last RTT measurement and how many were taken (modulo 2^32), for a trace.
+    pub(super) fn rtt_latest(&self) -> (Duration, u32) {
+        self.rtt.latest()
+    }
+
     /// The send side's counters.
     pub(super) const fn stats(&self) -> &SendStats {
         &self.stats

@@ -98,7 +98,7 @@ mod intercept;
 mod tcp;
 mod udp;
 
-pub use crate::net::{Counters, Event, EventKind, Events, Stack, StackBuilder};
+pub use crate::net::{Counters, Event, EventKind, Events, Stack, StackBuilder, Traces};
 pub use intercept::{InterceptListener, Intercepted};
 pub use tcp::{
     OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, TcpListener, TcpStream, WriteHalf,

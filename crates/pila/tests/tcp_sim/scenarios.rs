@@ -749,3 +749,97 @@ fn the_same_seed_sends_the_same_frames() {
     assert!(frames == run(41), "a second run with the same seed differs");
     assert!(frames != run(42), "another seed gives the same run");
 }
+
+// ---- The trace ---------------------------------------------------------------------------
+
+/// A traced 1 MiB transfer at 2 % loss: the sender's trace holds every segment it sent and
+/// received, each retransmission with its reason, its RTT samples, its congestion window
+/// through slow start and recovery, the losses RACK marked and the handshake's states; the
+/// JSON lines carry the same, one object per record.
+#[test]
+fn a_traced_lossy_transfer_records_every_segment_and_decision() {
+    use pila::tcp::trace::{Phase, Traced};
+    sim::with_seed(40, |seed| {
+        let config = pair_config(seed, ms(10), Impairments::NONE.with_loss(0.02))
+            .with_tcp(Config { trace: true, ..Config::default() });
+        let mut pair = TcpPair::new(config);
+        pair.net_mut().set_trace_recording(true);
+        let r = Transfer::new(Side::Client, MIB, seed)
+            .run(&mut pair, |_| {})
+            .unwrap_or_else(|e| panic!("transfer failed: {e}"));
+        let info = pair.client().info();
+        let client = pair.client().local();
+        let records: Vec<_> = pair
+            .net()
+            .trace_records()
+            .iter()
+            .filter(|(side, t)| *side == Side::Client && t.local == client)
+            .map(|(_, t)| t.record)
+            .collect();
+        let count = |f: &dyn Fn(&Traced) -> bool| records.iter().filter(|r| f(&r.what)).count();
+        let sent = count(&|w| matches!(w, Traced::Sent(_)));
+        let received = count(&|w| matches!(w, Traced::Received(_)));
+        let resent = count(&|w| matches!(w, Traced::Sent(s) if s.retransmit.is_some()));
+        let samples = count(&|w| matches!(w, Traced::Rtt { .. }));
+        let phases: std::collections::HashSet<Phase> = records
+            .iter()
+            .filter_map(|r| match r.what {
+                Traced::Congestion { phase, .. } => Some(phase),
+                _ => None,
+            })
+            .collect();
+        let lost: u64 =
+            records.iter().map(|r| if let Traced::Lost { segments } = r.what { segments } else { 0 }).sum();
+        eprintln!(
+            "{r}\ntrace: {} records, {sent} sent ({resent} again), {received} received, \
+             {samples} RTT samples, phases {phases:?}, {lost} lost",
+            records.len()
+        );
+        assert_eq!(sent as u64, info.segments_sent, "{info:?}");
+        assert_eq!(received as u64, info.segments_received, "{info:?}");
+        assert!(r.data_link.lost > 0, "the wire lost nothing: {r}");
+        assert_eq!(resent as u64, info.retransmitted_segments, "{info:?}");
+        assert_eq!(lost, info.rack_lost + info.rto_expiries, "{info:?}");
+        assert!(samples > 10, "{samples} RTT samples");
+        assert!(phases.contains(&Phase::SlowStart) && phases.contains(&Phase::Recovery), "{phases:?}");
+        // Each RTT sample near the wire's 20 ms round trip, the estimator with it.
+        for rec in &records {
+            if let Traced::Rtt { sample, srtt, rto, .. } = rec.what {
+                assert!(sample >= ms(20) && sample < ms(400), "{sample:?}");
+                assert!(srtt >= ms(20) && rto >= srtt, "{srtt:?} {rto:?}");
+            }
+        }
+        let states: Vec<_> = records
+            .iter()
+            .filter_map(|r| match r.what {
+                Traced::State { from, to } => Some((from, to)),
+                _ => None,
+            })
+            .collect();
+        // The client wrote everything and closed before its SYN was answered: from SYN-SENT
+        // it goes straight to FIN-WAIT-1 (RFC 9293 §3.10.4), and on to TIME-WAIT, each
+        // change recorded once and in order.
+        assert!(states.windows(2).all(|w| w[0].1 == w[1].0), "{states:?}");
+        assert_eq!(states.first().map(|s| s.0), Some(State::SynSent), "{states:?}");
+        assert_eq!(states.last().map(|s| s.1), Some(State::TimeWait), "{states:?}");
+        // Time runs forward through the records.
+        assert!(records.windows(2).all(|w| w[0].at <= w[1].at));
+        // The JSON lines say the same.
+        let mut out = Vec::new();
+        pair.net().write_trace(&mut out).unwrap();
+        let lines: Vec<serde_json::Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
+        let conn = format!("{client}-{}", pair.client().remote().unwrap());
+        let ours: Vec<_> = lines.iter().filter(|v| v["conn"] == conn.as_str()).collect();
+        let json_sent = ours.iter().filter(|v| v["ev"] == "sent").count();
+        let json_resent = ours.iter().filter(|v| v["ev"] == "sent" && v.get("rtx").is_some()).count();
+        assert_eq!((json_sent, json_resent), (sent, resent));
+        assert!(ours.iter().all(|v| v["t"].as_f64().is_some()));
+        let first_syn = ours.iter().find(|v| v["ev"] == "sent").unwrap();
+        assert_eq!(first_syn["flags"], "S", "{first_syn}");
+        assert!(ours.iter().any(|v| v["ev"] == "cc" && v["phase"] == "recovery"));
+    });
+}

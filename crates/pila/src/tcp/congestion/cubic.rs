@@ -224,6 +224,10 @@ impl CongestionControl for Cubic {
         self.ssthresh
     }
 
+    fn in_conservative_slow_start(&self) -> bool {
+        self.in_slow_start() && self.hystart.as_ref().is_some_and(|h| h.css.is_some())
+    }
+
     fn on_ack(
         &mut self,
         now: Instant,

@@ -54,6 +54,13 @@ pub trait CongestionControl: fmt::Debug + Send {
         self.cwnd() < self.ssthresh()
     }
 
+    /// Whether slow start is in its conservative part (HyStart++'s CSS, RFC 9406 §4.2):
+    /// the RTT grew, and the window grows more slowly until slow start ends. The default
+    /// never is.
+    fn in_conservative_slow_start(&self) -> bool {
+        false
+    }
+
     /// New data was cumulatively acknowledged outside loss recovery.
     ///
     /// `acked` is the number of bytes `SND.UNA` moved; `flight_before` the bytes outstanding

@@ -32,6 +32,10 @@ pub(crate) struct Args {
     /// Also write every frame host A sends and receives to this pcap file.
     #[arg(long, value_name = "FILE")]
     pcap: Option<PathBuf>,
+    /// Also write a trace of host A's connections to this file, one JSON object per line
+    /// (`pila plot` draws it).
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
 }
 
 fn parse_loss(text: &str) -> Result<f64, String> {
@@ -99,9 +103,16 @@ pub(crate) fn run(args: &Args) -> Result<(), crate::Failure> {
         retries: 40,
         ..pila::tcp::Config::default()
     };
-    let build = |device: Box<dyn WaitDevice>, cidr: &str, cidr6: &str, seed: u64| {
+    let trace = args
+        .trace
+        .as_deref()
+        .map(link::TraceLog::create)
+        .transpose()
+        .map_err(crate::Failure::Usage)?;
+    let build = |device: Box<dyn WaitDevice>, cidr: &str, cidr6: &str, seed: u64, traced: bool| {
         Stack::builder()
             .device(device)
+            .trace(traced)
             .address(cidr)
             .address(cidr6)
             .seed(seed)
@@ -116,8 +127,12 @@ pub(crate) fn run(args: &Args) -> Result<(), crate::Failure> {
             .build()
             .map_err(|e| failed("start the hosts", e))
     };
-    let a = build(a_dev, "192.0.2.1/24", "2001:db8::1/64", args.seed)?;
-    let b = build(Box::new(b_end), "192.0.2.2/24", "2001:db8::2/64", args.seed.wrapping_add(1))?;
+    let a = build(a_dev, "192.0.2.1/24", "2001:db8::1/64", args.seed, trace.is_some())?;
+    if let Some(log) = trace {
+        log.start(&a);
+    }
+    let b_seed = args.seed.wrapping_add(1);
+    let b = build(Box::new(b_end), "192.0.2.2/24", "2001:db8::2/64", b_seed, false)?;
     let a_events = EventLog::new(a.events());
     let mut b_events = EventLog::new(b.events());
     say!(

@@ -288,7 +288,7 @@ impl EventLog {
 /// `--trace FILE`: the trace records of every connection, one JSON object per line
 /// (`pila::tcp::trace` gives the schema), written by a thread that ends when the stack
 /// stops; [`finish_traces`] waits for it before the process exits.
-struct TraceLog {
+pub(crate) struct TraceLog {
     file: std::fs::File,
     path: PathBuf,
 }
@@ -300,7 +300,7 @@ static TRACE_WRITERS: std::sync::Mutex<Vec<(PathBuf, JoinHandle<std::io::Result<
 impl TraceLog {
     /// Creates (or truncates) `path`, before the stack starts, so that a path that cannot
     /// be written is one clear error.
-    fn create(path: &Path) -> Result<Self, String> {
+    pub(crate) fn create(path: &Path) -> Result<Self, String> {
         let file = std::fs::File::create(path).map_err(|e| {
             format!(
                 "cannot write the trace {}: {e} — check that its directory exists and is \
@@ -312,7 +312,7 @@ impl TraceLog {
     }
 
     /// Writes `stack`'s trace records to the file from now on.
-    fn start(self, stack: &net::Stack) {
+    pub(crate) fn start(self, stack: &net::Stack) {
         let traces = stack.traces();
         let file = self.file;
         let thread = std::thread::spawn(move || {

@@ -7,6 +7,7 @@ mod get;
 mod link;
 mod listen;
 mod ping;
+mod plot;
 mod proxy;
 mod serve;
 mod timeline;
@@ -45,6 +46,9 @@ enum Command {
     /// Run the benchmark scenarios (bulk, rr, crr, idle, tap-tx, tap-rx, instructions) on
     /// pila, smoltcp and Linux in one run and print a table with same-run ratios.
     Bench(bench::Args),
+    /// Draw one connection from a trace (--trace FILE) or a pcap file: the time-sequence
+    /// graph, throughput, RTT and the congestion window, as SVG, PNG or HTML.
+    Plot(plot::PlotArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +65,7 @@ fn main() -> ExitCode {
         Command::Ping(args) => ping::run(&args),
         Command::Proxy(args) => proxy::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Plot(args) => plot::run(&args),
     };
     // The stack has stopped: its trace, if any, is written out.
     let result = result.and_then(|()| link::finish_traces().map_err(Failure::Message));

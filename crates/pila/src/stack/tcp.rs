@@ -304,13 +304,17 @@ impl TcpTable {
         self.memory
     }
 
-    /// Charges connection `key` for what its buffers hold now.
-    fn charge(&mut self, key: Key) {
-        let Some(slot) = self.conns.get_mut(key) else { return };
+    /// Charges connection `key` for what its buffers hold now; whether that changed.
+    fn charge(&mut self, key: Key) -> bool {
+        let Some(slot) = self.conns.get_mut(key) else { return false };
         let cost = SLOT_COST + slot.conn.0.buffer_memory();
         let cost = u32::try_from(cost).unwrap_or(u32::MAX);
+        if cost == slot.charged {
+            return false;
+        }
         self.memory = self.memory + cost as usize - slot.charged as usize;
         slot.charged = cost;
+        true
     }
 
     /// Gives every connection, and those to come, buffers that grow to `limit` at most.
@@ -867,6 +871,7 @@ impl Stack {
             slot.conn.0.set_buffer_limit(self.tcp.buffer_limit);
         }
         self.tcp.charge(key);
+        self.memory_changed();
         self.tcp.file(key);
         // A listener's connection is half-open until its handshake completes.
         if let Some(listener) = listener.and_then(|l| self.tcp.listeners.get_mut(l)) {
@@ -1060,9 +1065,19 @@ impl Stack {
     /// After anything touched a connection: turn its events into the stack's, count,
     /// re-arm its timer, and free it when it is over and nobody holds it.
     pub(crate) fn after_tcp(&mut self, now: Instant, key: Key) {
-        self.tcp.charge(key);
-        self.memory_changed();
-        self.take_trace(key);
+        let Some(slot) = self.tcp.conns.get_mut(key) else { return };
+        // Buffers change size rarely (they grow by doubling, and go when empty).
+        let cost = u32::try_from(SLOT_COST + slot.conn.0.buffer_memory()).unwrap_or(u32::MAX);
+        if cost != slot.charged {
+            self.tcp.memory = self.tcp.memory + cost as usize - slot.charged as usize;
+            slot.charged = cost;
+            self.memory_changed();
+            self.after_tcp(now, key);
+            return;
+        }
+        if slot.conn.0.is_traced() {
+            self.take_trace(key);
+        }
         let Some(slot) = self.tcp.conns.get_mut(key) else { return };
         let mut events = Vec::new();
         while let Some(e) = slot.conn.0.poll_event() {

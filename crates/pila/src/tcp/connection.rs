@@ -421,7 +421,9 @@ impl Connection {
                 Timer::Probe => self.snd.on_probe_timeout(self.state),
             }
         }
-        self.trace_changes(now);
+        if self.trace.is_some() {
+            self.trace_changes(now);
+        }
     }
 
     /// The next event for the application.

@@ -148,7 +148,7 @@ pub struct Config {
     pub challenge_ack_limit: u32,
     /// Out-of-order ranges kept for reassembly (default 32).
     pub max_ooo_ranges: usize,
-    /// Keep a [trace](trace) of every connection: records of each segment, RTT sample,
+    /// Keep a [trace] of every connection: records of each segment, RTT sample,
     /// timer, congestion change and loss, taken with [`Connection::poll_trace`] (default
     /// off).
     pub trace: bool,

@@ -16,14 +16,17 @@ pub(super) struct RtoBounds {
 /// The RFC 6298 estimator: SRTT, RTTVAR, RTO with exponential backoff.
 #[derive(Debug, Clone)]
 pub(super) struct RttEstimator {
-    srtt: Option<Duration>,
+    /// Smoothed RTT; meaningful once `samples` is not 0.
+    srtt: Duration,
     rttvar: Duration,
     /// The RTO before backoff, at most the maximum.
     base_rto: Duration,
     /// The RTO, backoff included (RFC 6298 §5.5), at most the maximum.
     rto: Duration,
-    /// The last measurement, and how many there were (modulo 2^32): what a trace records.
-    latest: Duration,
+    /// The last measurement in microseconds (at most 71 minutes), what a trace records.
+    latest_micros: u32,
+    /// Measurements so far, modulo 2^32 but never 0 again after the first: 0 means none,
+    /// as an `Option` around `srtt` would say in 8 more bytes.
     samples: u32,
 }
 
@@ -32,35 +35,33 @@ impl RttEstimator {
     pub(super) fn new(initial: Duration, bounds: RtoBounds) -> Self {
         let base_rto = initial.min(bounds.max);
         Self {
-            srtt: None,
+            srtt: Duration::ZERO,
             rttvar: Duration::ZERO,
             base_rto,
             rto: base_rto,
-            latest: Duration::ZERO,
+            latest_micros: 0,
             samples: 0,
         }
     }
 
     /// Feeds one RTT measurement (RFC 6298 §2.2, §2.3).
     pub(super) fn sample(&mut self, rtt: Duration, bounds: RtoBounds) {
-        self.latest = rtt;
-        self.samples = self.samples.wrapping_add(1);
-        match self.srtt {
+        self.latest_micros = u32::try_from(rtt.total_micros()).unwrap_or(u32::MAX);
+        let first = self.samples == 0;
+        self.samples = self.samples.wrapping_add(1).max(1);
+        if first {
             // RFC 6298 §2.2: the first measurement.
-            None => {
-                self.srtt = Some(rtt);
-                self.rttvar = Duration::from_micros(rtt.total_micros() / 2);
-            }
+            self.srtt = rtt;
+            self.rttvar = Duration::from_micros(rtt.total_micros() / 2);
+        } else {
             // RFC 6298 §2.3: alpha = 1/8, beta = 1/4.
-            Some(srtt) => {
-                let (s, r) = (srtt.total_micros(), rtt.total_micros());
-                let err = s.abs_diff(r);
-                let var = (3 * self.rttvar.total_micros() + err) / 4;
-                self.rttvar = Duration::from_micros(var);
-                self.srtt = Some(Duration::from_micros((7 * s + r) / 8));
-            }
+            let (s, r) = (self.srtt.total_micros(), rtt.total_micros());
+            let err = s.abs_diff(r);
+            let var = (3 * self.rttvar.total_micros() + err) / 4;
+            self.rttvar = Duration::from_micros(var);
+            self.srtt = Duration::from_micros((7 * s + r) / 8);
         }
-        let srtt = self.srtt.unwrap_or(rtt);
+        let srtt = self.srtt;
         let k_var = self.rttvar.saturating_mul(4).max(GRANULARITY);
         // RFC 6298 §2.4, §2.5: RTO = SRTT + max(G, 4·RTTVAR), clamped.
         self.base_rto = (srtt + k_var).max(bounds.min).min(bounds.max);
@@ -70,7 +71,7 @@ impl RttEstimator {
 
     /// The last measurement and the number of measurements so far (modulo 2^32).
     pub(super) const fn latest(&self) -> (Duration, u32) {
-        (self.latest, self.samples)
+        (Duration::from_micros(self.latest_micros as u64), self.samples)
     }
 
     /// The current RTO, backoff included (RFC 6298 §5.5), at most the maximum.
@@ -91,7 +92,7 @@ impl RttEstimator {
     /// RFC 6298 §5.7: the SYN was retransmitted and no sample was taken: RTO = 3 s on
     /// entering the data phase.
     pub(super) fn after_syn_timeout(&mut self, bounds: RtoBounds) {
-        if self.srtt.is_none() {
+        if self.samples == 0 {
             self.base_rto = Duration::from_secs(3).max(bounds.min).min(bounds.max);
         }
         self.rto = self.base_rto;
@@ -99,7 +100,7 @@ impl RttEstimator {
 
     /// The smoothed RTT (zero before the first sample).
     pub(super) fn srtt(&self) -> Duration {
-        self.srtt.unwrap_or(Duration::ZERO)
+        self.srtt
     }
 
     /// The RTT variation.

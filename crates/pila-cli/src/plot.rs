@@ -283,6 +283,31 @@ mod tests {
     }
 
     #[test]
+    fn the_plots_go_out_as_svg_png_and_html_by_the_name_given() {
+        let (trace, _, _) = lossy_run();
+        let dir = std::env::temp_dir().join(format!("pila-plot-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let input = dir.join("t.jsonl");
+        std::fs::write(&input, trace).unwrap();
+        for name in ["t.svg", "t.png", "t.html"] {
+            let o = Some(dir.join(name));
+            run(&PlotArgs { input: input.clone(), conn: None, o }).unwrap();
+        }
+        let svg = std::fs::read_to_string(dir.join("t.svg")).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("time–sequence"));
+        let png = std::fs::read(dir.join("t.png")).unwrap();
+        assert_eq!(png[..8], *b"\x89PNG\r\n\x1a\n");
+        // The IHDR chunk: width and height, big-endian.
+        let dims = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
+        assert_eq!((dims(16), dims(20)), render::SIZE);
+        let html = std::fs::read_to_string(dir.join("t.html")).unwrap();
+        assert!(html.starts_with("<!DOCTYPE html>") && html.contains(&svg));
+        let bad = PlotArgs { input, conn: None, o: Some(dir.join("t.gif")) };
+        assert!(matches!(run(&bad), Err(Failure::Usage(m)) if m.contains(".svg, .png or .html")));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn a_connection_is_chosen_by_its_ends_in_either_order() {
         let (trace, _, _) = lossy_run();
         let flows = flow::from_trace(&trace).unwrap();

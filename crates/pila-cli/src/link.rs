@@ -244,6 +244,27 @@ fn parse_impairments(text: &str) -> Result<Impairments, String> {
     text.parse().map_err(|e: pila::device::ParseImpairmentsError| e.to_string())
 }
 
+/// Creates (or truncates) the `what` at `path` (`"event log"`, `"trace"`).
+fn create_log(path: &Path, what: &str) -> Result<std::fs::File, String> {
+    std::fs::File::create(path).map_err(|e| {
+        format!(
+            "cannot write the {what} {}: {e} — check that its directory exists and is writable",
+            path.display()
+        )
+    })
+}
+
+/// What the thread that wrote the `what` at `path` ended with, as one line if it failed.
+fn joined(thread: JoinHandle<std::io::Result<()>>, path: &Path, what: &str) -> Result<(), String> {
+    match thread.join() {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => {
+            Err(format!("could not write the {what} {}: {e} — check the disk", path.display()))
+        }
+        Err(_) => Err(format!("the {what} writer crashed — this is a bug in pila")),
+    }
+}
+
 /// `--events FILE`: every event of the stack, one JSON object per line, written as it
 /// happens by a thread that ends when the stack stops.
 pub(crate) struct EventLog {
@@ -254,13 +275,7 @@ pub(crate) struct EventLog {
 impl EventLog {
     /// Creates (or truncates) `path` and starts writing `stack`'s events to it.
     pub(crate) fn start(stack: &net::Stack, path: &Path) -> Result<Self, String> {
-        let file = std::fs::File::create(path).map_err(|e| {
-            format!(
-                "cannot write the event log {}: {e} — check that its directory exists and is \
-                 writable",
-                path.display()
-            )
-        })?;
+        let file = create_log(path, "event log")?;
         let events = stack.events();
         let thread = std::thread::spawn(move || {
             let mut out = std::io::LineWriter::new(file);
@@ -274,14 +289,7 @@ impl EventLog {
 
     /// Waits for the log to end (the stack has stopped) and reports a write failure.
     pub(crate) fn finish(self) -> Result<(), String> {
-        match self.thread.join() {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(format!(
-                "could not write the event log {}: {e} — check the disk",
-                self.path.display()
-            )),
-            Err(_) => Err("the event log writer crashed — this is a bug in pila".into()),
-        }
+        joined(self.thread, &self.path, "event log")
     }
 }
 
@@ -301,14 +309,7 @@ impl TraceLog {
     /// Creates (or truncates) `path`, before the stack starts, so that a path that cannot
     /// be written is one clear error.
     pub(crate) fn create(path: &Path) -> Result<Self, String> {
-        let file = std::fs::File::create(path).map_err(|e| {
-            format!(
-                "cannot write the trace {}: {e} — check that its directory exists and is \
-                 writable",
-                path.display()
-            )
-        })?;
-        Ok(Self { file, path: path.to_owned() })
+        Ok(Self { file: create_log(path, "trace")?, path: path.to_owned() })
     }
 
     /// Writes `stack`'s trace records to the file from now on.
@@ -351,16 +352,7 @@ pub(crate) fn finish_traces() -> Result<(), String> {
                 path.display()
             ));
         }
-        match thread.join() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                return Err(format!(
-                    "could not write the trace {}: {e} — check the disk",
-                    path.display()
-                ));
-            }
-            Err(_) => return Err("the trace writer crashed — this is a bug in pila".into()),
-        }
+        joined(thread, &path, "trace")?;
     }
     Ok(())
 }

@@ -184,6 +184,24 @@ t.join(); c.close()
 print(h.hexdigest())
 "#;
 
+/// `LINUX_SERVER` on `host`:5000 in the lab's namespace, sending `down`, once it listens.
+fn linux_server(lab: &Lab, down: &Path, host: &str) -> std::process::Child {
+    let ready = lab.path("ready");
+    let server = lab
+        .ns
+        .command(&["python3", "-c", LINUX_SERVER, p(&ready), p(down), host])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ready.exists() {
+        assert!(Instant::now() < deadline, "the Linux server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server
+}
+
 fn connect_64mib_each_way(impair: Option<&str>, tag: &str) {
     connect_64mib_each_way_to(impair, tag, false);
 }
@@ -194,20 +212,8 @@ fn connect_64mib_each_way_to(impair: Option<&str>, tag: &str, v6: bool) {
     let lab = if v6 { lab.with_ipv6() } else { lab };
     let (up, up_sum) = lab.random_file("up", 64 * MIB, 2);
     let (down, down_sum) = lab.random_file("down", 64 * MIB, 3);
-    let ready = lab.path("ready");
     let host = if v6 { KERNEL6 } else { KERNEL };
-    let server = lab
-        .ns
-        .command(&["python3", "-c", LINUX_SERVER, p(&ready), p(&down), host])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !ready.exists() {
-        assert!(Instant::now() < deadline, "the Linux server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let server = linux_server(&lab, &down, host);
     let received = lab.path("received");
     let mut args = vec![];
     if let Some(spec) = impair {
@@ -240,19 +246,7 @@ fn pila_connect_traces_its_connection() {
     let Some(lab) = Lab::new("trace", Medium::Tap) else { return };
     let (up, up_sum) = lab.random_file("up", 4 * MIB, 4);
     let (down, _) = lab.random_file("down", 4 * MIB, 5);
-    let ready = lab.path("ready");
-    let server = lab
-        .ns
-        .command(&["python3", "-c", LINUX_SERVER, p(&ready), p(&down), KERNEL])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !ready.exists() {
-        assert!(Instant::now() < deadline, "the Linux server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let server = linux_server(&lab, &down, KERNEL);
     let trace = lab.path("trace.jsonl");
     let target = format!("{KERNEL}:5000");
     let args = ["--impair", "loss=2%,seed=3", "--trace", p(&trace), &target];

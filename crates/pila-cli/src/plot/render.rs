@@ -216,8 +216,7 @@ fn window<DB: DrawingBackend>(area: &Area<'_, DB>, flow: &Flow, t_max: f64) -> D
     chart.configure_mesh().x_desc("time (s)").y_desc("KiB").draw()?;
     let series = |f: fn(&super::flow::CcPoint) -> Option<f64>| {
         let points: Vec<_> = flow.cc.iter().filter_map(|c| f(c).map(|v| (c.t, v * kib))).collect();
-        let step = points.len().div_ceil(MAX_SEGMENTS).max(1);
-        points.into_iter().step_by(step).collect::<Vec<_>>()
+        thin(&points, MAX_SEGMENTS).copied().collect::<Vec<_>>()
     };
     let cwnd = series(|c| c.cwnd);
     if !cwnd.is_empty() {

@@ -53,6 +53,7 @@ mod reassembly;
 mod slab;
 mod socket;
 mod tcp;
+mod trace;
 mod udp;
 
 pub use counters::{Counters, Event, EventKind};
@@ -62,7 +63,8 @@ pub use iface6::Ipv6Cidr;
 pub use intercept::{HeldSyn, IpCidr, Refusal};
 pub use memory::{MemoryLevel, MemoryUse};
 pub use socket::{Error, ListenerHandle, SocketHandle, TcpHandle, UdpHandle};
-pub use tcp::{MAX_TRACE_RECORDS, TcpSocket, TraceRecord};
+pub use tcp::TcpSocket;
+pub use trace::{MAX_TRACE_RECORDS, TraceRecord};
 
 use std::collections::{HashSet, VecDeque};
 

@@ -54,6 +54,11 @@ impl Pending {
     }
 }
 
+/// The memory a queue of datagrams holds.
+fn queue_cost(queue: &VecDeque<Pending>) -> usize {
+    queue.iter().map(Pending::cost).sum()
+}
+
 #[derive(Debug)]
 enum Entry {
     Incomplete {
@@ -161,7 +166,7 @@ impl<A: Ord + Copy> Neighbors<A> {
 
     /// A queue leaves its entry: its datagrams no longer count as pending here.
     fn released(&mut self, queue: VecDeque<Pending>) -> VecDeque<Pending> {
-        self.pending_bytes -= queue.iter().map(Pending::cost).sum::<usize>();
+        self.pending_bytes -= queue_cost(&queue);
         queue
     }
 
@@ -374,7 +379,7 @@ impl<A: Ord + Copy> Neighbors<A> {
                         *next = now + cfg.retry_interval;
                         self.requests.push_back((ip, None));
                     } else {
-                        self.pending_bytes -= queue.iter().map(Pending::cost).sum::<usize>();
+                        self.pending_bytes -= queue_cost(queue);
                         failed.push((ip, std::mem::take(queue)));
                         forget.push(ip);
                     }

@@ -77,31 +77,6 @@ pub(crate) struct TcpSlot {
     pub(crate) charged: u32,
 }
 
-/// The most trace records the stack holds for the application to take.
-pub const MAX_TRACE_RECORDS: usize = 1 << 16;
-
-/// One record of a traced connection's life, with the connection's addresses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TraceRecord {
-    /// The connection's local address.
-    pub local: SocketAddr,
-    /// Its peer's.
-    pub remote: SocketAddr,
-    /// What it did.
-    pub record: tcp::trace::Record,
-}
-
-impl TraceRecord {
-    /// The record as one line of JSON, without the newline ([`tcp::trace`] gives the
-    /// schema).
-    pub fn to_json(&self) -> String {
-        let mut line = String::with_capacity(160);
-        // Writing to a `String` cannot fail.
-        let _ = self.record.write_json(self.local, self.remote, &mut line);
-        line
-    }
-}
-
 /// What a connection costs the stack beside its buffers: its boxed slot, the slab's
 /// pointer to it and its entry in the 4-tuple table.
 pub(crate) const SLOT_COST: usize = size_of::<TcpSlot>() + 2 * size_of::<usize>();
@@ -160,7 +135,7 @@ fn families(ip: IpAddr, v6_only: bool) -> [u32; 2] {
 /// to a connection itself (segments in and out, timers) is not here, so no application call
 /// can go around the stack's bookkeeping.
 #[derive(Debug)]
-pub struct TcpSocket(Connection, tcp::Events);
+pub struct TcpSocket(pub(super) Connection, tcp::Events);
 
 impl TcpSocket {
     fn new(conn: Connection) -> Self {
@@ -304,7 +279,8 @@ impl TcpTable {
         self.memory
     }
 
-    /// Charges connection `key` for what its buffers hold now; whether that changed.
+    /// Charges connection `key` for what its buffers hold now; whether that changed
+    /// (rarely: buffers grow by doubling, and go when empty).
     fn charge(&mut self, key: Key) -> bool {
         let Some(slot) = self.conns.get_mut(key) else { return false };
         let cost = SLOT_COST + slot.conn.0.buffer_memory();
@@ -315,6 +291,13 @@ impl TcpTable {
         self.memory = self.memory + cost as usize - slot.charged as usize;
         slot.charged = cost;
         true
+    }
+
+    /// Lets connection `key` go, and the memory charged for it.
+    fn remove(&mut self, key: Key) {
+        if let Some(slot) = self.conns.remove(key) {
+            self.memory -= slot.charged as usize;
+        }
     }
 
     /// Gives every connection, and those to come, buffers that grow to `limit` at most.
@@ -974,12 +957,11 @@ impl Stack {
             self.send_cookie(now, l, local, remote, seg);
             return;
         }
+        let mapped = sees_mapped(listener, local);
         if !self.memory_allows(SLOT_COST) {
             self.counters.mem_refused += 1;
             return;
         }
-        let Some(listener) = self.tcp.listeners.get(l) else { return };
-        let mapped = sees_mapped(listener, local);
         let isn = match self.tcp.fixed_isn.get(&l) {
             Some(&isn) => isn,
             None => self.tcp.isn.isn(now, local, remote),
@@ -1065,19 +1047,10 @@ impl Stack {
     /// After anything touched a connection: turn its events into the stack's, count,
     /// re-arm its timer, and free it when it is over and nobody holds it.
     pub(crate) fn after_tcp(&mut self, now: Instant, key: Key) {
-        let Some(slot) = self.tcp.conns.get_mut(key) else { return };
-        // Buffers change size rarely (they grow by doubling, and go when empty).
-        let cost = u32::try_from(SLOT_COST + slot.conn.0.buffer_memory()).unwrap_or(u32::MAX);
-        if cost != slot.charged {
-            self.tcp.memory = self.tcp.memory + cost as usize - slot.charged as usize;
-            slot.charged = cost;
+        if self.tcp.charge(key) {
             self.memory_changed();
-            self.after_tcp(now, key);
-            return;
         }
-        if slot.conn.0.is_traced() {
-            self.take_trace(key);
-        }
+        self.take_trace(key);
         let Some(slot) = self.tcp.conns.get_mut(key) else { return };
         let mut events = Vec::new();
         while let Some(e) = slot.conn.0.poll_event() {
@@ -1174,9 +1147,7 @@ impl Stack {
                 if let Some(l) = accepted_queue.and_then(|l| self.tcp.listeners.get_mut(l)) {
                     l.forget(key);
                 }
-                if let Some(slot) = self.tcp.conns.remove(key) {
-                    self.tcp.memory -= slot.charged as usize;
-                }
+                self.tcp.remove(key);
                 self.tcp.drop_stale_timers();
                 self.memory_changed();
                 return;
@@ -1185,29 +1156,6 @@ impl Stack {
         if wake {
             self.wake_conn(key);
         }
-    }
-
-    /// Moves connection `key`'s trace records to the stack's queue, which holds at most
-    /// [`MAX_TRACE_RECORDS`]; more are counted in `tcp_trace_dropped`.
-    fn take_trace(&mut self, key: Key) {
-        let Some(slot) = self.tcp.conns.get_mut(key) else { return };
-        if !slot.conn.0.is_traced() {
-            return;
-        }
-        let (local, remote) = slot.tuple();
-        while let Some(record) = slot.conn.0.poll_trace() {
-            if self.traces.len() < MAX_TRACE_RECORDS {
-                self.traces.push_back(TraceRecord { local, remote, record });
-            } else {
-                self.counters.tcp_trace_dropped += 1;
-            }
-        }
-    }
-
-    /// The next record of a traced connection's life ([`tcp::Config::trace`],
-    /// [`TcpSocket::set_trace`]), oldest first, with the connection's addresses.
-    pub fn poll_trace(&mut self) -> Option<TraceRecord> {
-        self.traces.pop_front()
     }
 
     /// Runs the connection timers due at `now`.
@@ -1406,12 +1354,11 @@ impl Stack {
             self.counters.tcp_listen_overflows += 1;
             return true;
         }
+        let mapped = sees_mapped(listener, local);
         if !self.memory_allows(SLOT_COST) {
             self.counters.mem_refused += 1;
             return true;
         }
-        let Some(listener) = self.tcp.listeners.get(l) else { return true };
-        let mapped = sees_mapped(listener, local);
         let isn = SeqNumber(seg.ack_number.map_or(0, |a| a.0.wrapping_sub(1)));
         let syn = syn.syn(local, remote);
         let config = Arc::clone(&self.tcp.config);

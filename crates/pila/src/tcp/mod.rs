@@ -52,6 +52,7 @@ pub(crate) use connection::Events;
 pub use connection::{Connection, Error, Event, RecvError, SendError, TcpInfo};
 pub use isn::IsnGenerator;
 pub use state::{State, reset_for};
+pub use timers::Timer;
 
 use core::net::SocketAddr;
 

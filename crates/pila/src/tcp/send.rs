@@ -491,11 +491,6 @@ impl Sender {
         }
     }
 
-    /// The last RTT measurement and how many were taken (modulo 2^32), for a trace.
-    pub(super) fn rtt_latest(&self) -> (Duration, u32) {
-        self.rtt.latest()
-    }
-
     /// The send side's counters.
     pub(super) const fn stats(&self) -> &SendStats {
         &self.stats

@@ -5,8 +5,8 @@
 use crate::time::Instant;
 
 /// Which timer fired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Timer {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Timer {
     /// Retransmission (RFC 6298).
     Retransmit,
     /// Zero-window probe (RFC 9293 §3.8.6.1).
@@ -23,6 +23,22 @@ pub(super) enum Timer {
     Reorder,
     /// Tail loss probe timeout, PTO (RFC 8985 §7.2).
     Probe,
+}
+
+impl Timer {
+    /// Its name in a trace's JSON lines ([`super::trace`]).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Retransmit => "retransmit",
+            Self::Persist => "persist",
+            Self::Keepalive => "keepalive",
+            Self::DelayedAck => "delayed_ack",
+            Self::TimeWait => "time_wait",
+            Self::User => "user",
+            Self::Reorder => "reorder",
+            Self::Probe => "probe",
+        }
+    }
 }
 
 const ALL: [Timer; 8] = [

@@ -36,8 +36,8 @@ use core::net::SocketAddr;
 use std::collections::VecDeque;
 
 use super::Connection;
+use super::Timer;
 use super::state::State;
-use super::timers::Timer;
 use crate::time::{Duration, Instant};
 use crate::wire::tcp::{Flags, Repr, SackBlocks, SeqNumber};
 
@@ -73,7 +73,7 @@ pub enum Traced {
         rto: Duration,
     },
     /// A timer fired.
-    Timer(TimerKind),
+    Timer(Timer),
     /// The congestion window, the threshold, what is in flight, or the phase changed.
     Congestion {
         /// Congestion window, bytes.
@@ -139,27 +139,6 @@ pub enum Retransmit {
     Probe,
 }
 
-/// The connection's timers, as a trace names them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TimerKind {
-    /// Retransmission (RFC 6298).
-    Retransmit,
-    /// Zero-window probe.
-    Persist,
-    /// Keepalive probe.
-    Keepalive,
-    /// Delayed ACK.
-    DelayedAck,
-    /// End of TIME-WAIT.
-    TimeWait,
-    /// User timeout (RFC 5482).
-    User,
-    /// RACK reordering timer.
-    Reorder,
-    /// Tail loss probe timeout.
-    Probe,
-}
-
 /// Where congestion control stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Phase {
@@ -184,35 +163,6 @@ impl Phase {
             Self::CongestionAvoidance => "congestion_avoidance",
             Self::Recovery => "recovery",
             Self::Timeout => "timeout",
-        }
-    }
-}
-
-impl TimerKind {
-    /// The name the JSON lines use.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Retransmit => "retransmit",
-            Self::Persist => "persist",
-            Self::Keepalive => "keepalive",
-            Self::DelayedAck => "delayed_ack",
-            Self::TimeWait => "time_wait",
-            Self::User => "user",
-            Self::Reorder => "reorder",
-            Self::Probe => "probe",
-        }
-    }
-
-    const fn of(timer: Timer) -> Self {
-        match timer {
-            Timer::Retransmit => Self::Retransmit,
-            Timer::Persist => Self::Persist,
-            Timer::Keepalive => Self::Keepalive,
-            Timer::DelayedAck => Self::DelayedAck,
-            Timer::TimeWait => Self::TimeWait,
-            Timer::User => Self::User,
-            Timer::Reorder => Self::Reorder,
-            Timer::Probe => Self::Probe,
         }
     }
 }
@@ -334,13 +284,13 @@ impl Record {
 }
 
 /// What a trace compares between calls to see what changed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Seen {
-    state: Option<State>,
+    state: State,
     cwnd: usize,
     ssthresh: usize,
     in_flight: usize,
-    phase: Option<Phase>,
+    phase: Phase,
     rtt_samples: u32,
     lost: u64,
 }
@@ -355,7 +305,8 @@ pub(super) struct Tracer {
     high: Option<SeqNumber>,
     /// The timer that fired last, until an ACK comes: why data goes again.
     cause: Option<Retransmit>,
-    seen: Seen,
+    /// What the last call left (none before the first).
+    seen: Option<Seen>,
 }
 
 impl Tracer {
@@ -414,7 +365,7 @@ impl Connection {
             Timer::Persist | Timer::Keepalive => Some(Retransmit::Probe),
             _ => t.cause,
         };
-        t.push(now, Traced::Timer(TimerKind::of(timer)));
+        t.push(now, Traced::Timer(timer));
     }
 
     /// A segment leaves: `seq`, `ack`, `flags`, `len` payload bytes, the window field and
@@ -450,47 +401,50 @@ impl Connection {
     /// After a call: records what changed in the state, the RTT estimator, congestion
     /// control and loss marks.
     pub(super) fn trace_changes(&mut self, now: Instant) {
-        if self.trace.is_none() {
-            return;
-        }
-        let cc = self.snd.congestion();
-        let (sample, rtt_samples) = self.snd.rtt_latest();
-        let info = self.info();
+        let (cc, rtt, stats) = (self.snd.congestion(), self.snd.rtt(), self.snd.stats());
+        let (sample, rtt_samples) = rtt.latest();
         let seen = Seen {
-            state: Some(self.state),
+            state: self.state,
             cwnd: cc.cwnd(),
             ssthresh: cc.ssthresh(),
             in_flight: self.snd.flight(),
-            phase: Some(self.snd.phase()),
+            phase: self.snd.phase(),
             rtt_samples,
-            lost: info.rack_lost + info.rto_expiries,
+            lost: u64::from(stats.rack_lost) + u64::from(stats.rto_expiries),
         };
+        let (srtt, rttvar, rto) = (rtt.srtt(), rtt.rttvar(), rtt.rto());
+        let synchronized = self.state.is_synchronized();
         let Some(t) = self.trace.as_deref_mut() else { return };
-        let was = t.seen;
+        let Some(was) = t.seen.replace(seen) else {
+            // The first call: what is there is the start, not a change.
+            if synchronized {
+                t.push(now, congestion(&seen));
+            }
+            return;
+        };
         if was == seen {
             return;
         }
-        t.seen = seen;
-        if let (Some(from), Some(to)) = (was.state, seen.state) {
-            if from != to {
-                t.push(now, Traced::State { from, to });
-            }
+        if was.state != seen.state {
+            t.push(now, Traced::State { from: was.state, to: seen.state });
         }
         if seen.rtt_samples != was.rtt_samples {
-            let (srtt, rttvar, rto) = (info.srtt, info.rttvar, info.rto);
             t.push(now, Traced::Rtt { sample, srtt, rttvar, rto });
         }
-        if seen.lost > was.lost && was.state.is_some() {
+        if seen.lost > was.lost {
             t.push(now, Traced::Lost { segments: seen.lost - was.lost });
         }
-        let cc_changed = (seen.cwnd, seen.ssthresh, seen.in_flight, seen.phase)
-            != (was.cwnd, was.ssthresh, was.in_flight, was.phase);
-        if cc_changed && self.state.is_synchronized() {
-            let (cwnd, ssthresh, in_flight) = (seen.cwnd, seen.ssthresh, seen.in_flight);
-            let phase = seen.phase.unwrap_or(Phase::SlowStart);
-            t.push(now, Traced::Congestion { cwnd, ssthresh, in_flight, phase });
+        let window = |s: &Seen| (s.cwnd, s.ssthresh, s.in_flight, s.phase);
+        if window(&seen) != window(&was) && synchronized {
+            t.push(now, congestion(&seen));
         }
     }
+}
+
+/// The congestion record of what a call left.
+const fn congestion(seen: &Seen) -> Traced {
+    let Seen { cwnd, ssthresh, in_flight, phase, .. } = *seen;
+    Traced::Congestion { cwnd, ssthresh, in_flight, phase }
 }
 
 #[cfg(test)]
@@ -514,7 +468,7 @@ mod tests {
                 Traced::Rtt { sample: ms(21), srtt: ms(20), rttvar: ms(5), rto: ms(220) },
                 r#""ev":"rtt","sample":0.021000,"srtt":0.020000,"rttvar":0.005000,"rto":0.220000}"#,
             ),
-            (Traced::Timer(TimerKind::Retransmit), r#""ev":"timer","timer":"retransmit"}"#),
+            (Traced::Timer(Timer::Retransmit), r#""ev":"timer","timer":"retransmit"}"#),
             (
                 Traced::Congestion {
                     cwnd: 14600,
